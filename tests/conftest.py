@@ -1,0 +1,64 @@
+"""Shared test plumbing: golden files and the flow corpora.
+
+Golden files are compared byte for byte. ``pytest --update-golden`` rewrites only the files that
+differ and refuses to run when ``CI`` is set, so a CI run can never bless its own output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "golden"
+EXAMPLES = ROOT / "examples"
+SHAPES = ROOT / "tests" / "flows"
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files that differ from the current output")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--update-golden") and os.environ.get("CI"):
+        raise pytest.UsageError("--update-golden refuses to run in CI (CI is set)")
+
+
+class Golden:
+    def __init__(self, update: bool):
+        self.update = update
+
+    def check(self, relative: str, actual: str) -> None:
+        """Compare ``actual`` with ``golden/<relative>`` exactly."""
+        path = GOLDEN / relative
+        expected = path.read_text(encoding="utf-8") if path.exists() else None
+        if expected == actual:
+            return
+        if self.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        if expected is None:
+            pytest.fail(f"golden/{relative} does not exist; create it with: pytest --update-golden")
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+            fromfile=f"golden/{relative}", tofile="actual"))
+        pytest.fail(f"output differs from golden/{relative}; if intended, run: pytest --update-golden\n{diff}")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    return Golden(bool(request.config.getoption("--update-golden")))
+
+
+def example_flows() -> list[Path]:
+    return sorted(EXAMPLES.glob("*.py"))
+
+
+def shape_flows() -> list[Path]:
+    return sorted(SHAPES.glob("*.py"))
