@@ -1,0 +1,216 @@
+"""What the three emitters share, so none of them re-derives it.
+
+- the shim's command line (one builder; each target passes its own expressions for the values
+  only the engine knows at run time, such as the run id or the retry count);
+- the inline manifest every target hands to the shim;
+- graph regions (the body of a foreach, the steps of one switch branch, a topological order);
+- name shortening with a deterministic hash;
+- the vocabulary of constructs behind each target's capability table, and the diagnostic a target
+  returns for a construct it cannot express.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from pathlib import PurePath, PurePosixPath
+from typing import Iterable, Sequence
+
+from flowc.compiler import ir
+from flowc.compiler.diagnostics import ERROR, Diagnostic
+
+SHIM_MODULE = "flowc.runtime_shim"
+
+# Constructs a capability table speaks of, in the order `flowc targets` prints them.
+CONSTRUCTS: tuple[tuple[str, str], ...] = (
+    ("linear", "linear steps"),
+    ("split", "static branches and their join"),
+    ("foreach", "foreach fan-out and join"),
+    ("foreach_multi_step", "foreach with a multi-step body"),
+    ("nested_foreach", "foreach inside a foreach"),
+    ("switch", "switch (self.next({...}, condition=...))"),
+    ("recursion", "a switch step looping to itself"),
+    ("parallel", "@parallel / num_parallel gangs"),
+    ("parameters", "Parameter / JSONType"),
+    ("include_file", "IncludeFile"),
+    ("retry", "@retry"),
+    ("catch", "@catch"),
+    ("timeout", "@timeout"),
+    ("resources", "@resources"),
+    ("kubernetes", "@kubernetes"),
+    ("batch", "@batch"),
+    ("environment", "@environment"),
+    ("secrets", "@secrets"),
+    ("schedule", "@schedule"),
+    ("trigger", "@trigger"),
+    ("trigger_on_finish", "@trigger_on_finish"),
+    ("project", "@project"),
+    ("exit_hook", "@exit_hook"),
+)
+
+
+# --------------------------------------------------------------------------- the shim command
+
+
+def flow_file_in_image(flow: ir.Flow, code_dir: str) -> str:
+    """Where the flow file is inside the image: its path as compiled, under ``code_dir``."""
+    path = PurePath(flow.path)
+    relative = PurePosixPath(path.name) if path.is_absolute() else PurePosixPath(path.as_posix())
+    return posixpath.join(code_dir, str(relative))
+
+
+def shim_argv(
+    python: str,
+    flow_file: str,
+    *,
+    step: str,
+    run_id: str,
+    index_path: str | None = None,
+    attempt: str | None = None,
+    iteration: str | None = None,
+    datastore: str | None = None,
+    side_channel_dir: str | None = None,
+    params: Sequence[tuple[str, str]] = (),
+    manifest: str | None = None,
+) -> list[str]:
+    """The argv that runs one task (docs/contracts.md section 4).
+
+    Every value is either a literal or an engine expression the caller built with its own helper
+    (``{{retries}}``, ``$$.State.RetryCount`` via Parameters, an Airflow template); this function
+    never quotes: targets serialize the list (YAML/JSON list, ``shlex.join``) themselves.
+    """
+    argv = [python, "-m", SHIM_MODULE, "--flow-file", flow_file, "--step", step, "--run-id", run_id]
+    optional = (
+        ("--index-path", index_path),
+        ("--attempt", attempt),
+        ("--iteration", iteration),
+        ("--datastore", datastore),
+        ("--side-channel-dir", side_channel_dir),
+        ("--manifest", manifest),
+    )
+    for flag, value in optional:
+        if value is not None:
+            argv += [flag, value]
+    for name, value in params:
+        argv += ["--param", f"{name}={value}"]
+    return argv
+
+
+def inline_manifest(flow: ir.Flow) -> str:
+    """The manifest in the shim's ``z:`` inline form, to carry once per spec (not per task)."""
+    from flowc.runtime_shim.manifest_source import encode_inline
+
+    return encode_inline(flow)
+
+
+# --------------------------------------------------------------------------- graph regions
+
+
+def topological_order(flow: ir.Flow) -> tuple[str, ...]:
+    """Steps in a topological order that breaks ties by source order (recursion edges ignored)."""
+    position = {name: i for i, name in enumerate(flow.step_names)}
+    indegree = {s.name: 0 for s in flow.steps}
+    for s in flow.steps:
+        for target in set(s.transition.targets):
+            if target != s.name and target in indegree:
+                indegree[target] += 1
+    ready = sorted((n for n, d in indegree.items() if d == 0), key=position.__getitem__)
+    order: list[str] = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        released = []
+        for target in sorted(set(flow.step(name).transition.targets), key=position.__getitem__):
+            if target == name or target not in indegree:
+                continue
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                released.append(target)
+        ready = sorted(ready + released, key=position.__getitem__)
+    return tuple(order)
+
+
+def fan_out_steps(flow: ir.Flow) -> tuple[ir.Step, ...]:
+    """Steps that open a region closed by a join: static splits, foreach and parallel steps."""
+    return tuple(s for s in flow.steps if isinstance(s.transition, (ir.Split, ir.Foreach, ir.Parallel)))
+
+
+def region(flow: ir.Flow, opener: str) -> tuple[str, ...]:
+    """Every step strictly between ``opener`` (a split/foreach/parallel step) and its join,
+    nested regions included, in topological order."""
+    order = topological_order(flow)
+    return tuple(n for n in order if opener in flow.step(n).split_parents)
+
+
+def direct_region(flow: ir.Flow, opener: str) -> tuple[str, ...]:
+    """The steps of ``opener``'s region that are not inside a nested region of their own."""
+    return tuple(n for n in region(flow, opener) if flow.step(n).split_parents[-1] == opener)
+
+
+def foreach_depth(step: ir.Step, flow: ir.Flow) -> int:
+    """How many foreach/parallel fan-outs enclose ``step`` (the length of its index path)."""
+    return sum(
+        isinstance(flow.step(p).transition, (ir.Foreach, ir.Parallel)) for p in step.split_parents
+    )
+
+
+def switch_branch(flow: ir.Flow, switch: str, case_target: str) -> tuple[str, ...]:
+    """Steps reached from ``case_target`` before the branches of ``switch`` reconverge.
+
+    A step belongs to the branch when every path to it from the switch goes through
+    ``case_target``; the reconvergence step (reachable from several cases) is excluded.
+    """
+    sw = flow.step(switch)
+    assert isinstance(sw.transition, ir.Switch)
+    reach = {t: _reachable(flow, t, stop=switch) for t in sw.transition.targets if t != switch}
+    mine = reach.get(case_target, set())
+    others = set().union(*(r for t, r in reach.items() if t != case_target)) if len(reach) > 1 else set()
+    order = topological_order(flow)
+    return tuple(n for n in order if n in mine and n not in others)
+
+
+def _reachable(flow: ir.Flow, start: str, stop: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        name = stack.pop()
+        if name in seen or name == stop:
+            continue
+        seen.add(name)
+        stack.extend(t for t in flow.step(name).transition.targets if t != name)
+    return seen
+
+
+# --------------------------------------------------------------------------- names
+
+
+def short_name(name: str, limit: int, separator: str = "-") -> str:
+    """``name`` if it fits in ``limit`` characters, else a prefix plus an 8-hex-digit hash of the
+    whole name, so distinct long names stay distinct and the result never changes between runs."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    keep = limit - len(digest) - len(separator)
+    return name[:keep].rstrip(separator) + separator + digest
+
+
+# --------------------------------------------------------------------------- unsupported constructs
+
+
+def unsupported(code: str, construct: str, target: str, span: ir.Span, way_out: str) -> Diagnostic:
+    """The error a target returns for a construct it cannot express, pointing at the source."""
+    return Diagnostic(
+        code=code,
+        message=f"{construct} cannot be expressed on {target}",
+        span=span,
+        severity=ERROR,
+        hint=way_out,
+    )
+
+
+def decorated_steps(flow: ir.Flow, cls: type) -> Iterable[tuple[ir.Step, object]]:
+    """(step, decorator record) for every step carrying a decorator of type ``cls``."""
+    for step in flow.steps:
+        record = step.decorator(cls)
+        if record is not None:
+            yield step, record
