@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import posixpath
 from pathlib import PurePath, PurePosixPath
 from typing import Iterable, Sequence
@@ -109,24 +110,23 @@ def inline_manifest(flow: ir.Flow) -> str:
 def topological_order(flow: ir.Flow) -> tuple[str, ...]:
     """Steps in a topological order that breaks ties by source order (recursion edges ignored)."""
     position = {name: i for i, name in enumerate(flow.step_names)}
-    indegree = {s.name: 0 for s in flow.steps}
+    indegree = dict.fromkeys(position, 0)
     for s in flow.steps:
         for target in set(s.transition.targets):
             if target != s.name and target in indegree:
                 indegree[target] += 1
-    ready = sorted((n for n, d in indegree.items() if d == 0), key=position.__getitem__)
+    ready = [position[n] for n, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        name = ready.pop(0)
+        name = flow.steps[heapq.heappop(ready)].name
         order.append(name)
-        released = []
-        for target in sorted(set(flow.step(name).transition.targets), key=position.__getitem__):
+        for target in set(flow.step(name).transition.targets):
             if target == name or target not in indegree:
                 continue
             indegree[target] -= 1
             if indegree[target] == 0:
-                released.append(target)
-        ready = sorted(ready + released, key=position.__getitem__)
+                heapq.heappush(ready, position[target])
     return tuple(order)
 
 
