@@ -7,6 +7,7 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -48,12 +49,16 @@ def main() -> None:
 
 
 @main.command("compile")
-@click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--target", "-t", required=True, type=click.Choice(["argo", "sfn", "airflow"]),
-              help="Orchestrator to generate a spec for.")
-@click.option("--output", "-o", default="-", show_default=True,
-              help="File to write, or '-' for standard output.")
-@click.option("--flow", "flow_name", help="The FlowSpec subclass to compile when the file has several.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
+@click.option("--target", "-t", "target_spec", required=True, metavar="argo,sfn,airflow|all",
+              help="Orchestrator(s) to generate specs for: a comma-separated list, or 'all'.")
+@click.option("--output", "-o", help="With one flow and one target: the file to write, or '-' "
+              "for standard output (the default then).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write <DIR>/<target>/<flow file stem><ext> for every flow and target.")
+@click.option("--check", is_flag=True, help="Write nothing: compare with the files already in "
+              "--output-dir (or -o), print a unified diff and exit 1 when they differ.")
+@click.option("--flow", "flow_name", help="The FlowSpec subclass to compile when a file has several.")
 @click.option("--image", help="Container image that holds the flow's code and flowc.")
 @click.option("--namespace", help="Kubernetes namespace (argo, airflow kubernetes operator).")
 @click.option("--service-account", help="Kubernetes service account for the pods.")
@@ -69,37 +74,65 @@ def main() -> None:
 @click.option("--sfn-job-queue", help="AWS Batch job queue (sfn).")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
-def compile_command(flow_file: Path, target: str, output: str, flow_name: str | None,
+def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
+                    output_dir: Path | None, check: bool, flow_name: str | None,
                     diag_format: str, **overrides) -> None:
-    """Compile FLOW_FILE to the spec of one orchestrator.
+    """Compile flow files (or directories of them) to orchestrator specs.
 
-    Nothing is written when the flow has errors; the exit code is then 1.
+    Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
+    when any flow has errors; the exit code is then 1.
+
+    \b
+    Examples:
+      flowc compile flow.py --target argo -o flow.yaml
+      flowc compile flows/ --target all --output-dir deploy/
+      flowc compile flows/ --target all --output-dir deploy/ --check   # in CI
     """
-    from flowc.compiler import compile_file
-    from flowc.settings import SettingsError, load_settings
-    from flowc.targets import get_target
+    from flowc.build import build, check_outputs, parse_targets, write_outputs
+    from flowc.settings import SettingsError
 
     try:
-        settings = load_settings(flow_file, overrides)
+        targets = parse_targets(target_spec)
+    except ValueError as exc:
+        _fail(str(exc))
+    if output is not None and output_dir is not None:
+        _fail("-o/--output and --output-dir cannot be used together")
+    if output_dir is None and (len(paths) != 1 or len(targets) != 1 or paths[0].is_dir()):
+        _fail("several flows or targets need --output-dir DIR (-o writes one flow for one target)")
+    if check and output_dir is None and output in (None, "-"):
+        _fail("--check needs --output-dir DIR or -o FILE to compare with")
+    try:
+        result = build(paths, targets, overrides, flow_name=flow_name)
     except SettingsError as exc:
         _fail(str(exc))
-    try:
-        result = compile_file(flow_file, flow_name=flow_name)
-        emitted = get_target(target).emit(result.flow, settings)
-        diagnostics = (*result.diagnostics, *emitted.diagnostics)
-        if any(d.severity == "error" for d in diagnostics):
-            raise CompileError(diagnostics)
-    except CompileError as error:
-        _print_diagnostics(error, diag_format)
+    if result.diagnostics:
+        _print_diagnostics(CompileError(result.diagnostics), diag_format)
+    if not result.ok:
         sys.exit(1)
-    warnings = [d for d in diagnostics if d.severity != "error"]
-    if warnings:
-        _print_diagnostics(CompileError(warnings), diag_format)
-    text = emitted.text
-    if output == "-":
-        click.echo(text, nl=False)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    if output_dir is None:
+        (single,) = result.outputs
+        if check:
+            output_dir, single = Path(output).parent, replace(single, relative=Path(Path(output).name))
+            result = replace(result, outputs=(single,))
+        elif output in (None, "-"):
+            click.echo(single.text, nl=False)
+            return
+        else:
+            Path(output).write_text(single.text, encoding="utf-8")
+            return
+    if check:
+        diff, missing = check_outputs(result.outputs, output_dir)
+        if missing:
+            _print_diagnostics(CompileError(missing), diag_format)
+        if diff:
+            click.echo(diff, nl=False)
+        if diff or missing:
+            click.echo("flowc: committed specs differ from the flows; run the same command "
+                       "without --check and commit the result", err=True)
+            sys.exit(1)
+        return
+    for path in write_outputs(result.outputs, output_dir):
+        click.echo(f"wrote {path}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

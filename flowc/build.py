@@ -1,0 +1,156 @@
+"""Compile many flows to many targets in one process, and compare with committed specs.
+
+This is what ``flowc compile`` and ``flowc.compile()`` call. Output naming is part of the public
+contract (CI jobs and reviewers rely on it): ``<output-dir>/<target>/<flow file stem><ext>``,
+the same shape as ``golden/<target>/<case><ext>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
+from flowc.targets import TARGET_NAMES
+
+NO_FLOW_FILES = register(
+    "FLOW300", "no flow files",
+    """A directory given to `flowc compile` holds no Python file that defines a FlowSpec subclass.
+    Name the flow files directly, or check that the directory is the right one.""",
+)
+OUTPUT_CLASH = register(
+    "FLOW301", "two flows map to the same output file",
+    """Outputs are named `<output-dir>/<target>/<flow file stem><ext>`; two flow files with the
+    same stem (in different directories) would overwrite each other. Compile them into different
+    output directories.""",
+)
+MISSING_OUTPUT = register(
+    "FLOW302", "committed spec missing",
+    """`flowc compile --check` found no committed spec where one is expected. Run the same command
+    without `--check` to write it, and commit it.""",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    flow_file: Path
+    target: str
+    relative: Path  # <target>/<stem><ext>
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    outputs: tuple[Output, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == ERROR for d in self.diagnostics)
+
+
+def parse_targets(spec: str) -> tuple[str, ...]:
+    """``argo,sfn`` or ``all`` -> target names in the canonical order; raises ValueError."""
+    names = [part.strip() for part in spec.split(",") if part.strip()]
+    if names == ["all"]:
+        return TARGET_NAMES
+    unknown = [n for n in names if n not in TARGET_NAMES]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown target {', '.join(map(repr, unknown)) or repr(spec)}; "
+            f"choose from {', '.join(TARGET_NAMES)} or 'all'"
+        )
+    return tuple(n for n in TARGET_NAMES if n in names)
+
+
+def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Files as given; directories expanded to their ``*.py`` files that mention ``FlowSpec``
+    (a cheap textual filter: the front end still decides what is a flow)."""
+    files: list[Path] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                p for p in sorted(path.rglob("*.py"))
+                if "FlowSpec" in p.read_text(encoding="utf-8", errors="replace")
+            ]
+            if not found:
+                diagnostics.append(Diagnostic(NO_FLOW_FILES, f"no flow files under {path}",
+                                              _file_span(path)))
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, diagnostics
+
+
+def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str, Any],
+          flow_name: str | None = None) -> BuildResult:
+    """Compile every flow file once and emit it for every target."""
+    from flowc.compiler import compile_file
+    from flowc.settings import load_settings
+    from flowc.targets import get_target
+
+    files, diagnostics = expand_paths(paths)
+    outputs: list[Output] = []
+    owners: dict[Path, Path] = {}
+    for flow_file in files:
+        try:
+            result = compile_file(flow_file, flow_name=flow_name)
+        except CompileError as error:
+            diagnostics.extend(error.diagnostics)
+            continue
+        diagnostics.extend(result.diagnostics)
+        settings = load_settings(flow_file, overrides)
+        for target in targets:
+            emitted = get_target(target).emit(result.flow, settings)
+            diagnostics.extend(emitted.diagnostics)
+            if any(d.severity == ERROR for d in emitted.diagnostics):
+                continue
+            relative = Path(target) / f"{flow_file.stem}{emitted.extension}"
+            if relative in owners and owners[relative] != flow_file:
+                diagnostics.append(Diagnostic(
+                    OUTPUT_CLASH, f"{flow_file} and {owners[relative]} both compile to {relative}",
+                    _file_span(flow_file)))
+                continue
+            owners[relative] = flow_file
+            outputs.append(Output(flow_file, target, relative, emitted.text))
+    return BuildResult(tuple(outputs), tuple(diagnostics))
+
+
+def write_outputs(outputs: Iterable[Output], output_dir: Path) -> list[Path]:
+    """Write each output atomically (temp file + rename) and return the paths written."""
+    written = []
+    for output in outputs:
+        path = output_dir / output.relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(output.text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, list[Diagnostic]]:
+    """A unified diff of every committed spec that differs from what flowc generates now."""
+    diffs: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    for output in outputs:
+        path = output_dir / output.relative
+        if not path.exists():
+            diagnostics.append(Diagnostic(MISSING_OUTPUT, f"{path} does not exist",
+                                          _file_span(output.flow_file)))
+            continue
+        committed = path.read_text(encoding="utf-8")
+        if committed != output.text:
+            diffs.extend(difflib.unified_diff(
+                committed.splitlines(keepends=True), output.text.splitlines(keepends=True),
+                fromfile=str(path), tofile=f"{path} (generated from {output.flow_file})"))
+    return "".join(diffs), diagnostics
+
+
+def _file_span(path: Path):
+    from flowc.compiler.ir import Span
+
+    return Span(str(path), 0, 0, 0, 0)
