@@ -39,6 +39,9 @@ class Settings:
     code_dir: str = "/app"
     # The Python that runs the shim inside the image.
     python: str = "python"
+    # A code package (``flowc package``) the tasks download and verify instead of using code_dir:
+    # a path or s3:// URL whose file name ends in ``-<sha256>.tar.gz``.
+    code_package: str | None = None
     # argo
     argo_version: str = "4"
     # sfn

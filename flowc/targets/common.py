@@ -15,12 +15,16 @@ import hashlib
 import heapq
 import posixpath
 from pathlib import PurePath, PurePosixPath
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
 
+if TYPE_CHECKING:
+    from flowc.targets import Settings
+
 SHIM_MODULE = "flowc.runtime_shim"
+CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
 
 # Constructs a capability table speaks of, in the order `flowc targets` prints them.
 CONSTRUCTS: tuple[tuple[str, str], ...] = (
@@ -95,6 +99,22 @@ def shim_argv(
     for name, value in params:
         argv += ["--param", f"{name}={value}"]
     return argv
+
+
+def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> list[str]:
+    """The full command of one task under ``settings``: what every target should call.
+
+    ``engine_values`` are ``shim_argv``'s keyword arguments (step, run_id, index_path, attempt,
+    iteration, side_channel_dir, params, manifest). With ``settings.code_package`` the shim is
+    started through the code-package bootstrap, which downloads the archive, verifies its sha256
+    and runs the shim from the extracted directory; otherwise the code is baked into the image.
+    """
+    engine_values.setdefault("datastore", settings.datastore_root)
+    if settings.code_package:
+        shim = shim_argv(settings.python, flow_file_in_image(flow, "."), **engine_values)
+        return [settings.python, "-m", CODE_PACKAGE_MODULE, "--package", settings.code_package,
+                "--", *shim[3:]]
+    return shim_argv(settings.python, flow_file_in_image(flow, settings.code_dir), **engine_values)
 
 
 def inline_manifest(flow: ir.Flow) -> str:
