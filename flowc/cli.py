@@ -72,6 +72,8 @@ def main() -> None:
 @click.option("--sfn-format", type=click.Choice(["asl", "cloudformation"]),
               help="Step Functions output: the ASL definition or a CloudFormation template.")
 @click.option("--sfn-job-queue", help="AWS Batch job queue (sfn).")
+@click.option("--code-package", help="URL of a 'flowc package' archive the tasks fetch and verify "
+              "instead of using the code baked into the image.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
@@ -133,6 +135,34 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         return
     for path in write_outputs(result.outputs, output_dir):
         click.echo(f"wrote {path}", err=True)
+
+
+@main.command("package")
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output-dir", "-d", default="dist", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where to write the archive.")
+@click.option("--include", multiple=True, metavar="PATTERN",
+              help="Only package files matching a gitignore-style pattern (repeatable).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave out files matching a gitignore-style pattern (repeatable).")
+def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
+                    exclude: tuple[str, ...]) -> None:
+    """Build a reproducible code package of FLOW_FILE's directory.
+
+    The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
+    the same files. Hidden files, __pycache__ and whatever .gitignore ignores are left out. Upload
+    it, then compile with --code-package URL: each task verifies the hash before running.
+    """
+    from flowc.package import PackageError, build_package
+
+    try:
+        built = build_package(flow_file, output_dir, include, exclude)
+    except PackageError as exc:
+        _fail(str(exc))
+    for link in built.skipped_links:
+        click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
+    click.echo(f"{built.path}  ({len(built.files)} files, sha256 {built.sha256})", err=True)
+    click.echo(str(built.path))
 
 
 if __name__ == "__main__":  # pragma: no cover

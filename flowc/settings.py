@@ -48,4 +48,11 @@ def load_settings(flow_path: Path, overrides: Mapping[str, Any]) -> Settings:
                 typed[key] = int(value)
             except (TypeError, ValueError):
                 raise SettingsError(f"setting {key!r} must be an integer, got {value!r}") from None
+    if typed.get("code_package"):
+        from flowc.runtime_shim.code_package import CodePackageError, expected_sha256
+
+        try:
+            expected_sha256(typed["code_package"])
+        except CodePackageError as exc:
+            raise SettingsError(str(exc)) from None
     return Settings(**typed, extra=tuple(sorted(extra.items())))

@@ -1,0 +1,106 @@
+"""Container-side bootstrap for code packages: fetch, verify, extract, then run the shim.
+
+    python -m flowc.runtime_shim.code_package --package URL -- <shim arguments>
+
+URL is a path, ``file://`` or ``s3://`` location whose file name ends in ``-<sha256>.tar.gz``
+(what ``flowc package`` writes). The archive's sha256 must equal the one in its name, otherwise
+nothing runs. Archives are extracted once per host into ``$FLOWC_CODE_CACHE`` (default
+``/tmp/flowc-code``), with a marker written last so a crashed extraction is redone. Standard
+library only; boto3 only for ``s3://``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+_NAME = re.compile(r"-(?P<sha>[0-9a-f]{64})\.tar\.gz$")
+READY_MARKER = ".flowc-extracted"
+
+
+class CodePackageError(Exception):
+    pass
+
+
+def expected_sha256(url: str) -> str:
+    match = _NAME.search(url)
+    if match is None:
+        raise CodePackageError(
+            f"code package {url!r} is not named <stem>-<sha256>.tar.gz; build it with 'flowc package'")
+    return match.group("sha")
+
+
+def fetch(url: str) -> bytes:
+    if url.startswith("s3://"):
+        import boto3  # only when the package lives in S3
+
+        bucket, _, key = url[len("s3://"):].partition("/")
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    path = url[len("file://"):] if url.startswith("file://") else url
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CodePackageError(f"cannot read code package {url}: {exc.strerror}") from None
+
+
+def verify(data: bytes, sha256: str, url: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise CodePackageError(
+            f"code package {url} has sha256 {actual}, but its name promises {sha256}; refusing to run it")
+
+
+def extract(data: bytes, sha256: str, cache: Path) -> Path:
+    """Extract into ``cache/<sha256>`` unless a complete extraction is already there."""
+    target = cache / sha256
+    if (target / READY_MARKER).exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=cache))
+    archive = staging / "package.tar.gz"
+    archive.write_bytes(data)
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            name = Path(member.name)
+            if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+                raise CodePackageError(f"code package member {member.name!r} is not a plain relative file")
+        tar.extractall(staging / "code", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    (staging / "code" / READY_MARKER).write_text(sha256)
+    try:
+        (staging / "code").rename(target)
+    except OSError:
+        if not (target / READY_MARKER).exists():  # lost a race with a half-done extraction
+            shutil.rmtree(target, ignore_errors=True)
+            (staging / "code").rename(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flowc.runtime_shim.code_package",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--package", required=True, help="path, file:// or s3:// URL of the archive")
+    parser.add_argument("shim_args", nargs=argparse.REMAINDER, help="-- then the shim's arguments")
+    args = parser.parse_args(argv)
+    shim_args = args.shim_args[1:] if args.shim_args[:1] == ["--"] else args.shim_args
+    try:
+        sha256 = expected_sha256(args.package)
+        data = fetch(args.package)
+        verify(data, sha256, args.package)
+        code_dir = extract(data, sha256, Path(os.environ.get("FLOWC_CODE_CACHE", "/tmp/flowc-code")))
+    except CodePackageError as exc:
+        print(f"flowc: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    os.chdir(code_dir)
+    os.execv(sys.executable, [sys.executable, "-m", "flowc.runtime_shim", *shim_args])
+
+
+if __name__ == "__main__":
+    main()
