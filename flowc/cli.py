@@ -165,5 +165,15 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     click.echo(str(built.path))
 
 
+@main.command("targets")
+@click.option("--markdown", is_flag=True, help="Print the matrix as a Markdown table (as in docs/targets.md).")
+def targets_command(markdown: bool) -> None:
+    """Show what each target supports: construct x target, with how it is lowered or the
+    diagnostic that refuses it. Generated from the targets' own capability tables."""
+    from flowc.capabilities import render_markdown, render_text
+
+    click.echo(render_markdown() if markdown else render_text(), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
