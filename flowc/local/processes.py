@@ -1,0 +1,209 @@
+"""Forked task processes: the flow module is imported once by the scheduler, each task is a fork.
+
+Start-up per task is what makes a local run slow (Metaflow starts a fresh interpreter and imports
+the flow for every task). A fork inherits the imported module for free. Each child gets its own
+process group, so a crash, a ``sys.exit`` or a runaway subprocess in a step stays in that child,
+Ctrl-C in the terminal reaches only the scheduler (which then stops children deliberately), and
+a timeout kills the step's whole group.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+# How long a stopped child may take to exit after SIGTERM before it gets SIGKILL.
+TERM_GRACE_SECONDS = 3.0
+
+
+@dataclass(slots=True)
+class Child:
+    """One running task process; ``returncode`` follows subprocess' convention (-N: signal N)."""
+
+    pid: int
+    label: str
+    started: float
+    deadline: float | None
+    stdout_path: Path
+    stderr_path: Path
+    pidfd: int | None = None
+    returncode: int | None = None
+    timed_out: bool = False
+    ended: float | None = None
+    payload: object = None
+    _killed_at: float | None = field(default=None, repr=False)
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path) -> None:
+    """Runs in the forked child and never returns: every outcome ends in ``os._exit``."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd, path in ((1, stdout_path), (2, stderr_path)):
+            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(target, fd)
+            os.close(target)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        result = body()
+        code = result if isinstance(result, int) else 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - the child reports everything and exits
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code & 0xFF if code >= 0 else 1)
+
+
+class ProcessPool:
+    """Forks task bodies and reports them as they end; single-threaded, so forking is safe."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._children: dict[int, Child] = {}
+        self._use_pidfd = hasattr(os, "pidfd_open")
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    @property
+    def children(self) -> list[Child]:
+        return list(self._children.values())
+
+    def spawn(self, label: str, body: Callable[[], int], log_dir: Path,
+              timeout: float | None = None, payload: object = None) -> Child:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stdout_path, stderr_path = log_dir / "stdout.log", log_dir / "stderr.log"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child process; covered by the e2e tests
+            _child_main(body, stdout_path, stderr_path)
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+        except OSError:
+            pass
+        now = time.monotonic()
+        child = Child(pid=pid, label=label, started=now,
+                      deadline=now + timeout if timeout else None,
+                      stdout_path=stdout_path, stderr_path=stderr_path, payload=payload)
+        if self._use_pidfd:
+            try:
+                child.pidfd = os.pidfd_open(pid)
+                self._selector.register(child.pidfd, selectors.EVENT_READ, pid)
+            except OSError:
+                child.pidfd = None
+        self._children[pid] = child
+        return child
+
+    def wait(self, max_wait: float) -> list[Child]:
+        """Children that ended within ``max_wait`` seconds (timeouts enforced on the way)."""
+        now = time.monotonic()
+        deadlines = [c.deadline for c in self._children.values() if c.deadline and not c.timed_out]
+        if deadlines:
+            max_wait = max(0.0, min(max_wait, min(deadlines) - now))
+        if self._children:
+            if self._use_pidfd and all(c.pidfd is not None for c in self._children.values()):
+                self._selector.select(max_wait)
+            else:
+                time.sleep(min(max_wait, 0.005))
+        elif max_wait > 0:
+            time.sleep(max_wait)
+        self._enforce_deadlines()
+        return self._reap()
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self._children.values():
+            if child.deadline is not None and not child.timed_out and now >= child.deadline:
+                child.timed_out = True
+                self._signal(child, signal.SIGKILL)
+            elif child._killed_at is not None and now - child._killed_at > TERM_GRACE_SECONDS:
+                self._signal(child, signal.SIGKILL)
+
+    def _reap(self) -> list[Child]:
+        ended: list[Child] = []
+        for pid, child in list(self._children.items()):
+            try:
+                # Peek first (WNOWAIT): while the child is an unreaped zombie its pid, and so its
+                # process group id, cannot be reused, so killing the group below is safe.
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+                status: int | None = 1 << 8
+            else:
+                status = None
+                if info is None:
+                    continue
+            # Whatever the step left running in its process group goes with it.
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if status is None:
+                _, status = os.waitpid(pid, 0)
+            child.returncode = _exit_code(status)
+            child.ended = time.monotonic()
+            self._forget(child)
+            ended.append(child)
+        return ended
+
+    def _forget(self, child: Child) -> None:
+        del self._children[child.pid]
+        if child.pidfd is not None:
+            self._selector.unregister(child.pidfd)
+            os.close(child.pidfd)
+            child.pidfd = None
+
+    def _signal(self, child: Child, signum: int) -> None:
+        try:
+            os.killpg(child.pid, signum)
+        except OSError:
+            try:
+                os.kill(child.pid, signum)
+            except OSError:
+                pass
+
+    def terminate_all(self) -> list[Child]:
+        """SIGTERM every child, SIGKILL the ones still alive after the grace period; reap all."""
+        now = time.monotonic()
+        for child in self._children.values():
+            child._killed_at = now
+            self._signal(child, signal.SIGTERM)
+        ended: list[Child] = []
+        while self._children:
+            ended.extend(self.wait(0.05))
+        return ended
+
+    def close(self) -> None:
+        self._selector.close()
