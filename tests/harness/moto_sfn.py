@@ -1,0 +1,476 @@
+"""Run Step Functions state machines for real on moto, with AWS Batch jobs as local processes.
+
+moto's Step Functions interpreter (enabled by config) runs the machine; a ``ThreadedMotoServer`` on
+127.0.0.1 serves S3, Batch and Step Functions to the interpreter and to the job processes alike, so
+a job's shim writes to the same S3 the machine's ``ItemReader`` and ``s3:getObject`` read.
+
+moto 5.2.5 gets a few things wrong that a Batch-running machine hits (see
+/work/shared/notes/moto-stepfunctions.md). The ASL we generate is what AWS wants; moto is patched
+here instead, one small function per symptom, each listed in ``PATCHES`` and covered by a test in
+tests/targets/test_sfn_moto_patches.py that fails without it (``patched(without=...)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+# --------------------------------------------------------------------------- patches
+#
+# Each patch returns an "undo" callable. ``apply_patches`` installs every patch not excluded.
+
+
+def _operation_shapes(service: str, action: str) -> tuple[Any, Any]:
+    """The botocore input and output shapes of ``service``'s ``action`` (camel or snake case)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service)
+    wanted = action.replace("_", "").lower()
+    for name in model.operation_names:
+        if name.lower() == wanted:
+            operation = model.operation_model(name)
+            return operation.input_shape, operation.output_shape
+    raise KeyError(f"{service}.{action}")
+
+
+def _patch_batch_case() -> Callable[[], None]:
+    """Symptom: every ``batch:submitJob(.sync)`` Task fails with ``'JobName'``.
+
+    moto's Batch integration leaves ``_normalise_parameters``/``_normalise_response`` as stubs, so
+    the ASL's PascalCase parameters reach the camelCase Batch API and the camelCase response never
+    becomes the PascalCase output AWS returns (the .sync poller reads ``JobId``). Keys are mapped by
+    the operation's botocore shapes, so user keys inside maps (Batch ``Parameters``) stay as written.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as mod,
+    )
+
+    cls = mod.StateTaskServiceBatch
+    saved = (cls.__dict__.get("_normalise_parameters"), cls.__dict__.get("_normalise_response"))
+
+    def normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+        shape, _ = _operation_shapes("batch", service_action_name or self.resource.api_action)
+        self._to_boto_request(parameters, shape)
+
+    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        _, shape = _operation_shapes("batch", service_action_name or self.resource.api_action)
+        self._from_boto_response(response, shape)
+
+    cls._normalise_parameters = normalise_parameters
+    cls._normalise_response = normalise_response
+
+    def undo() -> None:
+        for name, value in zip(("_normalise_parameters", "_normalise_response"), saved):
+            if value is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value)
+
+    return undo
+
+
+def _jsonable(value: Any) -> Any:
+    """What AWS's SDK integrations return for a boto value: streams read as text, times as text."""
+    from botocore.response import StreamingBody
+
+    if isinstance(value, StreamingBody):
+        return value.read().decode("utf-8")
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _patch_sdk_body() -> Callable[[], None]:
+    """Symptom: ``arn:aws:states:::aws-sdk:s3:getObject`` fails (``cannot pickle BufferedReader``,
+    then a datetime): the SDK integration keeps the raw body stream and ``LastModified``. AWS
+    returns the body as a string."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as mod,
+    )
+
+    cls = mod.StateTaskServiceAwsSdk
+    original = cls._eval_service_task
+
+    def eval_service_task(self, env, *args, **kwargs):
+        result = original(self, env, *args, **kwargs)
+        env.stack.append(_jsonable(env.stack.pop()))
+        return result
+
+    cls._eval_service_task = eval_service_task
+    return lambda: setattr(cls, "_eval_service_task", original)
+
+
+def _patch_retry_token() -> Callable[[], None]:
+    """Symptom: the retried attempt of any ``.sync`` Task fails at once with ``States.Timeout``.
+
+    The callback endpoint is created once per state and interrupted after the first attempt, so
+    every retry sees an interrupted endpoint. AWS gives each attempt its own; so do we."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as mod,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+
+    cls = mod.StateTaskServiceCallback
+    had_own = "_eval_execution" in cls.__dict__
+    original = cls._eval_execution
+
+    def eval_execution(self, env):
+        if (self._is_integration_pattern()
+                and ResourceCondition.WaitForTaskToken in self._supported_integration_patterns):
+            token = env.states.context_object.update_task_token()
+            env.callback_pool_manager.add(token)
+        return original(self, env)
+
+    cls._eval_execution = eval_execution
+
+    def undo() -> None:
+        if had_own:
+            cls._eval_execution = original
+        else:
+            del cls._eval_execution
+
+    return undo
+
+
+def _patch_env_growth() -> Callable[[], None]:
+    """Symptom: ``Container.Environment`` of a described job grows by one entry per poll.
+
+    moto appends ``AWS_BATCH_JOB_ID`` (and the definition's variables) to the submitted overrides
+    list in place on every ``describe_jobs``; the .sync poller describes every half second."""
+    from moto.batch import models
+
+    cls = models.Job
+    original = cls._get_container_property
+
+    def get_container_property(self, p, default):
+        if p != "environment":
+            return original(self, p, default)
+        saved = self.container_overrides
+        self.container_overrides = copy.deepcopy(saved)
+        try:
+            return original(self, p, default)
+        finally:
+            self.container_overrides = saved
+
+    cls._get_container_property = get_container_property
+    return lambda: setattr(cls, "_get_container_property", original)
+
+
+@dataclass
+class JobRunner:
+    """Runs the command of each submitted Batch job as a local process (moto's no-Docker backend
+    marks jobs done without running them)."""
+
+    base_env: dict[str, str]
+    workdir: Path
+    max_processes: int = 4
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    _slots: threading.Semaphore = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.Semaphore(self.max_processes)
+        (self.workdir / "jobs").mkdir(parents=True, exist_ok=True)
+
+    def environment(self, job: Any) -> dict[str, str]:
+        """The job's environment as Batch gives it: definition, then overrides, then Batch's own."""
+        env = dict(self.base_env)
+        definition = job.job_definition.container_properties or {}
+        for item in definition.get("environment", []):
+            env[item["name"]] = item["value"]
+        for item in job.container_overrides.get("environment", []):
+            env[item["name"]] = item["value"]
+        env["AWS_BATCH_JOB_ID"] = job.job_id
+        env["AWS_BATCH_JOB_ATTEMPT"] = "1"
+        return env
+
+    def start(self, job: Any) -> None:
+        definition = job.job_definition.container_properties or {}
+        command = list(job.container_overrides.get("command") or definition.get("command") or [])
+        env = self.environment(job)
+        thread = threading.Thread(target=self._run, args=(job, command, env), daemon=True)
+        thread.start()
+
+    def _run(self, job: Any, command: list[str], env: dict[str, str]) -> None:
+        log = self.workdir / "jobs" / f"{job.job_id}.log"
+        started = time.monotonic()
+        with self._slots:
+            try:
+                with log.open("wb") as out:
+                    code = subprocess.call(command, env=env, cwd=self.workdir, stdout=out,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                log.write_text(f"cannot start {command!r}: {exc}\n")
+                code = 127
+        job.exit_code = code
+        with self._lock:
+            self.jobs.append({"id": job.job_id, "name": job.job_name, "command": command,
+                              "exit_code": code, "seconds": time.monotonic() - started,
+                              "log": str(log)})
+        job._mark_stopped(success=code == 0)
+
+
+_RUNNER: JobRunner | None = None
+
+
+def _patch_batch_runs_jobs() -> Callable[[], None]:
+    """Symptom: jobs "succeed" without running. moto's no-Docker Batch backend (``batch_simple``)
+    marks each job done at submit time; we run the job's command (with the overrides' environment,
+    ``AWS_BATCH_JOB_ATTEMPT`` and ``AWS_BATCH_JOB_ID``) and mark the job by its exit code."""
+    from moto.batch import models as batch_models
+    from moto.batch_simple import models
+
+    cls = models.BatchSimpleBackend
+    original = cls._mark_job_as_finished
+
+    def mark_job(self, include_start_attempt, job):
+        if _RUNNER is None or job.array_properties.get("size"):
+            return original(self, include_start_attempt, job)
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.datetime.now()
+        job.log_stream_name = job._stream_name
+        if include_start_attempt:
+            job._start_attempt()
+        job.status = batch_models.JobStatus.RUNNING.value
+        _RUNNER.start(job)
+
+    cls._mark_job_as_finished = mark_job
+    return lambda: setattr(cls, "_mark_job_as_finished", original)
+
+
+PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
+    "batch_case": _patch_batch_case,
+    "batch_runs_jobs": _patch_batch_runs_jobs,
+    "retry_token": _patch_retry_token,
+    "sdk_body": _patch_sdk_body,
+    "env_growth": _patch_env_growth,
+}
+
+
+@contextlib.contextmanager
+def patched(without: tuple[str, ...] = ()) -> Iterator[None]:
+    """Install every patch except those named in ``without``; undo them on exit."""
+    unknown = set(without) - set(PATCHES)
+    if unknown:
+        raise KeyError(sorted(unknown))
+    undos = [PATCHES[name]() for name in PATCHES if name not in without]
+    try:
+        yield
+    finally:
+        for undo in reversed(undos):
+            undo()
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How an execution ended, with its history and the Batch jobs it ran."""
+
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    events: tuple[dict[str, Any], ...]
+    jobs: tuple[dict[str, Any], ...]
+    seconds: float
+
+
+class MotoSfn:
+    """A moto server with Step Functions execution, S3 and Batch, and a job queue ready to use.
+
+    Use as a context manager: ``with MotoSfn(tmp_path) as aws: aws.run(definition, {...})``.
+    """
+
+    def __init__(self, workdir: Path, *, bucket: str = "flowc-test", max_processes: int = 4,
+                 without: tuple[str, ...] = (), extra_env: dict[str, str] | None = None):
+        self.workdir = Path(workdir)
+        self.bucket = bucket
+        self.max_processes = max_processes
+        self.without = without
+        self.extra_env = dict(extra_env or {})
+        self.port = 0
+        self._stack = contextlib.ExitStack()
+        self.job_queue = "flowc-job-queue"
+        self.job_definition = "flowc-job-definition"
+
+    # -- lifecycle
+
+    def __enter__(self) -> "MotoSfn":
+        from moto.server import ThreadedMotoServer
+
+        global _RUNNER
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        # The interpreter sends its own service calls to localhost:$MOTO_PORT.
+        self._stack.enter_context(_environ({"MOTO_PORT": str(self.port), **FAKE_KEYS,
+                                            "AWS_DEFAULT_REGION": REGION}))
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        self._configure()
+        self._stack.enter_context(patched(self.without))
+        _RUNNER = JobRunner(self.child_env(), self.workdir, self.max_processes)
+        self._stack.callback(_clear_runner)
+        self.runner = _RUNNER
+        self.client("s3").create_bucket(Bucket=self.bucket)
+        self._setup_batch()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _configure(self) -> None:
+        import urllib.request
+
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True},
+                           "batch": {"use_docker": False}}).encode()
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/config", data=body,
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as response:
+            response.read()
+
+    def child_env(self) -> dict[str, str]:
+        """The environment of job processes: this one, pointed at the moto server."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env.update(FAKE_KEYS)
+        env.update({"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION,
+                    "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"})
+        env.update(self.extra_env)
+        return env
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def _setup_batch(self) -> None:
+        iam = self.client("iam")
+        role = iam.create_role(RoleName="flowc-batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        self.role_arn = role
+        batch = self.client("batch")
+        env = batch.create_compute_environment(computeEnvironmentName="flowc-ce", type="UNMANAGED",
+                                               state="ENABLED", serviceRole=role)
+        batch.create_job_queue(jobQueueName=self.job_queue, state="ENABLED", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment":
+                                                         env["computeEnvironmentArn"]}])
+        self.register_job_definition(self.job_definition)
+
+    def register_job_definition(self, name: str, environment: dict[str, str] | None = None) -> None:
+        self.client("batch").register_job_definition(
+            jobDefinitionName=name, type="container",
+            containerProperties={
+                "image": "flowc-local", "command": ["false"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                         {"type": "MEMORY", "value": "512"}],
+                "environment": [{"name": k, "value": v} for k, v in sorted((environment or {}).items())],
+            })
+
+    # -- running machines
+
+    def create(self, definition: str | dict[str, Any], name: str | None = None) -> str:
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        response = self.client("stepfunctions").create_state_machine(
+            name=name or f"m-{uuid.uuid4().hex[:12]}", definition=text,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/flowc-sfn")
+        return response["stateMachineArn"]
+
+    def run(self, definition: str | dict[str, Any], execution_input: Any = None, *,
+            name: str | None = None, timeout: float = 300.0) -> Execution:
+        """Create the machine, start one execution (named: ``$$.Execution.Name`` needs it), wait."""
+        sfn = self.client("stepfunctions")
+        arn = self.create(definition)
+        before = len(self.runner.jobs)
+        started = time.monotonic()
+        name = name or f"run-{uuid.uuid4().hex[:12]}"
+        execution = sfn.start_execution(stateMachineArn=arn, name=name,
+                                        input=json.dumps(execution_input or {}))["executionArn"]
+        while True:
+            described = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"execution {name} still running after {timeout} s")
+            time.sleep(0.1)
+        seconds = time.monotonic() - started
+        events = tuple(_paginate_history(sfn, execution))
+        output = described.get("output")
+        return Execution(
+            status=described["status"],
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            events=events,
+            jobs=tuple(self.runner.jobs[before:]),
+            seconds=seconds,
+        )
+
+    def put_text(self, key: str, text: str) -> str:
+        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"))
+        return f"s3://{self.bucket}/{key}"
+
+
+def _paginate_history(sfn: Any, execution: str) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        kwargs = {"executionArn": execution, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        yield from page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def _clear_runner() -> None:
+    global _RUNNER
+    _RUNNER = None
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def python() -> str:
+    return sys.executable
