@@ -175,5 +175,78 @@ def targets_command(markdown: bool) -> None:
     click.echo(render_markdown() if markdown else render_text(), nl=False)
 
 
+@main.command("run")
+@click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value for the run (repeatable).")
+@click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Most tasks running at once.")
+@click.option("--datastore", metavar="ROOT",
+              help="Datastore root: a directory or s3://bucket/prefix (default: FLOWC_DATASTORE or .flowc).")
+@click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run id to this file as soon as the run starts.")
+@click.option("--flow", "flow_name", help="The FlowSpec subclass to run when the file has several.")
+@click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Format of diagnostics.")
+def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
+                run_id_file: Path | None, flow_name: str | None, diag_format: str) -> None:
+    """Run FLOW_FILE locally: every task forked from one process that imported the flow once.
+
+    Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
+    """
+    from flowc.local.api import run_flow
+    from flowc.local.runner import RunError
+
+    try:
+        result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
+                          run_id_file=run_id_file, flow_name=flow_name)
+    except CompileError as error:
+        _print_diagnostics(error, diag_format)
+        sys.exit(1)
+    except RunError as exc:
+        _fail(str(exc))
+    sys.exit(result.exit_code)
+
+
+@main.command("resume")
+@click.argument("args", nargs=-1, metavar="[FLOW_FILE] [RUN_ID]")
+@click.option("--step", help="Re-run from this step (default: the first step that failed).")
+@click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Most tasks running at once.")
+@click.option("--datastore", metavar="ROOT",
+              help="Datastore root: a directory or s3://bucket/prefix (default: FLOWC_DATASTORE or .flowc).")
+@click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the new run's id to this file as soon as it starts.")
+@click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
+def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
+                   datastore: str | None, run_id_file: Path | None, flow_name: str | None) -> None:
+    """Start a new run that reuses the successful tasks of an earlier run (default: the latest)
+    before the first failed step (or --step) and re-runs the rest.
+
+    RUN_ID may be Flow/run_id. Without FLOW_FILE the flow file recorded by the run is used.
+    """
+    from flowc.local.api import resume_flow
+    from flowc.local.runner import RunError
+
+    flow_file: Path | None = None
+    origin: str | None = None
+    for arg in args:
+        if flow_file is None and (arg.endswith(".py") or Path(arg).is_file()):
+            flow_file = Path(arg)
+        elif origin is None:
+            origin = arg
+        else:
+            _fail(f"unexpected argument {arg!r}: expected [FLOW_FILE] [RUN_ID]")
+    try:
+        result = resume_flow(flow_file, origin, step=step, datastore=datastore,
+                             max_workers=max_workers, run_id_file=run_id_file, flow_name=flow_name)
+    except CompileError as error:
+        _print_diagnostics(error, "text")
+        sys.exit(1)
+    except RunError as exc:
+        _fail(str(exc))
+    sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,78 @@
+"""``flowc run`` and ``flowc resume`` as functions: compile, check parameters, schedule.
+
+The CLI only parses options and calls these; tests call them directly (in-process runs are the
+same code path as the command, minus the interpreter start).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+from flowc.compiler import ir
+from flowc.local import shim
+from flowc.local.resume import find_origin, resume_source
+from flowc.local.runner import (DEFAULT_MAX_WORKERS, RunError, RunResult, Scheduler, new_run_id,
+                                parse_params)
+
+
+def compile_flow(flow_file: Path, flow_name: str | None = None) -> ir.Flow:
+    """The front end's IR for ``flow_file`` (raises CompileError with diagnostics)."""
+    from flowc.compiler import compile_file
+
+    return compile_file(flow_file, flow_name=flow_name).flow
+
+
+def _write_run_id(run_id_file: Path | None, run_id: str) -> None:
+    if run_id_file is not None:
+        run_id_file.write_text(run_id, encoding="utf-8")
+
+
+def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | None = None,
+             max_workers: int = DEFAULT_MAX_WORKERS, run_id_file: Path | None = None,
+             flow_name: str | None = None, run_id: str | None = None,
+             stream: TextIO | None = None, live: bool | None = None) -> RunResult:
+    flow = compile_flow(flow_file, flow_name)
+    values = parse_params(flow, params)
+    run_id = run_id or new_run_id()
+    _write_run_id(run_id_file, run_id)
+    scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
+                          max_workers=max_workers, stream=stream, live=live)
+    return scheduler.run()
+
+
+def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
+                step: str | None = None, datastore: str | None = None,
+                max_workers: int = DEFAULT_MAX_WORKERS, run_id_file: Path | None = None,
+                flow_name: str | None = None, run_id: str | None = None,
+                stream: TextIO | None = None, live: bool | None = None) -> RunResult:
+    """A new run re-running ``step`` (default: the origin's first failed step) and what follows
+    it; every successful task before it is cloned from the origin run."""
+    store = shim.open_datastore(_root(datastore))
+    flow_hint = flow_name
+    if flow_file is not None:
+        flow = compile_flow(flow_file, flow_name)
+        flow_hint = flow.name
+    origin_flow, origin_run_id, record = find_origin(store, flow_hint, origin)
+    if flow_file is None:
+        recorded = record.get("flow_file")
+        if not recorded or not os.path.isfile(recorded):
+            raise RunError(f"run {origin_flow}/{origin_run_id} does not record a flow file that "
+                           "still exists; pass the flow file: flowc resume FLOW.py RUN_ID")
+        flow_file = Path(recorded)
+        flow = compile_flow(flow_file, origin_flow)
+    if flow.name != origin_flow:
+        raise RunError(f"run {origin_flow}/{origin_run_id} belongs to flow {origin_flow}, "
+                       f"not {flow.name}")
+    clone = resume_source(store, flow, origin_run_id, record, step)
+    values = {str(k): str(v) for k, v in (record.get("parameters") or {}).items()}
+    run_id = run_id or new_run_id()
+    _write_run_id(run_id_file, run_id)
+    scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,
+                          stream=stream, live=live, clone=clone)
+    return scheduler.run()
+
+
+def _root(datastore: str | None) -> str:
+    return datastore or os.environ.get("FLOWC_DATASTORE") or ".flowc"

@@ -1,0 +1,302 @@
+"""The local scheduler: runs a compiled flow's tasks as forked children of one process.
+
+The scheduler imports the flow module once (``load_flow_class``) and forks a child per task
+attempt, which then calls the runtime shim's ``run_task`` exactly as a container would call
+``python -m flowc.runtime_shim``: same task ids, same datastore, same side channels. Only the
+start-up differs. The graph logic is in ``plan``, the processes in ``processes``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from flowc.compiler import ir
+from flowc.local import shim
+from flowc.local.plan import Facts, Planner, PlanError, TaskKey
+from flowc.local.processes import Child, ProcessPool
+from flowc.local.progress import Progress
+
+DEFAULT_MAX_WORKERS = 16
+# Extra seconds the scheduler waits past a step's @timeout before it kills the task itself;
+# the shim raises the timeout inside the step first, so @catch can record it.
+TIMEOUT_GRACE_SECONDS = 2.0
+_TAIL_LINES = 25
+
+
+class RunError(RuntimeError):
+    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    flow_name: str
+    run_id: str
+    status: str  # succeeded | failed | stopped
+    elapsed: float
+    failed_tasks: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return {"succeeded": 0, "stopped": 130}.get(self.status, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CloneSource:
+    """Resume: tasks of steps outside ``rerun`` are copied from ``origin_run_id`` when it has them."""
+
+    origin_run_id: str
+    rerun: frozenset[str]
+
+
+@dataclass(slots=True)
+class _Pending:
+    key: TaskKey
+    attempt: int = 0
+    not_before: float = 0.0
+
+
+@dataclass(slots=True)
+class _State:
+    ready: deque[_Pending] = field(default_factory=deque)
+    delayed: list[_Pending] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    stopping: bool = False
+
+
+def new_run_id() -> str:
+    """Microseconds since the epoch: unique on one machine and sorting in start order."""
+    return str(time.time_ns() // 1000)
+
+
+def parse_params(flow: ir.Flow, pairs: tuple[str, ...]) -> dict[str, str]:
+    """``name=value`` strings checked against the flow's parameters (values stay text: the shim
+    types them); unknown names get a did-you-mean, missing required ones are named."""
+    known = {p.name: p for p in flow.parameters}
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise RunError(f"--param {pair!r}: expected NAME=VALUE")
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f"; the flow's parameters are {', '.join(sorted(known))}" if known else
+                "; the flow has no parameters")
+            raise RunError(f"--param {pair!r}: {flow.name} has no parameter {name!r}{hint}")
+        values[name] = value
+    missing = [p.name for p in flow.parameters
+               if p.required and p.name not in values and p.default_kind == "none"]
+    if missing:
+        raise RunError(f"missing required parameter(s): {', '.join(missing)} "
+                       f"(pass --param {missing[0]}=VALUE)")
+    for name, text in values.items():
+        shim.check_param(known[name], text)
+    return values
+
+
+class Scheduler:
+    """Runs one run to completion (or failure, or Ctrl-C) and records its status."""
+
+    def __init__(self, flow: ir.Flow, flow_file: Path, datastore_root: str, run_id: str,
+                 params: dict[str, str], max_workers: int = DEFAULT_MAX_WORKERS,
+                 stream: TextIO | None = None, live: bool | None = None,
+                 clone: CloneSource | None = None):
+        self.flow = flow
+        self.flow_file = flow_file
+        self.datastore = shim.open_datastore(datastore_root)
+        self.datastore_root = self.datastore.root
+        self.run_id = run_id
+        self.params = params
+        self.max_workers = max(1, max_workers)
+        self.stream = stream if stream is not None else sys.stderr
+        self.progress = Progress(self.stream, flow.step_names, live=live)
+        self.clone = clone
+        self._steps = {s.name: s for s in flow.steps}
+
+    # ------------------------------------------------------------------ public
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        flow_class = shim.load_flow_class(self.flow_file, self.flow)
+        shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
+                       self.clone.origin_run_id if self.clone else None)
+        workdir = Path(tempfile.mkdtemp(prefix=f"flowc-{self.run_id}-"))
+        pool = ProcessPool()
+        state = _State()
+        status = "failed"
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            planner = Planner(self.flow)
+            state.ready.extend(_Pending(key) for key in planner.first())
+            status = self._loop(planner, pool, state, flow_class, workdir)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
+            self.progress.message(f"interrupted: stopping {len(pool)} running task(s)")
+            for child in pool.terminate_all():
+                self._finish_logs(child)
+            status = "stopped"
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            pool.close()
+            self.progress.close()
+            shim.finish_run(self.datastore, self.flow, self.run_id, status)
+            shutil.rmtree(workdir, ignore_errors=True)
+        elapsed = time.monotonic() - started
+        result = RunResult(self.flow.name, self.run_id, status, elapsed, tuple(state.failed))
+        self._report(result)
+        return result
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self, planner: Planner, pool: ProcessPool, state: _State, flow_class: Any,
+              workdir: Path) -> str:
+        while True:
+            now = time.monotonic()
+            for pending in [p for p in state.delayed if p.not_before <= now]:
+                state.delayed.remove(pending)
+                state.ready.append(pending)
+            while state.ready and not state.stopping and len(pool) < self.max_workers:
+                pending = state.ready.popleft()
+                if self._try_clone(planner, pending, state):
+                    continue
+                self._spawn(pool, pending, flow_class, workdir)
+            if not len(pool) and (state.stopping or not (state.ready or state.delayed)):
+                break
+            wait = 0.2
+            if state.delayed and not state.stopping:
+                wait = max(0.0, min(wait, min(p.not_before for p in state.delayed) - now))
+            for child in pool.wait(wait):
+                self._finished(planner, pool, state, child)
+            self.progress.tick()
+        if state.failed:
+            return "failed"
+        return "succeeded"
+
+    def _spawn(self, pool: ProcessPool, pending: _Pending, flow_class: Any, workdir: Path) -> None:
+        key, attempt = pending.key, pending.attempt
+        step = self._steps[key.step]
+        attempt_dir = workdir / key.step / key.task_id / str(attempt)
+        side_channels = attempt_dir / "side"
+        side_channels.mkdir(parents=True, exist_ok=True)
+        params = self.params if key.step == "start" else {}
+        body = shim.task_body(flow_class, self.flow, self.datastore_root, self.run_id, key,
+                              attempt, params, side_channels)
+        timeout = step.decorator(ir.Timeout)
+        limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
+        pool.spawn(str(key), body, attempt_dir, timeout=limit, payload=pending)
+        self.progress.started(key.step, key.task_id, attempt)
+
+    def _finished(self, planner: Planner, pool: ProcessPool, state: _State, child: Child) -> None:
+        pending: _Pending = child.payload  # type: ignore[assignment]
+        key, attempt = pending.key, pending.attempt
+        self._finish_logs(child)
+        if child.returncode == 0:
+            self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
+            if state.stopping:
+                return
+            facts = shim.read_side_channels(child.stdout_path.parent / "side")
+            self._release(planner, state, key, facts)
+            return
+        retry = self._steps[key.step].decorator(ir.Retry)
+        times = retry.times if retry else 0
+        why = self._describe_failure(child)
+        if attempt < times and not state.stopping:
+            self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "retrying")
+            self.progress.message(f"{key}: attempt {attempt} {why}; retrying")
+            delay = float(retry.minutes_between_retries) * 60 if retry else 0.0
+            state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
+            return
+        self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "failed")
+        if state.stopping:
+            return
+        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
+
+    def _release(self, planner: Planner, state: _State, key: TaskKey, facts: Facts) -> None:
+        try:
+            released = planner.finished(key, facts)
+        except PlanError as exc:
+            state.failed.append(str(key))
+            state.stopping = True
+            self.progress.message(f"error: {exc}")
+            return
+        state.ready.extend(_Pending(k) for k in released)
+
+    def _fail(self, pool: ProcessPool, state: _State, task: str, message: str,
+              child: Child | None) -> None:
+        state.failed.append(task)
+        state.stopping = True
+        lines = [f"error: {message}"]
+        if child is not None:
+            lines.extend(_tail(child.stderr_path))
+        if len(pool):
+            lines.append(f"stopping {len(pool)} other running task(s)")
+        self.progress.message("\n".join(lines))
+        for other in pool.terminate_all():
+            self._finish_logs(other)
+            other_pending: _Pending = other.payload  # type: ignore[assignment]
+            self.progress.finished(other_pending.key.step, other_pending.key.task_id,
+                                   other_pending.attempt, other.elapsed,
+                                   "done" if other.returncode == 0 else "failed")
+
+    def _try_clone(self, planner: Planner, pending: _Pending, state: _State) -> bool:
+        if self.clone is None or pending.key.step in self.clone.rerun:
+            return False
+        facts = shim.clone_task(self.datastore, self.flow.name, self.clone.origin_run_id,
+                                self.run_id, pending.key)
+        if facts is None:
+            return False
+        self.progress.finished(pending.key.step, pending.key.task_id, 0, 0.0, "cloned")
+        self._release(planner, state, pending.key, facts)
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    def _finish_logs(self, child: Child) -> None:
+        pending: _Pending = child.payload  # type: ignore[assignment]
+        try:
+            shim.store_logs(self.datastore, self.flow.name, self.run_id, pending.key,
+                            pending.attempt, child.stdout_path, child.stderr_path)
+        except Exception as exc:  # noqa: BLE001 - losing a log must not lose the run
+            self.progress.message(f"warning: cannot store logs of {pending.key}: {exc}")
+
+    @staticmethod
+    def _describe_failure(child: Child) -> str:
+        if child.timed_out:
+            return "timed out and was killed"
+        if child.returncode is not None and child.returncode < 0:
+            try:
+                name = signal.Signals(-child.returncode).name
+            except ValueError:
+                name = f"signal {-child.returncode}"
+            return f"was killed by {name}"
+        return f"failed (exit code {child.returncode})"
+
+    def _report(self, result: RunResult) -> None:
+        pathspec = f"{result.flow_name}/{result.run_id}"
+        lines = [f"run {pathspec} {result.status} in {result.elapsed:.2f}s"]
+        if not self.progress.live:
+            lines.extend(self.progress.summary_lines())
+        if result.status == "failed":
+            lines.append(f"resume with: flowc resume {self.flow_file} {result.run_id}")
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+
+def _tail(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = text.rstrip("\n").splitlines()[-_TAIL_LINES:]
+    return ["    " + line for line in lines]
+

@@ -1,0 +1,156 @@
+"""The scheduler's only door into the runtime shim and the datastore.
+
+Everything ``flowc run`` needs from the shim (load the flow, run a task in a child, record the run,
+store logs, clone a task for resume) goes through these few functions, so the scheduler itself
+knows nothing about the datastore's layout beyond docs/contracts.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from flowc.compiler import ir
+from flowc.local.plan import Facts, TaskKey
+from flowc.runtime_shim import datastore as ds
+from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
+
+open_datastore = ds.open_datastore
+DatastoreError = ds.DatastoreError
+
+# Task files the shim writes beside DONE.json that a clone must carry (contracts section 5).
+_TASK_FILES = ("foreach_indices.json", "switch_case.json")
+
+
+def load_flow_class(flow_file: Path, flow: ir.Flow) -> type:
+    """Import the flow once in the scheduler; every forked task inherits the module."""
+    from flowc.local.runner import RunError
+    from flowc.runtime_shim.loader import FlowLoadError
+
+    try:
+        return _load_flow_class(str(flow_file), flow)
+    except FlowLoadError as exc:
+        raise RunError(str(exc)) from None
+
+
+def check_param(param: ir.Parameter, text: str) -> None:
+    """Type-check one ``--param`` value now, so a typo fails before any task starts."""
+    from flowc.exceptions import ParameterError
+    from flowc.parameters import convert_with_separator
+
+    if param.include_file:
+        return
+    try:
+        convert_with_separator(text, param.type, param.separator, param.name)
+    except ParameterError as exc:
+        from flowc.local.runner import RunError
+
+        raise RunError(str(exc)) from None
+
+
+def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
+              params: dict[str, str], origin_run_id: str | None) -> None:
+    """The run record, then the manifest the run was scheduled from (for resume and audits)."""
+    store.backend.put_bytes(f"{store.run_key(flow.name, run_id)}/manifest.json",
+                            ir.dump_manifest(flow).encode("utf-8"))
+    store.write_run(flow.name, run_id, {
+        "flow": flow.name,
+        "run_id": run_id,
+        "status": "running",
+        "started_at": ds.now(),
+        "parameters": dict(sorted(params.items())),
+        "origin_run_id": origin_run_id,
+        "source_sha256": flow.source_sha256,
+        "flow_file": str(flow_file.resolve()),
+        "scheduler": "flowc run",
+    })
+
+
+def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> None:
+    store.update_run(flow.name, run_id, status=status, finished_at=ds.now())
+
+
+def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str, key: TaskKey,
+              attempt: int, params: dict[str, str], side_channel_dir: Path) -> Callable[[], int]:
+    """What a forked child runs: one attempt of one task through the shim's ``run_task``."""
+
+    def body() -> int:
+        from flowc.runtime_shim.task import TaskRequest, run_task
+
+        request = TaskRequest(
+            flow_class=flow_class, flow=flow, step=key.step, run_id=run_id,
+            index_path=key.index_path, iteration=key.iteration, attempt=attempt,
+            datastore=ds.open_datastore(datastore_root), params=params,
+            side_channel_dir=str(side_channel_dir))
+        result = run_task(request)
+        return 0 if _succeeded(result) else 1
+
+    return body
+
+
+def _succeeded(result: Any) -> bool:
+    for name in ("ok", "succeeded", "success"):
+        if hasattr(result, name):
+            return bool(getattr(result, name))
+    return getattr(result, "exit_code", 1) == 0
+
+
+def read_side_channels(directory: Path) -> Facts:
+    def read(name: str) -> str | None:
+        try:
+            return (directory / name).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+
+    width = read("foreach_width")
+    return Facts(foreach_width=int(width) if width is not None else None,
+                 next_step=read("next_step"))
+
+
+def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey, attempt: int,
+               stdout_path: Path, stderr_path: Path) -> None:
+    task = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
+    for stream, path in (("stdout", stdout_path), ("stderr", stderr_path)):
+        if path.exists():
+            store.save_log_file(task, attempt, stream, str(path))
+
+
+def clone_task(store: ds.Datastore, flow_name: str, origin_run_id: str, run_id: str,
+               key: TaskKey) -> Facts | None:
+    """Copy a successful task of the origin run into this run; ``None`` if it did not succeed.
+
+    Blobs are content-addressed per flow, so a clone copies only the small JSON records; the
+    completion marker is written last, as the shim does.
+    """
+    origin = ds.TaskKey(flow_name, origin_run_id, key.step, key.task_id)
+    done = store.read_done(origin)
+    if done is None:
+        return None
+    target = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
+    for attempt in store.list_attempts(origin):
+        meta = store.read_attempt(origin, attempt)
+        if meta is not None:
+            store.write_attempt(target, attempt, meta)
+        for stream in ("stdout", "stderr"):
+            data = store.read_log(origin, attempt, stream)
+            if data is not None:
+                store.save_log(target, attempt, stream, data)
+    facts = Facts()
+    for name in _TASK_FILES:
+        data = store.read_task_file(origin, name)
+        if data is None:
+            continue
+        store.write_task_file(target, name, data)
+        if name == "foreach_indices.json":
+            facts = Facts(foreach_width=len(data), next_step=facts.next_step)
+        else:
+            facts = Facts(foreach_width=facts.foreach_width, next_step=data.get("next_step"))
+    cloned = dict(done)
+    if "run_id" in cloned:
+        cloned["run_id"] = run_id
+    if "pathspec" in cloned:
+        cloned["pathspec"] = target.pathspec
+    cloned["origin_run_id"] = origin_run_id
+    cloned["origin_pathspec"] = origin.pathspec
+    store.write_done(target, cloned)
+    return facts
