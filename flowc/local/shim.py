@@ -107,6 +107,15 @@ def read_side_channels(directory: Path) -> Facts:
                  next_step=read("next_step"))
 
 
+def done_facts(done: dict[str, Any]) -> Facts:
+    """The foreach width and switch choice a completion marker records."""
+    foreach = done.get("foreach") or {}
+    switch = done.get("switch") or {}
+    width = foreach.get("width")
+    return Facts(foreach_width=int(width) if width is not None else None,
+                 next_step=switch.get("next_step"))
+
+
 def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey, attempt: int,
                stdout_path: Path, stderr_path: Path) -> None:
     task = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
@@ -135,16 +144,11 @@ def clone_task(store: ds.Datastore, flow_name: str, origin_run_id: str, run_id: 
             data = store.read_log(origin, attempt, stream)
             if data is not None:
                 store.save_log(target, attempt, stream, data)
-    facts = Facts()
     for name in _TASK_FILES:
         data = store.read_task_file(origin, name)
-        if data is None:
-            continue
-        store.write_task_file(target, name, data)
-        if name == "foreach_indices.json":
-            facts = Facts(foreach_width=len(data), next_step=facts.next_step)
-        else:
-            facts = Facts(foreach_width=facts.foreach_width, next_step=data.get("next_step"))
+        if data is not None:
+            store.write_task_file(target, name, data)
+    facts = done_facts(done)
     cloned = dict(done)
     if "run_id" in cloned:
         cloned["run_id"] = run_id
