@@ -1,0 +1,509 @@
+"""The libcst front end: one flow file -> ``ir.Flow`` (graph facts still empty) + diagnostics.
+
+The file is parsed once and wrapped once in a ``MetadataWrapper``; positions and qualified names
+come from one resolution each, so the cost is linear in the file. Names are resolved by their
+qualified names (``metaflow.step`` and ``flowc.step`` alike, however imported), never by
+spelling. The module is never imported or executed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
+
+from flowc.compiler import decorators as deco
+from flowc.compiler import ir, parameters
+from flowc.compiler.diagnostics import Diagnostic, register
+from flowc.compiler.values import collect_constants
+
+API_PACKAGES = frozenset({"metaflow", "flowc"})
+API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType",
+                       *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+
+SYNTAX_ERROR = register("FLOW003", "syntax error", """
+The file is not valid Python (flowc parses it with libcst, which accepts Python 3.0-3.12 syntax).""")
+NO_FLOW = register("FLOW004", "no flow in the file", """
+The file defines no class deriving from `FlowSpec` (imported from `metaflow` or `flowc`).""")
+SEVERAL_FLOWS = register("FLOW005", "several flows in the file", """
+The file defines more than one `FlowSpec` subclass; choose one with `--flow NAME`.""")
+FLOW_NOT_FOUND = register("FLOW006", "the requested flow is not in the file", """
+`--flow NAME` names a class that is not a `FlowSpec` subclass of this file.""")
+DUPLICATE_STEP = register("FLOW014", "step defined twice", """
+Two `@step` methods have the same name; Python keeps only the last one, so the first is dead
+code. Rename or remove one.""")
+STEP_ARGUMENTS = register("FLOW015", "wrong step arguments", """
+A step takes `self` only; a join step takes `self` and one more argument (`inputs`), which
+receives the branches being joined. Nothing else is allowed (no defaults, `*args`, keyword-only
+arguments).""")
+END_HAS_NEXT = register("FLOW016", "the end step has a transition", """
+The `end` step finishes the flow and must not call `self.next(...)`. Remove the call or add
+another step before `end`.""")
+STEP_FLAG = register("FLOW019", "unsupported @step argument", """
+`@step(start=True)` / `@step(end=True)` are accepted only on the steps named `start` / `end`
+(flowc identifies the first and last step by name, as Metaflow does).""")
+MISSING_NEXT = register("FLOW020", "missing self.next()", """
+Every step except `end` must finish with a `self.next(...)` call naming the step(s) that run
+next.""")
+INVALID_NEXT = register("FLOW021", "invalid transition", """
+`self.next(...)` must take one of the supported forms: `self.next(self.a)`,
+`self.next(self.a, self.b, ...)`, `self.next(self.a, foreach="items")`,
+`self.next({"x": self.a, "y": self.b}, condition="attr")` or
+`self.next(self.a, num_parallel=4)`.""")
+NEXT_NOT_LAST = register("FLOW023", "self.next() is not the last statement", """
+`self.next(...)` must be the last statement of a step, once: flowc (like Metaflow) reads the
+transition from the step's final statement.""")
+DECORATOR_BELOW_STEP = register("FLOW050", "decorator below @step", """
+Step decorators must be written above `@step` (Metaflow applies them to the step object that
+`@step` creates).""")
+DUPLICATE_DECORATOR = register("FLOW051", "duplicate decorator", """
+The same decorator is applied twice to one step or flow; only `@card` may be repeated.""")
+MISPLACED_DECORATOR = register("FLOW059", "decorator in the wrong place", """
+A flow decorator (`@schedule`, `@project`, `@trigger`...) is applied to a step or a method, or
+a step decorator (`@retry`, `@resources`...) to the flow class or to a method without `@step`.""")
+CONFLICTING_COMPUTE = register("FLOW061", "conflicting compute decorators", """
+A step may run on Kubernetes or on AWS Batch, not both: use `@kubernetes` or `@batch`.""")
+
+_REPEATABLE = frozenset({"card"})
+
+
+class FrontendError(Exception):
+    """A file-level problem (no flow, syntax error): nothing else can be checked."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """The front end's output: the IR plus syntax facts the checker needs but the IR omits."""
+
+    flow: ir.Flow
+    diagnostics: tuple[Diagnostic, ...]
+    # (step, target) -> span of ``self.<target>`` inside the step's ``self.next(...)``
+    target_spans: dict[tuple[str, str], ir.Span] = field(default_factory=dict)
+    # steps whose transition could not be read (their IR transition is a placeholder ``End``)
+    invalid_transitions: frozenset[str] = frozenset()
+    # methods of the flow class without ``@step`` (for "did you forget @step?" hints)
+    helper_methods: frozenset[str] = frozenset()
+
+
+class _Names:
+    """Qualified-name lookups against the flowc/Metaflow API."""
+
+    def __init__(self, qualified: Any, star_import: bool):
+        self._qualified = qualified
+        self._star = star_import
+
+    def api(self, node: cst.CSTNode) -> str | None:
+        """``'step'`` for ``step``/``metaflow.step``/``flowc.step``... ; ``None`` otherwise."""
+        names = self._qualified.get(node, ())
+        if callable(names):  # libcst resolves qualified names lazily
+            names = names()
+        for qualified in names:
+            parts = qualified.name.split(".")
+            if parts[0] in API_PACKAGES and len(parts) >= 2:
+                return parts[-1]
+        if self._star and not names and isinstance(node, cst.Name) and node.value in API_NAMES:
+            return node.value
+        return None
+
+
+def _dotted(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
+    """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        line = exc.editor_line
+        column = exc.editor_column
+        message = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "invalid syntax"
+        raise FrontendError(Diagnostic(SYNTAX_ERROR, f"syntax error: {message}",
+                                       ir.Span(path, line, column, line, column + 1))) from None
+    except (RecursionError, MemoryError):
+        raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
+                                       ir.Span(path, 0, 0, 0, 0))) from None
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    qualified = wrapper.resolve(QualifiedNameProvider)
+    star = any(isinstance(s, cst.SimpleStatementLine) and any(
+        isinstance(i, cst.ImportFrom) and isinstance(i.names, cst.ImportStar)
+        and i.module is not None and _dotted(i.module) in API_PACKAGES for i in s.body)
+        for s in module.body)
+    names = _Names(qualified, star)
+
+    def span_of(node: cst.CSTNode) -> ir.Span:
+        # The one place where libcst's 0-based columns become the 1-based columns editors show.
+        where = positions[node]
+        return ir.Span(path, where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
+
+    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
+    flows = [c for c in classes if any(names.api(b.value) == "FlowSpec" for b in c.bases)]
+    if not flows:
+        raise FrontendError(Diagnostic(NO_FLOW, "no FlowSpec subclass found (define a class deriving "
+                                       "from metaflow.FlowSpec or flowc.FlowSpec)", ir.Span(path, 0, 0, 0, 0)))
+    if flow_name is None:
+        if len(flows) > 1:
+            listed = ", ".join(c.name.value for c in flows)
+            raise FrontendError(Diagnostic(SEVERAL_FLOWS, f"the file defines several flows ({listed}); "
+                                           "choose one with --flow NAME", ir.Span(path, 0, 0, 0, 0)))
+        chosen = flows[0]
+    else:
+        matching = [c for c in flows if c.name.value == flow_name]
+        if not matching:
+            close = difflib.get_close_matches(flow_name, [c.name.value for c in flows], n=1)
+            raise FrontendError(Diagnostic(
+                FLOW_NOT_FOUND, f"no flow named {flow_name!r} in the file (flows: "
+                + ", ".join(c.name.value for c in flows) + ")", ir.Span(path, 0, 0, 0, 0),
+                hint=f"did you mean '{close[0]}'?" if close else None))
+        chosen = matching[-1]
+    constants = collect_constants(module)
+    functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
+    lowering = _FlowLowering(path, names, span_of, constants, functions)
+    flow = lowering.lower_class(chosen, source_sha256)
+    return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
+                   frozenset(lowering.invalid), frozenset(lowering.helpers))
+
+
+class _FlowLowering:
+    def __init__(self, path: str, names: _Names, span_of: Any, constants: dict[str, Any],
+                 functions: frozenset[str]):
+        self.path = path
+        self.names = names
+        self.span_of = span_of
+        self.constants = constants
+        self.functions = functions
+        self.diagnostics: list[Diagnostic] = []
+        self.target_spans: dict[tuple[str, str], ir.Span] = {}
+        self.invalid: set[str] = set()
+        self.helpers: set[str] = set()
+
+    # ------------------------------------------------------------------ the class
+
+    def lower_class(self, node: cst.ClassDef, sha: str) -> ir.Flow:
+        flow_decorators = self._decorators(node.decorators, scope="flow", owner=f"flow {node.name.value}")
+        steps: dict[str, ir.Step] = {}
+        params: list[ir.Parameter] = []
+        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.FunctionDef):
+                step = self.lower_function(statement)
+                if step is None:
+                    continue
+                if step.name in steps:
+                    self.diagnostics.append(Diagnostic(
+                        DUPLICATE_STEP, f"step '{step.name}' is defined twice (first at line "
+                        f"{steps[step.name].span.line})", step.span))
+                    continue
+                steps[step.name] = step
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    param = self._parameter(small)
+                    if param is not None:
+                        params.append(param)
+        return ir.Flow(
+            name=node.name.value,
+            path=self.path,
+            source_sha256=sha,
+            steps=tuple(steps.values()),
+            parameters=tuple(params),
+            decorators=flow_decorators,
+            docstring=node.get_docstring(),
+            span=self.span_of(node.name),
+        )
+
+    def _parameter(self, small: cst.BaseSmallStatement) -> ir.Parameter | None:
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target, value = small.targets[0].target, small.value
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            target, value = small.target, small.value
+        else:
+            return None
+        if not isinstance(target, cst.Name) or not isinstance(value, cst.Call):
+            return None
+        kind = self.names.api(value.func)
+        if kind not in ("Parameter", "IncludeFile"):
+            return None
+        param, problems = parameters.lower(kind, target.value, value, self.names.api, self.span_of,
+                                           self.constants)
+        self.diagnostics.extend(problems)
+        return param
+
+    # ------------------------------------------------------------------ steps
+
+    def lower_function(self, node: cst.FunctionDef) -> ir.Step | None:
+        name = node.name.value
+        step_positions = [i for i, d in enumerate(node.decorators) if self._api_of(d) == "step"]
+        if not step_positions:
+            self.helpers.add(name)
+            for d in node.decorators:
+                api = self._api_of(d)
+                if api in ir.STEP_DECORATORS or api in ir.FLOW_DECORATORS:
+                    self.diagnostics.append(Diagnostic(
+                        MISPLACED_DECORATOR, f"@{api} is applied to method '{name}', which is not a step",
+                        self.span_of(d), hint="add @step below it"))
+            return None
+        step_at = step_positions[0]
+        for extra in step_positions[1:]:
+            self.diagnostics.append(Diagnostic(DUPLICATE_DECORATOR, f"@step is applied twice to '{name}'",
+                                               self.span_of(node.decorators[extra])))
+        self._step_flags(node, node.decorators[step_at])
+        for index, d in enumerate(node.decorators):
+            api = self._api_of(d)
+            if index > step_at and api != "step" and (api in ir.STEP_DECORATORS or api in ir.FLOW_DECORATORS):
+                self.diagnostics.append(Diagnostic(
+                    DECORATOR_BELOW_STEP, f"@{api} is below @step on step '{name}'", self.span_of(d),
+                    hint="move it above @step"))
+        others = [d for i, d in enumerate(node.decorators) if i not in step_positions]
+        decorators = self._decorators(others, scope="step", owner=f"step '{name}'")
+        is_join = self._check_arguments(node)
+        transition, next_call = self._transition(node)
+        return ir.Step(
+            name=name,
+            transition=transition,
+            is_join=is_join,
+            decorators=decorators,
+            docstring=node.get_docstring(),
+            span=self.span_of(node.name),
+            next_span=self.span_of(next_call) if next_call is not None else None,
+        )
+
+    def _api_of(self, d: cst.Decorator) -> str | None:
+        target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+        return self.names.api(target)
+
+    def _step_flags(self, node: cst.FunctionDef, d: cst.Decorator) -> None:
+        if not isinstance(d.decorator, cst.Call):
+            return
+        for arg in d.decorator.args:
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            flag_ok = keyword in ("start", "end") and m.matches(arg.value, m.Name("True") | m.Name("False"))
+            if not flag_ok:
+                self.diagnostics.append(Diagnostic(STEP_FLAG, "@step accepts only start=True or end=True",
+                                                   self.span_of(arg)))
+            elif arg.value.value == "True" and node.name.value != keyword:
+                self.diagnostics.append(Diagnostic(
+                    STEP_FLAG, f"@step({keyword}=True) is on step '{node.name.value}'; flowc requires "
+                    f"that step to be named '{keyword}'", self.span_of(arg),
+                    hint=f"rename the method to '{keyword}'"))
+
+    def _check_arguments(self, node: cst.FunctionDef) -> bool:
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        name = node.name.value
+        extras = [p for p in positional if p.default is not None]
+        if not isinstance(params.star_arg, cst.MaybeSentinel) or params.kwonly_params or params.star_kwarg:
+            self.diagnostics.append(Diagnostic(STEP_ARGUMENTS, f"step '{name}' takes *args, keyword-only "
+                                               "or **kwargs arguments", self.span_of(node.name),
+                                               hint="a step takes (self), a join step (self, inputs)"))
+        elif not positional:
+            self.diagnostics.append(Diagnostic(STEP_ARGUMENTS, f"step '{name}' is missing the 'self' argument",
+                                               self.span_of(node.name)))
+        elif len(positional) > 2:
+            self.diagnostics.append(Diagnostic(
+                STEP_ARGUMENTS, f"step '{name}' has too many arguments ({len(positional)})",
+                self.span_of(positional[2]), hint="a step takes (self), a join step (self, inputs)"))
+        elif extras:
+            self.diagnostics.append(Diagnostic(STEP_ARGUMENTS, f"step '{name}' has an argument with a default",
+                                               self.span_of(extras[0])))
+        return len(positional) == 2
+
+    def _decorators(self, nodes: Iterable[cst.Decorator], scope: str, owner: str) -> tuple[ir.Decorator, ...]:
+        records: list[Any] = []
+        seen: dict[str, cst.Decorator] = {}
+        table = ir.STEP_DECORATORS if scope == "step" else ir.FLOW_DECORATORS
+        wrong = ir.FLOW_DECORATORS if scope == "step" else ir.STEP_DECORATORS
+        for d in nodes:
+            call = d.decorator if isinstance(d.decorator, cst.Call) else None
+            target = call.func if call is not None else d.decorator
+            api = self.names.api(target)
+            if api in table:
+                if api in seen and api not in _REPEATABLE:
+                    self.diagnostics.append(Diagnostic(
+                        DUPLICATE_DECORATOR, f"@{api} is applied twice to {owner}", self.span_of(d),
+                        hint=f"first applied at line {self.span_of(seen[api]).line}"))
+                    continue
+                seen[api] = d
+                record, problems = deco.lower(table[api], call, d, self.span_of, self.constants, self.functions)
+                self.diagnostics.extend(problems)
+                records.append(record)
+            elif api in wrong or api == "step":
+                where = "the flow class" if scope == "flow" else "a step"
+                self.diagnostics.append(Diagnostic(
+                    MISPLACED_DECORATOR, f"@{api} is a {'step' if scope == 'flow' else 'flow'} decorator "
+                    f"and cannot be applied to {where}", self.span_of(d)))
+            else:
+                record, problems = deco.unknown(_dotted(target), call, d, self.span_of, self.constants)
+                self.diagnostics.extend(problems)
+                records.append(record)
+        if "kubernetes" in seen and "batch" in seen:
+            self.diagnostics.append(Diagnostic(
+                CONFLICTING_COMPUTE, f"{owner} has both @kubernetes and @batch", self.span_of(seen["batch"]),
+                hint="keep one of them"))
+        return tuple(records)
+
+    # ------------------------------------------------------------------ transitions
+
+    def _self_name(self, node: cst.FunctionDef) -> str:
+        positional = [*node.params.posonly_params, *node.params.params]
+        return positional[0].name.value if positional else "self"
+
+    def _transition(self, node: cst.FunctionDef) -> tuple[ir.Transition, cst.Call | None]:
+        name = node.name.value
+        me = self._self_name(node)
+        is_next = m.Call(func=m.Attribute(value=m.Name(me), attr=m.Name("next")))
+        body = node.body
+        if isinstance(body, cst.SimpleStatementSuite):
+            last: cst.CSTNode | None = body.body[-1] if body.body else None
+        else:
+            tail = body.body[-1] if body.body else None
+            last = tail.body[-1] if isinstance(tail, cst.SimpleStatementLine) and tail.body else None
+        final = last.value if isinstance(last, cst.Expr) and m.matches(last.value, is_next) else None
+        calls = m.findall(body, is_next)
+        for call in calls:
+            if call is not final and name != "end":
+                self.diagnostics.append(Diagnostic(
+                    NEXT_NOT_LAST, f"self.next() in step '{name}' is not the step's last statement",
+                    self.span_of(call), hint="make self.next(...) the final statement, called once"))
+        if name == "end":
+            if calls:
+                self.diagnostics.append(Diagnostic(END_HAS_NEXT, "the end step must not call self.next()",
+                                                   self.span_of(calls[0]), hint="remove the call"))
+            return ir.End(), None
+        if final is None:
+            self.invalid.add(name)
+            if not calls:
+                self.diagnostics.append(Diagnostic(
+                    MISSING_NEXT, f"step '{name}' has no self.next() transition", self.span_of(node.name),
+                    hint="end the step with self.next(self.<next step>)"))
+            return ir.End(), None
+        transition = self._parse_next(name, me, final)
+        if transition is None:
+            self.invalid.add(name)
+            return ir.End(), final
+        return transition, final
+
+    def _step_reference(self, me: str, node: cst.BaseExpression) -> str | None:
+        if isinstance(node, cst.Attribute) and m.matches(node.value, m.Name(me)):
+            return node.attr.value
+        return None
+
+    def _invalid(self, node: cst.CSTNode, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(INVALID_NEXT, message, self.span_of(node), hint=hint))
+
+    def _parse_next(self, name: str, me: str, call: cst.Call) -> ir.Transition | None:
+        from flowc.compiler.values import NotStatic, evaluate
+
+        positional: list[cst.Arg] = []
+        keywords: dict[str, cst.Arg] = {}
+        for arg in call.args:
+            if arg.star:
+                self._invalid(arg, "self.next() does not accept *args or **kwargs")
+                return None
+            if arg.keyword is None:
+                if keywords:
+                    self._invalid(arg, "positional argument after a keyword argument in self.next()")
+                    return None
+                positional.append(arg)
+            else:
+                keywords[arg.keyword.value] = arg
+        for keyword, arg in keywords.items():
+            if keyword not in ("foreach", "condition", "num_parallel"):
+                close = difflib.get_close_matches(keyword, ["foreach", "condition", "num_parallel"], n=1)
+                self._invalid(arg, f"self.next() has no argument '{keyword}'",
+                              f"did you mean '{close[0]}'?" if close else None)
+                return None
+        if not positional:
+            self._invalid(call, f"self.next() in step '{name}' names no step",
+                          "pass the next step, e.g. self.next(self.end)")
+            return None
+        if len(keywords) > 1:
+            self._invalid(call, "self.next() takes at most one of foreach=, condition= and num_parallel=")
+            return None
+
+        def static_string(arg: cst.Arg, what: str) -> str | None:
+            try:
+                value = evaluate(arg.value, self.constants)
+            except NotStatic:
+                value = None
+            if not isinstance(value, str) or not value.isidentifier():
+                self._invalid(arg.value, f"{what}= must be a string literal naming an attribute of self",
+                              f"e.g. {what}='items'")
+                return None
+            return value
+
+        if "condition" in keywords or isinstance(positional[0].value, cst.Dict):
+            if len(positional) != 1 or not isinstance(positional[0].value, cst.Dict):
+                self._invalid(call, "a switch takes one dict of cases: self.next({'a': self.x, ...}, condition='attr')")
+                return None
+            if "condition" not in keywords:
+                self._invalid(call, "a switch needs condition='attribute' naming the value to switch on")
+                return None
+            condition = static_string(keywords["condition"], "condition")
+            if condition is None:
+                return None
+            cases: list[tuple[str, str]] = []
+            seen: set[str] = set()
+            for element in positional[0].value.elements:
+                if isinstance(element, cst.StarredDictElement):
+                    self._invalid(element, "a switch's cases must be written out, not expanded with **")
+                    return None
+                try:
+                    key = evaluate(element.key, self.constants)
+                except NotStatic:
+                    key = None
+                if isinstance(key, bool) or not isinstance(key, (str, int)):
+                    self._invalid(element.key, "a switch case key must be a string (or integer) literal")
+                    return None
+                key = str(key)
+                if key in seen:
+                    self._invalid(element.key, f"switch case {key!r} is given twice")
+                    return None
+                seen.add(key)
+                target = self._step_reference(me, element.value)
+                if target is None:
+                    self._invalid(element.value, "a switch case must lead to a step: self.<step>")
+                    return None
+                self.target_spans.setdefault((name, target), self.span_of(element.value))
+                cases.append((key, target))
+            return ir.Switch(condition=condition, cases=tuple(cases))
+
+        targets: list[str] = []
+        for arg in positional:
+            target = self._step_reference(me, arg.value)
+            if target is None:
+                self._invalid(arg, f"self.next() arguments must be steps of the flow, written self.<step>",
+                              "e.g. self.next(self.train)")
+                return None
+            if target in targets:
+                self._invalid(arg, f"step '{target}' appears twice in self.next()")
+                return None
+            targets.append(target)
+            self.target_spans.setdefault((name, target), self.span_of(arg.value))
+        if "foreach" in keywords or "num_parallel" in keywords:
+            what = "foreach" if "foreach" in keywords else "num_parallel"
+            if len(targets) != 1:
+                self._invalid(call, f"a {what} transition names exactly one step")
+                return None
+            if what == "foreach":
+                items = static_string(keywords["foreach"], "foreach")
+                return ir.Foreach(target=targets[0], items=items) if items else None
+            arg = keywords["num_parallel"]
+            try:
+                count = evaluate(arg.value, self.constants)
+            except NotStatic:
+                count = None
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                self._invalid(arg.value, "num_parallel= must be a positive integer known statically")
+                return None
+            return ir.Parallel(target=targets[0], num_parallel=count)
+        if len(targets) == 1:
+            return ir.Linear(target=targets[0])
+        return ir.Split(branches=tuple(targets))
