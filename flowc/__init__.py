@@ -1,0 +1,46 @@
+"""flowc: write flows the Metaflow way, compile them to Argo, Step Functions or Airflow.
+
+This package's top level is the authoring API (``FlowSpec``, ``step``, ``Parameter``, the
+decorators, ``current``) and, imported lazily, the client (``Flow``, ``Run``, ...). It is
+standard-library only: containers that run the shim never need libcst or jinja2. Inside flowc's
+runtime, ``import metaflow`` resolves to this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowc.current import current
+from flowc.decorators import (batch, card, catch, conda, conda_base, environment, exit_hook,
+                              kubernetes, parallel, project, pypi, pypi_base, resources, retry,
+                              schedule, secrets, step, timeout, trigger, trigger_on_finish)
+from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsException,
+                              MetaflowException, MetaflowExceptionWrapper,
+                              MissingInMergeArtifactsException, TimeoutException)
+from flowc.flowspec import FlowSpec
+from flowc.parameters import IncludeFile, JSONType, Parameter
+
+__all__ = [
+    "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
+    "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
+    "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
+    "pypi_base", "conda_base", "exit_hook",
+    "FlowcException", "MetaflowException", "MergeArtifactsException",
+    "MissingInMergeArtifactsException", "TimeoutException", "CaughtException",
+    "MetaflowExceptionWrapper",
+    "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
+    "default_namespace", "get_metadata", "metadata", "datastore",
+]
+
+_CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
+                           "get_namespace", "default_namespace", "get_metadata", "metadata",
+                           "datastore"})
+
+
+def __getattr__(name: str) -> Any:
+    """The client is imported on first use, so authoring a flow stays cheap."""
+    if name in _CLIENT_NAMES:
+        from flowc import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'flowc' has no attribute {name!r}")

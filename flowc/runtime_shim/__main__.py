@@ -1,0 +1,78 @@
+"""``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4).
+
+Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
+failed, 2 for a bad command line or an unusable flow file/manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from flowc.runtime_shim.ids import parse_index_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m flowc.runtime_shim",
+                                description="Run one step of a flowc flow as one task.")
+    p.add_argument("--flow-file", required=True)
+    p.add_argument("--step", required=True)
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--manifest", default=os.environ.get("FLOWC_MANIFEST"),
+                   help="path, s3://bucket/key or z:<inline> (default: $FLOWC_MANIFEST)")
+    p.add_argument("--index-path", default="")
+    p.add_argument("--iteration", type=int, default=0)
+    p.add_argument("--attempt", type=int, default=int(os.environ.get("FLOWC_ATTEMPT", "0") or 0))
+    p.add_argument("--datastore", default=os.environ.get("FLOWC_DATASTORE") or ".flowc")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--side-channel-dir")
+    p.add_argument("--origin-run-id", default=os.environ.get("FLOWC_ORIGIN_RUN_ID"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from flowc.runtime_shim import manifest_source
+    from flowc.runtime_shim.capture import capture_output
+    from flowc.runtime_shim.datastore import DatastoreError, open_datastore
+    from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
+    from flowc.runtime_shim.task import TaskRequest, run_task
+
+    try:
+        index_path = parse_index_path(args.index_path)
+        params: dict[str, str] = {}
+        for item in args.param:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+            params[name] = value
+        manifest = manifest_source.load(args.manifest or "")
+        flow_class = load_flow_class(args.flow_file, manifest)
+        datastore = open_datastore(args.datastore)
+        manifest.step(args.step)
+    except KeyError as exc:
+        print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
+        return 2
+    except (ValueError, FlowLoadError, DatastoreError) as exc:
+        print(f"flowc shim: error: {exc}", file=sys.stderr)
+        return 2
+    request = TaskRequest(flow_class=flow_class, manifest=manifest, step=args.step,
+                          run_id=args.run_id, datastore=datastore, index_path=index_path,
+                          iteration=args.iteration, attempt=args.attempt, params=params,
+                          side_channel_dir=args.side_channel_dir, origin_run_id=args.origin_run_id)
+    with capture_output() as captured:
+        result = run_task(request)
+        if not result.ok:
+            print(f"flowc shim: task {result.pathspec} attempt {result.attempt} failed: "
+                  f"{result.error}", file=sys.stderr)
+    for stream in ("stdout", "stderr"):
+        try:
+            datastore.save_log(request.key, request.attempt, stream, getattr(captured, stream).getvalue())
+        except DatastoreError as exc:
+            print(f"flowc shim: warning: {exc}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Importing the user's flow inside flowc's runtime.
+
+``import metaflow`` must mean flowc while a flow runs here, whether or not Metaflow is installed,
+so :func:`install_metaflow_alias` puts flowc's API into ``sys.modules`` before the flow module is
+imported. The module is imported once per process (a scheduler can preload it and fork).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import types
+
+from flowc.compiler import ir
+
+
+class FlowLoadError(RuntimeError):
+    """The flow file cannot be used with this manifest (missing, stale, not importable)."""
+
+
+def install_metaflow_alias() -> None:
+    """Make ``import metaflow`` (and a few common submodules) resolve to flowc's API."""
+    import flowc
+    from flowc import decorators, exceptions, parameters
+    from flowc.current import current
+
+    current_module = types.ModuleType("metaflow.current")
+    current_module.current = current  # type: ignore[attr-defined]
+    sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
+                        "metaflow.parameters": parameters, "metaflow.current": current_module,
+                        "metaflow.decorators": decorators})
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_LOADED: dict[tuple[str, str], type] = {}
+
+
+def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type:
+    """Import ``flow_file`` once and return its FlowSpec subclass named ``manifest.name``.
+
+    Refuses (FlowLoadError, one line) when the file's sha256 differs from
+    ``manifest.source_sha256``: the image and the spec were built from different code.
+    The module is registered in ``sys.modules`` under the file's stem so artifacts of classes
+    defined in the flow file unpickle in every task.
+    """
+    path = os.path.abspath(flow_file)
+    cached = _LOADED.get((path, manifest.name))
+    if cached is not None:
+        return cached
+    if not os.path.isfile(path):
+        raise FlowLoadError(f"flow file {flow_file} not found (working directory {os.getcwd()})")
+    if check_hash and manifest.source_sha256:
+        actual = file_sha256(path)
+        if actual != manifest.source_sha256:
+            raise FlowLoadError(
+                f"flow file {flow_file} (sha256 {actual[:12]}) differs from the compiled manifest "
+                f"(sha256 {manifest.source_sha256[:12]}): recompile the flow and rebuild the image")
+    install_metaflow_alias()
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    directory = os.path.dirname(path)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module = sys.modules.get(module_name)
+    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != path:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise FlowLoadError(f"cannot import {flow_file}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise FlowLoadError(f"importing {flow_file} failed: {type(exc).__name__}: {exc}") from exc
+    from flowc.flowspec import FlowSpec
+
+    cls = getattr(module, manifest.name, None)
+    if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
+        raise FlowLoadError(f"{flow_file} has no FlowSpec subclass named {manifest.name!r}")
+    _LOADED[(path, manifest.name)] = cls
+    return cls

@@ -1,0 +1,410 @@
+"""Running one task: load the parents' artifacts, run the step, save, report.
+
+``run_task(TaskRequest) -> TaskResult`` is the whole shim; the ``python -m flowc.runtime_shim``
+command line and ``flowc run`` both call it. It never exits the process and never redirects
+output (the caller captures stdout/stderr and stores them with ``Datastore.save_log``).
+
+Order of writes for a successful task: artifact blobs, the attempt record, the side files
+(``foreach_indices.json``, ``switch_case.json``), then ``DONE.json`` last, then the side-channel
+directory. A task killed at any point before ``DONE.json`` does not exist for any reader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from flowc.compiler import ir
+from flowc.current import current
+from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
+from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
+from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
+from flowc.runtime_shim import graph, params
+from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
+from flowc.runtime_shim.ids import task_id as make_task_id
+from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+
+_IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """Everything one task needs; ``flow_class`` is already imported (preload, then fork)."""
+
+    flow_class: type
+    manifest: ir.Flow
+    step: str
+    run_id: str
+    datastore: Datastore
+    index_path: tuple[int, ...] = ()
+    iteration: int = 0
+    attempt: int = 0
+    params: Mapping[str, str] = field(default_factory=dict)  # start step only
+    side_channel_dir: str | None = None
+    origin_run_id: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        return make_task_id(self.index_path, self.iteration)
+
+    @property
+    def key(self) -> TaskKey:
+        return TaskKey(self.manifest.name, self.run_id, self.step, self.task_id)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What the orchestrator needs: success, the error text, and the fan-out/switch facts.
+
+    ``retryable`` is False on the last attempt (per @retry.times) and for errors no retry can fix.
+    """
+
+    ok: bool
+    pathspec: str
+    attempt: int
+    error: str | None = None
+    error_type: str | None = None
+    retryable: bool = False
+    caught: bool = False
+    foreach_width: int | None = None
+    foreach_indices: tuple[int, ...] | None = None
+    switch_case: str | None = None
+    next_step: str | None = None
+
+
+class StepError(FlowcException):
+    """A step broke the graph's rules at run time (no self.next, empty foreach, unknown case)."""
+
+
+def max_attempts(node: ir.Step) -> int:
+    retry = node.decorator(ir.Retry)
+    return 1 + (int(retry.times) if retry is not None else 0)
+
+
+def _decorator_kwargs(node: ir.Step, func: Any, cls: type, name: str) -> dict[str, Any] | None:
+    """The user's decorator arguments as imported (exact), else the manifest's record."""
+    for spec in step_decorators(func):
+        if spec.name == name:
+            defaults = {f.name: f.default for f in ir.decorator_arguments(cls)}
+            return {**defaults, **dict(spec.kwargs)}
+    record = node.decorator(cls)
+    if record is None:
+        return None
+    return {f.name: getattr(record, f.name) for f in ir.decorator_arguments(cls)}
+
+
+def _project_fields(request: TaskRequest) -> dict[str, Any]:
+    spec: DecoratorSpec | None = next(
+        (d for d in flow_decorators(request.flow_class) if d.name == "project"), None)
+    record = request.manifest.decorator(ir.Project)
+    name = spec.get("name") if spec else (record.name if record else None)
+    if not name:
+        return {}
+    branch = spec.get("branch") if spec else record.branch
+    production = bool(spec.get("production", False) if spec else record.production)
+    if production:
+        branch_name = f"prod.{branch}" if branch else "prod"
+    elif branch:
+        branch_name = f"test.{branch}"
+    else:
+        branch_name = f"user.{params.username()}"
+    return {"project_name": name, "branch_name": branch_name, "is_production": production,
+            "project_flow_name": f"{name}.{branch_name}.{request.manifest.name}"}
+
+
+def _item_at(items: Any, index: int) -> Any:
+    try:
+        return items[index]
+    except TypeError:
+        return list(items)[index]
+
+
+class _Task:
+    """One execution of run_task; holds what the helpers share."""
+
+    def __init__(self, request: TaskRequest):
+        self.request = request
+        self.ds = request.datastore
+        self.flow = request.manifest
+        self.node = request.manifest.step(request.step)
+        self.key = request.key
+        self.param_names = params.parameter_names(request.flow_class, request.manifest)
+
+    def loader(self, name: str, ref: ArtifactRef) -> Any:
+        return self.ds.load_artifact(self.flow.name, name, ref)
+
+    def view(self, parent: graph.ParentTask, read_only_label: str) -> FlowSpec:
+        refs = {name: ArtifactRef.from_json(r) for name, r in parent.done["artifacts"].items()}
+        state = TaskState(parent.step, refs, self.loader, task_label=read_only_label)
+        return self.request.flow_class._flowc_new(state)
+
+    # ------------------------------------------------------------------ building the instance
+
+    def build(self) -> tuple[FlowSpec, list[graph.ParentTask]]:
+        request = self.request
+        if self.node.name == "start" or not self.node.in_steps:
+            values = params.resolve_parameters(request.flow_class, self.flow, request.params)
+            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.param_names,
+                              task_label=self.key.pathspec)
+            instance = request.flow_class._flowc_new(state)
+            instance.__dict__.update(values)
+            instance.__dict__[FOREACH_STACK] = []
+            self._record_run(values)
+            return instance, []
+        if request.params:
+            raise StepError(f"--param is only accepted by the start step, not {self.node.name!r}")
+        parents = graph.resolve_parents(self.ds, self.flow, request.run_id, self.node.name,
+                                        request.index_path, request.iteration)
+        if self.node.is_join and request.iteration == 0:
+            return self._build_join(parents), parents
+        parent = parents[0]
+        refs = {name: ArtifactRef.from_json(r) for name, r in parent.done["artifacts"].items()}
+        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.param_names,
+                          task_label=self.key.pathspec)
+        instance = request.flow_class._flowc_new(state)
+        splitter = self.flow.step(parent.step)
+        if graph.fans_out_to(splitter, self.node.name) and parent.step != self.node.name:
+            index = request.index_path[-1]
+            width = graph.foreach_width(parent.done, parent.step)
+            if index >= width:
+                raise StepError(f"index {index} is outside the foreach of {parent.step!r} (width {width})")
+            transition = splitter.transition
+            if isinstance(transition, ir.Foreach):
+                items = self.loader(transition.items, refs[transition.items])
+                frame = ForeachFrame(parent.step, transition.items, width, index, _item_at(items, index))
+            else:
+                frame = ForeachFrame(parent.step, None, width, index, index)
+            stack = list(getattr(instance, FOREACH_STACK, []) if FOREACH_STACK in refs else [])
+            instance.__dict__[FOREACH_STACK] = [*stack, frame]
+        return instance, parents
+
+    def _build_join(self, parents: list[graph.ParentTask]) -> FlowSpec:
+        views = [self.view(p, f"{self.flow.name}/{self.request.run_id}/{p.step}/{p.task_id}")
+                 for p in parents]
+        first = parents[0].done["artifacts"]
+        refs = {name: ArtifactRef.from_json(first[name]) for name in self.param_names if name in first}
+        state = TaskState(self.node.name, refs, self.loader, is_join=True, inputs=Inputs(views),
+                          parameter_names=self.param_names, task_label=self.key.pathspec)
+        instance = self.request.flow_class._flowc_new(state)
+        stack = views[0]._flowc_frames()
+        split = graph.split_of(self.flow, self.node.name)
+        if split is not None and isinstance(split.transition, (ir.Foreach, ir.Parallel)):
+            stack = stack[:-1]
+        instance.__dict__[FOREACH_STACK] = stack
+        return instance
+
+    def _record_run(self, values: Mapping[str, Any]) -> None:
+        shown = {name: value if isinstance(value, (str, int, float, bool, type(None), list, dict))
+                 else repr(value) for name, value in values.items()}
+        record = self.ds.read_run(self.flow.name, self.request.run_id) or {}
+        record.setdefault("flow", self.flow.name)
+        record.setdefault("run_id", self.request.run_id)
+        record.setdefault("created_at", now())
+        record.setdefault("status", "running")
+        record["parameters"] = shown
+        if self.request.origin_run_id:
+            record["origin_run_id"] = self.request.origin_run_id
+        self.ds.write_run(self.flow.name, self.request.run_id, record)
+
+    # ------------------------------------------------------------------ transitions
+
+    def transition_facts(self, instance: FlowSpec, called: bool) -> dict[str, Any]:
+        """Check ``self.next`` against the manifest; compute the foreach width or switch case."""
+        name = self.node.name
+        transition = self.node.transition
+        state: TaskState = instance.__dict__[STATE_ATTR]
+        call = state.next_call
+        if isinstance(transition, ir.End):
+            if call is not None:
+                raise InvalidNextError(f"the end step {name!r} must not call self.next()")
+            return {}
+        if call is None and called:
+            raise StepError(f"step {name!r} finished without calling self.next()")
+        if called and not isinstance(transition, ir.Switch) and call.targets != transition.targets:
+            raise InvalidNextError(f"step {name!r} called self.next({', '.join(call.targets)}) but "
+                                   f"the compiled flow goes to {', '.join(transition.targets)}; recompile")
+        if isinstance(transition, ir.Foreach):
+            try:
+                items = getattr(instance, transition.items)
+            except AttributeError:
+                raise StepError(f"foreach in step {name!r}: artifact {transition.items!r} is not set") from None
+            try:
+                width = len(items)
+            except TypeError:
+                width = len(list(items))
+            if width == 0:
+                raise StepError(f"foreach in step {name!r} over {transition.items!r} is empty: "
+                                "there is nothing to run (guard it with a switch)")
+            return {"foreach": {"width": width, "var": transition.items}}
+        if isinstance(transition, ir.Parallel):
+            return {"foreach": {"width": int(transition.num_parallel), "var": None}}
+        if isinstance(transition, ir.Switch):
+            try:
+                value = getattr(instance, transition.condition)
+            except AttributeError:
+                raise StepError(f"switch in step {name!r}: condition artifact "
+                                f"{transition.condition!r} is not set") from None
+            case = value if isinstance(value, str) else str(value)
+            cases = dict(transition.cases)
+            if case not in cases:
+                raise StepError(f"switch in step {name!r}: {transition.condition} is {value!r}, which "
+                                f"has no case (cases: {', '.join(cases)})")
+            return {"switch": {"case": case, "next_step": cases[case]}}
+        return {}
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, instance: FlowSpec) -> dict[str, ArtifactRef]:
+        state: TaskState = instance.__dict__[STATE_ATTR]
+        out: dict[str, ArtifactRef] = {}
+        for name, ref in state.refs.items():
+            if name not in instance.__dict__:
+                out[name] = ref
+        for name, value in instance.__dict__.items():
+            if name == STATE_ATTR:
+                continue
+            loaded = state.loaded.get(name)
+            if loaded is not None and loaded[1] is value and isinstance(value, _IMMUTABLE):
+                out[name] = loaded[0]
+            else:
+                out[name] = self.ds.save_artifact(self.flow.name, name, value)
+        return dict(sorted(out.items()))
+
+
+def _attempt_meta(request: TaskRequest, status: str, started: float, **extra: Any) -> dict[str, Any]:
+    return {"pathspec": request.key.pathspec, "attempt": request.attempt, "status": status,
+            "started_at": started, "host": socket.gethostname(), "pid": os.getpid(), **extra}
+
+
+def write_side_channels(directory: str, facts: Mapping[str, Any]) -> None:
+    """Plain files without a trailing newline (docs/contracts.md section 4)."""
+    os.makedirs(directory, exist_ok=True)
+    files: dict[str, str] = {}
+    if facts.get("foreach"):
+        width = facts["foreach"]["width"]
+        files["foreach_width"] = str(width)
+        files["foreach_indices"] = "[" + ",".join(str(i) for i in range(width)) + "]"
+    if facts.get("switch"):
+        files["switch_case"] = facts["switch"]["case"]
+        files["next_step"] = facts["switch"]["next_step"]
+    for name, text in files.items():
+        temp = os.path.join(directory, f".{name}.tmp")
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, os.path.join(directory, name))
+
+
+def run_task(request: TaskRequest) -> TaskResult:
+    """Run one attempt of one task. Never raises for a failing step; never calls sys.exit."""
+    task = _Task(request)
+    started = now()
+    pathspec = request.key.pathspec
+    last_attempt = request.attempt + 1 >= max_attempts(task.node)
+    ds = request.datastore
+    try:
+        ds.write_attempt(request.key, request.attempt, _attempt_meta(request, "running", started))
+        instance, parents = task.build()
+    except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
+        return _failed(request, task, started, exc, last_attempt)
+    func = getattr(request.flow_class, task.node.name)
+    catch = _decorator_kwargs(task.node, func, ir.Catch, "catch")
+    timeout = _decorator_kwargs(task.node, func, ir.Timeout, "timeout")
+    seconds = ir.Timeout(**{k: timeout[k] for k in ("seconds", "minutes", "hours")}).total_seconds if timeout else 0
+    env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
+    env = dict(env_kwargs.get("vars") or {})
+    secrets_kwargs = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+    caught = False
+    state: TaskState = instance.__dict__[STATE_ATTR]
+    current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
+                 task_id=request.task_id, retry_count=request.attempt,
+                 origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
+                 namespace=f"user:{params.username()}", username=params.username(),
+                 tags=[], **_project_fields(request),
+                 **({"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}))
+    try:
+        if secrets_kwargs and secrets_kwargs.get("sources"):
+            env.update(resolve_secrets(list(secrets_kwargs["sources"])))
+        with task_environment(env), enforce_timeout(seconds, pathspec):
+            if state.is_join:
+                func(instance, state.inputs)
+            else:
+                func(instance)
+        facts = task.transition_facts(instance, called=True)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
+        if not (catch is not None and last_attempt and not isinstance(exc, StepError)):
+            current._clear()
+            return _failed(request, task, started, exc, last_attempt)
+        if catch.get("print_exception", True):
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            print(f"@catch: {pathspec} failed on its last attempt; continuing", flush=True)
+        if catch.get("var"):
+            instance.__dict__[catch["var"]] = CaughtException(exc)
+        caught = True
+        try:
+            facts = task.transition_facts(instance, called=False)
+        except Exception as inner:  # noqa: BLE001
+            current._clear()
+            return _failed(request, task, started, inner, last_attempt)
+    current._clear()
+    try:
+        artifacts = task.save(instance)
+        done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
+                "task_id": request.task_id, "index_path": list(request.index_path),
+                "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
+                "parents": [f"{p.step}/{p.task_id}" for p in parents],
+                "artifacts": {name: ref.to_json() for name, ref in artifacts.items()},
+                "foreach": facts.get("foreach"), "switch": facts.get("switch"),
+                "finished_at": now()}
+        ds.write_attempt(request.key, request.attempt,
+                         _attempt_meta(request, "succeeded", started, finished_at=done["finished_at"],
+                                       caught=caught))
+        if facts.get("foreach"):
+            ds.write_task_file(request.key, "foreach_indices.json", list(range(facts["foreach"]["width"])))
+        if facts.get("switch"):
+            ds.write_task_file(request.key, "switch_case.json", facts["switch"])
+        ds.write_done(request.key, done)
+        if isinstance(task.node.transition, ir.End):
+            ds.update_run(task.flow.name, request.run_id, status="succeeded", finished_at=now())
+        if request.side_channel_dir:
+            write_side_channels(request.side_channel_dir, facts)
+    except Exception as exc:  # noqa: BLE001 - a failed save is a failed attempt
+        return _failed(request, task, started, exc, last_attempt)
+    foreach = facts.get("foreach")
+    switch = facts.get("switch")
+    return TaskResult(ok=True, pathspec=pathspec, attempt=request.attempt, caught=caught,
+                      foreach_width=foreach["width"] if foreach else None,
+                      foreach_indices=tuple(range(foreach["width"])) if foreach else None,
+                      switch_case=switch["case"] if switch else None,
+                      next_step=switch["next_step"] if switch else None)
+
+
+def _parallel(instance: FlowSpec, task: _Task) -> Any:
+    from flowc.current import Parallel
+
+    frames = instance._flowc_frames()
+    if not frames:
+        return Parallel("127.0.0.1", 1, 0, task.key.task_id)
+    frame = frames[-1]
+    return Parallel("127.0.0.1", frame.num_splits, frame.index, task.key.task_id)
+
+
+def _failed(request: TaskRequest, task: _Task, started: float, exc: BaseException,
+            last_attempt: bool) -> TaskResult:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    retryable = not last_attempt and not isinstance(exc, (StepError, graph.GraphError))
+    try:
+        request.datastore.write_attempt(request.key, request.attempt, _attempt_meta(
+            request, "failed", started, finished_at=now(), error_type=type(exc).__name__,
+            error=str(exc), traceback=text))
+        if not retryable:
+            request.datastore.update_run(task.flow.name, request.run_id, status="failed",
+                                         failed_task=request.key.pathspec, finished_at=now())
+    except Exception:  # noqa: BLE001 - the original error matters more
+        pass
+    return TaskResult(ok=False, pathspec=request.key.pathspec, attempt=request.attempt,
+                      error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
+                      retryable=retryable)
