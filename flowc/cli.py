@@ -248,5 +248,69 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     sys.exit(result.exit_code)
 
 
+def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
+    """Compile for the inspection commands; diagnostics to stderr, exit 1 on errors."""
+    from flowc.compiler import compile_file
+
+    try:
+        result = compile_file(flow_file, flow_name=flow_name)
+    except CompileError as error:
+        _print_diagnostics(error, diag_format)
+        sys.exit(1)
+    if result.diagnostics and diag_format == "text":
+        _print_diagnostics(CompileError(result.diagnostics), diag_format)
+    return result
+
+
+@main.command("ir")
+@click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the flow manifest (versioned JSON) instead.")
+@click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
+@click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Format of diagnostics.")
+def ir_command(flow_file: Path, as_json: bool, flow_name: str | None, diag_format: str) -> None:
+    """Print the typed IR of FLOW_FILE: a readable dump, or with --json the manifest the runtime
+    shim and the targets consume."""
+    from flowc.compiler import ir
+    from flowc.compiler.render import dump
+
+    result = _compile_or_exit(flow_file, flow_name, diag_format)
+    click.echo(ir.dump_manifest(result.flow) if as_json else dump(result.flow), nl=False)
+
+
+@main.command("graph")
+@click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "graph_format", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+              show_default=True, help="Mermaid (GitHub renders it) or Graphviz DOT.")
+@click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
+@click.option("--diagnostics-format", "diag_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Format of diagnostics.")
+def graph_command(flow_file: Path, graph_format: str, flow_name: str | None, diag_format: str) -> None:
+    """Print the step graph of FLOW_FILE as Mermaid or DOT text."""
+    from flowc.compiler.render import dot, mermaid
+
+    result = _compile_or_exit(flow_file, flow_name, diag_format)
+    click.echo((mermaid if graph_format == "mermaid" else dot)(result.flow), nl=False)
+
+
+@main.command("explain")
+@click.argument("code", required=False)
+def explain_command(code: str | None) -> None:
+    """Explain diagnostic CODE (e.g. FLOW022); without CODE, list every code."""
+    import difflib
+
+    from flowc.compiler.codes import load_all
+
+    codes = load_all()
+    if code is None:
+        for entry in codes.values():
+            click.echo(f"{entry.code}  {entry.title}")
+        return
+    entry = codes.get(code.strip().upper())
+    if entry is None:
+        close = difflib.get_close_matches(code.strip().upper(), list(codes), n=1)
+        _fail(f"unknown diagnostic code {code!r}" + (f"; did you mean {close[0]}?" if close else ""))
+    click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
+
 if __name__ == "__main__":  # pragma: no cover
     main()

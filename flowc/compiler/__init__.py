@@ -77,7 +77,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[str, str]:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise _file_error(NOT_TEXT, f"{name} is not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, "
-                          f"column {column})", name, line, column) from None
+                          f"column {column})", name) from None
     return text.removeprefix("\ufeff"), hashlib.sha256(data).hexdigest()
 
 

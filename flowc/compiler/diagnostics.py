@@ -90,7 +90,8 @@ def render_text(diagnostics: Sequence[Diagnostic], source_lines: dict[str, list[
     if len(ordered) > limit:
         out.append(f"... and {len(ordered) - limit} more")
     errors = sum(d.severity == ERROR for d in ordered)
-    if errors:
+    # A lone file-level error (missing file, not UTF-8, no flow) stays a one-line message.
+    if errors and not (len(ordered) == 1 and not ordered[0].span.line):
         files = len({d.span.path for d in ordered if d.severity == ERROR})
         out.append(f"Found {errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}")
     return "\n".join(out) + ("\n" if out else "")

@@ -118,16 +118,32 @@ def _dotted(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
+def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> Diagnostic:
+    """Python's own message when it has one (it is clearer than the grammar's), else libcst's."""
+    import ast
+
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as error:
+        line = error.lineno or 1
+        column = error.offset or 1
+        end = error.end_offset if error.end_lineno == line and error.end_offset else column + 1
+        return Diagnostic(SYNTAX_ERROR, f"syntax error: {error.msg}",
+                          ir.Span(path, line, column, line, max(end, column + 1)))
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    text = str(exc.message).strip()
+    message = text.splitlines()[0] if text else "invalid syntax"
+    line, column = exc.raw_line, exc.raw_column + 1
+    return Diagnostic(SYNTAX_ERROR, f"syntax error: {message}", ir.Span(path, line, column, line, column + 1))
+
+
 def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
     """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        line = exc.editor_line
-        column = exc.editor_column
-        message = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "invalid syntax"
-        raise FrontendError(Diagnostic(SYNTAX_ERROR, f"syntax error: {message}",
-                                       ir.Span(path, line, column, line, column + 1))) from None
+        raise FrontendError(_syntax_error(source, path, exc)) from None
     except (RecursionError, MemoryError):
         raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
                                        ir.Span(path, 0, 0, 0, 0))) from None

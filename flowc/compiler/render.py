@@ -1,0 +1,166 @@
+"""Human views of the IR: the readable dump (``flowc ir``) and the graph (``flowc graph``).
+
+The dump is what reviewers read instead of YAML when the front end changes (mypyc's pretty IR),
+so it is deterministic and shows every fact a target relies on. Mermaid and DOT text quote every
+name through one helper per syntax. Standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from flowc.compiler import ir
+
+
+def _value(value: Any) -> str:
+    return repr(value)
+
+
+def decorator_text(record: Any) -> str:
+    """``@retry(times=2)``: only the arguments that differ from Metaflow's defaults."""
+    if isinstance(record, ir.UnknownDecorator):
+        args = ", ".join(f"{k}={_value(v)}" for k, v in record.args)
+        return f"@{record.name}({args}) [unknown]"
+    args = []
+    for f in ir.decorator_arguments(type(record)):
+        value = getattr(record, f.name)
+        if value != f.default:
+            args.append(f"{f.name}={_value(value)}")
+    return f"@{record.tag}" + (f"({', '.join(args)})" if args else "")
+
+
+def transition_text(transition: ir.Transition) -> str:
+    if isinstance(transition, ir.Linear):
+        return f"-> {transition.target}"
+    if isinstance(transition, ir.Split):
+        return "split -> " + ", ".join(transition.branches)
+    if isinstance(transition, ir.Foreach):
+        return f"foreach self.{transition.items} -> {transition.target}"
+    if isinstance(transition, ir.Parallel):
+        return f"parallel x{transition.num_parallel} -> {transition.target}"
+    if isinstance(transition, ir.Switch):
+        cases = ", ".join(f"{key!r} -> {target}" for key, target in transition.cases)
+        return f"switch on self.{transition.condition}: {cases}"
+    return "(end of flow)"
+
+
+def _span(span: ir.Span) -> str:
+    return f"{span.line}:{span.column}"
+
+
+def _doc(text: str | None) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def dump(flow: ir.Flow) -> str:
+    """The readable IR dump: flow, parameters, then steps in source order with graph facts."""
+    out = [f"flow {flow.name}  # {flow.path}:{_span(flow.span)}"]
+    if flow.docstring:
+        out.append(f"  doc {_doc(flow.docstring)}")
+    for record in flow.decorators:
+        out.append(f"  {decorator_text(record)}  # {_span(record.span)}")
+    for param in flow.parameters:
+        kind = "IncludeFile" if param.include_file else "Parameter"
+        if param.default_kind == "literal":
+            default = f" = {_value(param.default)}"
+        elif param.default_kind == "runtime":
+            default = f" = <run time: {param.default_source}>"
+        else:
+            default = ""
+        extras = []
+        for f in dataclasses.fields(ir.Parameter):
+            if f.name in ("name", "attribute", "type", "default", "default_kind", "default_source", "span"):
+                continue
+            value = getattr(param, f.name)
+            if value != f.default:
+                extras.append(f"{f.name}={_value(value)}")
+        suffix = f" ({', '.join(extras)})" if extras else ""
+        out.append(f"  {kind} {param.attribute} {param.name!r}: {param.type}{default}{suffix}"
+                   f"  # {_span(param.span)}")
+    for step in flow.steps:
+        out.append("")
+        signature = "(self, inputs)" if step.is_join else "(self)"
+        out.append(f"  step {step.name}{signature} [{step.kind}]  # {_span(step.span)}")
+        if step.docstring:
+            out.append(f"    doc {_doc(step.docstring)}")
+        for record in step.decorators:
+            out.append(f"    {decorator_text(record)}  # {_span(record.span)}")
+        out.append(f"    next {transition_text(step.transition)}")
+        out.append(f"    in [{', '.join(step.in_steps)}]")
+        out.append(f"    split_parents [{', '.join(step.split_parents)}]")
+        if step.matching_join:
+            out.append(f"    matching_join {step.matching_join}")
+        if step.is_recursive:
+            out.append("    recursive")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+def _edges(flow: ir.Flow) -> list[tuple[str, str, str | None]]:
+    """(parent, child, label) for every transition, self-loops of recursive switches included."""
+    out: list[tuple[str, str, str | None]] = []
+    for step in flow.steps:
+        transition = step.transition
+        if isinstance(transition, ir.Switch):
+            for key, target in transition.cases:
+                out.append((step.name, target, f"{transition.condition} = {key}"))
+        elif isinstance(transition, ir.Foreach):
+            out.append((step.name, transition.target, f"foreach {transition.items}"))
+        elif isinstance(transition, ir.Parallel):
+            out.append((step.name, transition.target, f"num_parallel={transition.num_parallel}"))
+        else:
+            out.extend((step.name, target, None) for target in transition.targets)
+    return out
+
+
+def _mermaid_id(name: str) -> str:
+    # Mermaid treats some words ("end", "graph"...) as keywords: every id gets a prefix.
+    return f"step_{name}"
+
+
+def _mermaid_text(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+_MERMAID_SHAPES = {
+    "start": ("([", "])"), "end": ("([", "])"), "linear": ("[", "]"), "join": ("[[", "]]"),
+    "split": ("[/", "\\]"), "foreach": ("[/", "\\]"), "switch": ("{", "}"),
+}
+
+
+def mermaid(flow: ir.Flow) -> str:
+    """A ``flowchart`` GitHub renders inside a ```mermaid block."""
+    out = ["flowchart TD"]
+    for step in flow.steps:
+        opening, closing = _MERMAID_SHAPES[step.kind]
+        label = step.name if step.kind in ("linear", "start", "end") else f"{step.name} ({step.kind})"
+        out.append(f"    {_mermaid_id(step.name)}{opening}{_mermaid_text(label)}{closing}")
+    for parent, child, label in _edges(flow):
+        arrow = f"-->|{_mermaid_text(label)}|" if label else "-->"
+        out.append(f"    {_mermaid_id(parent)} {arrow} {_mermaid_id(child)}")
+    return "\n".join(out) + "\n"
+
+
+_DOT_SHAPES = {"start": "oval", "end": "oval", "linear": "box", "join": "box3d", "split": "trapezium",
+               "foreach": "trapezium", "switch": "diamond"}
+
+
+def _dot_id(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def dot(flow: ir.Flow) -> str:
+    """A Graphviz ``digraph``."""
+    out = [f"digraph {_dot_id(flow.name)} {{", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
+    for step in flow.steps:
+        out.append(f"  {_dot_id(step.name)} [shape={_DOT_SHAPES[step.kind]}, "
+                   f"label={_dot_id(step.name if step.kind in ('linear', 'start', 'end') else f'{step.name} ({step.kind})')}];")
+    for parent, child, label in _edges(flow):
+        attributes = f" [label={_dot_id(label)}]" if label else ""
+        out.append(f"  {_dot_id(parent)} -> {_dot_id(child)}{attributes};")
+    out.append("}")
+    return "\n".join(out) + "\n"
