@@ -12,7 +12,7 @@ from typing import TextIO
 
 from flowc.compiler import ir
 from flowc.local import shim
-from flowc.local.resume import find_origin, resume_source
+from flowc.local.resume import find_origin, origin_params, resume_source
 from flowc.local.runner import (DEFAULT_MAX_WORKERS, RunError, RunResult, Scheduler, new_run_id,
                                 parse_params)
 
@@ -66,7 +66,7 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
         raise RunError(f"run {origin_flow}/{origin_run_id} belongs to flow {origin_flow}, "
                        f"not {flow.name}")
     clone = resume_source(store, flow, origin_run_id, record, step)
-    values = {str(k): str(v) for k, v in (record.get("parameters") or {}).items()}
+    values = origin_params(flow, record)
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,

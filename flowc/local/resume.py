@@ -7,6 +7,7 @@ cloned from the origin run, keeping their artifacts, foreach widths and switch c
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flowc.compiler import ir
@@ -107,3 +108,22 @@ def resume_source(store: ds.Datastore, flow: ir.Flow, origin_run_id: str,
             raise RunError(f"run {flow.name}/{origin_run_id} finished every step; name the step "
                            "to re-run from with --step")
     return CloneSource(origin_run_id, descendants(flow, step))
+
+
+def origin_params(flow: ir.Flow, record: dict[str, Any]) -> dict[str, str]:
+    """The origin run's parameters as command-line text (they matter only if start re-runs)."""
+    if isinstance(record.get("cli_parameters"), dict):
+        return {str(k): str(v) for k, v in record["cli_parameters"].items()}
+    known = {p.name: p for p in flow.parameters}
+    out: dict[str, str] = {}
+    for name, value in (record.get("parameters") or {}).items():
+        param = known.get(name)
+        if param is None or param.include_file:
+            continue
+        if param.separator and isinstance(value, list):
+            out[name] = param.separator.join(str(v) for v in value)
+        elif isinstance(value, (dict, list)) or param.type == "json":
+            out[name] = json.dumps(value)
+        else:
+            out[name] = str(value)
+    return out

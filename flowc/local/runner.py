@@ -190,7 +190,8 @@ class Scheduler:
         side_channels.mkdir(parents=True, exist_ok=True)
         params = self.params if key.step == "start" else {}
         body = shim.task_body(flow_class, self.flow, self.datastore_root, self.run_id, key,
-                              attempt, params, side_channels)
+                              attempt, params, side_channels,
+                              self.clone.origin_run_id if self.clone else None)
         timeout = step.decorator(ir.Timeout)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
         pool.spawn(str(key), body, attempt_dir, timeout=limit, payload=pending)
@@ -210,7 +211,7 @@ class Scheduler:
         retry = self._steps[key.step].decorator(ir.Retry)
         times = retry.times if retry else 0
         why = self._describe_failure(child)
-        if attempt < times and not state.stopping:
+        if attempt < times and not state.stopping and child.returncode != shim.EXIT_FINAL:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "retrying")
             self.progress.message(f"{key}: attempt {attempt} {why}; retrying")
             delay = float(retry.minutes_between_retries) * 60 if retry else 0.0

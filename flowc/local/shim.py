@@ -7,6 +7,7 @@ knows nothing about the datastore's layout beyond docs/contracts.md.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,7 +59,8 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "run_id": run_id,
         "status": "running",
         "started_at": ds.now(),
-        "parameters": dict(sorted(params.items())),
+        # The command-line text of each --param; the start task adds the typed "parameters".
+        "cli_parameters": dict(sorted(params.items())),
         "origin_run_id": origin_run_id,
         "source_sha256": flow.source_sha256,
         "flow_file": str(flow_file.resolve()),
@@ -70,29 +72,41 @@ def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> 
     store.update_run(flow.name, run_id, status=status, finished_at=ds.now())
 
 
+# Exit codes of a forked task (the child's own convention, never seen outside flowc run).
+EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
+
+
 def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str, key: TaskKey,
-              attempt: int, params: dict[str, str], side_channel_dir: Path) -> Callable[[], int]:
-    """What a forked child runs: one attempt of one task through the shim's ``run_task``."""
+              attempt: int, params: dict[str, str], side_channel_dir: Path,
+              origin_run_id: str | None = None) -> Callable[[], int]:
+    """What a forked child runs: one attempt of one task through the shim's ``run_task``.
+
+    A failure's traceback goes to the child's stderr (stored as the attempt's log); the exit code
+    tells the scheduler whether the shim considers the failure retryable.
+    """
 
     def body() -> int:
         from flowc.runtime_shim.task import TaskRequest, run_task
 
+        store = ds.open_datastore(datastore_root)
         request = TaskRequest(
-            flow_class=flow_class, flow=flow, step=key.step, run_id=run_id,
-            index_path=key.index_path, iteration=key.iteration, attempt=attempt,
-            datastore=ds.open_datastore(datastore_root), params=params,
-            side_channel_dir=str(side_channel_dir))
-        result = run_task(request)
-        return 0 if _succeeded(result) else 1
+            flow_class=flow_class, manifest=flow, step=key.step, run_id=run_id,
+            datastore=store, index_path=key.index_path, iteration=key.iteration,
+            attempt=attempt, params=params, side_channel_dir=str(side_channel_dir),
+            origin_run_id=origin_run_id)
+        try:
+            result = run_task(request)
+        except SystemExit as exc:
+            print(f"step {key.step!r} called sys.exit({exc.code!r}); a step must return "
+                  "normally", file=sys.stderr)
+            return EXIT_RETRYABLE
+        if result.ok:
+            return EXIT_OK
+        meta = store.read_attempt(request.key, attempt) or {}
+        print(meta.get("traceback") or result.error, file=sys.stderr, end="")
+        return EXIT_RETRYABLE if result.retryable else EXIT_FINAL
 
     return body
-
-
-def _succeeded(result: Any) -> bool:
-    for name in ("ok", "succeeded", "success"):
-        if hasattr(result, name):
-            return bool(getattr(result, name))
-    return getattr(result, "exit_code", 1) == 0
 
 
 def read_side_channels(directory: Path) -> Facts:
