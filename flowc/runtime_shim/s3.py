@@ -1,0 +1,220 @@
+"""The S3 backend of the datastore (``s3://bucket/prefix``); boto3 is imported only here.
+
+The endpoint can point at any S3-compatible store: ``FLOWC_S3_ENDPOINT_URL``, else boto3's own
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``. Transient failures (5xx, throttling, dropped
+connections) are retried here with exponential backoff and jitter; botocore's own retries are
+turned off so there is one retry policy, and it is tested.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from typing import Any, BinaryIO, Callable, TypeVar
+
+from flowc.runtime_shim.datastore import Datastore, DatastoreError
+
+T = TypeVar("T")
+
+_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
+                    "RequestTimeoutException", "InternalError", "ServiceUnavailable",
+                    "RequestLimitExceeded", "BandwidthLimitExceeded", "500", "502", "503", "504"}
+
+
+def split_url(url: str) -> tuple[str, str]:
+    if not url.startswith("s3://"):
+        raise ValueError(f"not an s3:// URL: {url!r}")
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {url!r}")
+    return bucket, prefix.strip("/")
+
+
+def endpoint_url() -> str | None:
+    return (os.environ.get("FLOWC_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
+def make_client(endpoint: str | None = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=10, read_timeout=60, max_pool_connections=16)
+    return boto3.session.Session().client("s3", endpoint_url=endpoint or endpoint_url(), config=config)
+
+
+def _status(exc: BaseException) -> tuple[str, int]:
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def is_transient(exc: BaseException) -> bool:
+    """5xx, throttling and connection-level errors; a 4xx other than 429 is never retried."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, ClientError):
+            code, status = _status(exc)
+            return status >= 500 or status == 429 or code in _TRANSIENT_CODES
+        if isinstance(exc, (ConnectionError, HTTPClientError)):
+            return True
+        exc = exc.__cause__ or exc.__context__  # boto3 wraps transfer errors
+        seen += 1
+    return False
+
+
+def is_missing(exc: BaseException) -> bool:
+    code, status = _status(exc)
+    return status == 404 or code in ("404", "NoSuchKey", "NotFound")
+
+
+class S3Backend:
+    """Keys under ``s3://bucket/prefix``; every call goes through :meth:`call` (retries)."""
+
+    def __init__(self, url: str, client: Any = None, attempts: int = 6, base_delay: float = 0.2,
+                 max_delay: float = 10.0):
+        self.bucket, self.prefix = split_url(url)
+        self.url = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
+        self.client = client if client is not None else make_client()
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.retries = 0  # transient failures absorbed so far (tests and logs read it)
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        for attempt in range(self.attempts):
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not is_transient(exc) or attempt + 1 == self.attempts:
+                    raise
+                self.retries += 1
+                delay = min(self.max_delay, self.base_delay * (2 ** attempt))
+                time.sleep(delay * (0.5 + random.random() / 2))
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ backend API
+
+    def temp_file(self, near_key: str) -> tuple[BinaryIO, str]:
+        fd, path = tempfile.mkstemp(prefix="flowc-blob-")
+        return os.fdopen(fd, "wb"), path
+
+    def commit_file(self, temp_path: str, key: str) -> None:
+        try:
+            self.call(f"upload {key}", lambda: self.client.upload_file(temp_path, self.bucket, self._key(key)))
+        except Exception as exc:  # noqa: BLE001
+            raise DatastoreError(f"cannot upload {self.url}/{key}: {exc}") from exc
+        finally:
+            self.discard_temp(temp_path)
+
+    def discard_temp(self, temp_path: str) -> None:
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        try:
+            self.call(f"put {key}", lambda: self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data))
+        except Exception as exc:  # noqa: BLE001
+            raise DatastoreError(f"cannot write {self.url}/{key}: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes | None:
+        def get() -> bytes | None:
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            except Exception as exc:  # noqa: BLE001
+                if is_missing(exc):
+                    return None
+                raise
+            return response["Body"].read()
+
+        try:
+            return self.call(f"get {key}", get)
+        except Exception as exc:  # noqa: BLE001
+            raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
+
+    def open_read(self, key: str) -> BinaryIO | None:
+        """Downloads to an anonymous temporary file (so a retry restarts cleanly) and returns it."""
+        handle = tempfile.TemporaryFile(prefix="flowc-blob-")
+
+        def download() -> bool:
+            handle.seek(0)
+            handle.truncate()
+            try:
+                self.client.download_fileobj(self.bucket, self._key(key), handle)
+            except Exception as exc:  # noqa: BLE001
+                if is_missing(exc):
+                    return False
+                raise
+            return True
+
+        try:
+            found = self.call(f"download {key}", download)
+        except Exception as exc:  # noqa: BLE001
+            handle.close()
+            raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
+        if not found:
+            handle.close()
+            return None
+        handle.seek(0)
+        return handle  # type: ignore[return-value]
+
+    def exists(self, key: str) -> bool:
+        def head() -> bool:
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except Exception as exc:  # noqa: BLE001
+                if is_missing(exc):
+                    return False
+                raise
+            return True
+
+        try:
+            return self.call(f"head {key}", head)
+        except Exception as exc:  # noqa: BLE001
+            raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
+
+    def list_dir(self, key: str) -> list[str]:
+        prefix = self._key(key).strip("/")
+        prefix = f"{prefix}/" if prefix else ""
+
+        def listing() -> list[str]:
+            names: set[str] = set()
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", ()):
+                    names.add(common["Prefix"][len(prefix):].rstrip("/"))
+                for item in page.get("Contents", ()):
+                    names.add(item["Key"][len(prefix):])
+            return sorted(name for name in names if name)
+
+        try:
+            return self.call(f"list {key}", listing)
+        except Exception as exc:  # noqa: BLE001
+            raise DatastoreError(f"cannot list {self.url}/{key}: {exc}") from exc
+
+
+class S3Datastore(Datastore):
+    def __init__(self, root: str, client: Any = None, **retry: Any):
+        super().__init__(S3Backend(root, client=client, **retry))
+
+
+def read_url(url: str) -> bytes:
+    """One object's bytes (the manifest source ``s3://bucket/key``)."""
+    bucket, key = split_url(url)
+    backend = S3Backend(f"s3://{bucket}")
+    data = backend.get_bytes(key)
+    if data is None:
+        raise DatastoreError(f"{url} does not exist")
+    return data
