@@ -41,7 +41,7 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-_LOADED: dict[tuple[str, str], type] = {}
+_LOADED: dict[tuple[str, str, str], type] = {}
 
 
 def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type:
@@ -53,7 +53,8 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     defined in the flow file unpickle in every task.
     """
     path = os.path.abspath(flow_file)
-    cached = _LOADED.get((path, manifest.name))
+    cache_key = (path, manifest.name, manifest.source_sha256)
+    cached = _LOADED.get(cache_key)
     if cached is not None:
         return cached
     if not os.path.isfile(path):
@@ -70,11 +71,12 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     if directory not in sys.path:
         sys.path.insert(0, directory)
     module = sys.modules.get(module_name)
-    if module is None or os.path.abspath(getattr(module, "__file__", "") or "") != path:
+    if module is None or getattr(module, "__flowc_sha256__", None) != (path, manifest.source_sha256):
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise FlowLoadError(f"cannot import {flow_file}")
         module = importlib.util.module_from_spec(spec)
+        module.__flowc_sha256__ = (path, manifest.source_sha256)  # type: ignore[attr-defined]
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
@@ -86,5 +88,5 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     cls = getattr(module, manifest.name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
         raise FlowLoadError(f"{flow_file} has no FlowSpec subclass named {manifest.name!r}")
-    _LOADED[(path, manifest.name)] = cls
+    _LOADED[cache_key] = cls
     return cls
