@@ -312,5 +312,105 @@ def explain_command(code: str | None) -> None:
         _fail(f"unknown diagnostic code {code!r}" + (f"; did you mean {close[0]}?" if close else ""))
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
+
+def _engine_options(command):
+    """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
+    for option in reversed((
+        click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--target", "-t", required=True, type=click.Choice(["argo", "sfn", "airflow"]),
+                     help="The engine the flow is deployed to."),
+        click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Override a [tool.flowc] setting (repeatable); never a credential."),
+        click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
+                     show_default=True, help="Format of diagnostics."),
+    )):
+        command = option(command)
+    return command
+
+
+def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwargs):
+    """Call a flowc.deploy function; compile errors print as diagnostics, engine errors as one line."""
+    from flowc.deploy import DeployError
+
+    settings = {}
+    for pair in sets:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {pair!r}: expected KEY=VALUE")
+        settings[key.strip().replace("-", "_")] = value
+    try:
+        return function(*args, settings, **kwargs)
+    except CompileError as error:
+        _print_diagnostics(error, diag_format)
+        sys.exit(1)
+    except DeployError as exc:
+        _fail(str(exc))
+
+
+@main.command("deploy")
+@_engine_options
+@click.option("--code-package-dir", metavar="DIR|s3://BUCKET/PREFIX",
+              help="Build the flow's code package, upload it here and deploy a spec that uses it.")
+def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
+                   diag_format: str, code_package_dir: str | None) -> None:
+    """Compile FLOW_FILE and create or update its deployment on the engine (idempotent).
+
+    \b
+    Examples:
+      flowc deploy flow.py --target sfn
+      flowc deploy flow.py --target argo --set namespace=flows
+      flowc deploy flow.py --target airflow --code-package-dir s3://bucket/code
+    """
+    from flowc.deploy import deploy
+
+    if code_package_dir:
+        sets = (*sets, f"code_package_dir={code_package_dir}")
+    deployment, prepared = _engine_call(deploy, flow_file, target, diag_format=diag_format,
+                                        sets=sets, flow_name=flow_name)
+    for warning in prepared.warnings:
+        click.echo(f"flowc: warning: {warning}", err=True)
+    for action in deployment.actions:
+        click.echo(f"{target}: {action}")
+
+
+@main.command("trigger")
+@_engine_options
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value for the run (repeatable).")
+@click.option("--wait", "wait_", is_flag=True, help="Follow the run; exit 0 only if it succeeds.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after SECONDS.")
+def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
+                    diag_format: str, params: tuple[str, ...], wait_: bool,
+                    timeout: float | None) -> None:
+    """Start a run of the deployed FLOW_FILE; prints its run id."""
+    from flowc.deploy import trigger, wait
+
+    run = _engine_call(trigger, flow_file, target, params, diag_format=diag_format, sets=sets,
+                       flow_name=flow_name)
+    click.echo(run.run_id)
+    if not wait_:
+        return
+    final = _engine_call(wait, flow_file, target, run.run_id, diag_format=diag_format, sets=sets,
+                         flow_name=flow_name, timeout=timeout,
+                         on_change=lambda info: click.echo(f"{info.run_id}: {info.status}", err=True))
+    sys.exit(0 if final.successful else 1)
+
+
+@main.command("status")
+@_engine_options
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many recent runs to show.")
+def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
+                   diag_format: str, limit: int) -> None:
+    """Show the recent runs of the deployed FLOW_FILE, newest first."""
+    from flowc.deploy import status
+    from flowc.deploy.base import format_runs
+
+    runs = _engine_call(status, flow_file, target, diag_format=diag_format, sets=sets,
+                        flow_name=flow_name, limit=limit)
+    click.echo(format_runs(runs), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,66 @@
+"""``flowc deploy``, ``flowc trigger`` and ``flowc status``: one module per engine, one facade.
+
+The facade compiles the flow (``base.prepare``), picks the engine module by target name and
+calls it; the CLI and the Python API (``flowc.api.Deployer``) both call these four functions,
+so the two behave the same. Engines are imported on first use: boto3, the Airflow client and
+the Argo code stay unloaded unless that engine is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from flowc.deploy.base import DeployError, Deployment, Engine, Prepared, RunInfo, prepare, wait_for
+
+ENGINES = {"argo": "flowc.deploy.argo", "sfn": "flowc.deploy.sfn", "airflow": "flowc.deploy.airflow"}
+
+
+def get_engine(target: str) -> Engine:
+    if target not in ENGINES:
+        raise DeployError(f"unknown target {target!r}; choose from {', '.join(ENGINES)}")
+    return importlib.import_module(ENGINES[target]).ENGINE
+
+
+def _prepare(flow_file: Path, target: str, settings: Mapping[str, Any], flow_name: str | None,
+             with_package: bool) -> tuple[Engine, Prepared]:
+    engine = get_engine(target)
+    overrides = {**dict(settings), **getattr(engine, "forced_settings", {})}
+    return engine, prepare(Path(flow_file), target, overrides, flow_name=flow_name,
+                           with_package=with_package)
+
+
+def deploy(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
+           flow_name: str | None = None) -> tuple[Deployment, Prepared]:
+    """Compile, upload the code package if asked, create or update the deployment."""
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=True)
+    return engine.deploy(prepared), prepared
+
+
+def trigger(flow_file: Path, target: str, params: Sequence[str] = (),
+            settings: Mapping[str, Any] = {}, *, flow_name: str | None = None) -> RunInfo:
+    """Start a run of the deployed flow; ``params`` are ``NAME=VALUE`` strings, checked against
+    the flow's parameters before anything is sent."""
+    from flowc.deploy.base import parse_params
+
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=False)
+    return engine.trigger(prepared, parse_params(prepared.flow, params))
+
+
+def wait(flow_file: Path, target: str, run_id: str, settings: Mapping[str, Any] = {}, *,
+         flow_name: str | None = None, timeout: float | None = None, poll: float = 2.0,
+         on_change: Callable[[RunInfo], None] | None = None) -> RunInfo:
+    """Follow a run until it is done (or ``timeout`` seconds pass: ``DeployError``)."""
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=False)
+    return wait_for(lambda: engine.get_run(prepared, run_id), timeout, poll, on_change)
+
+
+def status(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
+           flow_name: str | None = None, limit: int = 10) -> list[RunInfo]:
+    """The most recent runs, newest first."""
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=False)
+    return engine.status(prepared, limit)
+
+
+__all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "get_engine", "status", "trigger", "wait"]

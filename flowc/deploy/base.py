@@ -1,0 +1,316 @@
+"""What every engine's deploy module shares: preparing a flow, errors, results, run ids.
+
+An engine module (``sfn``, ``argo``, ``airflow``) exposes ``ENGINE`` with ``deploy``,
+``trigger``, ``wait`` and ``status`` taking a :class:`Prepared` flow. It talks to its engine only;
+compiling goes through ``flowc.build.build`` (the same text ``flowc compile`` writes), so what is
+deployed is exactly what a reviewer saw in the committed spec.
+
+Secrets never come from settings: credentials are read from the environment (or the engine's
+own profile mechanism) at the moment they are used, and every error message passes through
+:func:`redact` before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as _secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+from flowc.compiler import ir
+from flowc.targets import Settings
+
+# Setting names that must never be stored (pyproject) or passed on the command line.
+_SECRET_KEY = re.compile(r"(token|password|passwd|secret|credential|api_key|access_key)", re.I)
+
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "***"),
+    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+    (re.compile(r"(?i)((?:token|password|secret|signature|credential)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"),
+     r"\1***"),
+)
+MAX_MESSAGE = 400
+
+
+def redact(text: str) -> str:
+    """``text`` on one line with anything that looks like a credential replaced by ``***``."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+class DeployError(Exception):
+    """One clear line for the user: what failed and, when known, what to do about it."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One object changed (or left alone) on the engine, e.g. ('updated', 'state machine', 'HelloFlow')."""
+
+    verb: str  # created | updated | unchanged | deleted | placed | skipped
+    kind: str
+    name: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.kind} {self.name}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    target: str
+    name: str  # what runs are started from: state machine, WorkflowTemplate, DAG id
+    actions: tuple[Action, ...] = ()
+    code_package: str | None = None
+
+
+TERMINAL_OK = "succeeded"
+TERMINAL = frozenset({"succeeded", "failed", "stopped", "timed_out"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One run as the engine reports it; ``status`` is normalized to running / succeeded / failed /
+    stopped / timed_out / queued, ``engine_status`` is the engine's own word."""
+
+    run_id: str
+    status: str
+    engine_status: str = ""
+    started: str | None = None  # ISO 8601, UTC
+    finished: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def successful(self) -> bool:
+        return self.status == TERMINAL_OK
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A compiled flow ready to deploy: its IR, settings, the spec text and the spec's file name."""
+
+    flow_file: Path
+    target: str
+    flow: ir.Flow
+    settings: Settings
+    spec: str
+    spec_name: str
+    code_package: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A deploy-only setting: ``[tool.flowc]`` keys flowc's compiler does not know land in
+        ``Settings.extra``."""
+        return dict(self.settings.extra).get(key, default)
+
+
+class Engine(Protocol):
+    name: str
+
+    def deploy(self, prepared: Prepared) -> Deployment: ...
+
+    def trigger(self, prepared: Prepared, params: Mapping[str, str]) -> RunInfo: ...
+
+    def get_run(self, prepared: Prepared, run_id: str) -> RunInfo: ...
+
+    def status(self, prepared: Prepared, limit: int) -> list[RunInfo]: ...
+
+
+def check_no_secrets(values: Mapping[str, Any], origin: str) -> None:
+    for key in values:
+        if _SECRET_KEY.search(key):
+            raise DeployError(f"{origin}: {key!r} looks like a credential; flowc never stores "
+                              "credentials: pass them through the environment (see docs/deploy.md)")
+
+
+def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
+            flow_name: str | None = None, with_package: bool = True) -> Prepared:
+    """Compile ``flow_file`` for ``target``; with ``code_package_dir`` set (and ``with_package``),
+    build the code package, upload it there and compile the spec against it.
+
+    Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
+    """
+    from flowc.build import build
+    from flowc.compiler import compile_file
+    from flowc.compiler.diagnostics import ERROR, CompileError
+    from flowc.settings import SettingsError, load_settings
+
+    check_no_secrets(overrides, "--set")
+    flow = compile_file(flow_file, flow_name=flow_name).flow
+    overrides = dict(overrides)
+    try:
+        settings = load_settings(flow_file, overrides)
+    except SettingsError as exc:
+        raise DeployError(str(exc)) from None
+    check_no_secrets(dict(settings.extra), "[tool.flowc]")
+    package_url = None
+    package_dir = dict(settings.extra).get("code_package_dir")
+    if with_package and package_dir:
+        package_url = upload_code_package(flow_file, str(package_dir))
+        overrides["code_package"] = package_url
+    try:
+        result = build([flow_file], [target], overrides, flow_name=flow_name)
+    except SettingsError as exc:
+        raise DeployError(str(exc)) from None
+    if not result.ok:
+        raise CompileError([d for d in result.diagnostics if d.severity == ERROR])
+    (output,) = result.outputs
+    settings = load_settings(flow_file, overrides)
+    warnings = tuple(f"{d.code}: {d.message}" for d in result.diagnostics)
+    return Prepared(flow_file, target, flow, settings, output.text, output.relative.name,
+                    package_url, warnings)
+
+
+def upload_code_package(flow_file: Path, destination: str) -> str:
+    """Build the flow's code package and copy it to ``destination`` (a directory or ``s3://``
+    prefix) unless an object of that name (hence that content) is already there; returns its URL."""
+    from flowc.package import PackageError, build_package
+
+    with tempfile.TemporaryDirectory(prefix="flowc-package-") as tmp:
+        try:
+            built = build_package(flow_file, Path(tmp))
+        except PackageError as exc:
+            raise DeployError(f"code package: {exc}") from None
+        if destination.startswith("s3://"):
+            return put_s3_file(built.path, join_url(destination, built.path.name), skip_existing=True)
+        target = Path(destination) / built.path.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built.path, target.with_name(f".{target.name}.tmp"))
+            target.with_name(f".{target.name}.tmp").replace(target)
+        return str(target)
+
+
+def join_url(prefix: str, name: str) -> str:
+    return prefix.rstrip("/") + "/" + name
+
+
+def put_s3_file(path: Path, url: str, *, skip_existing: bool = False) -> str:
+    """Upload ``path`` to ``s3://bucket/key``; engine errors become one ``DeployError`` line."""
+    bucket, _, key = url[len("s3://"):].partition("/")
+    if not bucket or not key:
+        raise DeployError(f"{url}: expected s3://bucket/key")
+    with aws_errors(f"upload to {url}"):
+        import boto3
+
+        s3 = boto3.client("s3")
+        if skip_existing:
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+                return url
+            except s3.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+        s3.upload_file(str(path), bucket, key)
+    return url
+
+
+class aws_errors:
+    """Context manager: botocore's exceptions become one ``DeployError`` line naming the action."""
+
+    def __init__(self, action: str):
+        self.action = action
+
+    def __enter__(self) -> "aws_errors":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None or isinstance(exc, DeployError):
+            return False
+        try:
+            from botocore import exceptions as bx
+        except ImportError:  # pragma: no cover - boto3 is in the s3/test extras
+            raise DeployError("boto3 is not installed: pip install 'flowc[s3]'") from None
+        if isinstance(exc, bx.NoCredentialsError):
+            raise DeployError(f"{self.action}: no AWS credentials found (set AWS_PROFILE or "
+                              "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment)") from None
+        if isinstance(exc, bx.NoRegionError):
+            raise DeployError(f"{self.action}: no AWS region (set AWS_DEFAULT_REGION or the "
+                              "aws_region setting)") from None
+        if isinstance(exc, bx.ClientError):
+            error = exc.response.get("Error", {})
+            raise DeployError(f"{self.action}: {error.get('Code', 'error')}: "
+                              f"{error.get('Message') or exc}") from None
+        if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionError)):
+            raise DeployError(f"{self.action}: cannot reach AWS: {exc}") from None
+        if isinstance(exc, bx.BotoCoreError):
+            raise DeployError(f"{self.action}: {exc}") from None
+        return False
+
+
+def new_run_id(prefix: str) -> str:
+    """``<prefix>-<UTC yyyymmddhhmmss>-<6 hex>``: sorts by start time, unique, valid as an SFN
+    execution name, an Airflow run id and a Kubernetes name."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    return f"{prefix}-{stamp}-{_secrets.token_hex(3)}"
+
+
+def parse_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings checked against the flow's parameters, as ``flowc run`` checks them."""
+    from flowc.local.runner import RunError, parse_params as check
+
+    try:
+        return check(flow, tuple(pairs))
+    except RunError as exc:
+        raise DeployError(str(exc)) from None
+    except ValueError as exc:  # a value the parameter's type refuses
+        raise DeployError(str(exc)) from None
+
+
+def wait_for(get: Callable[[], RunInfo], timeout: float | None, poll: float = 2.0,
+             on_change: Callable[[RunInfo], None] | None = None) -> RunInfo:
+    """Poll ``get`` until the run is done; raises ``DeployError`` after ``timeout`` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    while True:
+        info = get()
+        if on_change is not None and info.status != last:
+            on_change(info)
+            last = info.status
+        if info.done:
+            return info
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeployError(f"run {info.run_id} still {info.status} after {timeout:g}s; "
+                              "it keeps running: follow it with flowc status")
+        time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
+
+
+def format_runs(runs: Sequence[RunInfo]) -> str:
+    """A plain table for ``flowc status``: one run per line, columns aligned."""
+    if not runs:
+        return "no runs yet\n"
+    rows = [("RUN ID", "STATUS", "STARTED", "FINISHED")] + [
+        (r.run_id, r.status, r.started or "-", r.finished or "-") for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] + "\n"
+                   for row in rows)
+
+
+def iso(value: Any) -> str | None:
+    """A datetime (or ISO text) as ISO 8601 in UTC, seconds precision; None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    from datetime import timezone
+
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+__all__ = ["Action", "DeployError", "Deployment", "Engine", "Prepared", "RunInfo", "iso",
+           "new_run_id", "parse_params", "prepare", "redact", "wait_for"]
