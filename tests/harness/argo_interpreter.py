@@ -47,7 +47,7 @@ SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Sk
 FULFILLED_OK = (SUCCEEDED, SKIPPED)
 MAX_DEPTH = 60
 BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-POD_TMP = re.compile(r"(?<![\w/.-])/tmp(?=/|$|\s|\")")
+POD_TMP = re.compile(r"(?<![\w/.-])/tmp(?=/|$|\s|\")[^\s\"'<>|;&]*")
 
 
 class InterpreterError(RuntimeError):
@@ -115,6 +115,7 @@ class Interpreter:
         workdir: str | Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pod_timeout: float = 120.0,
+        shared_paths: Iterable[str | Path] = (),
         scheduled_time: str = "2026-01-01T00:00:00Z",
     ):
         kind = document.get("kind")
@@ -132,6 +133,8 @@ class Interpreter:
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="argo-interp-"))
         self.sleep = sleep
         self.pod_timeout = pod_timeout
+        # host directories pods share (a test's datastore): never mapped to a pod's private /tmp
+        self.shared = tuple(str(p) for p in (*shared_paths, self.workdir, *self.path_map.values()))
         self.nodes: list[Node] = []
         self._pods = 0
         declared = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", ())}
@@ -286,7 +289,8 @@ class Interpreter:
         os.makedirs(tmp)
 
         def local(text: str) -> str:
-            text = POD_TMP.sub(lambda _m: tmp, text)
+            text = POD_TMP.sub(lambda m: m.group(0) if _under(m.group(0), self.shared)
+                               else tmp + m.group(0)[len("/tmp"):], text)
             for image_dir, here in self.path_map.items():
                 if text == image_dir or text.startswith(image_dir + "/"):
                     text = here + text[len(image_dir):]
@@ -501,6 +505,10 @@ def run_spec(text_or_doc: str | dict[str, Any], **kwargs: Any) -> Run:
     else:
         document = text_or_doc
     return Interpreter(document, **kwargs).run()
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,451 @@
+"""Argo Workflows target: a ``WorkflowTemplate`` (plus a ``CronWorkflow`` for @schedule and an
+Argo Events ``Sensor`` for @trigger / @trigger_on_finish) as one multi-document YAML file.
+
+Lowering, in one DAG per region:
+
+- every step is one task running the runtime shim with only the run id (``{{workflow.name}}``),
+  the step, its index path, the attempt (``{{retries}}``, with @retry) and, for a recursive
+  step, its iteration; the shim derives everything else from the manifest and the datastore;
+- a foreach step writes its width to a side-channel file read back as the output parameter
+  ``foreach-width``; the body runs as a nested DAG template fanned out with ``withSequence``, so
+  the spec's size never depends on the width; nested foreach nests templates;
+- a switch step's chosen case comes back as ``switch-case``; each branch task has a ``when``
+  on it, every ``depends`` uses ``.Succeeded`` so a skipped branch stays skipped downstream, and
+  a step where branches reconverge depends on any of its parents (from the graph's edges, never
+  from step-name order);
+- a step that loops to itself runs inside a recursive DAG template that calls itself with the
+  next iteration while the step picks the looping case.
+
+The manifest reaches the shim once, as ``FLOWC_MANIFEST`` in ``templateDefaults`` (the ``z:``
+inline form from ``common.inline_manifest``), never repeated per template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from flowc.compiler import ir
+from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
+from flowc.targets import Emitted, Settings, common
+from flowc.targets import argo_syntax as syn
+from flowc.targets.argo_events import cron_workflow, sensors
+from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, WIDTH_OUTPUT,
+                                    PodInputs, parameter_default_text, step_template)
+
+API_VERSION = "argoproj.io/v1alpha1"
+ENTRYPOINT = "main"
+MANIFEST_ENV = "FLOWC_MANIFEST"
+
+NO_PARALLEL = register("FLOW200", "@parallel / num_parallel on argo", """
+Argo Workflows has no gang scheduling of a step's tasks with a shared rendezvous, which
+@parallel needs. Use a foreach, or run the flow on a target that supports gangs.""")
+NO_EXIT_HOOK = register("FLOW201", "@exit_hook on argo", """
+flowc's shim has no exit-hook mode yet, so an Argo onExit handler cannot call the hook functions.
+Remove @exit_hook or call the hooks from the end step.""")
+STEP_NAMESPACE = register("FLOW202", "per-step namespace on argo", """
+All pods of an Argo workflow run in the workflow's namespace; @kubernetes(namespace=...) on a
+step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""")
+RUNTIME_DEFAULT = register("FLOW203", "parameter default computed at run time on argo", """
+A Parameter whose default is computed at run time cannot be a workflow argument with a default
+value; on Argo it is not exposed as an argument and the start task computes its default.""")
+ENV_NOT_BUILT = register("FLOW204", "@pypi / @conda / @batch on argo", """
+Argo runs the image as it is: @pypi and @conda packages must already be in the image, and
+@batch (an AWS Batch decorator) only contributes its resources and image.""")
+BAD_ARGO_VERSION = register("FLOW205", "unknown Argo version", """
+--argo-version takes 3.5, 3.6, 3.7 or 4.""")
+BAD_CRON = register("FLOW206", "cron expression Argo cannot express", """
+CronWorkflow takes 5-field cron expressions; an AWS 6-field expression converts only when its
+year field is '*'.""")
+BAD_TRIGGER = register("FLOW207", "@trigger event Argo Events cannot express", """
+Each @trigger event must be a name or a {"name": ..., "parameters": {...}} mapping known at
+compile time; each @trigger_on_finish flow must be a flow name.""")
+
+ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
+
+capabilities: dict[str, str] = {
+    "linear": "DAG tasks with depends",
+    "split": "parallel DAG tasks; join depends on all branches",
+    "foreach": "withSequence over the foreach-width output, nested DAG template",
+    "foreach_multi_step": "nested DAG template holding the body",
+    "nested_foreach": "nested DAG templates, index path built from {{item}}",
+    "switch": "when on the switch-case output; reconvergence depends on any branch",
+    "recursion": "recursive DAG template with an iteration input",
+    "parallel": f"not supported ({NO_PARALLEL})",
+    "parameters": "workflow arguments with their defaults",
+    "include_file": "workflow argument holding the path in the image",
+    "retry": "retryStrategy (limit, backoff)",
+    "catch": "handled by the shim on the last attempt",
+    "timeout": "activeDeadlineSeconds per attempt",
+    "resources": "container requests/limits",
+    "kubernetes": "image, requests/limits, GPU, node selector, tolerations, labels, secrets",
+    "batch": f"resources and image only ({ENV_NOT_BUILT})",
+    "environment": "container env",
+    "secrets": "envFrom secretRef (env:/file: sources resolved by the shim)",
+    "schedule": "CronWorkflow referencing the WorkflowTemplate",
+    "trigger": "Argo Events Sensor submitting the WorkflowTemplate",
+    "trigger_on_finish": "Argo Events Sensor on the upstream flow's finish event",
+    "project": "resource names and labels",
+    "exit_hook": f"not supported ({NO_EXIT_HOOK})",
+}
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
+    """Everything Argo cannot express, collected before any YAML is built."""
+    out: list[Diagnostic] = []
+    if settings.argo_version not in ARGO_VERSIONS:
+        out.append(Diagnostic(BAD_ARGO_VERSION, f"unknown Argo version {settings.argo_version!r}",
+                              flow.span, ERROR, "use one of " + ", ".join(ARGO_VERSIONS)))
+    for step in flow.steps:
+        if isinstance(step.transition, ir.Parallel):
+            out.append(common.unsupported(NO_PARALLEL, f"num_parallel in step {step.name!r}", "argo",
+                                          step.next_span or step.span, "use a foreach instead"))
+        deco = step.decorator(ir.ParallelDecorator)
+        if deco is not None:
+            out.append(common.unsupported(NO_PARALLEL, f"@parallel on step {step.name!r}", "argo",
+                                          deco.span, "use a foreach instead"))
+        kube = step.decorator(ir.Kubernetes)
+        if kube is not None and kube.namespace:
+            out.append(Diagnostic(STEP_NAMESPACE, f"@kubernetes(namespace=...) on step {step.name!r} is ignored on argo",
+                                  kube.span, WARNING, "set --namespace for the whole workflow"))
+        for cls in (ir.Pypi, ir.Conda, ir.Batch):
+            deco = step.decorator(cls)
+            if deco is not None:
+                out.append(Diagnostic(ENV_NOT_BUILT, f"@{cls.tag} on step {step.name!r}: argo runs the image as it is",
+                                      deco.span, WARNING, "bake the packages into --image"))
+    hook = flow.decorator(ir.ExitHook)
+    if hook is not None:
+        out.append(common.unsupported(NO_EXIT_HOOK, "@exit_hook", "argo", hook.span,
+                                      "call the hook from the end step"))
+    for cls in (ir.PypiBase, ir.CondaBase):
+        deco = flow.decorator(cls)
+        if deco is not None:
+            out.append(Diagnostic(ENV_NOT_BUILT, f"@{cls.tag}: argo runs the image as it is",
+                                  deco.span, WARNING, "bake the packages into --image"))
+    for param in flow.parameters:
+        if param.default_kind == "runtime":
+            out.append(Diagnostic(RUNTIME_DEFAULT,
+                                  f"parameter {param.name!r} has a run-time default and is not an Argo workflow argument",
+                                  param.span, WARNING, "give it a literal default to make it overridable at submit"))
+    return out
+
+
+# --------------------------------------------------------------------------- lowering
+
+
+@dataclass
+class Region:
+    """One DAG template: the top level, a foreach body, or a recursive step's loop."""
+
+    key: str
+    template: str
+    depth: int  # length of the index path of the tasks inside
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    names: syn.NameTable = field(default_factory=syn.NameTable)
+
+
+class Lowering:
+    def __init__(self, flow: ir.Flow, settings: Settings):
+        self.flow = flow
+        self.settings = settings
+        self.order = common.topological_order(flow)
+        self.templates = syn.NameTable()
+        self.step_template = {s.name: self.templates.allocate(s.name, "step:" + s.name) for s in flow.steps}
+        self.exposed = tuple(p for p in flow.parameters if p.default_kind != "runtime")
+        self.dag_templates: list[dict[str, Any]] = []
+
+    # --- graph facts
+
+    def enclosing(self, step: ir.Step) -> tuple[str, ...]:
+        """The fan-outs ``step`` runs inside: a join's ``split_parents`` end with the split it
+        closes, which it runs outside of."""
+        return step.split_parents[:-1] if step.is_join else step.split_parents
+
+    def fan_out(self, step: ir.Step) -> str | None:
+        """The innermost foreach enclosing ``step`` (its region), or None at the top level."""
+        for parent in reversed(self.enclosing(step)):
+            if isinstance(self.flow.step(parent).transition, ir.Foreach):
+                return parent
+        return None
+
+    def depth(self, step: ir.Step) -> int:
+        return sum(isinstance(self.flow.step(p).transition, ir.Foreach) for p in self.enclosing(step))
+
+    def representative(self, parent: str, region: str | None) -> str | None:
+        """The step whose task stands for ``parent`` inside ``region``: the parent itself, the
+        foreach whose body holds it, or None when it lies outside the region."""
+        step = self.flow.step(parent)
+        chain = [p for p in self.enclosing(step) if isinstance(self.flow.step(p).transition, ir.Foreach)]
+        if self.fan_out(step) == region:
+            return parent
+        if region is None:
+            return chain[0] if chain else None
+        if region in chain:
+            i = chain.index(region)
+            return chain[i + 1] if i + 1 < len(chain) else parent
+        return None
+
+    # --- building
+
+    def build(self) -> list[dict[str, Any]]:
+        main = Region("main", self.templates.allocate(ENTRYPOINT, "region:main"), 0)
+        self.fill(main, None)
+        pods = []
+        for step in self.flow.steps:
+            inputs = PodInputs(index_path=self.depth(step) > 0, iteration=step.is_recursive)
+            pods.append(step_template(self.flow, step, self.step_template[step.name], inputs,
+                                      self.settings, self.exposed))
+        return self.dag_templates + pods
+
+    def fill(self, region: Region, opener: str | None) -> None:
+        """Add the tasks of ``opener``'s region (None: the top level) and its DAG template."""
+        members = [n for n in self.order if self.fan_out(self.flow.step(n)) == opener]
+        task_names = {n: region.names.allocate(self.task_key(n), "step:" + n) for n in members}
+        nested: list[tuple[Region, str]] = []
+        for name in members:
+            step = self.flow.step(name)
+            task = self.task_for(step, region, task_names[name], opener, task_names)
+            region.tasks.append(task)
+            if isinstance(step.transition, ir.Foreach):
+                body_name = step.transition.target
+                body_task = region.names.allocate(body_name, "body:" + name)
+                body_region = Region(name, self.templates.allocate(f"{body_name}-foreach", "region:" + name),
+                                     region.depth + 1)
+                index = syn.child_index_path(syn.input_parameter(INDEX_INPUT) if region.depth else None)
+                region.tasks.append({
+                    "name": body_task,
+                    "template": body_region.template,
+                    "depends": syn.depends_all([task_names[name]]),
+                    "arguments": {"parameters": [{"name": INDEX_INPUT, "value": index}]},
+                    "withSequence": {"count": syn.task_output(task_names[name], WIDTH_OUTPUT)},
+                })
+                task_names[name + "\0body"] = body_task
+                nested.append((body_region, name))
+        template: dict[str, Any] = {"name": region.template}
+        if region.depth:
+            template["inputs"] = {"parameters": [{"name": INDEX_INPUT}]}
+        template["dag"] = {"tasks": region.tasks}
+        self.dag_templates.append(template)
+        for body_region, name in nested:
+            self.fill(body_region, name)
+        for name in members:
+            if self.flow.step(name).is_recursive:
+                self.loop_template(self.flow.step(name), region.depth)
+
+    def task_key(self, name: str) -> str:
+        return name
+
+    def task_for(self, step: ir.Step, region: Region, task_name: str, opener: str | None,
+                 task_names: dict[str, str]) -> dict[str, Any]:
+        args: list[dict[str, str]] = []
+        if region.depth:
+            args.append({"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)})
+        if step.is_recursive:
+            template = self.loop_name(step)
+            args.append({"name": ITERATION_INPUT, "value": "0"})
+        else:
+            template = self.step_template[step.name]
+        task: dict[str, Any] = {"name": task_name, "template": template}
+        depends, when = self.conditions(step, opener, task_names)
+        if depends:
+            task["depends"] = depends
+        if when:
+            task["when"] = when
+        if args:
+            task["arguments"] = {"parameters": args}
+        return task
+
+    def conditions(self, step: ir.Step, opener: str | None, task_names: dict[str, str]) -> tuple[str, str]:
+        """``depends`` from the step's incoming edges and ``when`` from the switch edges among them."""
+        edges: list[tuple[str, tuple[str, ...] | None]] = []  # (task, switch cases or None)
+        for parent in step.in_steps:
+            if parent == step.name:
+                continue  # the loop edge lives in the recursive template
+            rep = self.representative(parent, opener)
+            if rep is None:
+                continue
+            parent_step = self.flow.step(parent)
+            if rep != parent:
+                task = task_names[rep + "\0body"]
+                cases = None
+            else:
+                task = task_names[parent]
+                cases = None
+                if isinstance(parent_step.transition, ir.Switch):
+                    cases = tuple(k for k, t in parent_step.transition.cases if t == step.name)
+            if all(task != t for t, _ in edges):
+                edges.append((task, cases))
+        if not edges:
+            return "", ""
+        tasks = [t for t, _ in edges]
+        depends = syn.depends_all(tasks) if step.is_join or len(edges) == 1 else syn.depends_any(tasks)
+        conditional = [(t, c) for t, c in edges if c is not None]
+        if not conditional:
+            return depends, ""
+        if len(edges) == 1:
+            task, cases = edges[0]
+            return depends, syn.expression(syn.expr_one_of(syn.expr_task_output(task, CASE_OUTPUT), cases))
+        terms = []
+        for task, cases in edges:
+            term = syn.expr_task_succeeded(task)
+            if cases is not None:
+                term = f"({term} && {syn.expr_one_of(syn.expr_task_output(task, CASE_OUTPUT), cases)})"
+            terms.append(term)
+        return depends, syn.expression(" || ".join(terms))
+
+    def loop_name(self, step: ir.Step) -> str:
+        return self.templates.allocate(f"{step.name}-loop", "loop:" + step.name)
+
+    def loop_template(self, step: ir.Step, depth: int) -> None:
+        """``<step>-loop``: run the step, then call itself with the next iteration while the step
+        chose a case that leads back to itself; its output is the case that left the loop."""
+        assert isinstance(step.transition, ir.Switch)
+        names = syn.NameTable()
+        run = names.allocate(step.name, "step")
+        again = names.allocate("again", "again")
+        self_cases = tuple(k for k, t in step.transition.cases if t == step.name)
+        pass_on = [{"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)}] if depth else []
+        loop_again = syn.expr_one_of(syn.expr_task_output(run, CASE_OUTPUT), self_cases)
+        template = {
+            "name": self.loop_name(step),
+            "inputs": {"parameters": ([{"name": INDEX_INPUT}] if depth else []) + [{"name": ITERATION_INPUT}]},
+            "outputs": {"parameters": [{
+                "name": CASE_OUTPUT,
+                "valueFrom": {"expression": f"{loop_again} ? {syn.expr_task_output(again, CASE_OUTPUT)}"
+                                            f" : {syn.expr_task_output(run, CASE_OUTPUT)}"},
+            }]},
+            "dag": {"tasks": [
+                {"name": run, "template": self.step_template[step.name],
+                 "arguments": {"parameters": pass_on + [
+                     {"name": ITERATION_INPUT, "value": syn.input_parameter(ITERATION_INPUT)}]}},
+                {"name": again, "template": self.loop_name(step),
+                 "depends": syn.depends_all([run]),
+                 "when": syn.expression(loop_again),
+                 "arguments": {"parameters": pass_on + [
+                     {"name": ITERATION_INPUT, "value": syn.next_iteration()}]}},
+            ]},
+        }
+        self.dag_templates.append(template)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def resource_name(flow: ir.Flow, limit: int = syn.NAME_LIMIT) -> str:
+    """The WorkflowTemplate's name: the flow's, prefixed by @project's name and branch."""
+    project: ir.Project | None = flow.decorator(ir.Project)
+    if project is None or not project.name:
+        return syn.flow_resource_name(flow.name, limit)
+    return syn.flow_resource_name(".".join(project_parts(project) + [flow.name]), limit)
+
+
+def project_parts(project: ir.Project) -> list[str]:
+    if project.production:
+        branch = f"prod.{project.branch}" if project.branch else "prod"
+    else:
+        branch = f"test.{project.branch}" if project.branch else "user"
+    return [project.name or "", branch]
+
+
+def labels(flow: ir.Flow) -> dict[str, str]:
+    out = {"app.kubernetes.io/managed-by": "flowc", "flowc/flow": syn.flow_resource_name(flow.name)}
+    project: ir.Project | None = flow.decorator(ir.Project)
+    if project is not None and project.name:
+        name, branch = project_parts(project)
+        out["flowc/project"] = syn.flow_resource_name(name)
+        out["flowc/branch"] = syn.flow_resource_name(branch)
+    return out
+
+
+def metadata(name: str, flow: ir.Flow, settings: Settings) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if settings.namespace:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels(flow)
+    meta["annotations"] = {"flowc/flow-name": flow.name}
+    return meta
+
+
+def workflow_template(flow: ir.Flow, settings: Settings) -> dict[str, Any]:
+    lowering = Lowering(flow, settings)
+    templates = lowering.build()
+    spec: dict[str, Any] = {"entrypoint": templates[0]["name"]}
+    if settings.service_account:
+        spec["serviceAccountName"] = settings.service_account
+    spec["parallelism"] = settings.max_workers
+    arguments = []
+    for param in lowering.exposed:
+        entry: dict[str, Any] = {"name": param.name}
+        default = parameter_default_text(param)
+        if default is not None:
+            entry["value"] = default
+        if param.help:
+            entry["description"] = param.help
+        arguments.append(entry)
+    if arguments:
+        spec["arguments"] = {"parameters": arguments}
+    spec["templateDefaults"] = {"container": {
+        "image": settings.image,
+        "env": [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}],
+    }}
+    spec["templates"] = templates
+    return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
+            "metadata": metadata(resource_name(flow), flow, settings), "spec": spec}
+
+
+def documents(flow: ir.Flow, settings: Settings) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """The objects of the spec, in apply order, and any diagnostics their building found."""
+    template = workflow_template(flow, settings)
+    docs = [template]
+    diagnostics: list[Diagnostic] = []
+    schedule: ir.Schedule | None = flow.decorator(ir.Schedule)
+    if schedule is not None:
+        cron, problems = cron_workflow(flow, settings, schedule, template["metadata"]["name"],
+                                       resource_name(flow, syn.CRON_NAME_LIMIT), labels(flow), BAD_CRON)
+        diagnostics += problems
+        if cron is not None:
+            docs.append(cron)
+    events, problems = sensors(flow, settings, template["metadata"]["name"], labels(flow), BAD_TRIGGER)
+    diagnostics += problems
+    docs += events
+    return docs, diagnostics
+
+
+class _Dumper(yaml.SafeDumper):
+    """yaml.safe_dump's dumper, writing multi-line strings as ``|`` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render(docs: list[dict[str, Any]]) -> str:
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=1 << 16, explicit_start=True)
+
+
+class ArgoTarget:
+    name = "argo"
+    capabilities = capabilities
+
+    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted:
+        diagnostics = check(flow, settings)
+        if any(d.severity == ERROR for d in diagnostics):
+            return Emitted("", ".yaml", tuple(diagnostics))
+        docs, problems = documents(flow, settings)
+        diagnostics += problems
+        if any(d.severity == ERROR for d in diagnostics):
+            return Emitted("", ".yaml", tuple(diagnostics))
+        return Emitted(render(docs), ".yaml", tuple(diagnostics))
+
+
+TARGET = ArgoTarget()

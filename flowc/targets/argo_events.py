@@ -1,0 +1,159 @@
+"""What starts a flow on Argo besides a manual submit: a ``CronWorkflow`` for @schedule and an
+Argo Events ``Sensor`` for @trigger / @trigger_on_finish, both referencing the WorkflowTemplate.
+
+Events arrive through one Argo Events event source (``[tool.flowc] argo_events_source``, default
+``flowc-events``, event name ``flowc``) whose payload carries ``name`` (the event's name) and the
+event's fields; a flow's finish is the event named ``flowc.finished.<FlowName>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowc.compiler import ir
+from flowc.compiler.diagnostics import ERROR, Diagnostic
+from flowc.targets import Settings
+from flowc.targets import argo_syntax as syn
+
+API_VERSION = "argoproj.io/v1alpha1"
+DEFAULT_EVENT_SOURCE = "flowc-events"
+EVENT_NAME = "flowc"
+
+
+def _extra(settings: Settings, key: str, default: str) -> str:
+    return str(dict(settings.extra).get(key, default))
+
+
+def aws_to_unix(cron: str) -> str | None:
+    """A 5-field cron for Argo; AWS's 6-field form converts when its year is ``*``."""
+    fields = cron.split()
+    if len(fields) == 5:
+        return cron
+    if len(fields) == 6 and fields[5] in ("*", "?"):
+        return " ".join("*" if f == "?" else f for f in fields[:5])
+    return None
+
+
+def cron_workflow(flow: ir.Flow, settings: Settings, schedule: ir.Schedule, template_name: str,
+                  name: str, labels: dict[str, str], bad_cron: str) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    expression = aws_to_unix(schedule.cron_expression)
+    if expression is None:
+        return None, [Diagnostic(bad_cron, f"cron {schedule.cron_expression!r} cannot be expressed on argo",
+                                 schedule.span, ERROR, "use a 5-field cron expression")]
+    meta: dict[str, Any] = {"name": name}
+    if settings.namespace:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels
+    spec: dict[str, Any] = {}
+    if settings.argo_version == "3.5":
+        spec["schedule"] = expression
+    else:
+        spec["schedules"] = [expression]
+    if schedule.timezone:
+        spec["timezone"] = schedule.timezone
+    spec["concurrencyPolicy"] = "Allow"
+    spec["workflowSpec"] = {"workflowTemplateRef": {"name": template_name}}
+    return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": meta, "spec": spec}, []
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    """IR values keep dicts as tuples of pairs; accept both."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        return {k: v for k, v in value}
+    return None
+
+
+def _events(flow: ir.Flow, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
+    """(event name, {flow parameter: payload field}) for every event that starts the flow."""
+    out: list[tuple[str, dict[str, str]]] = []
+    problems: list[Diagnostic] = []
+    trigger: ir.Trigger | None = flow.decorator(ir.Trigger)
+    if trigger is not None:
+        raw = ([trigger.event] if trigger.event is not None else []) + list(trigger.events)
+        for event in raw:
+            if isinstance(event, str):
+                out.append((event, {}))
+                continue
+            mapping = _mapping(event)
+            params = _mapping(mapping.get("parameters", ())) if mapping is not None else None
+            if mapping is None or not isinstance(mapping.get("name"), str) or params is None:
+                problems.append(Diagnostic(bad, "@trigger event must be a name or a mapping with 'name' and "
+                                           "'parameters' known at compile time", trigger.span, ERROR))
+                continue
+            out.append((mapping["name"], {str(k): str(v) for k, v in params.items()}))
+    finish: ir.TriggerOnFinish | None = flow.decorator(ir.TriggerOnFinish)
+    if finish is not None:
+        raw = ([finish.flow] if finish.flow is not None else []) + list(finish.flows)
+        for upstream in raw:
+            mapping = _mapping(upstream)
+            name = upstream if isinstance(upstream, str) else (mapping or {}).get("name")
+            if not isinstance(name, str):
+                problems.append(Diagnostic(bad, "@trigger_on_finish flow must be a flow name known at compile time",
+                                           finish.span, ERROR))
+                continue
+            out.append((f"flowc.finished.{name.split('.')[-1]}", {}))
+    return out, problems
+
+
+def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[str, str],
+            bad: str) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    events, problems = _events(flow, bad)
+    if not events or problems:
+        return [], problems
+    source = _extra(settings, "argo_events_source", DEFAULT_EVENT_SOURCE)
+    exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
+    dependencies = []
+    names = syn.NameTable()
+    parameters = []
+    for event, mapping in events:
+        dep = names.allocate(event, event)
+        dependencies.append({
+            "name": dep,
+            "eventSourceName": source,
+            "eventName": EVENT_NAME,
+            "filters": {"data": [{"path": "body.payload.name", "type": "string", "value": [event]}]},
+        })
+        for param, payload_field in mapping.items():
+            if param not in exposed:
+                continue
+            parameters.append((dep, param, payload_field))
+    ordered = [p.name for p in flow.parameters if p.name in exposed]
+    workflow_args = [{"name": p, "value": ""} for p in ordered if any(p == q for _, q, _ in parameters)]
+    trigger_params = []
+    for dep, param, payload_field in parameters:
+        index = [a["name"] for a in workflow_args].index(param)
+        trigger_params.append({
+            "src": {"dependencyName": dep, "dataKey": f"body.payload.{payload_field}"},
+            "dest": f"spec.arguments.parameters.{index}.value",
+        })
+    workflow_spec: dict[str, Any] = {"workflowTemplateRef": {"name": template_name}}
+    if workflow_args:
+        workflow_spec["arguments"] = {"parameters": workflow_args}
+    argo_workflow: dict[str, Any] = {
+        "operation": "submit",
+        "source": {"resource": {
+            "apiVersion": API_VERSION,
+            "kind": "Workflow",
+            "metadata": {"generateName": template_name + "-"},
+            "spec": workflow_spec,
+        }},
+    }
+    if trigger_params:
+        argo_workflow["parameters"] = trigger_params
+    meta: dict[str, Any] = {"name": template_name}
+    if settings.namespace:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels
+    spec: dict[str, Any] = {}
+    if settings.service_account:
+        spec["template"] = {"serviceAccountName": settings.service_account}
+    spec["dependencies"] = dependencies
+    condition = " || ".join(d["name"] for d in dependencies)
+    spec["triggers"] = [{"template": {
+        "name": template_name,
+        "conditions": condition,
+        "argoWorkflow": argo_workflow,
+    }}]
+    return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []

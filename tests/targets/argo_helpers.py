@@ -1,0 +1,56 @@
+"""Compile a flow to Argo and run the spec in the test interpreter against a local datastore."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler import compile_file, compile_source
+from flowc.targets import Settings, get_target
+from tests.conftest import ROOT
+from tests.harness.argo_interpreter import Run, load_documents, run_spec
+
+CODE_DIR = "/app"
+
+
+def emit(path: Path, **settings: Any) -> str:
+    """The Argo spec of ``path`` (compiled with its path relative to the repo, as CI does)."""
+    relative = path.resolve().relative_to(ROOT) if path.is_absolute() else path
+    flow = compile_file(relative).flow
+    emitted = get_target("argo").emit(flow, Settings(**settings))
+    errors = [d for d in emitted.diagnostics if d.severity == "error"]
+    assert not errors, errors
+    return emitted.text
+
+
+def emit_source(source: str, path: str = "flow.py", **settings: Any):
+    flow = compile_source(source, path).flow
+    return get_target("argo").emit(flow, Settings(**settings))
+
+
+def run_compiled(path: Path, tmp: Path, parameters: dict[str, str] | None = None,
+                 run_id: str = "argo-run", **settings: Any) -> tuple[Run, str]:
+    """Compile ``path`` with the datastore in ``tmp`` and run it; returns the run and the spec."""
+    text = emit(path, datastore_root=str(tmp / "datastore"), code_dir=CODE_DIR, **settings)
+    run = run_spec(text, parameters=parameters, workflow_name=run_id,
+                   path_map={CODE_DIR: str(ROOT)}, workdir=tmp / "pods", shared_paths=[tmp])
+    return run, text
+
+
+def failure_report(run: Run) -> str:
+    lines = [f"workflow {run.phase}: {run.message}"]
+    for node in run.nodes:
+        if node.phase not in ("Succeeded", "Skipped", "Omitted"):
+            lines.append(f"- {node.name} [{node.kind}] {node.phase}: {node.message}")
+            if node.stderr:
+                lines.append("  " + node.stderr.strip().replace("\n", "\n  ")[-3000:])
+    return "\n".join(lines)
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return load_documents(text)
+
+
+def with_settings(**changes: Any) -> Settings:
+    return dataclasses.replace(Settings(), **changes)

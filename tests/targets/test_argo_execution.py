@@ -1,0 +1,75 @@
+"""Every graph shape, compiled to Argo and run in the test interpreter with the real runtime
+shim as each pod's process, leaves the same artifacts as ``flowc run`` of the same flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shape_flows
+from tests.harness.argo_interpreter import FAILED, SKIPPED, SUCCEEDED
+from tests.harness.artifacts import run_locally, snapshot
+from tests.targets.argo_helpers import failure_report, run_compiled
+
+SHAPES = shape_flows()
+
+# Parameter sets beyond the defaults, so every switch case runs at least once.
+EXTRA_PARAMETERS = {
+    "switch": [{"score": "10"}],
+    "nested_switch": [{"size": "big", "color": "red"}, {"size": "small"}],
+    "branch_in_switch": [{"choice": "single"}],
+    "foreach_in_switch": [{"choice": "one"}],
+    "recursion": [{"limit": "1"}],
+}
+
+CASES = [(p, None) for p in SHAPES] + [
+    (p, params) for p in SHAPES for params in EXTRA_PARAMETERS.get(p.stem, [])
+]
+
+
+def _flow_name(run_text: str) -> str:
+    for line in run_text.splitlines():
+        if "flowc/flow-name:" in line:
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no flowc/flow-name annotation")
+
+
+@pytest.mark.parametrize(
+    "path,params", CASES,
+    ids=[p.stem + ("" if not params else "-" + "-".join(f"{k}={v}" for k, v in params.items()))
+         for p, params in CASES])
+def test_argo_run_matches_flowc_run(path: Path, params: dict[str, str] | None, tmp_path: Path):
+    run, text = run_compiled(path, tmp_path / "argo", parameters=params)
+    assert run.phase == SUCCEEDED, failure_report(run)
+    flow_name = _flow_name(text)
+    local_id = run_locally(path, tmp_path / "local", params=params)
+    argo = snapshot(tmp_path / "argo" / "datastore", flow_name, "argo-run")
+    local = snapshot(tmp_path / "local" / "datastore", flow_name, local_id)
+    assert argo == local
+
+
+def test_switch_runs_only_the_chosen_branch(tmp_path: Path):
+    path = next(p for p in SHAPES if p.stem == "switch")
+    run, _ = run_compiled(path, tmp_path, parameters={"score": "10"})
+    assert run.phase == SUCCEEDED
+    assert run.phases("high") == [SKIPPED]
+    assert run.phases("low") == [SUCCEEDED]
+    assert run.phases("end") == [SUCCEEDED]
+
+
+def test_recursion_iterates_through_the_recursive_template(tmp_path: Path):
+    path = next(p for p in SHAPES if p.stem == "recursion")
+    run, _ = run_compiled(path, tmp_path, parameters={"limit": "3"})
+    assert run.phase == SUCCEEDED
+    loops = [n for n in run.pods() if n.template == "loop"]
+    assert [n.argv[n.argv.index("--iteration") + 1] for n in loops] == ["0", "1", "2"]
+
+
+def test_retry_runs_the_second_attempt(tmp_path: Path):
+    path = next(p for p in SHAPES if p.stem == "retry")
+    run, _ = run_compiled(path, tmp_path)
+    assert run.phase == SUCCEEDED, failure_report(run)
+    flaky = [n for n in run.pods() if n.template == "flaky"]
+    assert [n.phase for n in flaky] == [FAILED, SUCCEEDED]
+    assert [n.argv[n.argv.index("--attempt") + 1] for n in flaky] == ["0", "1"]
