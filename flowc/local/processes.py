@@ -9,6 +9,7 @@ a timeout kills the step's whole group.
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import signal
@@ -92,6 +93,7 @@ class ProcessPool:
         self._selector = selectors.DefaultSelector()
         self._children: dict[int, Child] = {}
         self._use_pidfd = hasattr(os, "pidfd_open")
+        self._frozen = False
 
     def __len__(self) -> int:
         return len(self._children)
@@ -106,6 +108,11 @@ class ProcessPool:
         stdout_path, stderr_path = log_dir / "stdout.log", log_dir / "stderr.log"
         sys.stdout.flush()
         sys.stderr.flush()
+        if not self._frozen:
+            # Move everything imported so far out of the collector's reach: a child's first
+            # collection would otherwise touch (and so copy) every page the parent owns.
+            gc.freeze()
+            self._frozen = True
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child process; covered by the e2e tests
             _child_main(body, stdout_path, stderr_path)

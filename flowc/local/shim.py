@@ -15,6 +15,8 @@ from flowc.compiler import ir
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
+# Imported here, in the scheduler, so no forked task pays for it.
+from flowc.runtime_shim.task import TaskRequest, run_task
 
 open_datastore = ds.open_datastore
 DatastoreError = ds.DatastoreError
@@ -86,8 +88,6 @@ def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str,
     """
 
     def body() -> int:
-        from flowc.runtime_shim.task import TaskRequest, run_task
-
         store = ds.open_datastore(datastore_root)
         request = TaskRequest(
             flow_class=flow_class, manifest=flow, step=key.step, run_id=run_id,
