@@ -1,0 +1,752 @@
+"""Airflow target: one DAG file per flow, rendered from ``flowc/templates/airflow/dag.py.j2``.
+
+Every step is one task running the runtime shim (docs/contracts.md section 4), as a
+``KubernetesPodOperator`` (``--airflow-operator kubernetes``) or as a ``PythonOperator`` that runs
+the shim in a subprocess on the worker (``local``). The lowering (docs/targets/airflow.md has the
+long form and the reasons):
+
+- **Edges** are task dependencies. A task with several upstreams (a join, the reconvergence after
+  a switch) or with a mapped group upstream has trigger rule ``none_failed_min_one_success``, so a
+  branch skipped by a switch does not block it while a failure still does.
+- **foreach / parallel**: the foreach task pushes its indices as XCom (the pod's XCom sidecar
+  reads ``/airflow/xcom/return.json``); a ``<step>__fanout`` task turns them into the index paths
+  of the children, and the body runs as a *mapped task group* expanded over those paths, so each
+  child's steps of a multi-step body stay together.
+- **nested foreach**: Airflow cannot map a group inside a mapped group, so the inner fan-out
+  flattens every outer child's indices into one list of paths ("3.0", "3.1", ...) and the inner
+  body is its own top-level mapped group. The steps after the inner join continue in a second
+  group mapped over the outer paths again (``<foreach>_body_2``). Widths multiply, hence the
+  ``max_map_length`` warning (FLOW260).
+- **switch**: the switch task pushes the chosen step; one ``<switch>__to_<step>`` task per case
+  raises ``AirflowSkipException`` unless its case was chosen, and skips propagate down that
+  branch. (A branch operator cannot be used: inside a mapped group its skips are not applied per
+  map index; measured on Airflow 3.3.)
+- **recursion**: a DAG has no cycles, so the task of a recursive step loops itself, running the
+  shim with ``--iteration`` 0, 1, ... while the step chooses itself again.
+- Parameters become DAG ``params`` (``Param`` with a JSON-schema type) handed to the start step
+  as ``FLOWC_PARAMS``; @retry, @timeout, @schedule, @trigger and ``max_workers`` map to their
+  Airflow counterparts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from flowc.compiler import ir
+from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
+from flowc.targets import Emitted, Settings
+from flowc.targets import common
+
+NAME = "airflow"
+MAX_MAP_LENGTH = 1024
+START_DATE = (2024, 1, 1)
+TRIGGER_ANY = "TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS"
+
+FLOW260 = register("FLOW260", "Airflow max_map_length may be exceeded", """
+A nested foreach is flattened into one mapped level on Airflow, so its width is the product of
+the widths of the enclosing foreach steps. Airflow refuses to map more than [core]
+max_map_length (default 1024) task instances; raise that setting if the product can exceed it.""")
+FLOW261 = register("FLOW261", "schedule not expressible on Airflow", """
+Airflow's cron timetables take five-field cron expressions; a six-field (AWS) expression has no
+Airflow form. Write the schedule as a five-field cron.""")
+FLOW262 = register("FLOW262", "trigger not expressible on Airflow", """
+@trigger maps to Airflow assets (datasets on Airflow 2): an event name becomes an asset the DAG
+is scheduled on. Parameter mappings of an event and a trigger combined with @schedule have no
+Airflow counterpart.""")
+FLOW263 = register("FLOW263", "decorator not supported on Airflow", """
+The decorator has no counterpart in the Airflow DAG flowc generates.""")
+FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
+@parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
+[core] max_map_length (default 1024) mapped instances.""")
+FLOW265 = register("FLOW265", "task id collision on Airflow", """
+A step name collides with a helper task flowc adds (``<step>__fanout``, ``<step>__to_<step>``).
+Rename the step.""")
+
+CAPABILITIES: dict[str, str] = {
+    "linear": "task dependencies",
+    "split": "task dependencies; join waits for all (none_failed_min_one_success)",
+    "foreach": "dynamic task mapping over the foreach task's XCom (mapped task group)",
+    "foreach_multi_step": "mapped task group, one instance per child",
+    "nested_foreach": "index space flattened into one mapped level (FLOW260 warns on max_map_length)",
+    "switch": "case tasks that skip unchosen branches + trigger rules",
+    "recursion": "the task loops over --iteration itself",
+    "parallel": "mapped task group of num_parallel instances (not gang-scheduled)",
+    "parameters": "DAG params (Param with JSON-schema types)",
+    "include_file": "read by the shim at run time",
+    "retry": "retries / retry_delay",
+    "catch": "handled by the shim",
+    "timeout": "execution_timeout",
+    "resources": "pod container_resources (kubernetes operator)",
+    "kubernetes": "KubernetesPodOperator image, resources, GPU, secrets, selectors",
+    "batch": "ignored (runs as a pod or subprocess)",
+    "environment": "env_vars / subprocess environment",
+    "secrets": "resolved by the shim; @kubernetes(secrets=...) as env_from",
+    "schedule": "CronTriggerTimetable with timezone",
+    "trigger": "assets (datasets on Airflow 2); parameter mappings: FLOW262",
+    "trigger_on_finish": FLOW263,
+    "project": "read by the shim at run time",
+    "exit_hook": FLOW263,
+}
+
+# Template-field values Airflow would otherwise read as a file to render (KPO: .yaml/.json).
+_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".sh", ".bash", ".sql")
+_PARAM_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+# --------------------------------------------------------------------------- Python literals
+
+
+def py(value: Any) -> str:
+    """``value`` as Python source: the only way a user value reaches the DAG file."""
+    if isinstance(value, Expr):
+        return value.text
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(py(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a valid Python str literal, double-quoted
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    """Python source that ``py`` writes as is: a variable or a call flowc built itself."""
+
+    text: str
+
+
+def templated(value: str) -> str:
+    """A literal string inside an Airflow templated field, safe from Jinja and template files."""
+    if "{" in value or "%}" in value or "#}" in value or value.endswith(_TEMPLATE_SUFFIXES):
+        if "{% endraw %}" in value:
+            raise ValueError(f"cannot protect {value!r} from Airflow's templating")
+        return "{% raw %}" + value + "{% endraw %}"
+    return value
+
+
+# Airflow template expressions, one helper each.
+RUN_ID = "{{ run_id }}"
+ATTEMPT = "{{ ti.try_number - 1 }}"
+PARAMS_JSON = "{{ dict(params) | tojson }}"
+
+
+# --------------------------------------------------------------------------- placement
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A mapped task group: steps with the same enclosing foreach steps and segment."""
+
+    group_id: str
+    foreach: str  # the innermost enclosing foreach/parallel step; its fan-out feeds the group
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    stacks: dict[str, tuple[str, ...]]
+    group_of: dict[str, str | None]  # step -> group id (None at top level)
+    groups: tuple[Group, ...]
+
+    def group(self, group_id: str) -> Group:
+        return next(g for g in self.groups if g.group_id == group_id)
+
+
+def _fans_out(step: ir.Step) -> bool:
+    return isinstance(step.transition, (ir.Foreach, ir.Parallel))
+
+
+def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
+    """The foreach/parallel steps enclosing ``step``, outermost first (its index path's length).
+
+    A join's ``split_parents`` end with the split it closes, which no longer encloses it."""
+    parents = step.split_parents[:-1] if step.is_join else step.split_parents
+    return tuple(p for p in parents if _fans_out(flow.step(p)))
+
+
+def place(flow: ir.Flow) -> Placement:
+    """Assign every step inside a foreach to a mapped group.
+
+    Steps share a group when they have the same enclosing foreach steps and the same segment;
+    a step joining an inner foreach starts a later segment of its foreach's body, so the group
+    graph stays acyclic (the inner body's group sits between the two segments).
+    """
+    order = common.topological_order(flow)
+    stacks = {s.name: foreach_stack(flow, s) for s in flow.steps}
+    segment: dict[str, int] = {}
+    for name in order:
+        step = flow.step(name)
+        stack = stacks[name]
+        if not stack:
+            continue
+        parents = [p for p in step.in_steps if p != name]
+        seg = max((segment[p] for p in parents if stacks[p] == stack), default=0)
+        for p in parents:
+            if len(stacks[p]) > len(stack):
+                inner = stacks[p][len(stack)]
+                seg = max(seg, segment.get(inner, 0) + 1)
+        segment[name] = seg
+    members: dict[tuple[tuple[str, ...], int], list[str]] = {}
+    for name in order:
+        if stacks[name]:
+            members.setdefault((stacks[name], segment[name]), []).append(name)
+    groups = []
+    group_of: dict[str, str | None] = {name: None for name in order}
+    for (stack, seg), steps in members.items():
+        group_id = f"{stack[-1]}_body" + (f"_{seg + 1}" if seg else "")
+        groups.append(Group(group_id, stack[-1], tuple(steps)))
+        for name in steps:
+            group_of[name] = group_id
+    return Placement(stacks, group_of, tuple(groups))
+
+
+# --------------------------------------------------------------------------- render model
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One ``var = Operator(kwargs)`` statement; kwargs are values for ``pretty``."""
+
+    var: str
+    operator: str
+    kwargs: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBlock:
+    group_id: str
+    expand_from: str
+    doc: str
+    tasks: tuple[Task, ...]
+    edges: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Everything the template prints, already serialized."""
+
+    flow: str
+    source: str
+    docstring: str | None
+    operator: str
+    header: tuple[tuple[str, str], ...]  # module constants: (name, Python source)
+    dag_kwargs: tuple[tuple[str, Any], ...]
+    blocks: tuple[Task | GroupBlock, ...]
+    edges: tuple[tuple[str, str], ...]
+    names: frozenset[str]  # what the DAG file uses, so it imports and defines only that
+
+    def uses(self, name: str) -> bool:
+        return name in self.names
+
+
+def _kw(**values: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, v) for k, v in values.items() if v is not None)
+
+
+def pretty(value: Any, indent: int = 0, column: int = 0, width: int = 99) -> str:
+    """``py(value)`` starting at ``column`` of a line indented by ``indent``; broken black-style
+    over lines (one entry per line for mappings, packed lists) when it would pass ``width``."""
+    flat = py(value)
+    if column + len(flat) <= width or not isinstance(value, (list, tuple, dict)) or not value:
+        return flat
+    inner = indent + 4
+    if isinstance(value, dict):
+        items = []
+        for k, v in value.items():
+            key = py(k)
+            items.append(f"{key}: {pretty(v, inner, inner + len(key) + 2, width)}")
+        lines = items
+    else:
+        lines = []
+        for item in (pretty(v, inner, inner, width) for v in value):
+            if lines and "\n" not in item and "\n" not in lines[-1] and \
+                    inner + len(lines[-1]) + len(item) + 3 <= width:
+                lines[-1] += ", " + item
+            else:
+                lines.append(item)
+    opener, closer = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    body = "".join(" " * inner + line + ",\n" for line in lines)
+    return opener + "\n" + body + " " * indent + closer
+
+
+class _Lowering:
+    """Builds the render model of one flow; collects diagnostics instead of raising."""
+
+    def __init__(self, flow: ir.Flow, settings: Settings):
+        self.flow = flow
+        self.settings = settings
+        self.kubernetes = settings.airflow_operator == "kubernetes"
+        self.diagnostics: list[Diagnostic] = []
+        self.placement = place(flow)
+        self.uses_k8s_models = False
+
+    # ----------------------------------------------------------------- names
+
+    def var(self, step: str) -> str:
+        return step
+
+    def fanout_var(self, foreach: str) -> str:
+        return f"{foreach}__fanout"
+
+    def case_var(self, switch: str, target: str) -> str:
+        return f"{switch}__to_{target}"
+
+    def output_of(self, step: str, here: str | None) -> str:
+        """The XComArg of ``step``'s task as seen from group ``here`` (None: top level)."""
+        group = self.placement.group_of[step]
+        if group is None or group == here:
+            return f"{self.var(step)}.output"
+        return f"dag.get_task({py(group + '.' + step)}).output"
+
+    def expand_source(self, foreach: str) -> str:
+        """The XComArg a group inside ``foreach`` is expanded over: its children's index paths."""
+        return f"{self.fanout_var(foreach)}.output"
+
+    # ----------------------------------------------------------------- checks
+
+    def check(self) -> None:
+        names = set(self.flow.step_names)
+        for step in self.flow.steps:
+            helpers = []
+            if _fans_out(step):
+                helpers.append(self.fanout_var(step.name))
+            if isinstance(step.transition, ir.Switch):
+                helpers += [self.case_var(step.name, t) for t in step.transition.targets if t != step.name]
+            for helper in helpers:
+                if helper in names:
+                    self.error(FLOW265, f"step {helper!r} collides with the task flowc adds for "
+                               f"step {step.name!r} on Airflow", step.span, "rename the step")
+            stack = self.placement.stacks[step.name]
+            if _fans_out(step) and stack:
+                self.diagnostics.append(Diagnostic(
+                    FLOW260, f"foreach {step.name!r} is nested in {len(stack)} other foreach "
+                    f"step(s); Airflow maps the flattened index space, whose width is the product "
+                    f"of the widths and must stay within max_map_length (default "
+                    f"{MAX_MAP_LENGTH})", step.next_span or step.span, WARNING,
+                    "raise [core] max_map_length in airflow.cfg if the product can exceed it"))
+            if isinstance(step.transition, ir.Parallel) and step.transition.num_parallel > MAX_MAP_LENGTH:
+                self.error(FLOW264, f"num_parallel={step.transition.num_parallel} exceeds Airflow's "
+                           f"default max_map_length ({MAX_MAP_LENGTH})", step.next_span or step.span,
+                           "lower num_parallel or raise [core] max_map_length")
+        for deco in self.flow.decorators:
+            if isinstance(deco, (ir.TriggerOnFinish, ir.ExitHook)):
+                self.error(FLOW263, f"@{deco.tag} cannot be expressed on Airflow", deco.span,
+                           "remove it, or trigger the DAG from the other DAG's last task")
+
+    def error(self, code: str, message: str, span: ir.Span, hint: str) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, ERROR, hint))
+
+    # ----------------------------------------------------------------- DAG arguments
+
+    def schedule(self) -> tuple[str | None, bool, bool]:
+        """(schedule expression, uses CronTriggerTimetable, uses Asset)."""
+        sched = self.flow.decorator(ir.Schedule)
+        trigger = self.flow.decorator(ir.Trigger)
+        if sched is not None and trigger is not None:
+            self.error(FLOW262, "@trigger together with @schedule cannot be expressed on Airflow",
+                       trigger.span, "keep one of them")
+            return None, False, False
+        if trigger is not None:
+            events = ([trigger.event] if trigger.event is not None else []) + list(trigger.events)
+            names = []
+            for event in events:
+                name = event
+                if isinstance(event, tuple):  # an event given as a dict: (key, value) pairs
+                    fields = dict(event)
+                    name = fields.get("name")
+                    if set(fields) - {"name"}:
+                        self.error(FLOW262, "@trigger parameter mappings cannot be expressed on "
+                                   "Airflow", trigger.span, "trigger by event name only; pass "
+                                   "parameters in the DAG run's conf")
+                if not isinstance(name, str) or not name:
+                    self.error(FLOW262, "@trigger needs an event name on Airflow", trigger.span,
+                               "write @trigger(event=\"name\")")
+                    continue
+                names.append(f"Asset({py(name)})")
+            if not names:
+                return None, False, False
+            return "[" + ", ".join(names) + "]", False, True
+        if sched is None:
+            return None, False, False
+        cron = sched.cron_expression
+        if len(cron.split()) != 5:
+            self.error(FLOW261, f"cron {cron!r} is not a five-field cron expression", sched.span,
+                       "write the schedule as a five-field cron (minute hour day month weekday)")
+            return None, False, False
+        timezone = sched.timezone or "UTC"
+        return f"CronTriggerTimetable({py(cron)}, timezone={py(timezone)})", True, False
+
+    def params(self) -> dict[str, Expr] | None:
+        if not self.flow.parameters:
+            return None
+        out: dict[str, Expr] = {}
+        for param in self.flow.parameters:
+            kwargs: list[str] = []
+            if param.default_kind == "literal":
+                kwargs.append(py(_json_safe(param.default)))
+            elif param.default_kind == "runtime":
+                kwargs.append("None")
+            schema = _PARAM_TYPES.get(param.type)
+            if param.type == "json" and isinstance(param.default, str):
+                schema = "string"
+            if param.separator is not None or param.include_file:
+                schema = "string"
+            if schema is not None:
+                types: Any = schema if param.default_kind != "runtime" else [schema, "null"]
+                kwargs.append(f"type={py(types)}")
+            if param.help:
+                kwargs.append(f"description={py(param.help)}")
+            out[param.name] = Expr(f"Param({', '.join(kwargs)})")
+        return out
+
+    def dag_kwargs(self) -> tuple[tuple[tuple[str, Any], ...], bool, bool]:
+        schedule, cron, assets = self.schedule()
+        doc = (self.flow.docstring or "").strip()
+        kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
+        if doc:
+            kwargs.append(("description", doc.splitlines()[0]))
+            kwargs.append(("doc_md", doc))
+        kwargs += [
+            ("schedule", Expr(schedule or "None")),
+            ("start_date", Expr("datetime.datetime(%d, %d, %d, tzinfo=datetime.timezone.utc)" % START_DATE)),
+            ("catchup", False),
+            ("max_active_tasks", self.settings.max_workers),
+        ]
+        params = self.params()
+        if params:
+            kwargs.append(("params", params))
+        kwargs.append(("tags", ["flowc"]))
+        return tuple(kwargs), cron, assets
+
+    # ----------------------------------------------------------------- steps
+
+    def shim_prefix(self) -> list[str]:
+        """The part of every task's command before ``--step``: ``SHIM`` in the DAG file."""
+        argv = common.task_argv(self.flow, self.settings, step="-", run_id="-", datastore=None)
+        return [templated(a) for a in argv[:argv.index("--step")]]
+
+    def argv(self, step: ir.Step, index_path: Expr | None) -> list[Any]:
+        """The shim command of ``step``: ``SHIM`` plus what only Airflow knows at run time."""
+        argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=RUN_ID,
+                                attempt=ATTEMPT, datastore=None)
+        rest = argv[argv.index("--step"):]
+        out: list[Any] = [Expr("*SHIM")] + [a if a in (RUN_ID, ATTEMPT) else templated(a) for a in rest]
+        if index_path is not None:
+            out += ["--index-path", index_path]
+        return out
+
+    def env(self, step: ir.Step) -> Any:
+        extra: dict[str, str] = {}
+        deco = step.decorator(ir.Environment)
+        if deco is not None:
+            extra.update({k: templated(str(v)) for k, v in deco.vars})
+        if step.name == "start" and self.flow.parameters:
+            extra["FLOWC_PARAMS"] = PARAMS_JSON
+        if not extra:
+            return Expr("ENV")
+        return Expr("{**ENV, " + py(extra)[1:])
+
+    def task_options(self, step: ir.Step, trigger_any: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        retry = step.decorator(ir.Retry)
+        if retry is not None and retry.times:
+            options["retries"] = retry.times
+            options["retry_delay"] = Expr(f"datetime.timedelta(minutes={py(retry.minutes_between_retries)})")
+        timeout = step.decorator(ir.Timeout)
+        if timeout is not None and timeout.total_seconds:
+            options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={timeout.total_seconds})")
+        if trigger_any:
+            options["trigger_rule"] = Expr(TRIGGER_ANY)
+        return options
+
+    def step_task(self, step: ir.Step, trigger_any: bool) -> Task:
+        grouped = self.placement.group_of[step.name] is not None
+        index_path = Expr("index_path") if grouped else None
+        argv = self.argv(step, index_path)
+        xcom = _fans_out(step) or isinstance(step.transition, ir.Switch)
+        options = self.task_options(step, trigger_any)
+        doc = (step.docstring or "").strip() or None
+        if not self.kubernetes:
+            kwargs = _kw(task_id=step.name, python_callable=Expr("flowc_run"),
+                         op_kwargs={"step": step.name, "argv": argv, "env": self.env(step)},
+                         doc_md=doc, **options)
+            return Task(self.var(step.name), "PythonOperator", kwargs)
+        pod = self.pod_options(step)
+        kwargs = _kw(task_id=step.name,
+                     name=common.short_name(f"{self.flow.name}-{step.name}".lower().replace("_", "-"), 50),
+                     image=pod.pop("image"), cmds=Expr("SHIM_CMDS"), arguments=argv,
+                     env_vars=self.env(step), do_xcom_push=xcom or None, doc_md=doc,
+                     **pod, **options)
+        return Task(self.var(step.name), "KubernetesPodOperator", kwargs)
+
+    def pod_options(self, step: ir.Step) -> dict[str, Any]:
+        kube = step.decorator(ir.Kubernetes)
+        res = step.decorator(ir.Resources)
+        opts: dict[str, Any] = {"image": (kube.image if kube and kube.image else Expr("IMAGE"))}
+        namespace = (kube.namespace if kube else None) or self.settings.namespace
+        opts["namespace"] = namespace
+        account = (kube.service_account if kube else None) or self.settings.service_account
+        opts["service_account_name"] = account
+        resources = _resources(kube, res)
+        if resources is not None:
+            self.uses_k8s_models = True
+            opts["container_resources"] = Expr(resources)
+        if kube is not None:
+            opts["image_pull_policy"] = kube.image_pull_policy
+            if kube.secrets:
+                self.uses_k8s_models = True
+                opts["env_from"] = Expr("[" + ", ".join(
+                    f"k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={py(s)}))"
+                    for s in kube.secrets) + "]")
+            if kube.node_selector:
+                opts["node_selector"] = dict(kube.node_selector)
+            if kube.tolerations:
+                self.uses_k8s_models = True
+                opts["tolerations"] = Expr("[" + ", ".join(
+                    "k8s.V1Toleration(" + ", ".join(f"{k}={py(_json_safe(v))}" for k, v in tol) + ")"
+                    for tol in kube.tolerations) + "]")
+            if kube.labels:
+                opts["labels"] = dict(kube.labels)
+            if kube.annotations:
+                opts["annotations"] = dict(kube.annotations)
+        return opts
+
+    def case_task(self, switch: str, target: str, here: str | None) -> Task:
+        kwargs = _kw(task_id=self.case_var(switch, target), python_callable=Expr("flowc_case"),
+                     op_args=[Expr(self.output_of(switch, here)), target])
+        return Task(self.case_var(switch, target), "PythonOperator", kwargs)
+
+    def fanout_task(self, foreach: str) -> Task:
+        step = self.flow.step(foreach)
+        stack = self.placement.stacks[foreach]
+        parents: Any = Expr(self.expand_source(stack[-1])) if stack else ""
+        kwargs = _kw(task_id=self.fanout_var(foreach), python_callable=Expr("flowc_fanout"),
+                     op_args=[parents, Expr(self.output_of(step.name, None))])
+        return Task(self.fanout_var(foreach), "PythonOperator", kwargs)
+
+    # ----------------------------------------------------------------- graph
+
+    def edges(self) -> list[tuple[str, str, str, str]]:
+        """(from task, from step, to task, to step) for every dependency, case tasks included."""
+        out = []
+        for step in self.flow.steps:
+            if _fans_out(step):
+                continue  # the fan-out task and the group's expand carry the dependency
+            for target in step.transition.targets:
+                if target == step.name:
+                    continue
+                if isinstance(step.transition, ir.Switch):
+                    case = self.case_var(step.name, target)
+                    out.append((self.var(step.name), step.name, case, step.name))
+                    out.append((case, step.name, self.var(target), target))
+                else:
+                    out.append((self.var(step.name), step.name, self.var(target), target))
+        return out
+
+    def lower(self) -> Model:
+        self.check()
+        edges = self.edges()
+        inner: dict[str, list[tuple[str, str]]] = {}
+        outer: list[tuple[str, str]] = []
+        upstreams: dict[str, set[str]] = {}
+        for src, src_step, dst, dst_step in edges:
+            g_src, g_dst = self.placement.group_of[src_step], self.placement.group_of[dst_step]
+            if g_src == g_dst and g_src is not None:
+                inner.setdefault(g_src, []).append((src, dst))
+                upstreams.setdefault(dst, set()).add(src)
+                continue
+            a = src if g_src is None or g_src == g_dst else g_src
+            b = dst if g_dst is None or g_src == g_dst else g_dst
+            if (a, b) not in outer:
+                outer.append((a, b))
+            upstreams.setdefault(dst, set()).add(a if a == src else "group:" + a)
+        def trigger_any(step: str) -> bool:
+            ups = upstreams.get(step, set())
+            return len(ups) > 1 or any(u.startswith("group:") for u in ups)
+
+        blocks: list[Task | GroupBlock] = []
+        emitted_groups: set[str] = set()
+        for name in common.topological_order(self.flow):
+            step = self.flow.step(name)
+            group_id = self.placement.group_of[name]
+            if group_id is None:
+                blocks.append(self.step_task(step, trigger_any(name)))
+                blocks += self.cases(step, None)
+            elif group_id not in emitted_groups:
+                emitted_groups.add(group_id)
+                group = self.placement.group(group_id)
+                tasks: list[Task] = []
+                for member in group.steps:
+                    tasks.append(self.step_task(self.flow.step(member), trigger_any(member)))
+                    tasks += self.cases(self.flow.step(member), group_id)
+                doc = f"One instance per child of foreach {group.foreach!r}."
+                blocks.append(GroupBlock(group_id, self.expand_source(group.foreach), doc,
+                                         tuple(tasks), tuple(_dedupe(inner.get(group_id, [])))))
+                for member in group.steps:
+                    if _fans_out(self.flow.step(member)):
+                        blocks.append(self.fanout_task(member))
+                continue
+            if _fans_out(step):
+                blocks.append(self.fanout_task(name))
+        dag_kwargs, cron, assets = self.dag_kwargs()
+        names = {self.settings.airflow_operator}
+        tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
+        for t in tasks:
+            names.add(t.operator)
+            names.update(str(v.text).partition("(")[0] for k, v in t.kwargs if isinstance(v, Expr))
+            names.update(k for k, _ in t.kwargs)
+        if any(isinstance(b, GroupBlock) for b in blocks):
+            names.add("task_group")
+        if any("trigger_rule" in dict(t.kwargs) for t in tasks):
+            names.add("TriggerRule")
+        if self.flow.parameters:
+            names.add("Param")
+        if cron:
+            names.add("CronTriggerTimetable")
+        if assets:
+            names.add("Asset")
+        if self.uses_k8s_models:
+            names.add("k8s")
+        return Model(
+            flow=self.flow.name,
+            source=self.flow.path,
+            docstring=self.flow.docstring,
+            operator=self.settings.airflow_operator,
+            header=self.header(),
+            dag_kwargs=dag_kwargs,
+            blocks=tuple(blocks),
+            edges=tuple(outer),
+            names=frozenset(names),
+        )
+
+    def cases(self, step: ir.Step, here: str | None) -> list[Task]:
+        if not isinstance(step.transition, ir.Switch):
+            return []
+        return [self.case_task(step.name, t, here) for t in step.transition.targets if t != step.name]
+
+    def header(self) -> tuple[tuple[str, str], ...]:
+        manifest = common.inline_manifest(self.flow)
+        chunks = textwrap.wrap(manifest, 88, break_on_hyphens=False)
+        manifest_src = "(\n" + "".join(f"    {py(c)}\n" for c in chunks) + ")"
+        env = {"FLOWC_MANIFEST": Expr("MANIFEST"),
+               "FLOWC_DATASTORE": templated(self.settings.datastore_root)}
+        out = [("MANIFEST", manifest_src), ("SHIM", pretty(self.shim_prefix(), 0, 7)),
+               ("ENV", pretty(env, 0, 6))]
+        if self.kubernetes:
+            out.insert(0, ("IMAGE", py(self.settings.image)))
+        return tuple(out)
+
+
+def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(pairs))
+
+
+def _json_safe(value: Any) -> Any:
+    """IR values hold tuples (pairs for mappings); give Python literals their natural shape."""
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return {k: _json_safe(v) for k, v in value}
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _quantity(value: Any, unit: str) -> str:
+    """A Kubernetes quantity: integers are MiB (memory, disk), strings pass through."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{int(value)}{unit}"
+    return str(value)
+
+
+def _resources(kube: ir.Kubernetes | None, res: ir.Resources | None) -> str | None:
+    """``k8s.V1ResourceRequirements(...)`` source for a step's @resources/@kubernetes, or None."""
+    if kube is None and res is None:
+        return None
+    cpu = max((_cpu(d.cpu) for d in (kube, res) if d is not None), default=1.0)
+    memory = [d.memory for d in (kube, res) if d is not None]
+    requests: dict[str, str] = {"cpu": _cpu_text(cpu),
+                                "memory": max((_quantity(m, "Mi") for m in memory), key=_mib)}
+    disk = (res.disk if res is not None and res.disk else None) or (kube.disk if kube else None)
+    if disk:
+        requests["ephemeral-storage"] = _quantity(disk, "Mi")
+    limits: dict[str, str] = {}
+    gpu = max((d.gpu or 0 for d in (kube, res) if d is not None), default=0)
+    if gpu:
+        vendor = kube.gpu_vendor if kube is not None else "nvidia"
+        limits[f"{vendor.lower()}.com/gpu"] = str(gpu)
+    args = f"requests={py(requests)}" + (f", limits={py(limits)}" if limits else "")
+    return f"k8s.V1ResourceRequirements({args})"
+
+
+def _cpu(value: Any) -> float:
+    try:
+        text = str(value)
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        return 1.0
+
+
+def _cpu_text(cpu: float) -> str:
+    return str(int(cpu)) if cpu == int(cpu) else f"{int(cpu * 1000)}m"
+
+
+_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 ** 2, "K": 1 / 1000, "M": 1, "G": 1000}
+
+
+def _mib(quantity: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", quantity)
+    if not match:
+        return 0.0
+    return float(match.group(1)) * _UNITS.get(match.group(2), 1 / 1024 ** 2)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("flowc", "templates/airflow"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["py"] = py
+    env.filters["pretty"] = pretty
+    return env
+
+
+def render(model: Model) -> str:
+    text = _environment().get_template("dag.py.j2").render(m=model)
+    # Blank lines as black leaves them: two before a top-level statement, one inside the DAG.
+    text = re.sub(r"\n{4,}", "\n\n\n", text)
+    return re.sub(r"\n{3,}(?= )", "\n\n", text)
+
+
+class AirflowTarget:
+    name = NAME
+    capabilities = CAPABILITIES
+
+    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted:
+        if settings.airflow_operator not in ("kubernetes", "local"):
+            raise ValueError(f"airflow_operator must be 'kubernetes' or 'local', not {settings.airflow_operator!r}")
+        lowering = _Lowering(flow, settings)
+        model = lowering.lower()
+        diagnostics = tuple(lowering.diagnostics)
+        if any(d.severity == ERROR for d in diagnostics):
+            return Emitted("", ".py", diagnostics)
+        return Emitted(render(model), ".py", diagnostics)
+
+
+TARGET = AirflowTarget()
