@@ -1,0 +1,222 @@
+"""Deploy to Argo Workflows through the Argo Server's REST API (``/api/v1``), with urllib.
+
+The compiled spec is a YAML stream of Kubernetes objects. ``deploy`` creates or updates each
+``WorkflowTemplate`` and ``CronWorkflow`` in it (GET, then POST when missing or PUT with the
+current ``resourceVersion``; left alone when the spec is already the one compiled). Kinds the
+Argo Server does not serve (an Argo Events ``Sensor``, say) are reported as skipped: apply those
+with ``kubectl apply -f``. ``trigger`` submits a Workflow from the template with the parameters as
+``NAME=VALUE`` arguments; the Workflow's name is the run id. ``status`` lists the Workflows the
+template started.
+
+Connection settings follow the ``argo`` CLI's environment: ``ARGO_SERVER`` (``host:port`` or a
+URL; or ``argo_server`` in ``[tool.flowc]``), ``ARGO_SECURE`` (default true: https),
+``ARGO_INSECURE_SKIP_VERIFY``, ``ARGO_BASE_HREF``, ``ARGO_NAMESPACE`` (after the spec's and the
+``namespace`` setting) and ``ARGO_TOKEN`` (read at request time, sent as the Authorization
+header, never stored or printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flowc.deploy.base import Action, DeployError, Deployment, Prepared, RunInfo
+
+SERVED = {  # kind -> (collection path, request body key)
+    "WorkflowTemplate": ("workflow-templates", "template"),
+    "CronWorkflow": ("cron-workflows", "cronWorkflow"),
+}
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
+CRON_LABEL = "workflows.argoproj.io/cron-workflow"
+_PHASES = {"": "queued", "Pending": "queued", "Running": "running", "Succeeded": "succeeded",
+           "Failed": "failed", "Error": "failed"}
+TIMEOUT_SECONDS = 30
+
+
+def _truthy(value: str | None, default: bool) -> bool:
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True, slots=True)
+class ArgoServer:
+    """Where the Argo Server is and how to talk to it (the token is read per request)."""
+
+    base_url: str
+    verify_tls: bool = True
+
+    @classmethod
+    def from_settings(cls, prepared: Prepared) -> "ArgoServer":
+        server = prepared.option("argo_server") or os.environ.get("ARGO_SERVER")
+        if not server:
+            raise DeployError("no Argo Server: set ARGO_SERVER=host:port (or argo_server in "
+                              "[tool.flowc])")
+        if "://" not in server:
+            secure = _truthy(os.environ.get("ARGO_SECURE"), True)
+            server = ("https://" if secure else "http://") + server
+        base_href = os.environ.get("ARGO_BASE_HREF", "").strip("/")
+        base = server.rstrip("/") + (f"/{base_href}" if base_href else "")
+        return cls(base, not _truthy(os.environ.get("ARGO_INSECURE_SKIP_VERIFY"), False))
+
+    def request(self, method: str, path: str, body: Any = None,
+                query: Mapping[str, str] | None = None, action: str = "") -> tuple[int, Any]:
+        """One JSON request; returns (status, document). 404 is returned, other errors raise a
+        one-line ``DeployError``."""
+        url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body, sort_keys=True).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        token = os.environ.get("ARGO_TOKEN", "").strip()
+        if token:
+            headers["Authorization"] = token if " " in token else f"Bearer {token}"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        context = None
+        if url.startswith("https://") and not self.verify_tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        what = action or f"{method} {path}"
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as response:
+                text = response.read().decode("utf-8")
+                return response.status, json.loads(text) if text else {}
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return 404, {}
+            raise DeployError(f"{what}: {_http_error(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeployError(f"{what}: cannot reach the Argo Server at {self.base_url}: {reason}") from None
+
+
+def _http_error(exc: urllib.error.HTTPError) -> str:
+    try:
+        message = json.loads(exc.read().decode("utf-8", "replace")).get("message", "")
+    except (ValueError, AttributeError, OSError):
+        message = ""
+    if exc.code in (401, 403):
+        hint = "not authorized: set ARGO_TOKEN" if exc.code == 401 else "forbidden"
+        return f"HTTP {exc.code}: {hint}" + (f" ({message})" if message else "")
+    if exc.code == 409:
+        return f"HTTP 409: name clash: {message or 'the object already exists'}"
+    return f"HTTP {exc.code}: {message or exc.reason}"
+
+
+def _documents(prepared: Prepared) -> list[dict[str, Any]]:
+    import yaml
+
+    return [doc for doc in yaml.safe_load_all(prepared.spec) if isinstance(doc, dict)]
+
+
+def _namespace(prepared: Prepared, doc: Mapping[str, Any]) -> str:
+    return (doc.get("metadata", {}).get("namespace") or prepared.settings.namespace
+            or os.environ.get("ARGO_NAMESPACE") or "default")
+
+
+def _entry(prepared: Prepared) -> tuple[str, str, str]:
+    """(kind, namespace, name) of the object runs are submitted from: the WorkflowTemplate, else
+    the CronWorkflow."""
+    docs = _documents(prepared)
+    for kind in ("WorkflowTemplate", "CronWorkflow"):
+        for doc in docs:
+            if doc.get("kind") == kind and doc.get("metadata", {}).get("name"):
+                return kind, _namespace(prepared, doc), doc["metadata"]["name"]
+    raise DeployError("the argo spec has no WorkflowTemplate or CronWorkflow to deploy; "
+                      "apply it with kubectl apply -f instead")
+
+
+def _same(existing: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    """Whether the live object already has the compiled spec, labels and annotations."""
+    live, wanted = existing.get("metadata", {}), doc.get("metadata", {})
+    return existing.get("spec") == doc.get("spec") and all(
+        (live.get(key) or {}).get(k) == v
+        for key in ("labels", "annotations") for k, v in (wanted.get(key) or {}).items())
+
+
+class ArgoEngine:
+    name = "argo"
+
+    def deploy(self, prepared: Prepared) -> Deployment:
+        server = ArgoServer.from_settings(prepared)
+        entry = _entry(prepared)
+        actions = []
+        for doc in _documents(prepared):
+            kind, name = doc.get("kind", "?"), doc.get("metadata", {}).get("name", "?")
+            if kind not in SERVED:
+                actions.append(Action("skipped", kind, name, "not served by the Argo Server: "
+                                      "kubectl apply it"))
+                continue
+            actions.append(self._apply(server, _namespace(prepared, doc), kind, name, doc))
+        return Deployment(self.name, entry[2], tuple(actions), prepared.code_package)
+
+    def _apply(self, server: ArgoServer, namespace: str, kind: str, name: str,
+               doc: dict[str, Any]) -> Action:
+        collection, key = SERVED[kind]
+        ns = urllib.parse.quote(namespace, safe="")
+        item = f"/api/v1/{collection}/{ns}/{urllib.parse.quote(name, safe='')}"
+        status, existing = server.request("GET", item, action=f"get {kind} {namespace}/{name}")
+        doc = {**doc, "metadata": {**doc.get("metadata", {}), "namespace": namespace}}
+        if status == 404:
+            server.request("POST", f"/api/v1/{collection}/{ns}", {"namespace": namespace, key: doc},
+                           action=f"create {kind} {namespace}/{name}")
+            return Action("created", kind, f"{namespace}/{name}")
+        if _same(existing, doc):
+            return Action("unchanged", kind, f"{namespace}/{name}")
+        version = existing.get("metadata", {}).get("resourceVersion")
+        doc["metadata"] = {**doc["metadata"], "resourceVersion": version}
+        server.request("PUT", item, {"namespace": namespace, "name": name, key: doc},
+                       action=f"update {kind} {namespace}/{name}")
+        return Action("updated", kind, f"{namespace}/{name}")
+
+    def trigger(self, prepared: Prepared, params: Mapping[str, str]) -> RunInfo:
+        server = ArgoServer.from_settings(prepared)
+        kind, namespace, name = _entry(prepared)
+        options: dict[str, Any] = {}
+        if params:
+            options["parameters"] = [f"{k}={v}" for k, v in sorted(params.items())]
+        body = {"namespace": namespace, "resourceKind": kind, "resourceName": name,
+                "submitOptions": options}
+        _, workflow = server.request("POST", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}/submit",
+                                     body, action=f"submit a Workflow from {kind} {namespace}/{name}")
+        if not workflow:
+            raise DeployError(f"{kind} {namespace}/{name} not found: deploy it first with "
+                              f"flowc deploy {prepared.flow_file} --target argo")
+        return _run_info(workflow)
+
+    def get_run(self, prepared: Prepared, run_id: str) -> RunInfo:
+        server = ArgoServer.from_settings(prepared)
+        _, namespace, _ = _entry(prepared)
+        status, workflow = server.request(
+            "GET", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}/{urllib.parse.quote(run_id, safe='')}",
+            action=f"get Workflow {namespace}/{run_id}")
+        if status == 404:
+            raise DeployError(f"Workflow {namespace}/{run_id} not found (deleted, or archived)")
+        return _run_info(workflow)
+
+    def status(self, prepared: Prepared, limit: int) -> list[RunInfo]:
+        server = ArgoServer.from_settings(prepared)
+        kind, namespace, name = _entry(prepared)
+        label = TEMPLATE_LABEL if kind == "WorkflowTemplate" else CRON_LABEL
+        _, listing = server.request(
+            "GET", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}",
+            query={"listOptions.labelSelector": f"{label}={name}"},
+            action=f"list Workflows of {kind} {namespace}/{name}")
+        runs = [_run_info(w) for w in listing.get("items") or ()]
+        return sorted(runs, key=lambda r: (r.started or "~", r.run_id), reverse=True)[:limit]
+
+
+def _run_info(workflow: Mapping[str, Any]) -> RunInfo:
+    phase = (workflow.get("status") or {}).get("phase", "")
+    status = workflow.get("status") or {}
+    return RunInfo(workflow["metadata"]["name"], _PHASES.get(phase, phase.lower() or "queued"),
+                   phase, status.get("startedAt") or None, status.get("finishedAt") or None)
+
+
+ENGINE = ArgoEngine()

@@ -1,0 +1,183 @@
+"""flowc deploy / trigger / status on Argo Workflows.
+
+No Argo server can run here (it needs a Kubernetes cluster), so these tests check the exact
+requests flowc sends to the Argo Server REST API against a recording HTTP server on loopback
+(``tests/deploy/argo_fake.py``) that answers the way the API documents (404 when missing, 409 on
+a clash or stale resourceVersion, 401 on a bad token). They prove what flowc asks for, not that
+a real Argo accepts it; the objects themselves are the compiled specs the argo target's tests
+validate against Argo's JSON schema.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from flowc import deploy as facade
+from flowc.cli import main
+from flowc.deploy.base import DeployError
+from tests.deploy.argo_fake import FakeArgo
+from tests.deploy.conftest import free_port, make_project
+
+SETTINGS = {"namespace": "flows", "datastore_root": "s3://bucket/ds"}
+TOKEN = "argo-secret-token-123"
+SCHEDULED = '''
+    from flowc import FlowSpec, Parameter, schedule, step
+
+    @schedule(cron="30 4 * * 1")
+    class NightlyFlow(FlowSpec):
+        alpha = Parameter("alpha", default=1)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+'''
+
+
+@pytest.fixture
+def argo(monkeypatch):
+    with FakeArgo(token=TOKEN) as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        monkeypatch.setenv("ARGO_TOKEN", TOKEN)
+        monkeypatch.delenv("ARGO_NAMESPACE", raising=False)
+        monkeypatch.delenv("ARGO_BASE_HREF", raising=False)
+        yield server
+
+
+def test_deploy_creates_then_leaves_alone_then_updates(argo, tmp_path):
+    flow = make_project(tmp_path / "p", "parameters", SETTINGS)
+    deployment, prepared = facade.deploy(flow, "argo")
+    assert [str(a) for a in deployment.actions] == ["created WorkflowTemplate flows/parametersflow"]
+    assert argo.requests[0]["authorization"] == f"Bearer {TOKEN}"
+    posted = argo.requests[1]["body"]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow",
+                            "POST /api/v1/workflow-templates/flows"]
+    (compiled,) = yaml.safe_load_all(prepared.spec)
+    compiled["metadata"]["namespace"] = "flows"
+    assert posted == {"namespace": "flows", "template": compiled}
+
+    again, _ = facade.deploy(flow, "argo")
+    assert [a.verb for a in again.actions] == ["unchanged"]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow"]
+
+    pyproject = tmp_path / "p" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'image = "example.com/flows:v2"\n')
+    third, prepared3 = facade.deploy(flow, "argo")
+    assert [str(a) for a in third.actions] == ["updated WorkflowTemplate flows/parametersflow"]
+    put = argo.requests[1]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow",
+                            "PUT /api/v1/workflow-templates/flows/parametersflow"]
+    assert put["body"]["name"] == "parametersflow" and put["body"]["namespace"] == "flows"
+    assert put["body"]["template"]["metadata"]["resourceVersion"] == "1"
+    assert put["body"]["template"]["spec"] == next(yaml.safe_load_all(prepared3.spec))["spec"]
+    assert "example.com/flows:v2" in prepared3.spec
+
+
+def test_schedule_deploys_template_and_cron_workflow(argo, tmp_path):
+    flow = make_project(tmp_path / "p", SCHEDULED, SETTINGS)
+    deployment, _ = facade.deploy(flow, "argo")
+    assert [str(a) for a in deployment.actions] == ["created WorkflowTemplate flows/nightlyflow",
+                                                    "created CronWorkflow flows/nightlyflow"]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/nightlyflow",
+                            "POST /api/v1/workflow-templates/flows",
+                            "GET /api/v1/cron-workflows/flows/nightlyflow",
+                            "POST /api/v1/cron-workflows/flows"]
+    cron = argo.objects[("cron-workflows", "flows", "nightlyflow")]
+    assert cron["kind"] == "CronWorkflow"
+    assert cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] == "nightlyflow"
+
+
+def test_trigger_submits_from_template_and_wait_follows_it(argo, tmp_path):
+    flow = make_project(tmp_path / "p", "parameters", SETTINGS)
+    facade.deploy(flow, "argo")
+    argo.calls()
+    run = facade.trigger(flow, "argo", ["who=flowc", "count=7"])
+    assert run.run_id == "parametersflow-00001" and run.status == "queued"
+    submit = argo.requests[0]
+    assert argo.calls() == ["POST /api/v1/workflows/flows/submit"]
+    assert submit["body"] == {"namespace": "flows", "resourceKind": "WorkflowTemplate",
+                              "resourceName": "parametersflow",
+                              "submitOptions": {"parameters": ["count=7", "who=flowc"]}}
+
+    workflow = argo.workflows[("flows", run.run_id)]
+    phases = iter(["Running", "Running", "Succeeded"])
+
+    def advance(info):
+        seen.append(info.status)
+
+    seen: list[str] = []
+    original = argo.answer
+
+    def answer(method, path, query, body, authorization):
+        if method == "GET" and path.endswith(run.run_id):
+            phase = next(phases)
+            workflow["status"] = {"phase": phase, "startedAt": "2026-11-26T12:00:00Z",
+                                  "finishedAt": "2026-11-26T12:01:00Z" if phase == "Succeeded" else None}
+        return original(method, path, query, body, authorization)
+
+    argo.answer = answer
+    final = facade.wait(flow, "argo", run.run_id, poll=0.01, on_change=advance)
+    assert final.successful and final.finished == "2026-11-26T12:01:00Z"
+    assert seen == ["running", "succeeded"]
+    assert argo.calls() == [f"GET /api/v1/workflows/flows/{run.run_id}"] * 3
+
+    argo.answer = original
+    second = facade.trigger(flow, "argo", [])
+    assert argo.requests[0]["body"]["submitOptions"] == {}
+    argo.calls()
+    runs = facade.status(flow, "argo")
+    assert argo.requests[0]["query"] == {
+        "listOptions.labelSelector": "workflows.argoproj.io/workflow-template=parametersflow"}
+    assert [(r.run_id, r.status) for r in runs] == [(second.run_id, "queued"), (run.run_id, "succeeded")]
+
+
+def test_cli_reports_engine_errors_in_one_line_without_the_token(argo, tmp_path, monkeypatch):
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    runner = CliRunner()
+    result = runner.invoke(main, ["trigger", str(flow), "-t", "argo"])
+    assert result.exit_code == 1
+    assert result.output == ("flowc: error: WorkflowTemplate flows/linearflow not found: deploy it "
+                             f"first with flowc deploy {flow} --target argo\n")
+
+    monkeypatch.setenv("ARGO_TOKEN", "wrong-token-456")
+    result = runner.invoke(main, ["deploy", str(flow), "-t", "argo"])
+    assert result.exit_code == 1 and "wrong-token-456" not in result.output
+    assert result.output == ("flowc: error: get WorkflowTemplate flows/linearflow: HTTP 401: not "
+                             "authorized: set ARGO_TOKEN (token not valid for running mode)\n")
+
+    monkeypatch.setenv("ARGO_TOKEN", TOKEN)
+    # someone else changes the template between flowc's GET and PUT: Argo refuses the stale PUT
+    argo.objects[("workflow-templates", "flows", "linearflow")] = {
+        "metadata": {"name": "linearflow", "resourceVersion": "41"}}
+    original = argo.answer
+
+    def stale_read(method, path, query, body, authorization):
+        status, reply = original(method, path, query, body, authorization)
+        if method == "GET":
+            reply = {**reply, "metadata": {**reply["metadata"], "resourceVersion": "40"}}
+        return status, reply
+
+    argo.answer = stale_read
+    result = runner.invoke(main, ["deploy", str(flow), "-t", "argo"])
+    argo.answer = original
+    assert result.exit_code == 1
+    assert result.output == ("flowc: error: update WorkflowTemplate flows/linearflow: HTTP 409: name "
+                             "clash: the object has been modified\n")
+
+    monkeypatch.setenv("ARGO_SERVER", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("ARGO_SECURE", "false")
+    result = runner.invoke(main, ["status", str(flow), "-t", "argo"])
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert "cannot reach the Argo Server at http://127.0.0.1:" in result.output
+
+
+def test_without_a_server_setting_nothing_is_sent(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARGO_SERVER", raising=False)
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    with pytest.raises(DeployError, match="no Argo Server: set ARGO_SERVER"):
+        facade.deploy(flow, "argo")
