@@ -412,5 +412,41 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
     click.echo(format_runs(runs), nl=False)
 
 
+@main.command("show")
+@click.argument("pathspec", metavar="FLOW/RUN_ID")
+@click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
+@click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
+def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
+    """Show a run: status, parameters, steps and the end step's artifacts."""
+    from flowc.client import FlowcNotFound, Flow, Run, format_run
+    from flowc.runtime_shim.datastore import DatastoreError
+
+    try:
+        if "/" in pathspec.strip("/"):
+            run = Run(pathspec, datastore)
+        else:
+            run = Flow(pathspec, datastore).latest_run
+        click.echo(format_run(run, show_data=not no_data), nl=False)
+    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _fail(str(exc))
+
+
+@main.command("logs")
+@click.argument("pathspec", metavar="FLOW/RUN_ID/STEP[/TASK_ID]")
+@click.option("--stderr", "stream", flag_value="stderr", help="Show standard error.")
+@click.option("--stdout", "stream", flag_value="stdout", default=True, help="Show standard output (default).")
+@click.option("--attempt", type=click.IntRange(min=0), help="Attempt to show (default: the latest).")
+@click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
+def logs_command(pathspec: str, stream: str, attempt: int | None, datastore: str | None) -> None:
+    """Print the captured output of a task, or of every task of a step."""
+    from flowc.client import FlowcNotFound, logs_of
+    from flowc.runtime_shim.datastore import DatastoreError
+
+    try:
+        click.echo(logs_of(pathspec, stream, attempt, datastore), nl=False)
+    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _fail(str(exc))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

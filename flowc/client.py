@@ -375,3 +375,72 @@ class Flow:
 
     def __repr__(self) -> str:
         return f"Flow('{self.id}')"
+
+
+# --------------------------------------------------------------------------- text for the CLI
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    import datetime
+
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def format_run(run: Run, show_data: bool = True) -> str:
+    """What ``flowc show X/run_id`` prints: status, parameters, steps with task counts, end data."""
+    lines = [f"Run {run.pathspec}: {run.status}",
+             f"  started   {_when(run.created_at)}",
+             f"  finished  {_when(run.finished_at)}"]
+    if run.origin_run_id:
+        lines.append(f"  resumed from {run.origin_run_id}")
+    if run.parameters:
+        lines.append("  parameters:")
+        lines += [f"    {name} = {_short(value)}" for name, value in sorted(run.parameters.items())]
+    lines.append("  steps:")
+    for step in sorted(run.steps(), key=lambda s: (s.finished_at or float("inf"), s.id)):
+        tasks = step.tasks()
+        ok = sum(t.successful for t in tasks)
+        retried = sum(t.current_attempt > 0 for t in tasks)
+        caught = sum(t.caught for t in tasks)
+        extra = "".join((f", {retried} retried" if retried else "", f", {caught} caught" if caught else ""))
+        lines.append(f"    {step.id:<24} {ok}/{len(tasks)} tasks succeeded{extra}")
+        for task in tasks:
+            if not task.successful and task.exception:
+                lines.append(f"      {task.id} attempt {task.current_attempt} failed: {task.exception}")
+    end = run.end_task
+    if show_data and end is not None:
+        lines.append("  artifacts of end:")
+        for artifact in end.artifacts:
+            try:
+                shown = _short(artifact.data)
+            except Exception as exc:  # noqa: BLE001 - show what we can
+                shown = f"<cannot load: {exc}>"
+            lines.append(f"    {artifact.name} = {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def logs_of(pathspec: str, stream: str = "stdout", attempt: int | None = None,
+            datastore: Datastore | str | None = None) -> str:
+    """The logs of ``X/run/step`` (every task, with a header each) or ``X/run/step/task``."""
+    parts = pathspec.strip("/").split("/")
+    if len(parts) == 4:
+        tasks = [Task(pathspec, datastore)]
+    elif len(parts) == 3:
+        tasks = Step(pathspec, datastore).tasks()
+    else:
+        raise ValueError(f"logs take X/run_id/step or X/run_id/step/task_id, got {pathspec!r}")
+    if len(tasks) == 1:
+        return tasks[0]._log(stream, attempt)
+    out = []
+    for task in tasks:
+        out.append(f"--- {task.pathspec} (attempt {task.current_attempt if attempt is None else attempt}) ---\n")
+        text = task._log(stream, attempt)
+        out.append(text if text.endswith("\n") or not text else text + "\n")
+    return "".join(out)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler import compile_file, ir
+from flowc.runtime_shim.capture import capture_output
 from flowc.runtime_shim.datastore import Datastore, open_datastore
 from flowc.runtime_shim.loader import load_flow_class
 from flowc.runtime_shim.task import TaskRequest, TaskResult, max_attempts, run_task
@@ -63,8 +64,12 @@ def drive(path: Path, datastore: Datastore | str, run_id: str = "r1",
     def execute(step: str, index_path: tuple[int, ...], iteration: int) -> TaskResult:
         node = flow.step(step)
         for attempt in range(max_attempts(node)):
-            result = run_task(TaskRequest(cls, flow, step, run_id, store, index_path, iteration,
-                                          attempt, params=(params or {}) if step == "start" else {}))
+            request = TaskRequest(cls, flow, step, run_id, store, index_path, iteration, attempt,
+                                  params=(params or {}) if step == "start" else {})
+            with capture_output(echo=False) as captured:
+                result = run_task(request)
+            for stream in ("stdout", "stderr"):
+                store.save_log(request.key, attempt, stream, getattr(captured, stream).getvalue())
             driven.results.append(result)
             if result.ok:
                 return result
