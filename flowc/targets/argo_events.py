@@ -14,6 +14,7 @@ from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
 from flowc.targets import Settings
 from flowc.targets import argo_syntax as syn
+from flowc.targets.argo_pod import parameter_default_text
 
 API_VERSION = "argoproj.io/v1alpha1"
 DEFAULT_EVENT_SOURCE = "flowc-events"
@@ -119,15 +120,19 @@ def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[
             if param not in exposed:
                 continue
             parameters.append((dep, param, payload_field))
+    # Each mapped parameter is passed explicitly; an event without the field (or another event of
+    # the same sensor) falls back to the parameter's default, so it is never blanked.
+    defaults = {p.name: parameter_default_text(p) for p in flow.parameters}
     ordered = [p.name for p in flow.parameters if p.name in exposed]
-    workflow_args = [{"name": p, "value": ""} for p in ordered if any(p == q for _, q, _ in parameters)]
+    workflow_args = [{"name": p, "value": defaults[p] or ""} for p in ordered
+                     if any(p == q for _, q, _ in parameters)]
     trigger_params = []
     for dep, param, payload_field in parameters:
         index = [a["name"] for a in workflow_args].index(param)
-        trigger_params.append({
-            "src": {"dependencyName": dep, "dataKey": f"body.payload.{payload_field}"},
-            "dest": f"spec.arguments.parameters.{index}.value",
-        })
+        src: dict[str, Any] = {"dependencyName": dep, "dataKey": f"body.payload.{payload_field}"}
+        if defaults[param] is not None:
+            src["value"] = defaults[param]
+        trigger_params.append({"src": src, "dest": f"spec.arguments.parameters.{index}.value"})
     workflow_spec: dict[str, Any] = {"workflowTemplateRef": {"name": template_name}}
     if workflow_args:
         workflow_spec["arguments"] = {"parameters": workflow_args}

@@ -1,0 +1,323 @@
+"""The Argo target's output: golden files, strict schemas (v3.7.0 and v4.1.2, Argo Events),
+hera's models, the controller's semantic rules, size, and what each decorator becomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, example_flows, shape_flows
+from tests.targets.argo_checks import schema_errors, semantic_errors, workflow_schema_files
+from tests.targets.argo_helpers import documents, emit, emit_source
+
+EXAMPLES = example_flows()
+SHAPES = shape_flows()
+ALL = [("", p) for p in EXAMPLES] + [("flows/", p) for p in SHAPES]
+IDS = [prefix + p.stem for prefix, p in ALL]
+
+
+@pytest.fixture(autouse=True)
+def _at_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flow paths are compiled relative to the repository, as `flowc compile examples/x.py` does.
+    monkeypatch.chdir(ROOT)
+
+
+def relative(path: Path) -> Path:
+    return path.relative_to(ROOT)
+
+
+@pytest.mark.parametrize("prefix,path", ALL, ids=IDS)
+def test_golden(prefix: str, path: Path, golden) -> None:
+    golden.check(f"argo/{prefix}{path.stem}.yaml", emit(relative(path)))
+
+
+@pytest.mark.parametrize("prefix,path", ALL, ids=IDS)
+def test_schema_and_semantics(prefix: str, path: Path) -> None:
+    docs = documents(emit(relative(path)))
+    for doc in docs:
+        for schema in workflow_schema_files(doc, "4"):
+            assert schema_errors(doc, schema) == [], (doc["kind"], schema)
+    assert semantic_errors(docs) == []
+
+
+@pytest.mark.parametrize("prefix,path", ALL, ids=IDS)
+def test_hera_models_parse(prefix: str, path: Path) -> None:
+    from hera.workflows.models import CronWorkflow, WorkflowTemplate
+
+    for doc in documents(emit(relative(path))):
+        model = {"WorkflowTemplate": WorkflowTemplate, "CronWorkflow": CronWorkflow}.get(doc["kind"])
+        if model is None:
+            continue  # hera has no Argo Events models; the Sensor is schema-checked above
+        parsed = model.model_validate(doc) if hasattr(model, "model_validate") else model.parse_obj(doc)
+        assert parsed.metadata.name == doc["metadata"]["name"]
+
+
+def test_output_is_deterministic_and_free_of_machine_details(tmp_path: Path) -> None:
+    path = relative(next(p for p in EXAMPLES if p.stem == "train"))
+    first, second = emit(path), emit(path)
+    assert first == second
+    assert str(ROOT) not in first and str(tmp_path) not in first
+    assert "flowc/version" not in first
+
+
+def test_the_manifest_is_carried_once() -> None:
+    text = emit(relative(next(p for p in SHAPES if p.stem == "nested_foreach")))
+    assert text.count("z:") == 1
+    wt = documents(text)[0]
+    env = wt["spec"]["templateDefaults"]["container"]["env"]
+    assert [e["name"] for e in env] == ["FLOWC_MANIFEST"]
+
+
+def test_spec_size_does_not_depend_on_foreach_width() -> None:
+    source = '''
+from flowc import FlowSpec, step
+class W(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range({width}))
+        self.next(self.body, foreach="items")
+    @step
+    def body(self):
+        self.next(self.join)
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+'''
+    small = emit_source(source.replace("{width}", "3"))
+    large = emit_source(source.replace("{width}", "300000"))
+    # only the source hash inside the inline manifest differs
+    assert abs(len(small.text) - len(large.text)) < 16
+    assert "withSequence" in small.text
+
+
+def test_size_is_at_most_a_quarter_of_metaflows() -> None:
+    source = (ROOT / "tests" / "flows" / "foreach.py").read_text()
+    text = emit_source(source, "foreach.py").text
+    wt = yaml.safe_dump(documents(text)[0])
+    assert len(text.encode()) <= 84_601 // 4, len(text.encode())
+    assert len(wt) > 0
+
+
+def _dsl(body: str, header: str = "") -> str:
+    return (
+        "from flowc import FlowSpec, step, retry, timeout, resources, kubernetes, environment, "
+        "secrets, catch, schedule, trigger, trigger_on_finish, project, parallel, exit_hook, pypi, Parameter\n"
+        f"{header}\nclass F(FlowSpec):\n" + body
+    )
+
+
+LINEAR = """
+    @step
+    def start(self):
+        self.next(self.end)
+    {decorators}
+    @step
+    def end(self):
+        pass
+"""
+
+
+def _end_template(decorators: str, **settings):
+    emitted = emit_source(_dsl(LINEAR.replace("{decorators}", decorators)), **settings)
+    assert not [d for d in emitted.diagnostics if d.severity == "error"], emitted.diagnostics
+    wt = documents(emitted.text)[0]
+    return next(t for t in wt["spec"]["templates"] if t["name"] == "end"), emitted
+
+
+def test_retry_timeout_resources_environment() -> None:
+    tmpl, _ = _end_template(
+        "@retry(times=4, minutes_between_retries=1)\n    @timeout(minutes=2, seconds=5)\n"
+        "    @resources(cpu=2, memory=8192, gpu=1, disk=20480)\n"
+        "    @environment(vars={'A': 'x', 'B': 'y'})")
+    assert tmpl["retryStrategy"] == {"limit": 4, "retryPolicy": "Always", "backoff": {"duration": "60s"}}
+    assert tmpl["activeDeadlineSeconds"] == 125
+    container = tmpl["container"]
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "8192Mi", "ephemeral-storage": "20480Mi"},
+        "limits": {"nvidia.com/gpu": "1"},
+    }
+    assert container["env"] == [{"name": "A", "value": "x"}, {"name": "B", "value": "y"}]
+    assert container["command"][container["command"].index("--attempt") + 1] == "{{retries}}"
+
+
+def test_kubernetes_decorator() -> None:
+    tmpl, emitted = _end_template(
+        "@kubernetes(image='repo/img:1', cpu='500m', memory='2Gi', service_account='sa', "
+        "node_selector={'pool': 'gpu'}, secrets=['db-creds'], labels={'team': 'ml'}, "
+        "annotations={'note': 'n'}, tolerations=[{'key': 'k', 'operator': 'Exists'}], "
+        "image_pull_policy='Always', shared_memory=256)")
+    container = tmpl["container"]
+    assert container["image"] == "repo/img:1"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"]["requests"]["cpu"] == "500m"
+    assert container["resources"]["requests"]["memory"] == "2048Mi"
+    assert container["envFrom"] == [{"secretRef": {"name": "db-creds"}}]
+    assert tmpl["serviceAccountName"] == "sa"
+    assert tmpl["nodeSelector"] == {"pool": "gpu"}
+    assert tmpl["tolerations"] == [{"key": "k", "operator": "Exists"}]
+    assert tmpl["metadata"] == {"labels": {"team": "ml"}, "annotations": {"note": "n"}}
+    assert tmpl["volumes"][0]["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
+
+
+def test_resources_take_the_larger_of_resources_and_kubernetes() -> None:
+    tmpl, _ = _end_template("@resources(cpu=4, memory=1024)\n    @kubernetes(cpu=1, memory=4096)")
+    assert tmpl["container"]["resources"]["requests"]["cpu"] == "4"
+    assert tmpl["container"]["resources"]["requests"]["memory"] == "4096Mi"
+
+
+def test_settings_reach_the_spec() -> None:
+    emitted = emit_source(_dsl(LINEAR.replace("{decorators}", "")), image="reg/flow:2", namespace="ml",
+                          service_account="runner", max_workers=7, datastore_root="s3://b/p", code_dir="/srv")
+    wt = documents(emitted.text)[0]
+    assert wt["metadata"]["namespace"] == "ml"
+    assert wt["spec"]["serviceAccountName"] == "runner"
+    assert wt["spec"]["parallelism"] == 7
+    assert wt["spec"]["templateDefaults"]["container"]["image"] == "reg/flow:2"
+    start = next(t for t in wt["spec"]["templates"] if t["name"] == "start")
+    command = start["container"]["command"]
+    assert command[command.index("--flow-file") + 1] == "/srv/flow.py"
+    assert command[command.index("--datastore") + 1] == "s3://b/p"
+
+
+def test_parameters_become_workflow_arguments() -> None:
+    body = LINEAR.replace("{decorators}", "")
+    header = ""
+    source = _dsl(
+        "    alpha = Parameter('alpha', default=0.5, help='rate')\n"
+        "    who = Parameter('who', required=True)\n"
+        "    flag = Parameter('flag', default=True)\n" + body, header)
+    wt = documents(emit_source(source).text)[0]
+    assert wt["spec"]["arguments"]["parameters"] == [
+        {"name": "alpha", "value": "0.5", "description": "rate"},
+        {"name": "who"},
+        {"name": "flag", "value": "true"},
+    ]
+    start = next(t for t in wt["spec"]["templates"] if t["name"] == "start")
+    assert "alpha={{workflow.parameters.alpha}}" in start["container"]["command"]
+
+
+@pytest.mark.parametrize("version,key", [("3.5", "schedule"), ("3.7", "schedules"), ("4", "schedules")])
+def test_schedule_becomes_a_cron_workflow(version: str, key: str) -> None:
+    source = _dsl(LINEAR.replace("{decorators}", ""), "").replace(
+        "class F(FlowSpec)", "@schedule(cron='0 6 * * 1', timezone='Europe/Paris')\nclass F(FlowSpec)")
+    docs = documents(emit_source(source, argo_version=version).text)
+    cron = docs[1]
+    assert cron["kind"] == "CronWorkflow"
+    expected = "0 6 * * 1" if key == "schedule" else ["0 6 * * 1"]
+    assert cron["spec"][key] == expected
+    assert cron["spec"]["timezone"] == "Europe/Paris"
+    assert cron["spec"]["workflowSpec"] == {"workflowTemplateRef": {"name": "f"}}
+    for schema in workflow_schema_files(cron, version):
+        assert schema_errors(cron, schema) == []
+    assert semantic_errors(docs) == []
+
+
+def test_long_names_are_shortened_deterministically() -> None:
+    long = "A" * 30 + "VeryLongFlowNameThatKeepsGoingAndGoing"
+    source = _dsl(LINEAR.replace("{decorators}", ""), "").replace(
+        "class F(FlowSpec)", f"@schedule(daily=True)\n@project(name='analytics_team_project')\nclass {long}(FlowSpec)")
+    docs = documents(emit_source(source).text)
+    names = [d["metadata"]["name"] for d in docs]
+    assert len(names[0]) == 63 and len(names[1]) <= 52
+    assert names == [d["metadata"]["name"] for d in documents(emit_source(source).text)]
+    assert names[0] != names[1]
+    assert docs[0]["metadata"]["labels"]["flowc/project"] == "analytics-team-project"
+    assert semantic_errors(docs) == []
+
+
+def test_trigger_becomes_a_sensor() -> None:
+    source = _dsl(
+        "    alpha = Parameter('alpha', default=1)\n" + LINEAR.replace("{decorators}", ""), ""
+    ).replace("class F(FlowSpec)",
+              "@trigger(event={'name': 'data_ready', 'parameters': {'alpha': 'size'}})\nclass F(FlowSpec)")
+    docs = documents(emit_source(source).text)
+    sensor = docs[-1]
+    assert sensor["kind"] == "Sensor"
+    assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
+    dep = sensor["spec"]["dependencies"][0]
+    assert dep["filters"]["data"][0]["value"] == ["data_ready"]
+    trigger = sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]
+    assert trigger["parameters"] == [{"src": {"dependencyName": dep["name"], "dataKey": "body.payload.size",
+                                              "value": "1"},
+                                      "dest": "spec.arguments.parameters.0.value"}]
+    assert semantic_errors(docs) == []
+
+
+def test_trigger_on_finish_becomes_a_sensor() -> None:
+    source = _dsl(LINEAR.replace("{decorators}", ""), "").replace(
+        "class F(FlowSpec)", "@trigger_on_finish(flow='Upstream')\nclass F(FlowSpec)")
+    sensor = documents(emit_source(source).text)[-1]
+    assert sensor["spec"]["dependencies"][0]["filters"]["data"][0]["value"] == ["flowc.finished.Upstream"]
+    assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
+
+
+def test_parallel_is_a_diagnostic_at_its_line() -> None:
+    source = _dsl("""
+    @step
+    def start(self):
+        self.next(self.train, num_parallel=2)
+    @parallel
+    @step
+    def train(self):
+        self.next(self.join)
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+""")
+    emitted = emit_source(source)
+    assert emitted.text == ""
+    errors = [d for d in emitted.diagnostics if d.severity == "error"]
+    assert {d.code for d in errors} == {"FLOW200"}
+    lines = source.splitlines()
+    assert any("num_parallel" in lines[d.span.line - 1] for d in errors)
+    assert all("argo" in d.message for d in errors)
+
+
+def test_exit_hook_is_a_diagnostic() -> None:
+    source = _dsl(LINEAR.replace("{decorators}", "")).replace(
+        "class F(FlowSpec)", "@exit_hook(on_success=['notify'])\nclass F(FlowSpec)")
+    emitted = emit_source(source)
+    assert emitted.text == ""
+    assert [d.code for d in emitted.diagnostics if d.severity == "error"] == ["FLOW201"]
+
+
+def test_cli_bad_input_writes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    bad = tmp_path / "bad.py"
+    bad.write_text(_dsl("""
+    @step
+    def start(self):
+        self.next(self.train, num_parallel=2)
+    @parallel
+    @step
+    def train(self):
+        self.next(self.join)
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+"""))
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "argo", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "FLOW200" in result.output
+    assert not out.exists()
+    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "nope", "-o", str(out)])
+    assert result.exit_code != 0 and not out.exists()
+    good = ROOT / "tests" / "flows" / "linear.py"
+    result = CliRunner().invoke(main, ["compile", str(good), "--target", "argo", "--argo-version", "2.0",
+                                       "-o", str(out)])
+    assert result.exit_code != 0 and not out.exists()
