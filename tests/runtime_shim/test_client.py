@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import flowc
+from flowc import client
 from flowc.cli import main
 from flowc.client import Flow, FlowcNotFound, Run, Step, Task
 from tests.runtime_shim.driver import RunFailed, drive, write_flow
@@ -108,9 +109,7 @@ def test_default_root_and_lazy_top_level_import(runs, monkeypatch):
         with pytest.raises(FlowcNotFound):
             Flow("ClientFlow")
     finally:
-        import flowc.client
-
-        flowc.client._DEFAULT_ROOT = None
+        client._DEFAULT_ROOT = None
 
 
 def test_show_and_logs_commands(runs):
