@@ -111,7 +111,8 @@ def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> l
     """
     engine_values.setdefault("datastore", settings.datastore_root)
     if settings.code_package:
-        shim = shim_argv(settings.python, flow_file_in_image(flow, "."), **engine_values)
+        # `flowc package` archives the flow file's directory, so the file sits at the top.
+        shim = shim_argv(settings.python, PurePath(flow.path).name, **engine_values)
         return [settings.python, "-m", CODE_PACKAGE_MODULE, "--package", settings.code_package,
                 "--", *shim[3:]]
     return shim_argv(settings.python, flow_file_in_image(flow, settings.code_dir), **engine_values)
