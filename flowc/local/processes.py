@@ -9,6 +9,7 @@ a timeout kills the step's whole group.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import os
 import selectors
@@ -67,6 +68,14 @@ def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path) -
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
+        # The scheduler may run embedded (tests, notebooks) with sys.stdout replaced by an
+        # in-memory object: the step's prints must reach the log files all the same.
+        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, encoding="utf-8",
+                                            errors="backslashreplace", closefd=False)
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding="utf-8",
+                                            errors="backslashreplace", closefd=False)
+        # A hard crash (segfault, abort) leaves its Python traceback in the task's own log.
+        faulthandler.enable(file=sys.stderr)
         result = body()
         code = result if isinstance(result, int) else 0
     except SystemExit as exc:

@@ -47,7 +47,8 @@ class Progress:
             self._line(f"{step}/{task} started{suffix}")
         self._draw()
 
-    def finished(self, step: str, task: str, attempt: int, elapsed: float, outcome: str) -> None:
+    def finished(self, step: str, task: str, attempt: int, elapsed: float, outcome: str,
+                 detail: str = "") -> None:
         """``outcome`` is ``done``, ``cloned``, ``retrying`` or ``failed``."""
         counts = self.counts[step]
         if outcome != "cloned":
@@ -59,7 +60,8 @@ class Progress:
         else:
             counts.failed += 1
         if not self.live or outcome in ("failed", "retrying"):
-            self._emit(f"{step}/{task} {outcome} (attempt {attempt}, {elapsed:.2f}s)")
+            suffix = f": {detail}" if detail else ""
+            self._emit(f"{step}/{task} {outcome} (attempt {attempt}, {elapsed:.2f}s){suffix}")
         self._draw()
 
     def tick(self) -> None:

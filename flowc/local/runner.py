@@ -200,6 +200,12 @@ class Scheduler:
     def _finished(self, planner: Planner, pool: ProcessPool, state: _State, child: Child) -> None:
         pending: _Pending = child.payload  # type: ignore[assignment]
         key, attempt = pending.key, pending.attempt
+        if child.returncode == 0 and not shim.task_done(self.datastore, self.flow.name,
+                                                        self.run_id, key):
+            child.returncode = shim.EXIT_RETRYABLE
+            with child.stderr_path.open("a", encoding="utf-8") as stderr:
+                stderr.write(f"task {key} exited with status 0 before finishing "
+                             "(os._exit in the step?)\n")
         self._finish_logs(child)
         if child.returncode == 0:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
@@ -212,8 +218,7 @@ class Scheduler:
         times = retry.times if retry else 0
         why = self._describe_failure(child)
         if attempt < times and not state.stopping and child.returncode != shim.EXIT_FINAL:
-            self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "retrying")
-            self.progress.message(f"{key}: attempt {attempt} {why}; retrying")
+            self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "retrying", why)
             delay = float(retry.minutes_between_retries) * 60 if retry else 0.0
             state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
             return

@@ -109,6 +109,11 @@ def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str,
     return body
 
 
+def task_done(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey) -> bool:
+    """Whether the task's completion marker exists (a child can exit 0 without finishing)."""
+    return store.read_done(ds.TaskKey(flow_name, run_id, key.step, key.task_id)) is not None
+
+
 def read_side_channels(directory: Path) -> Facts:
     def read(name: str) -> str | None:
         try:
