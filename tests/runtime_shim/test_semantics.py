@@ -488,3 +488,32 @@ def test_unchanged_inherited_artifacts_are_not_rewritten(tmp_path):
     shas = {step: driven.done(step)["artifacts"]["big"]["sha"] for step in ("start", "middle", "end")}
     assert len(set(shas.values())) == 1
     assert driven.artifact("end", "size") == 1000
+
+
+def test_parallel_gang_sees_its_node_index(tmp_path):
+    flow = write_flow(tmp_path, """
+        from metaflow import FlowSpec, current, parallel, step
+
+        class GangFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.train, num_parallel=3)
+
+            @parallel
+            @step
+            def train(self):
+                self.node = (current.parallel.node_index, current.parallel.num_nodes, self.index)
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.nodes = [i.node for i in inputs]
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """)
+    driven = drive(flow, str(tmp_path / "ds"))
+    assert driven.artifact("end", "nodes") == [(0, 3, 0), (1, 3, 1), (2, 3, 2)]
+    assert driven.done("start")["foreach"] == {"width": 3, "var": None}

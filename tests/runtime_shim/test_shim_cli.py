@@ -213,3 +213,30 @@ def test_shim_never_imports_libcst_or_jinja2(tmp_path, compiled):
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_flow_py_run_forwards_to_flowc_run(tmp_path):
+    path = write_flow(tmp_path, """
+        from flowc import FlowSpec, Parameter, step
+
+        class MainFlow(FlowSpec):
+            alpha = Parameter("alpha", default=1)
+
+            @step
+            def start(self):
+                self.doubled = self.alpha * 2
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            MainFlow()
+    """, name="main_flow.py")
+    proc = subprocess.run([sys.executable, str(path), "run", "--alpha", "21", "--datastore", "ds"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from flowc.client import Flow
+
+    assert Flow("MainFlow", datastore=str(tmp_path / "ds")).latest_run.data.doubled == 42
