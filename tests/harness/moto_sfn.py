@@ -352,6 +352,10 @@ class MotoSfn:
     def _configure(self) -> None:
         import urllib.request
 
+        # moto's backends live in this process and outlive a server: start from a clean state.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(reset) as response:
+            response.read()
         body = json.dumps({"stepfunctions": {"execute_state_machine": True},
                            "batch": {"use_docker": False}}).encode()
         request = urllib.request.Request(f"{self.endpoint}/moto-api/config", data=body,
