@@ -8,6 +8,10 @@ long as they share the datastore layout of docs/contracts.md.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -70,23 +74,41 @@ def snapshot(datastore_root: str | Path, flow_name: str, run_id: str,
 
 def run_locally(flow_path: str | Path, tmpdir: str | Path, params: dict[str, Any] | None = None,
                 max_workers: int = 8, expect_success: bool = True) -> str:
-    """Run ``flow_path`` with ``flowc run``'s scheduler in this process (tasks are still forked
-    children) with the datastore at ``tmpdir/datastore``; returns the run id.
+    """Run ``flow_path`` with ``flowc run`` with the datastore at ``tmpdir/datastore``; returns
+    the run id.
 
-    ``params`` values are passed as command-line text (``str(value)``; lists and dicts as JSON).
-    Raises AssertionError with the run's output when the run fails and ``expect_success``.
+    The scheduler runs in this process (tasks are still forked children) unless other threads
+    are alive here (a moto server, say): forking a threaded process can deadlock a child, so
+    then it runs as ``python -m flowc.cli run`` instead. ``params`` values are passed as
+    command-line text (``str(value)``; lists and dicts as JSON). Raises AssertionError with the
+    run's output when the run fails and ``expect_success``.
     """
-    import json
-
-    from flowc.local.api import run_flow
-
     pairs = []
     for name, value in (params or {}).items():
         text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
         pairs.append(f"{name}={text}")
+    datastore = Path(tmpdir) / "datastore"
+    if threading.active_count() > 1:
+        return _run_in_subprocess(Path(flow_path), pairs, datastore, max_workers, expect_success)
+    from flowc.local.api import run_flow
+
     stream = io.StringIO()
-    result = run_flow(Path(flow_path), tuple(pairs), datastore=str(Path(tmpdir) / "datastore"),
+    result = run_flow(Path(flow_path), tuple(pairs), datastore=str(datastore),
                       max_workers=max_workers, stream=stream, live=False)
     if expect_success and result.status != "succeeded":
         raise AssertionError(f"flowc run {flow_path} {result.status}:\n{stream.getvalue()}")
     return result.run_id
+
+
+def _run_in_subprocess(flow_path: Path, pairs: list[str], datastore: Path, max_workers: int,
+                       expect_success: bool) -> str:
+    datastore.mkdir(parents=True, exist_ok=True)
+    run_id_file = datastore / ".run_id"
+    argv = [sys.executable, "-m", "flowc.cli", "run", str(flow_path), "--datastore", str(datastore),
+            "--max-workers", str(max_workers), "--run-id-file", str(run_id_file)]
+    for pair in pairs:
+        argv += ["--param", pair]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if expect_success and done.returncode != 0:
+        raise AssertionError(f"flowc run {flow_path} exited {done.returncode}:\n{done.stderr}")
+    return run_id_file.read_text(encoding="utf-8")
