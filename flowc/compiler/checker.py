@@ -92,9 +92,10 @@ class _Checker:
         known = self.transitions()
         if known and "start" in self.steps:
             graph = walk(self.flow)
-            looped = self.loops()
-            self.unreachable(graph)
-            if not looped:
+            # A loop makes the steps after it unreachable and its contexts meaningless: report
+            # the loop alone.
+            if not self.loops():
+                self.unreachable(graph)
                 self.balance(graph)
             self.parallel()
         return self.out
@@ -202,20 +203,26 @@ class _Checker:
                            f"call self.next(self.{step.name}) from another step, or remove it")
 
     def balance(self, graph: Walk) -> None:
+        reported = len(self.out)
+        # Joins a switch leads straight into are reported once (FLOW037), not also as unbalanced.
+        switched_into = {target for s in self.flow.steps if isinstance(s.transition, ir.Switch)
+                         for target in s.transition.targets}
         for step in self.flow.steps:
             if step.name not in graph.contexts:
                 continue
             parents = [p for p in step.in_steps if p in graph.contexts]
             incoming = [graph.edge_context(self.steps, p, step.name) for p in parents]
             if step.is_join:
-                self.join(step, parents, incoming)
+                if step.name not in switched_into:
+                    self.join(step, parents, incoming)
             elif len({c for c in incoming}) > 1:
                 splits = sorted({c[-1][0] for c in incoming if c})
                 self.error(MERGE_WITHOUT_JOIN, f"step '{step.name}' is reached from several branches"
                            + (f" of '{splits[0]}'" if len(splits) == 1 else "") + " but is not a join",
                            step.span, f"make it a join: def {step.name}(self, inputs)")
         end = self.steps.get("end")
-        if end is not None and graph.contexts.get("end"):
+        # An unbalanced join upstream already explains an open split at end: no cascade.
+        if end is not None and graph.contexts.get("end") and len(self.out) == reported:
             open_splits = ", ".join(f"'{s}'" for s, _ in graph.contexts["end"])
             self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {open_splits} "
                        "is joined", end.span, "add a join step (taking inputs) before end")

@@ -1,0 +1,13 @@
+"""Minute 61."""
+from metaflow import FlowSpec, step, schedule
+
+
+@schedule(cron="61 * * * *")  # E: FLOW057
+class BadFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

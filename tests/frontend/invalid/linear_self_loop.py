@@ -1,0 +1,16 @@
+"""Only a switch may loop to itself."""
+from metaflow import FlowSpec, step
+
+
+class BadFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.a)  # E: FLOW030
+
+    @step
+    def end(self):
+        pass

@@ -1,0 +1,17 @@
+"""A switch case naming a string."""
+from metaflow import FlowSpec, step
+
+
+class BadFlow(FlowSpec):
+    @step
+    def start(self):
+        self.x = "a"
+        self.next({"a": self.a, "b": "end"}, condition="x")  # E: FLOW021
+
+    @step
+    def a(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
