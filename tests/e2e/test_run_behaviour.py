@@ -487,3 +487,46 @@ def test_plain_progress_lines_and_run_record(tmp_path: Path) -> None:
     assert record["status"] == "succeeded" and record["origin_run_id"] is None
     manifest = tmp_path / ".flowc" / "BranchFlow" / "runs" / run_id / "manifest.json"
     assert json.loads(manifest.read_text())["flow"]["name"] == "BranchFlow"
+
+
+def test_parallel_gang_runs_num_parallel_tasks(write_flow, tmp_path: Path) -> None:
+    path = write_flow("gang_flow", '''
+        from metaflow import FlowSpec, current, parallel, step
+
+
+        class GangFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.train, num_parallel=3)
+
+            @parallel
+            @step
+            def train(self):
+                self.node = (current.parallel.node_index, current.parallel.num_nodes)
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.nodes = [i.node for i in inputs]
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''')
+    run_id = run_locally(path, tmp_path)
+    snap = snapshot(tmp_path / "datastore", "GangFlow", run_id)
+    assert sorted(snap["train"]) == ["t_0", "t_1", "t_2"]
+    assert snap["end"]["t"]["nodes"] == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_live_progress_redraws_per_step_counts(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_flow(FLOWS / "foreach.py", (), datastore=str(tmp_path / "ds"), stream=out,
+                      live=True)
+    assert result.status == "succeeded"
+    text = out.getvalue()
+    assert "\x1b[" in text and "F\x1b[J" in text  # cursor up + clear: the block is redrawn
+    final = text.rsplit("\x1b[J", 1)[-1]
+    assert "  square  5 done, 0 running, 0 failed" in final
+    assert "started" not in text  # no per-task lines on a terminal
