@@ -76,7 +76,10 @@ class Imported:
 def import_dags(folder: Path) -> Imported:
     """Every DAG file in ``folder`` through Airflow's own DagBag: the DAGs and the import errors."""
     migrate()
-    from airflow.models.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(folder))
     return Imported(dict(bag.dags), dict(bag.import_errors), tuple(getattr(bag, "captured_warnings", {}).items()))
