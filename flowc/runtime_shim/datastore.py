@@ -68,6 +68,39 @@ class ArtifactRef:
 # --------------------------------------------------------------------------- streams
 
 
+_PIPELINE = 8 << 20  # above this, hash one chunk in a thread while the next is copied
+
+
+def _pipelined(view: memoryview, digest: Any, move: Any) -> int:
+    """``move`` chunks of ``view`` in order while hashing the previous chunk in another thread.
+
+    Both hashlib and file I/O release the GIL on large buffers, so hashing costs no wall time
+    on a multi-core machine; for small buffers it is done inline.
+    """
+    if view.nbytes <= _PIPELINE:
+        n = move(view)
+        digest.update(view[:n])
+        return n
+    import threading
+
+    total = 0
+    pending: threading.Thread | None = None
+    for start in range(0, view.nbytes, _PIPELINE):
+        chunk = view[start:start + _PIPELINE]
+        n = move(chunk)
+        if pending is not None:
+            pending.join()
+        done = chunk[:n]
+        pending = threading.Thread(target=digest.update, args=(done,))
+        pending.start()
+        total += n
+        if n < chunk.nbytes:
+            break
+    if pending is not None:
+        pending.join()
+    return total
+
+
 class _HashingWriter(io.RawIOBase):
     """Writes through to ``raw`` and hashes every byte; pickle streams into it chunk by chunk."""
 
@@ -79,12 +112,17 @@ class _HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
+    def _write_all(self, chunk: memoryview) -> int:
+        written = 0
+        while written < chunk.nbytes:
+            written += self.raw.write(chunk[written:]) or 0
+        return written
+
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self.digest.update(view)
-        self.raw.write(view)
-        self.size += view.nbytes
-        return view.nbytes
+        n = _pipelined(view, self.digest, self._write_all)
+        self.size += n
+        return n
 
 
 class _HashingReader(io.RawIOBase):
@@ -97,11 +135,22 @@ class _HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _read_full(self, chunk: memoryview) -> int:
+        got = 0
+        while got < chunk.nbytes:
+            n = self.raw.readinto(chunk[got:])
+            if not n:
+                break
+            got += n
+        return got
+
     def readinto(self, buffer: Any) -> int:
-        n = self.raw.readinto(buffer)
-        if n:
-            self.digest.update(memoryview(buffer)[:n])
-        return n or 0
+        view = memoryview(buffer).cast("B")
+        if view.nbytes <= _PIPELINE:
+            n = self.raw.readinto(view) or 0
+            self.digest.update(view[:n])
+            return n
+        return _pipelined(view, self.digest, self._read_full)
 
     def drain(self) -> None:
         while True:

@@ -99,3 +99,19 @@ def test_open_datastore_defaults(tmp_path, monkeypatch):
     assert open_datastore().root == str(tmp_path / ".flowc")
     monkeypatch.setenv("FLOWC_DATASTORE", str(tmp_path / "elsewhere"))
     assert open_datastore().root == str(tmp_path / "elsewhere")
+
+
+def test_large_artifact_streams_through_the_pipelined_hash(tmp_path):
+    store = open_datastore(str(tmp_path))
+    value = os.urandom(1 << 20) * 20 + b"tail"  # several 8 MiB chunks plus a remainder
+    ref = store.save_artifact("F", "big", value)
+    blob = tmp_path / "F" / "blobs" / ref.sha[:2] / ref.sha
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == ref.sha
+    assert store.load_artifact("F", "big", ref) == value
+    with open(blob, "r+b") as handle:  # damage the middle of a large, pipelined read
+        handle.seek(ref.size // 2)
+        byte = handle.read(1)
+        handle.seek(ref.size // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(DatastoreError, match="artifact 'big' is corrupt"):
+        store.load_artifact("F", "big", ref)
