@@ -34,7 +34,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -116,6 +118,7 @@ class Interpreter:
         sleep: Callable[[float], None] = time.sleep,
         pod_timeout: float = 120.0,
         shared_paths: Iterable[str | Path] = (),
+        max_parallel: int = 1,
         scheduled_time: str = "2026-01-01T00:00:00Z",
     ):
         kind = document.get("kind")
@@ -137,6 +140,10 @@ class Interpreter:
         self.shared = tuple(str(p) for p in (*shared_paths, self.workdir, *self.path_map.values()))
         self.nodes: list[Node] = []
         self._pods = 0
+        self._lock = threading.Lock()
+        # >1 runs the expanded items of a loop concurrently (as Argo does); 1 keeps every run in
+        # one deterministic order, which the seeded example tests rely on.
+        self.max_parallel = max_parallel
         declared = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", ())}
         for key, value in (parameters or {}).items():
             declared[key] = value
@@ -282,8 +289,9 @@ class Interpreter:
     def _pod(self, tmpl: dict[str, Any], env: dict[str, Any], node_name: str) -> Node:
         kind = "script" if "script" in tmpl else "container"
         spec = self.substitute(tmpl[kind], env)
-        self._pods += 1
-        pod_tmp = self.workdir / f"pod{self._pods}"
+        with self._lock:
+            self._pods += 1
+            pod_tmp = self.workdir / f"pod{self._pods}"
         pod_tmp.mkdir(parents=True)
         tmp = str(pod_tmp / "tmp")
         os.makedirs(tmp)
@@ -395,11 +403,16 @@ class Interpreter:
         items = self._expand(task, scope)
         if items is None:
             return self._run_one(task, scope, node_name, depth)
-        children = []
-        for i, item in enumerate(items):
+        def child(i: int) -> Node:
+            item = items[i]
             label = stringify(item) if not isinstance(item, (dict, list)) else json.dumps(item, separators=(",", ":"))
-            child_scope = {**scope, "item": item}
-            children.append(self._run_one(task, child_scope, f"{node_name}({i}:{label})", depth))
+            return self._run_one(task, {**scope, "item": item}, f"{node_name}({i}:{label})", depth)
+
+        if self.max_parallel > 1 and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
+                children = list(pool.map(child, range(len(items))))
+        else:
+            children = [child(i) for i in range(len(items))]
         if not children:
             phase, message = SKIPPED, "Skipped, empty params"
         elif any(c.phase in (FAILED, ERROR) for c in children):

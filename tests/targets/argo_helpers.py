@@ -34,7 +34,8 @@ def run_compiled(path: Path, tmp: Path, parameters: dict[str, str] | None = None
     """Compile ``path`` with the datastore in ``tmp`` and run it; returns the run and the spec."""
     text = emit(path, datastore_root=str(tmp / "datastore"), code_dir=CODE_DIR, **settings)
     run = run_spec(text, parameters=parameters, workflow_name=run_id,
-                   path_map={CODE_DIR: str(ROOT)}, workdir=tmp / "pods", shared_paths=[tmp])
+                   path_map={CODE_DIR: str(ROOT)}, workdir=tmp / "pods", shared_paths=[tmp],
+                   max_parallel=4)
     return run, text
 
 
