@@ -133,11 +133,15 @@ class Parameter:
         """The default, calling it when it is computed at run time (``default=lambda ctx: ...``)."""
         default = self.default
         if callable(default) and not isinstance(default, type):
-            context = ParameterContext(flow_name, self.name, user)
+            import inspect
+
             try:
-                return default(context)
-            except TypeError:
-                return default()
+                takes_context = bool(inspect.signature(default).parameters)
+            except (TypeError, ValueError):
+                takes_context = True
+            if takes_context:
+                return default(ParameterContext(flow_name, self.name, user))
+            return default()
         return default
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import types
 
@@ -41,6 +42,20 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def resolve_flow_file(flow_file: str) -> str:
+    """A path as given, or a dotted module path inside the image (``flows.train``) -> its file."""
+    if os.path.exists(flow_file) or flow_file.endswith(".py") or not _MODULE.match(flow_file):
+        return flow_file
+    try:
+        spec = importlib.util.find_spec(flow_file)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return flow_file
+    return spec.origin
+
+
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _LOADED: dict[tuple[str, str, str], type] = {}
 
 
@@ -50,9 +65,12 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     Refuses (FlowLoadError, one line) when the file's sha256 differs from
     ``manifest.source_sha256``: the image and the spec were built from different code.
     The module is registered in ``sys.modules`` under the file's stem so artifacts of classes
-    defined in the flow file unpickle in every task.
+    defined in the flow file unpickle in every task. ``flow_file`` may also be a dotted module
+    path importable inside the image (``flows.train``).
     """
-    path = os.path.abspath(flow_file)
+    resolved = resolve_flow_file(flow_file)
+    dotted = flow_file if resolved != flow_file else None
+    path = os.path.abspath(resolved)
     cache_key = (path, manifest.name, manifest.source_sha256)
     cached = _LOADED.get(cache_key)
     if cached is not None:
@@ -66,6 +84,12 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
                 f"flow file {flow_file} (sha256 {actual[:12]}) differs from the compiled manifest "
                 f"(sha256 {manifest.source_sha256[:12]}): recompile the flow and rebuild the image")
     install_metaflow_alias()
+    if dotted is not None:
+        try:
+            module = importlib.import_module(dotted)
+        except Exception as exc:
+            raise FlowLoadError(f"importing {dotted} failed: {type(exc).__name__}: {exc}") from exc
+        return _flow_class(module, manifest, flow_file, cache_key)
     module_name = os.path.splitext(os.path.basename(path))[0]
     directory = os.path.dirname(path)
     if directory not in sys.path:
@@ -83,6 +107,11 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
         except Exception as exc:
             del sys.modules[module_name]
             raise FlowLoadError(f"importing {flow_file} failed: {type(exc).__name__}: {exc}") from exc
+    return _flow_class(module, manifest, flow_file, cache_key)
+
+
+def _flow_class(module: types.ModuleType, manifest: ir.Flow, flow_file: str,
+                cache_key: tuple[str, str, str]) -> type:
     from flowc.flowspec import FlowSpec
 
     cls = getattr(module, manifest.name, None)

@@ -517,3 +517,63 @@ def test_parallel_gang_sees_its_node_index(tmp_path):
     driven = drive(flow, str(tmp_path / "ds"))
     assert driven.artifact("end", "nodes") == [(0, 3, 0), (1, 3, 1), (2, 3, 2)]
     assert driven.done("start")["foreach"] == {"width": 3, "var": None}
+
+
+def test_timeout_on_a_worker_thread(tmp_path):
+    import threading
+
+    flow = write_flow(tmp_path, """
+        from metaflow import FlowSpec, step, timeout
+
+        class BusyFlow(FlowSpec):
+            @timeout(seconds=1)
+            @step
+            def start(self):
+                while True:  # pure Python: interrupted by an asynchronous exception
+                    pass
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """)
+    outcome: list[BaseException] = []
+
+    def work():
+        try:
+            drive(flow, str(tmp_path / "ds"))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], RunFailed)
+    assert outcome[0].result.error_type == "TimeoutException"
+    assert "exceeded its @timeout of 1 seconds" in outcome[0].result.error
+
+
+def test_secret_values_reach_the_step_but_no_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_SOURCE", json.dumps({"TOKEN": "s3cr3t-value"}))
+    flow = write_flow(tmp_path, """
+        import os
+        from metaflow import FlowSpec, secrets, step
+
+        class QuietFlow(FlowSpec):
+            @secrets(sources=["env:SECRET_SOURCE"])
+            @step
+            def start(self):
+                self.length = len(os.environ["TOKEN"])
+                raise RuntimeError("failing with the secret in the environment")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """)
+    with pytest.raises(RunFailed):
+        drive(flow, str(tmp_path / "ds"))
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "ds").rglob("*") if p.is_file())
+    assert b"failing with the secret" in stored
+    assert b"s3cr3t-value" not in stored

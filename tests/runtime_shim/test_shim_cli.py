@@ -240,3 +240,31 @@ def test_python_flow_py_run_forwards_to_flowc_run(tmp_path):
     from flowc.client import Flow
 
     assert Flow("MainFlow", datastore=str(tmp_path / "ds")).latest_run.data.doubled == 42
+
+
+def test_flow_given_as_a_module_path_inside_the_image(tmp_path):
+    package = tmp_path / "flows"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    path = write_flow(package, """
+        from metaflow import FlowSpec, step
+        from .helpers import VALUE
+
+        class ModFlow(FlowSpec):
+            @step
+            def start(self):
+                self.value = VALUE
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """, name="mod_flow.py")
+    (package / "helpers.py").write_text("VALUE = 'relative import works'\n")
+    manifest = encode_inline(compile_file(path).flow)
+    proc = shim(tmp_path, "--flow-file", "flows.mod_flow", "--run-id", "r1", "--manifest", manifest,
+                "--step", "start", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.getcwd()}"})
+    assert proc.returncode == 0, proc.stderr
+    from flowc.client import Task
+
+    assert Task("ModFlow/r1/start/t", str(tmp_path / ".flowc")).data.value == "relative import works"
