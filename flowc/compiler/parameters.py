@@ -8,7 +8,6 @@ on the command line, so the manifest does not turn dicts into lists of pairs.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import json
 from typing import Any, Callable, Mapping
@@ -17,7 +16,7 @@ import libcst as cst
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import Diagnostic, register
-from flowc.compiler.values import NotStatic, evaluate
+from flowc.compiler.values import NotStatic, evaluate, to_python
 
 RESERVED_PARAMETER = register("FLOW070", "reserved parameter name", """
 Metaflow's command line already uses this name (params, with, tag, namespace, obj, tags,
@@ -155,9 +154,8 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
         if type_name == "json":
             if isinstance(default, tuple):
                 try:  # dicts must stay dicts: re-read the literal with its own structure
-                    default = json.dumps(ast.literal_eval(cst.Module([]).code_for_node(default_node)),
-                                         sort_keys=False, separators=(",", ":"))
-                except (ValueError, SyntaxError, TypeError):
+                    default = json.dumps(to_python(default_node, constants), separators=(",", ":"))
+                except (NotStatic, TypeError, ValueError):
                     default_kind, default_source, default = "runtime", cst.Module([]).code_for_node(default_node), None
             elif isinstance(default, str):
                 try:

@@ -119,7 +119,35 @@ def evaluate(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
     raise NotStatic(node, "an expression that is only known at run time")
 
 
-def collect_constants(module: cst.Module) -> dict[str, Any]:
+class Constants(dict):
+    """Module-level constants (name -> IR value), plus ``nodes``: name -> the bound expression,
+    for callers that need the value's Python shape (a JSON parameter default keeps its dicts)."""
+
+    nodes: dict[str, cst.BaseExpression]
+
+
+def to_python(node: cst.BaseExpression, constants: Constants) -> Any:
+    """Like ``evaluate`` but with lists and dicts kept as such (for JSON values)."""
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        items = []
+        for element in node.elements:
+            if isinstance(element, cst.StarredElement):
+                raise NotStatic(element, "a starred element")
+            items.append(to_python(element.value, constants))
+        return items
+    if isinstance(node, cst.Dict):
+        out = {}
+        for element in node.elements:
+            if isinstance(element, cst.StarredDictElement):
+                raise NotStatic(element, "a ** expansion")
+            out[evaluate(element.key, constants)] = to_python(element.value, constants)
+        return out
+    if isinstance(node, cst.Name) and node.value in getattr(constants, "nodes", {}):
+        return to_python(constants.nodes[node.value], constants)
+    return evaluate(node, constants)
+
+
+def collect_constants(module: cst.Module) -> Constants:
     """Module-level names bound exactly once, by a plain assignment, to a static value.
 
     A name bound twice (or by import, ``for``, ``def``, augmented assignment...) is left out: its
@@ -127,6 +155,7 @@ def collect_constants(module: cst.Module) -> dict[str, Any]:
     """
     counts: dict[str, int] = {}
     values: dict[str, Any] = {}
+    nodes: dict[str, cst.BaseExpression] = {}
     for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
@@ -154,6 +183,7 @@ def collect_constants(module: cst.Module) -> dict[str, Any]:
                         if value is not None and counts[target.value] == 1:
                             try:
                                 values[target.value] = evaluate(value, values)
+                                nodes[target.value] = value
                             except NotStatic:
                                 pass
                     else:  # tuple unpacking and the like: too clever to follow
@@ -164,7 +194,9 @@ def collect_constants(module: cst.Module) -> dict[str, Any]:
         else:  # if/for/while/with/try at module level may rebind anything they assign
             for name in _bound_names(statement):
                 counts[name] = counts.get(name, 0) + 2
-    return {name: value for name, value in values.items() if counts.get(name) == 1}
+    constants = Constants((name, value) for name, value in values.items() if counts.get(name) == 1)
+    constants.nodes = {name: node for name, node in nodes.items() if name in constants}
+    return constants
 
 
 def _bound_names(node: cst.CSTNode) -> list[str]:
