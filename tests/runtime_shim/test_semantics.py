@@ -339,6 +339,8 @@ def test_current_fields(tmp_path, monkeypatch):
                                   running=current.is_running_flow, project=current.project_name,
                                   branch=current.branch_name,
                                   project_flow=current.project_flow_name)
+                current.card.append("a card component")  # @card steps keep working
+                self.card_components = len(current.card.components)
                 self.next(self.end)
 
             @step
@@ -350,6 +352,7 @@ def test_current_fields(tmp_path, monkeypatch):
         flow="CurFlow", run="run-7", step="start", task="t", retry=0,
         pathspec="CurFlow/run-7/start/t", params=["p"], running=True, project="proj",
         branch="user.tester", project_flow="proj.user.tester.CurFlow")
+    assert driven.artifact("end", "card_components") == 1
     from flowc import current
 
     assert current.is_running_flow is False
