@@ -1,6 +1,7 @@
 """One step as an Argo container template: the shim command plus what its decorators ask of the pod.
 
-@retry -> ``retryStrategy``; @timeout -> ``activeDeadlineSeconds`` (per attempt, like Metaflow);
+@retry -> ``retryStrategy``; @timeout -> ``activeDeadlineSeconds`` (per attempt, like Metaflow,
+plus a grace period: the shim's own timeout fires first);
 @resources / @kubernetes / @batch -> requests and limits (the larger value wins, as in Metaflow),
 GPU, image, pull policy, node selector, tolerations, service account, labels, annotations,
 ``/dev/shm``; @kubernetes secrets and named @secrets sources -> ``envFrom``; @environment -> env.
@@ -18,6 +19,9 @@ from flowc.targets import Settings, common
 from flowc.targets import argo_syntax as syn
 
 SIDE_CHANNEL_DIR = "/tmp/flowc"
+# The shim enforces @timeout itself (so @catch can record the timeout); the pod's deadline is the
+# backstop for a step stuck where the shim cannot interrupt it, so it fires a little later.
+DEADLINE_GRACE_SECONDS = 30
 WIDTH_OUTPUT = "foreach-width"
 CASE_OUTPUT = "switch-case"
 INDEX_INPUT = "index-path"
@@ -109,7 +113,7 @@ def step_template(flow: ir.Flow, step: ir.Step, name: str, inputs: PodInputs,
         template["retryStrategy"] = strategy
     timeout: ir.Timeout | None = step.decorator(ir.Timeout)
     if timeout is not None and timeout.total_seconds > 0:
-        template["activeDeadlineSeconds"] = timeout.total_seconds
+        template["activeDeadlineSeconds"] = timeout.total_seconds + DEADLINE_GRACE_SECONDS
     kube: ir.Kubernetes | None = step.decorator(ir.Kubernetes)
     if kube is not None:
         if kube.service_account:

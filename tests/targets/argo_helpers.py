@@ -16,8 +16,8 @@ CODE_DIR = "/app"
 
 def emit(path: Path, **settings: Any) -> str:
     """The Argo spec of ``path`` (compiled with its path relative to the repo, as CI does)."""
-    relative = path.resolve().relative_to(ROOT) if path.is_absolute() else path
-    flow = compile_file(relative).flow
+    inside = path.is_absolute() and path.resolve().is_relative_to(ROOT)
+    flow = compile_file(path.resolve().relative_to(ROOT) if inside else path).flow
     emitted = get_target("argo").emit(flow, Settings(**settings))
     errors = [d for d in emitted.diagnostics if d.severity == "error"]
     assert not errors, errors
@@ -33,8 +33,10 @@ def run_compiled(path: Path, tmp: Path, parameters: dict[str, str] | None = None
                  run_id: str = "argo-run", **settings: Any) -> tuple[Run, str]:
     """Compile ``path`` with the datastore in ``tmp`` and run it; returns the run and the spec."""
     text = emit(path, datastore_root=str(tmp / "datastore"), code_dir=CODE_DIR, **settings)
+    # a flow outside the repository is compiled from its absolute path: the image holds its name
+    image_root = ROOT if path.resolve().is_relative_to(ROOT) else path.resolve().parent
     run = run_spec(text, parameters=parameters, workflow_name=run_id,
-                   path_map={CODE_DIR: str(ROOT)}, workdir=tmp / "pods", shared_paths=[tmp],
+                   path_map={CODE_DIR: str(image_root)}, workdir=tmp / "pods", shared_paths=[tmp],
                    max_parallel=4)
     return run, text
 

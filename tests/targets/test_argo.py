@@ -135,7 +135,7 @@ def test_retry_timeout_resources_environment() -> None:
         "    @resources(cpu=2, memory=8192, gpu=1, disk=20480)\n"
         "    @environment(vars={'A': 'x', 'B': 'y'})")
     assert tmpl["retryStrategy"] == {"limit": 4, "retryPolicy": "Always", "backoff": {"duration": "60s"}}
-    assert tmpl["activeDeadlineSeconds"] == 125
+    assert tmpl["activeDeadlineSeconds"] == 125 + 30  # the shim times out first; the pod is the backstop
     container = tmpl["container"]
     assert container["resources"] == {
         "requests": {"cpu": "2", "memory": "8192Mi", "ephemeral-storage": "20480Mi"},
@@ -321,3 +321,32 @@ def test_cli_bad_input_writes_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["compile", str(good), "--target", "argo", "--argo-version", "2.0",
                                        "-o", str(out)])
     assert result.exit_code != 0 and not out.exists()
+
+
+def test_step_names_become_valid_unique_template_and_task_names() -> None:
+    long = "a_" + "very_long_step_name_" * 4
+    source = _dsl(f"""
+    @step
+    def start(self):
+        self.next(self.{long}, self.trailing_)
+    @step
+    def {long}(self):
+        self.next(self.join)
+    @step
+    def trailing_(self):
+        self.next(self.join)
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+""")
+    docs = documents(emit_source(source).text)
+    names = [t["name"] for t in docs[0]["spec"]["templates"]]
+    assert all(len(n) <= 63 for n in names)
+    assert any(n.startswith("a-very-long-step-name") for n in names)
+    assert any(n.startswith("trailing-") and len(n) == len("trailing-") + 8 for n in names)  # lossy: hashed
+    assert semantic_errors(docs) == []
+    for schema in workflow_schema_files(docs[0], "4"):
+        assert schema_errors(docs[0], schema) == []

@@ -73,3 +73,42 @@ def test_retry_runs_the_second_attempt(tmp_path: Path):
     flaky = [n for n in run.pods() if n.template == "flaky"]
     assert [n.phase for n in flaky] == [FAILED, SUCCEEDED]
     assert [n.argv[n.argv.index("--attempt") + 1] for n in flaky] == ["0", "1"]
+
+
+TIMEOUT_FLOW = """
+from flowc import FlowSpec, catch, step, timeout
+import time
+
+
+class TimeoutFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @catch(var="problem")
+    @timeout(seconds=1)
+    @step
+    def slow(self):
+        time.sleep(20)
+        self.finished = True
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.timed_out = self.problem is not None
+"""
+
+
+def test_timeout_then_catch_matches_flowc_run(tmp_path: Path):
+    flow = tmp_path / "code" / "timeout_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(TIMEOUT_FLOW)
+    run, text = run_compiled(flow, tmp_path / "argo")
+    assert run.phase == SUCCEEDED, failure_report(run)
+    assert "activeDeadlineSeconds: 31" in text
+    local_id = run_locally(flow, tmp_path / "local")
+    argo = snapshot(tmp_path / "argo" / "datastore", "TimeoutFlow", "argo-run")
+    local = snapshot(tmp_path / "local" / "datastore", "TimeoutFlow", local_id)
+    # the caught exception's message names the run id, the only expected difference
+    assert repr(argo) == repr(local).replace(local_id, "argo-run")
+    assert argo["end"]["t"]["timed_out"] is True
