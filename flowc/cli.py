@@ -186,10 +186,13 @@ def targets_command(markdown: bool) -> None:
 @click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the run id to this file as soon as the run starts.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass to run when the file has several.")
+@click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
+              help="Show each task's output when it finishes (it is always stored).")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
-                run_id_file: Path | None, flow_name: str | None, diag_format: str) -> None:
+                run_id_file: Path | None, flow_name: str | None, echo_logs: bool,
+                diag_format: str) -> None:
     """Run FLOW_FILE locally: every task forked from one process that imported the flow once.
 
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
@@ -199,7 +202,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 
     try:
         result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
-                          run_id_file=run_id_file, flow_name=flow_name)
+                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs)
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
@@ -218,8 +221,11 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 @click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the new run's id to this file as soon as it starts.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
+@click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
+              help="Show each task's output when it finishes (it is always stored).")
 def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
-                   datastore: str | None, run_id_file: Path | None, flow_name: str | None) -> None:
+                   datastore: str | None, run_id_file: Path | None, flow_name: str | None,
+                   echo_logs: bool) -> None:
     """Start a new run that reuses the successful tasks of an earlier run (default: the latest)
     before the first failed step (or --step) and re-runs the rest.
 
@@ -239,7 +245,8 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
             _fail(f"unexpected argument {arg!r}: expected [FLOW_FILE] [RUN_ID]")
     try:
         result = resume_flow(flow_file, origin, step=step, datastore=datastore,
-                             max_workers=max_workers, run_id_file=run_id_file, flow_name=flow_name)
+                             max_workers=max_workers, run_id_file=run_id_file, flow_name=flow_name,
+                             echo_logs=echo_logs)
     except CompileError as error:
         _print_diagnostics(error, "text")
         sys.exit(1)

@@ -32,13 +32,14 @@ def _write_run_id(run_id_file: Path | None, run_id: str) -> None:
 def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | None = None,
              max_workers: int = DEFAULT_MAX_WORKERS, run_id_file: Path | None = None,
              flow_name: str | None = None, run_id: str | None = None,
-             stream: TextIO | None = None, live: bool | None = None) -> RunResult:
+             stream: TextIO | None = None, live: bool | None = None,
+             echo_logs: bool = True) -> RunResult:
     flow = compile_flow(flow_file, flow_name)
     values = parse_params(flow, params)
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
-                          max_workers=max_workers, stream=stream, live=live)
+                          max_workers=max_workers, stream=stream, live=live, echo_logs=echo_logs)
     return scheduler.run()
 
 
@@ -46,7 +47,8 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
                 step: str | None = None, datastore: str | None = None,
                 max_workers: int = DEFAULT_MAX_WORKERS, run_id_file: Path | None = None,
                 flow_name: str | None = None, run_id: str | None = None,
-                stream: TextIO | None = None, live: bool | None = None) -> RunResult:
+                stream: TextIO | None = None, live: bool | None = None,
+                echo_logs: bool = True) -> RunResult:
     """A new run re-running ``step`` (default: the origin's first failed step) and what follows
     it; every successful task before it is cloned from the origin run."""
     store = shim.open_datastore(_root(datastore))
@@ -70,7 +72,7 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,
-                          stream=stream, live=live, clone=clone)
+                          stream=stream, live=live, clone=clone, echo_logs=echo_logs)
     return scheduler.run()
 
 

@@ -13,11 +13,12 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
 from flowc.local import shim
@@ -30,6 +31,8 @@ DEFAULT_MAX_WORKERS = 16
 # the shim raises the timeout inside the step first, so @catch can record it.
 TIMEOUT_GRACE_SECONDS = 2.0
 _TAIL_LINES = 25
+# Lines of each stream of a finished task shown on the console (all are stored).
+_ECHO_LINES = 200
 
 
 class RunError(RuntimeError):
@@ -110,8 +113,9 @@ class Scheduler:
     def __init__(self, flow: ir.Flow, flow_file: Path, datastore_root: str, run_id: str,
                  params: dict[str, str], max_workers: int = DEFAULT_MAX_WORKERS,
                  stream: TextIO | None = None, live: bool | None = None,
-                 clone: CloneSource | None = None):
+                 clone: CloneSource | None = None, echo_logs: bool = True):
         self.flow = flow
+        self.echo_logs = echo_logs
         self.flow_file = flow_file
         self.datastore = shim.open_datastore(datastore_root)
         self.datastore_root = self.datastore.root
@@ -134,19 +138,22 @@ class Scheduler:
         pool = ProcessPool()
         state = _State()
         status = "failed"
-        previous = signal.getsignal(signal.SIGINT)
+        restore = _stop_on_sigterm()
         try:
             planner = Planner(self.flow)
             state.ready.extend(_Pending(key) for key in planner.first())
             status = self._loop(planner, pool, state, flow_class, workdir)
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut cleanup
+            _ignore_interrupts()  # a second Ctrl-C must not cut the cleanup short
             self.progress.message(f"interrupted: stopping {len(pool)} running task(s)")
-            for child in pool.terminate_all():
-                self._finish_logs(child)
+            self._stop_all(pool)
             status = "stopped"
+        except BaseException:
+            _ignore_interrupts()
+            self._stop_all(pool)
+            raise
         finally:
-            signal.signal(signal.SIGINT, previous)
+            restore()
             pool.close()
             self.progress.close()
             shim.finish_run(self.datastore, self.flow, self.run_id, status)
@@ -155,6 +162,10 @@ class Scheduler:
         result = RunResult(self.flow.name, self.run_id, status, elapsed, tuple(state.failed))
         self._report(result)
         return result
+
+    def _stop_all(self, pool: ProcessPool) -> None:
+        for child in pool.terminate_all():
+            self._finish_logs(child)
 
     # ------------------------------------------------------------------ the loop
 
@@ -207,6 +218,7 @@ class Scheduler:
                 stderr.write(f"task {key} exited with status 0 before finishing "
                              "(os._exit in the step?)\n")
         self._finish_logs(child)
+        self._echo(child, key)
         if child.returncode == 0:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
             if state.stopping:
@@ -242,8 +254,8 @@ class Scheduler:
         state.failed.append(task)
         state.stopping = True
         lines = [f"error: {message}"]
-        if child is not None:
-            lines.extend(_tail(child.stderr_path))
+        if child is not None and not self.echo_logs:
+            lines.extend("    " + line for line in _tail(child.stderr_path, _TAIL_LINES)[1])
         if len(pool):
             lines.append(f"stopping {len(pool)} other running task(s)")
         self.progress.message("\n".join(lines))
@@ -275,6 +287,20 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - losing a log must not lose the run
             self.progress.message(f"warning: cannot store logs of {pending.key}: {exc}")
 
+    def _echo(self, child: Child, key: TaskKey) -> None:
+        """Show what a finished task printed, each line prefixed with the task."""
+        if not self.echo_logs:
+            return
+        out: list[str] = []
+        for path in (child.stdout_path, child.stderr_path):
+            skipped, lines = _tail(path, _ECHO_LINES)
+            if skipped:
+                out.append(f"[{key}] ... {skipped} earlier line(s) in the stored log "
+                           f"(flowc logs {self.flow.name}/{self.run_id}/{key})")
+            out.extend(f"[{key}] {line}" for line in lines)
+        if out:
+            self.progress.message("\n".join(out))
+
     @staticmethod
     def _describe_failure(child: Child) -> str:
         if child.timed_out:
@@ -298,11 +324,39 @@ class Scheduler:
         self.stream.flush()
 
 
-def _tail(path: Path) -> list[str]:
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM stops a run the way Ctrl-C does; returns what restores the previous handlers."""
+    if not _in_main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _ignore_interrupts() -> None:
+    if _in_main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
+    """(lines left out, the last ``limit`` lines) of a log file."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    lines = text.rstrip("\n").splitlines()[-_TAIL_LINES:]
-    return ["    " + line for line in lines]
-
+        return 0, []
+    lines = text.rstrip("\n").splitlines() if text.strip() else []
+    return max(0, len(lines) - limit), lines[-limit:]

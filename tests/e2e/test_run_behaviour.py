@@ -73,6 +73,14 @@ def test_failing_step_exits_non_zero_with_its_traceback(write_flow, tmp_path: Pa
     assert "ValueError: item two is bad" in log
 
 
+def test_no_logs_hides_task_output_but_still_shows_a_failure(write_flow, tmp_path: Path) -> None:
+    path = write_flow("failing_flow", FAILING)
+    done = flowc_cli("run", str(path), "--no-logs", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "body says hello" not in done.stderr
+    assert "    ValueError: item two is bad" in done.stderr
+
+
 def test_logs_of_every_task_are_stored(write_flow, tmp_path: Path) -> None:
     path = write_flow("logging_flow", '''
         import sys
@@ -90,7 +98,9 @@ def test_logs_of_every_task_are_stored(write_flow, tmp_path: Path) -> None:
             def end(self):
                 print("end", 42)
     ''')
-    result, _ = _run(path, tmp_path)
+    result, output = _run(path, tmp_path)
+    assert "[start/t] to stdout from start\n[start/t] to stderr from start\n" in output
+    assert "[end/t] end 42\n" in output
     store = open_datastore(str(tmp_path / "ds"))
     start = TaskKey("LoggingFlow", result.run_id, "start", "t")
     assert store.read_log(start, 0, "stdout") == b"to stdout from start\n"
