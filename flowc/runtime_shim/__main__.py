@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                           run_id=args.run_id, datastore=datastore, index_path=index_path,
                           iteration=args.iteration, attempt=args.attempt, params=params,
                           side_channel_dir=args.side_channel_dir, origin_run_id=args.origin_run_id)
-    with capture_output() as captured:
+    with capture_output(fd_level=True) as captured:
         result = run_task(request)
         if not result.ok:
             print(f"flowc shim: task {result.pathspec} attempt {result.attempt} failed: "

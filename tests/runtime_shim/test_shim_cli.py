@@ -268,3 +268,30 @@ def test_flow_given_as_a_module_path_inside_the_image(tmp_path):
     from flowc.client import Task
 
     assert Task("ModFlow/r1/start/t", str(tmp_path / ".flowc")).data.value == "relative import works"
+
+
+def test_output_of_child_processes_is_stored_and_still_shown(tmp_path):
+    path = write_flow(tmp_path, """
+        import os, subprocess, sys
+        from metaflow import FlowSpec, step
+
+        class SysFlow(FlowSpec):
+            @step
+            def start(self):
+                print("python print", flush=True)
+                os.system("echo from-os-system")
+                subprocess.run(["sh", "-c", "echo to-stderr >&2"])
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """)
+    manifest = encode_inline(compile_file(path).flow)
+    proc = shim(tmp_path, "--flow-file", str(path), "--run-id", "r1", "--manifest", manifest, "--step", "start")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "python print\nfrom-os-system\n" and proc.stderr == "to-stderr\n"
+    store = open_datastore(str(tmp_path / ".flowc"))
+    key = TaskKey("SysFlow", "r1", "start", "t")
+    assert store.read_log(key, 0, "stdout") == b"python print\nfrom-os-system\n"
+    assert store.read_log(key, 0, "stderr") == b"to-stderr\n"
