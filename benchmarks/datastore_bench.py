@@ -8,7 +8,7 @@ Metaflow is installed into a virtual environment of its own (``.venvs/bench-meta
 with run_bench.py). Goals from the issue: flowc at least 3 times faster, peak memory under 1.5
 times the artifact.
 
-    python benchmarks/datastore_bench.py [--size-mib 1024] [--skip-metaflow]
+    python benchmarks/datastore_bench.py [--size-mib 1024] [--skip-metaflow] [--gzip]
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def child(mode: str, root: str, size_mib: int) -> dict:
     return {"seconds": seconds, "peak": peak_rss(), "before": before, "size": len(value)}
 
 
-def run_child(python: str, mode: str, root: Path, size_mib: int) -> dict:
+def run_child(python: str, mode: str, root: Path, size_mib: int, env_extra: dict[str, str]) -> dict:
     env = {**os.environ, "USER": os.environ.get("USER", "bench"),
-           "PYTHONPATH": str(ROOT) if mode.startswith("flowc") else ""}
+           "PYTHONPATH": str(ROOT) if mode.startswith("flowc") else "", **env_extra}
     proc = subprocess.run([python, __file__, "--child", mode, "--root", str(root),
                            "--size-mib", str(size_mib)], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -105,10 +105,11 @@ def disk_usage(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def measure(python: str, impl: str, work: Path, size_mib: int) -> dict:
-    root = work / f"{impl}-ds"
-    save = run_child(python, f"{impl}-save", root, size_mib)
-    load = run_child(python, f"{impl}-load", root, size_mib)
+def measure(python: str, impl: str, work: Path, size_mib: int, label: str = "",
+            env_extra: dict[str, str] | None = None) -> dict:
+    root = work / f"{label or impl}-ds"
+    save = run_child(python, f"{impl}-save", root, size_mib, env_extra or {})
+    load = run_child(python, f"{impl}-load", root, size_mib, env_extra or {})
     assert load["size"] == save["size"], "loaded artifact has the wrong size"
     return {"save": save, "load": load, "disk": disk_usage(root)}
 
@@ -118,6 +119,8 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--venv", type=Path, default=ROOT / ".venvs" / "bench-metaflow")
     parser.add_argument("--skip-metaflow", action="store_true")
+    parser.add_argument("--gzip", action="store_true",
+                        help="also time flowc with FLOWC_DATASTORE_COMPRESSION=gzip (the option)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -130,6 +133,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="flowc-ds-bench-") as tmp:
         work = Path(tmp)
         results["flowc"] = measure(sys.executable, "flowc", work, args.size_mib)
+        if args.gzip:
+            results["flowc+gzip"] = measure(sys.executable, "flowc", work, args.size_mib, "flowc-gzip",
+                                            {"FLOWC_DATASTORE_COMPRESSION": "gzip"})
         if not args.skip_metaflow:
             results["metaflow"] = measure(ensure_metaflow(args.venv), "metaflow", work, args.size_mib)
 

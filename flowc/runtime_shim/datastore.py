@@ -18,6 +18,7 @@ small ``Backend`` (local directory or S3, see ``s3.py``); all layout logic lives
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import io
 import json
@@ -52,17 +53,22 @@ class TaskKey:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactRef:
-    """A stored artifact: its blob's sha256 and size in bytes."""
+    """A stored artifact: its blob's sha256, size in bytes and encoding (``pickle`` or
+    ``pickle+gzip``; the hash is always of the stored bytes)."""
 
     sha: str
     size: int
+    encoding: str = "pickle"
 
     def to_json(self) -> dict[str, Any]:
-        return {"sha": self.sha, "size": self.size}
+        data: dict[str, Any] = {"sha": self.sha, "size": self.size}
+        if self.encoding != "pickle":
+            data["encoding"] = self.encoding
+        return data
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "ArtifactRef":
-        return ArtifactRef(data["sha"], int(data["size"]))
+        return ArtifactRef(data["sha"], int(data["size"]), data.get("encoding", "pickle"))
 
 
 # --------------------------------------------------------------------------- streams
@@ -241,8 +247,9 @@ def _json_bytes(data: Any) -> bytes:
 class Datastore:
     """Layout and (de)serialization over a backend; shared by the shim, ``flowc run`` and the client."""
 
-    def __init__(self, backend: Any):
+    def __init__(self, backend: Any, compression: str | None = None):
         self.backend = backend
+        self.compress_level = parse_compression(compression)
 
     @property
     def root(self) -> str:
@@ -275,21 +282,26 @@ class Datastore:
         try:
             with handle:
                 writer = _HashingWriter(handle)
+                sink: Any = writer
+                if self.compress_level is not None:
+                    sink = gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=self.compress_level, mtime=0)
                 try:
-                    pickle.dump(value, writer, protocol=PICKLE_PROTOCOL)
+                    pickle.dump(value, sink, protocol=PICKLE_PROTOCOL)
                 except OSError:
                     raise
                 except Exception as exc:
                     raise DatastoreError(
                         f"artifact {name!r} cannot be saved: {type(value).__name__} is not "
                         f"picklable ({exc})") from exc
+                if sink is not writer:
+                    sink.close()
             sha = writer.digest.hexdigest()
             key = self.blob_key(flow, sha)
             if self.backend.exists(key):
                 self.backend.discard_temp(temp)
             else:
                 self.backend.commit_file(temp, key)
-            return ArtifactRef(sha, writer.size)
+            return ArtifactRef(sha, writer.size, "pickle" if self.compress_level is None else "pickle+gzip")
         except OSError as exc:
             self.backend.discard_temp(temp)
             if _disk_full(exc):
@@ -309,8 +321,14 @@ class Datastore:
             raise DatastoreError(f"artifact {name!r} is missing: blob {ref.sha} not found under {self.root}")
         with handle:
             reader = _HashingReader(handle)
+            source: Any = reader if verify else io.BufferedReader(reader, _CHUNK)
+            if ref.encoding == "pickle+gzip":
+                source = gzip.GzipFile(fileobj=source, mode="rb")
+            elif ref.encoding != "pickle":
+                raise DatastoreError(f"artifact {name!r} has an unknown encoding {ref.encoding!r}; "
+                                     "upgrade flowc")
             try:
-                value = pickle.load(io.BufferedReader(reader, _CHUNK) if not verify else reader)
+                value = pickle.load(source)
             except Exception as exc:
                 raise DatastoreError(f"artifact {name!r} is corrupt: blob {ref.sha} cannot be "
                                      f"unpickled ({type(exc).__name__}: {exc})") from exc
@@ -421,21 +439,40 @@ class Datastore:
 
 
 class LocalDatastore(Datastore):
-    def __init__(self, root: str):
-        super().__init__(LocalBackend(root))
+    def __init__(self, root: str, compression: str | None = None):
+        super().__init__(LocalBackend(root), compression)
+
+
+def parse_compression(text: str | None) -> int | None:
+    """``None``/``""``/``none`` -> no compression; ``gzip`` -> level 3; ``gzip:N`` -> level N."""
+    if not text or text == "none":
+        return None
+    kind, _, level = text.partition(":")
+    if kind != "gzip":
+        raise ValueError(f"unknown datastore compression {text!r} (use gzip or gzip:1..9)")
+    try:
+        value = int(level) if level else 3
+    except ValueError:
+        raise ValueError(f"bad gzip level in {text!r}") from None
+    if not 0 <= value <= 9:
+        raise ValueError(f"bad gzip level in {text!r}")
+    return value
 
 
 def open_datastore(root: str | None = None) -> Datastore:
     """``s3://bucket/prefix`` -> S3Datastore (boto3 imported now); anything else is a directory.
 
-    ``None`` means ``FLOWC_DATASTORE`` or ``.flowc`` under the working directory.
+    ``None`` means ``FLOWC_DATASTORE`` or ``.flowc`` under the working directory. New blobs are
+    gzip-compressed when ``FLOWC_DATASTORE_COMPRESSION`` is ``gzip`` or ``gzip:N`` (off by
+    default: see docs/datastore.md); reading handles both either way.
     """
     root = root or os.environ.get("FLOWC_DATASTORE") or ".flowc"
+    compression = os.environ.get("FLOWC_DATASTORE_COMPRESSION")
     if root.startswith("s3://"):
         from flowc.runtime_shim.s3 import S3Datastore
 
-        return S3Datastore(root)
-    return LocalDatastore(root)
+        return S3Datastore(root, compression=compression)
+    return LocalDatastore(root, compression)
 
 
 def now() -> float:

@@ -206,8 +206,8 @@ class S3Backend:
 
 
 class S3Datastore(Datastore):
-    def __init__(self, root: str, client: Any = None, **retry: Any):
-        super().__init__(S3Backend(root, client=client, **retry))
+    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
+        super().__init__(S3Backend(root, client=client, **retry), compression)
 
 
 def read_url(url: str) -> bytes:

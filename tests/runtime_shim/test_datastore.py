@@ -115,3 +115,28 @@ def test_large_artifact_streams_through_the_pipelined_hash(tmp_path):
         handle.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(DatastoreError, match="artifact 'big' is corrupt"):
         store.load_artifact("F", "big", ref)
+
+
+def test_gzip_compression_is_an_option_and_reads_mix(tmp_path, monkeypatch):
+    plain = open_datastore(str(tmp_path))
+    value = {"text": "abc" * 100_000}
+    plain_ref = plain.save_artifact("F", "v", value)
+    monkeypatch.setenv("FLOWC_DATASTORE_COMPRESSION", "gzip:6")
+    packed = open_datastore(str(tmp_path))
+    ref = packed.save_artifact("F", "v", value)
+    assert ref.encoding == "pickle+gzip" and ref.size < plain_ref.size / 10
+    assert ref.to_json()["encoding"] == "pickle+gzip" and "encoding" not in plain_ref.to_json()
+    assert ArtifactRef.from_json(ref.to_json()) == ref
+    blob = tmp_path / "F" / "blobs" / ref.sha[:2] / ref.sha
+    assert blob.read_bytes()[:2] == b"\x1f\x8b"
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == ref.sha
+    assert plain.load_artifact("F", "v", ref) == value and packed.load_artifact("F", "v", plain_ref) == value
+    assert packed.save_artifact("F", "again", value) == ref  # deterministic (mtime=0)
+    with open(blob, "r+b") as handle:
+        handle.seek(ref.size // 2)
+        handle.write(b"\x00\x00\x00\x00")
+    with pytest.raises(DatastoreError, match="artifact 'v' is corrupt"):
+        packed.load_artifact("F", "v", ref)
+    monkeypatch.setenv("FLOWC_DATASTORE_COMPRESSION", "zstd")
+    with pytest.raises(ValueError, match="unknown datastore compression"):
+        open_datastore(str(tmp_path))
