@@ -200,7 +200,10 @@ def test_shim_never_imports_libcst_or_jinja2(tmp_path, compiled):
     path, flow, manifest = compiled
     probe = textwrap.dedent(f"""
         import sys, runpy
-        import flowc, flowc.client
+        import flowc
+        assert "flowc.client" not in sys.modules and "flowc.runtime_shim.task" not in sys.modules
+        from flowc import FlowSpec, Flow, Run  # the client is imported on first use
+        assert "flowc.client" in sys.modules
         sys.argv = ["shim", "--flow-file", {str(path)!r}, "--run-id", "r1", "--manifest",
                     {str(manifest)!r}, "--step", "start", "--datastore", {str(tmp_path / 'ds')!r}]
         try:
