@@ -54,7 +54,8 @@ EMPTY_FOREACH = register("FLOW036", "foreach directly followed by its join", """
 A foreach (or parallel) step must lead to at least one step that runs per item before the join.""")
 SWITCH_INTO_JOIN = register("FLOW037", "conditional path straight into a join", """
 A switch case may not lead directly to a join step: only one case runs, so the join would wait
-for branches that never come. Merge the cases in a normal step first.""")
+for branches that never come. Merge the cases in a normal step first (this holds for the exit
+case of a recursive step too).""")
 MERGE_WITHOUT_JOIN = register("FLOW038", "branches merge without a join", """
 Several branches of a split lead to a step that does not take `inputs`. Make it a join step
 (`def step(self, inputs)`) or end each branch separately.""")
