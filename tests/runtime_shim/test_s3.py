@@ -71,7 +71,11 @@ class _Raw:
 
 
 def _store(bucket: str, hook=None) -> S3Datastore:
-    store = open_datastore(f"s3://{bucket}/pre/fix")
+    return _store_at(f"s3://{bucket}/pre/fix", hook)
+
+
+def _store_at(root: str, hook=None) -> S3Datastore:
+    store = open_datastore(root)
     assert isinstance(store, S3Datastore)
     store.backend.base_delay = 0.01
     if hook is not None:
@@ -171,8 +175,26 @@ FLOW = """
 """
 
 
-def test_a_flow_runs_on_s3_in_process(bucket, tmp_path):
-    driven = drive(write_flow(tmp_path, FLOW), f"s3://{bucket}/root")
+class FailEvery(FailFirst):
+    """Answers every ``n``-th request with a 503, for as long as the test runs."""
+
+    def __init__(self, n: int):
+        super().__init__(0)
+        self.n = n
+        self.seen = 0
+
+    def __call__(self, request, **kwargs):
+        self.seen += 1
+        if self.seen % self.n:
+            return None
+        self.failed += 1
+        return AWSResponse(request.url, 503, {}, _Raw(b""))
+
+
+def test_a_flow_runs_on_s3_in_process_through_transient_errors(bucket, tmp_path):
+    hook = FailEvery(5)
+    driven = drive(write_flow(tmp_path, FLOW), _store_at(f"s3://{bucket}/root", hook))
+    assert hook.failed >= 10 and driven.datastore.backend.retries == hook.failed
     from flowc import Flow
 
     run = Flow("S3Flow", datastore=f"s3://{bucket}/root").latest_run
