@@ -350,3 +350,27 @@ def test_step_names_become_valid_unique_template_and_task_names() -> None:
     assert semantic_errors(docs) == []
     for schema in workflow_schema_files(docs[0], "4"):
         assert schema_errors(docs[0], schema) == []
+
+
+def test_the_checks_catch_what_they_claim_to() -> None:
+    """The strict schema and the semantic checks reject broken specs (so passing means something)."""
+    import copy
+
+    docs = documents(emit(relative(next(p for p in SHAPES if p.stem == "foreach"))))
+    wt = docs[0]
+    broken = copy.deepcopy(wt)
+    broken["spec"]["templates"][-1]["container"]["imagePullPolicyy"] = "Always"  # unknown key, deep
+    assert any("imagePullPolicyy" in e for e in schema_errors(broken, "argo-workflows-v4.1.2.schema.json"))
+    as_int = copy.deepcopy(wt)
+    as_int["spec"]["templates"][-1]["retryStrategy"] = {"limit": 3}  # IntOrString given an int
+    assert schema_errors(as_int, "argo-workflows-v4.1.2.schema.json") == []
+    dag = copy.deepcopy(wt)
+    tasks = dag["spec"]["templates"][0]["dag"]["tasks"]
+    tasks[-1]["depends"] = "nowhere.Succeeded"
+    tasks[0]["depends"] = tasks[1]["name"] + ".Succeeded"  # tasks[1] depends on tasks[0]
+    errors = semantic_errors([dag])
+    assert any("unknown task 'nowhere'" in e for e in errors)
+    assert any("cycle" in e for e in errors)
+    renamed = copy.deepcopy(wt)
+    renamed["spec"]["templates"][1]["name"] = renamed["spec"]["templates"][0]["name"]
+    assert any("duplicate template names" in e for e in semantic_errors([renamed]))
