@@ -92,21 +92,21 @@ def test_errors_json_format(bad_flow):
     assert records[1]["hint"] == "did you mean 'join'?"
 
 
-@pytest.mark.parametrize("content,message", [
-    (None, "no such file"),
-    (b"\xff\xfe\x00x", "is a binary file"),
-    (b"x = '\xe9'\n", "is not UTF-8"),
-    (b"class A(:\n", "syntax error: invalid syntax"),
-    (b"import os\n", "no FlowSpec subclass found"),
+@pytest.mark.parametrize("content,message,code", [
+    (None, "no such file", "FLOW001"),
+    (b"\xff\xfe\x00x", "is a binary file", "FLOW002"),
+    (b"x = '\xe9'\n", "is not UTF-8", "FLOW002"),
+    (b"class A(:\n", "syntax error: invalid syntax", "FLOW003"),
+    (b"import os\n", "no FlowSpec subclass found", "FLOW004"),
 ])
-def test_file_problems_are_one_line(tmp_path, content, message):
+def test_file_problems_are_one_line(tmp_path, content, message, code):
     path = tmp_path / "flow.py"
     if content is not None:
         path.write_bytes(content)
     result = run("ir", str(path))
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
-    assert first.startswith(f"{path}") and message in first and "[FLOW00" in first
+    assert first.startswith(f"{path}") and message in first and first.endswith(f"[{code}]")
     assert "Traceback" not in result.stderr
 
 
@@ -138,3 +138,22 @@ def test_cli_process_never_shows_a_traceback(tmp_path):
     assert done.returncode == 1
     assert done.stderr == f"{path}: error: no such file: {path} [FLOW001]\n"
     assert done.stdout == ""
+
+
+def test_diagnostics_doc_is_generated_from_the_registry():
+    from flowc.compiler.codes import markdown
+
+    assert (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8") == markdown(), (
+        "regenerate with: python -m flowc.compiler.codes > docs/diagnostics.md")
+
+
+def test_every_front_end_code_is_exercised_by_the_corpus_or_tests():
+    """No code is registered without a test that produces it."""
+    import re
+
+    from flowc.compiler.codes import load_all
+
+    texts = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "frontend").rglob("*.py"))
+    used = set(re.findall(r"FLOW0\d\d", texts))
+    registered = {code for code in load_all() if code.startswith("FLOW0")}
+    assert registered - used == set()
