@@ -300,31 +300,36 @@ def write_side_channels(directory: str, facts: Mapping[str, Any]) -> None:
 
 def run_task(request: TaskRequest) -> TaskResult:
     """Run one attempt of one task. Never raises for a failing step; never calls sys.exit."""
-    task = _Task(request)
     started = now()
     pathspec = request.key.pathspec
-    last_attempt = request.attempt + 1 >= max_attempts(task.node)
     ds = request.datastore
+    last_attempt = True
     try:
+        node = request.manifest.step(request.step)
+        last_attempt = request.attempt + 1 >= max_attempts(node)
         ds.write_attempt(request.key, request.attempt, _attempt_meta(request, "running", started))
+        task = _Task(request)
         instance, parents = task.build()
+        func = getattr(request.flow_class, task.node.name, None)
+        if not callable(func):
+            raise StepError(f"{request.flow_class.__name__} has no step method {task.node.name!r}; recompile")
+        catch = _decorator_kwargs(task.node, func, ir.Catch, "catch")
+        timeout = _decorator_kwargs(task.node, func, ir.Timeout, "timeout")
+        seconds = (ir.Timeout(**{k: timeout[k] for k in ("seconds", "minutes", "hours")}).total_seconds
+                   if timeout else 0)
+        env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
+        env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
+        secrets_kwargs = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+        state: TaskState = instance.__dict__[STATE_ATTR]
+        gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
+        current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
+                     task_id=request.task_id, retry_count=request.attempt,
+                     origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
+                     namespace=f"user:{params.username()}", username=params.username(),
+                     tags=[], **_project_fields(request), **gang)
     except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
-        return _failed(request, task, started, exc, last_attempt)
-    func = getattr(request.flow_class, task.node.name)
-    catch = _decorator_kwargs(task.node, func, ir.Catch, "catch")
-    timeout = _decorator_kwargs(task.node, func, ir.Timeout, "timeout")
-    seconds = ir.Timeout(**{k: timeout[k] for k in ("seconds", "minutes", "hours")}).total_seconds if timeout else 0
-    env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
-    env = dict(env_kwargs.get("vars") or {})
-    secrets_kwargs = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+        return _failed(request, started, exc, last_attempt)
     caught = False
-    state: TaskState = instance.__dict__[STATE_ATTR]
-    current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
-                 task_id=request.task_id, retry_count=request.attempt,
-                 origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
-                 namespace=f"user:{params.username()}", username=params.username(),
-                 tags=[], **_project_fields(request),
-                 **({"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}))
     try:
         if secrets_kwargs and secrets_kwargs.get("sources"):
             env.update(resolve_secrets(list(secrets_kwargs["sources"])))
@@ -337,7 +342,7 @@ def run_task(request: TaskRequest) -> TaskResult:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
         if not (catch is not None and last_attempt and not isinstance(exc, StepError)):
             current._clear()
-            return _failed(request, task, started, exc, last_attempt)
+            return _failed(request, started, exc, last_attempt)
         if catch.get("print_exception", True):
             traceback.print_exception(type(exc), exc, exc.__traceback__)
             print(f"@catch: {pathspec} failed on its last attempt; continuing", flush=True)
@@ -348,7 +353,7 @@ def run_task(request: TaskRequest) -> TaskResult:
             facts = task.transition_facts(instance, called=False)
         except Exception as inner:  # noqa: BLE001
             current._clear()
-            return _failed(request, task, started, inner, last_attempt)
+            return _failed(request, started, inner, last_attempt)
     current._clear()
     try:
         artifacts = task.save(instance)
@@ -372,7 +377,7 @@ def run_task(request: TaskRequest) -> TaskResult:
         if request.side_channel_dir:
             write_side_channels(request.side_channel_dir, facts)
     except Exception as exc:  # noqa: BLE001 - a failed save is a failed attempt
-        return _failed(request, task, started, exc, last_attempt)
+        return _failed(request, started, exc, last_attempt)
     foreach = facts.get("foreach")
     switch = facts.get("switch")
     return TaskResult(ok=True, pathspec=pathspec, attempt=request.attempt, caught=caught,
@@ -392,8 +397,7 @@ def _parallel(instance: FlowSpec, task: _Task) -> Any:
     return Parallel("127.0.0.1", frame.num_splits, frame.index, task.key.task_id)
 
 
-def _failed(request: TaskRequest, task: _Task, started: float, exc: BaseException,
-            last_attempt: bool) -> TaskResult:
+def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     retryable = not last_attempt and not isinstance(exc, (StepError, graph.GraphError))
     try:
@@ -401,7 +405,7 @@ def _failed(request: TaskRequest, task: _Task, started: float, exc: BaseExceptio
             request, "failed", started, finished_at=now(), error_type=type(exc).__name__,
             error=str(exc), traceback=text))
         if not retryable:
-            request.datastore.update_run(task.flow.name, request.run_id, status="failed",
+            request.datastore.update_run(request.manifest.name, request.run_id, status="failed",
                                          failed_task=request.key.pathspec, finished_at=now())
     except Exception:  # noqa: BLE001 - the original error matters more
         pass

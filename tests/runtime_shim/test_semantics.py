@@ -580,3 +580,18 @@ def test_secret_values_reach_the_step_but_no_record(tmp_path, monkeypatch):
     stored = b"".join(p.read_bytes() for p in (tmp_path / "ds").rglob("*") if p.is_file())
     assert b"failing with the secret" in stored
     assert b"s3cr3t-value" not in stored
+
+
+def test_run_task_reports_instead_of_raising(tmp_path):
+    from flowc.runtime_shim.datastore import open_datastore
+    from flowc.runtime_shim.task import TaskRequest, run_task
+    from tests.runtime_shim.driver import prepare
+
+    flow, cls = prepare(write_flow(tmp_path, SWITCH))
+    store = open_datastore(str(tmp_path / "ds"))
+    unknown = run_task(TaskRequest(cls, flow, "nope", "r1", store))
+    assert not unknown.ok and not unknown.retryable and "nope" in unknown.error
+    orphan = run_task(TaskRequest(cls, flow, "low", "r1", store))
+    assert not orphan.ok and "none of its parents (start) has finished" in orphan.error
+    bad_param = run_task(TaskRequest(cls, flow, "start", "r1", store, params={"zzz": "1"}))
+    assert not bad_param.ok and "unknown parameter(s) zzz; this flow takes: mode" in bad_param.error
