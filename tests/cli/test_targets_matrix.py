@@ -1,0 +1,43 @@
+"""`flowc targets` and docs/targets.md come from the targets' own capability tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from flowc.capabilities import BEGIN_MARKER, END_MARKER, embed, matrix, render_markdown
+from flowc.targets import TARGET_NAMES, get_target
+from flowc.targets.common import CONSTRUCTS
+from tests.conftest import ROOT
+
+
+def test_docs_embed_the_current_matrix():
+    document = (ROOT / "docs" / "targets.md").read_text(encoding="utf-8")
+    assert BEGIN_MARKER in document and END_MARKER in document
+    assert embed(document) == document, (
+        "docs/targets.md is stale; regenerate the table with: "
+        "python -c \"import pathlib; from flowc.capabilities import embed; "
+        "p = pathlib.Path('docs/targets.md'); p.write_text(embed(p.read_text()))\"")
+
+
+def test_every_target_describes_every_construct():
+    for name in TARGET_NAMES:
+        table = get_target(name).capabilities
+        assert set(table) == {key for key, _ in CONSTRUCTS}, name
+        assert all(cell.strip() for cell in table.values()), name
+
+
+def test_refusals_name_a_registered_diagnostic():
+    from flowc.compiler.diagnostics import REGISTRY
+
+    for _, cells in matrix():
+        for cell in cells:
+            for word in cell.replace("(", " ").replace(")", " ").replace(",", " ").split():
+                if word.startswith("FLOW") and word[4:].isdigit():
+                    assert word in REGISTRY, word
+
+
+def test_cli_prints_the_markdown_table():
+    result = subprocess.run([sys.executable, "-m", "flowc.cli", "targets", "--markdown"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout == render_markdown()
