@@ -136,6 +136,8 @@ def templated(value: str) -> str:
 RUN_ID = "{{ run_id }}"
 ATTEMPT = "{{ ti.try_number - 1 }}"
 PARAMS_JSON = "{{ dict(params) | tojson }}"
+# Leaves out parameters left at None, whose defaults the shim computes at run time.
+PARAMS_JSON_SET = '{{ dict(dict(params).items() | rejectattr(1, "none")) | tojson }}'
 
 
 # --------------------------------------------------------------------------- placement
@@ -390,9 +392,12 @@ class _Lowering:
         out: dict[str, Expr] = {}
         for param in self.flow.parameters:
             kwargs: list[str] = []
+            # No literal default: None in Airflow (left out of FLOWC_PARAMS, so the shim computes
+            # the default or reports the missing value), unless required, which Airflow enforces.
+            nullable = param.default_kind != "literal" and not param.required
             if param.default_kind == "literal":
                 kwargs.append(py(_json_safe(param.default)))
-            elif param.default_kind == "runtime":
+            elif nullable:
                 kwargs.append("None")
             schema = _PARAM_TYPES.get(param.type)
             if param.type == "json" and isinstance(param.default, str):
@@ -400,7 +405,7 @@ class _Lowering:
             if param.separator is not None or param.include_file:
                 schema = "string"
             if schema is not None:
-                types: Any = schema if param.default_kind != "runtime" else [schema, "null"]
+                types: Any = [schema, "null"] if nullable else schema
                 kwargs.append(f"type={py(types)}")
             if param.help:
                 kwargs.append(f"description={py(param.help)}")
@@ -449,7 +454,8 @@ class _Lowering:
         if deco is not None:
             extra.update({k: templated(str(v)) for k, v in deco.vars})
         if step.name == "start" and self.flow.parameters:
-            extra["FLOWC_PARAMS"] = PARAMS_JSON
+            runtime = any(p.default_kind != "literal" for p in self.flow.parameters)
+            extra["FLOWC_PARAMS"] = PARAMS_JSON_SET if runtime else PARAMS_JSON
         if not extra:
             return Expr("ENV")
         return Expr("{**ENV, " + py(extra)[1:])
@@ -511,7 +517,7 @@ class _Lowering:
             if kube.tolerations:
                 self.uses_k8s_models = True
                 opts["tolerations"] = Expr("[" + ", ".join(
-                    "k8s.V1Toleration(" + ", ".join(f"{k}={py(_json_safe(v))}" for k, v in tol) + ")"
+                    "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(_json_safe(v))}" for k, v in tol) + ")"
                     for tol in kube.tolerations) + "]")
             if kube.labels:
                 opts["labels"] = dict(kube.labels)
@@ -656,6 +662,11 @@ def _json_safe(value: Any) -> Any:
             return {k: _json_safe(v) for k, v in value}
         return [_json_safe(v) for v in value]
     return value
+
+
+def _snake(name: str) -> str:
+    """``tolerationSeconds`` (Kubernetes YAML) -> ``toleration_seconds`` (the client's keyword)."""
+    return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 def _quantity(value: Any, unit: str) -> str:

@@ -22,21 +22,21 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNVkuP2zgM_iuCT7uApxs7fiXnooPuE5jurQgMxaJjdWzJK8mbzg7mv5e0HY8TpEnQvcyFtimaIj99JPXsNV"
-    "zJEqzL_wVjpVbeOvC9stZ7b_3sKd6At_b-NlyqD6TzvZa7ClXwlTdtDfYXR2vv2idcsrozBeS24mGcoE2cLKI4iS"
-    "PYriAI45Bn5SLJRJJkRbYteBQVIiiylYhi2MawEmUcZkW8jMskTVZcBOTSQWu99ecpFOu4cbiA2yorXR_ws-eeWl"
-    "ostQFeVLTMzQ4cqvrwUCEdNOjIM9yB9V5QYfMvGpfWJa8t-J6AQuOiNrTdBr91YZ2Raoc__cEfgbkKmOCOMwuOcS"
-    "V6xc5IfNGo46ao3lHELUenn88BtEz8FYkgQv8Kvrr8gnEUojGKKEVjqfIDEhvaopYub7kB5UZVw11RYbBjTl4ri0"
-    "fMcoLtAMNZ2GqpMPw5auPvl0Ga_jfgDJ2_kw1iuw4xHKk6xDnfgtsDqJwsJK0tLgIURX5MAnOm2Ef35FZ3dOgWt1"
-    "dicDNugXTFjwqZd917TN5jP4zn3g0MtLXov2i7nv47eqqurjFjaR8P7w00GhNdxwGmiCw3IPKDbrC4tHtCuyf-Mt"
-    "q8nNDrg3Rs31Nqy5DCTCtgNZ6IwmVGhL3CqygjqmS38SpeoTGKcHXMq7GyztDrdeWEZZTzjGM9aW6mGChxxDBnui"
-    "tV-BtA2xddowXUbC9d1X9iX8L-xSqoxR3yhIEx2lyBLKHqQhEsb4AsSck49cPsBLKhqv4HZATCdxA7xeeGNvUArT"
-    "aux2QvlYJrIKQLzAtFEB6DMHB5nmh_tDd1nj7BDY0Jgyk6MEfdGwMsKqo07jDoLRbwXDlmLhXVuoCSdzUyJYynj_"
-    "xRIirEJnTM61erfKjhQ-hIhRbN7g0XEiNlAmxBz5ZbC5ZpHHVTO0cnBv7pJBbzBLIFCh9Bnuq60vt8imigqlRF3Q"
-    "nIS1nD9Ccel0MgDzagCi2Gw-lceZddmQ94FBHJVbCZkcQOhieovWq_A9ti8aO4fZL_AdNlD5F9Uvhwsphm31sCLP"
-    "CDmGSWHgEGIE7RGlTnoUp_FKgH7Nm6YeS8b9xvkVPY40KS6XIOEd1bTiAaVSNEX6xWc4zGaXgMk-kUDeczMHn3Dx"
-    "_fexNQv8-nmaULE94Y2E-_fvrrT1ZL635-S4gte8RQLhbDqL7Qcu8RtLvh8jfMonmiVEOcDaOPGdjhVYNu2P2kfz"
-    "wMsy3Nrn6iXenWYeqnJIJk8_LyDQui8U8="
+    "z:eNrNVl-PozgM_yoRT3cSMwuUAO0H2JV274-0e2-jCqVgSraQcEm47txovvvZ0DK0mm2ruZd5MeAYx_7lZztPXi"
+    "uUrMC6_B8wVmrlrULfqxq991ZPnhIteCvvLyOk-kg63-uEq1EFP0TbNWA_OFq77x5xyereFJDbWkQ8QRueBDFPeA"
+    "ybJYQRj0RWBUlWJklWZJtCxHFRhkW2LGMOGw7LsuJRVvAFr5I0WYoyJJcOOuutHqZQrBPG4QJuq6x0Q8BPnnvsaL"
+    "HSBkRR07IwW3CoGsJDhXTQoiPPCAfWe0aFzb9rXFpVorHgeyUUGhe1oe3W-K0L64xUW_zpd7ED5mpgpXCCWXBMqH"
+    "JQbI3EF406YYr6niLuBDp9eA2gReIvSYQx-lfww-UXjOMIjVHEKRpLlR-RWNMWjXR5Jwwod1C1whU1BnvIyetksc"
+    "MsJ9iOMLwKWyMVhj9H7fD7ZZCm_w04Q-fvZIvYriIMR6oecc434PYAKicLSWvBRYDi2OckMGeK_eCe3OqeDt3i9q"
+    "oc3Ry2QLriR43Mu-6dk3fuR3zu3cBIW4v-i64f6L-lp-qbBjOWdnd8b6HVmOiKh5gistxAmR91o8Wl3RPaPfEX8f"
+    "r5jF4fpWP7gVIbhhRmWgFr8EQULjMi7BVexRlRJbuNV3yJxiii5SmvDpX1Cr1eVs5YRjnPODaQ5maKgSpPGOZMf6"
+    "UKvwB0Q9G1uoSG7aWrh0_sS9i_WA1NeYc8YWCMNlcgS6i6UISLGyBLUjJO_Sg7g2ysqv8BGYHwE8TO8bmhTX2FTh"
+    "s3YLKXSsE1ENIA80IRRqcgjFyeJzoc7U2dZ0hwTWPCYIoOzEn3xgCLmipNOAx6gwU8Vx4yl4pqvYRK9A0yJeLTR7"
+    "6TiAqxCR2L5sUqH2v4GDpSoUOzT0aUEiNlJdiCnp2wFizTOOqmdo5ODPzdSyzmCWQLFD6CPNV1rff5FNFIVamKpi"
+    "8hr2QD0594XA6BPNqAKnQ5Hk7vqrvsynzAo4hJLsP1jCR2NDxD7UX7E9iC4K24fZP_AtPVAJF9VPhwsphm33sCLP"
+    "RDTjJLTwADKM_RGlWvQ5W-Faiv2LN1y8j50LjfI6ewx0Uk08UcIrq3nEF0UB0g-m61mmPkPQT3QRD6KAfBUYRr76"
+    "3I_TYfb5ZuUHiFYL98_vbnH6yR1v36niBcDBCiDIJxdl_owZ8QxbvxNjgOp3miVFSCjbOQGdji3YOu3MPo3x2n24"
+    "aG2TDirrTvKPVTEmGyfn7-D6V19E4="
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/train.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
@@ -86,7 +86,7 @@ with DAG(
         "epochs": Param(25, type="integer", description="Gradient descent passes over the data"),
         "samples": Param(200, type="integer", description="Size of the synthetic data set"),
         "seed": Param(7, type="integer", description="Random seed for the data"),
-        "grid": Param(None, description="Learning rates to try (JSON list)"),
+        "grid": Param("[0.001,0.01,0.05,0.1]", type="string", description="Learning rates to try (JSON list)"),
     },
     tags=["flowc"],
 ) as dag:

@@ -449,3 +449,35 @@ def test_goldens_import_on_airflow_2_10() -> None:
     assert report["errors"] == {}
     assert len(report["dags"]) >= len(EXAMPLES)
     shutil.rmtree(home, ignore_errors=True)
+
+
+RUNTIME_DEFAULT = textwrap.dedent('''
+    import os
+    from flowc import FlowSpec, Parameter, step
+
+    class RuntimeDefaultFlow(FlowSpec):
+        user = Parameter("user", default=os.environ.get("USER", "nobody"))
+        size = Parameter("size", default=2, type=int)
+        token = Parameter("token", required=True)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_parameters_without_literal_default_are_left_to_the_shim() -> None:
+    result = emit_source(RUNTIME_DEFAULT, image="base:1")
+    params = _kwargs(_calls(result.text, "DAG")[0])["params"]
+    assert "'user': Param(None, type=['string', 'null'])" in params
+    assert "'token': Param(type='string')" in params
+    path = airflow_env.install_dag(result.text, "runtime_default")
+    dag = airflow_env.import_dags(path.parent).dags["RuntimeDefaultFlow"]
+    start = dag.get_task("start")
+    context = _render(start, params={"user": None, "size": 2, "token": "t"})
+    env = {e.name: e.value for e in start.build_pod_request_obj(context).spec.containers[0].env}
+    assert json.loads(env["FLOWC_PARAMS"]) == {"size": 2, "token": "t"}
