@@ -130,5 +130,8 @@ def test_show_and_logs_commands(runs):
         "--- ClientFlow/run-1/body/t_0 (attempt 0) ---", "body a",
         "--- ClientFlow/run-1/body/t_1 (attempt 0) ---", "body b",
         "--- ClientFlow/run-1/body/t_2 (attempt 0) ---", "body c"]
+    latest = cli.invoke(main, ["show", "ClientFlow", "--datastore", runs, "--no-data"])
+    assert latest.output.startswith("Run ClientFlow/run-3: failed") and "artifacts of end" not in latest.output
+    assert cli.invoke(main, ["logs", "ClientFlow/run-1/body/t_1", "--stderr", "--datastore", runs]).output == ""
     missing = cli.invoke(main, ["logs", "ClientFlow/run-1/nope", "--datastore", runs])
     assert missing.exit_code == 1 and "has no tasks" in missing.output
