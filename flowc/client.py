@@ -118,6 +118,18 @@ class _Data:
         return f"<data of {self._where}: {', '.join(sorted(self._artifacts))}>"
 
 
+class _Artifacts(list):
+    def __init__(self, items: list[DataArtifact], where: str):
+        super().__init__(items)
+        self._where = where
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        for artifact in self:
+            if artifact.name == name:
+                return artifact
+        raise AttributeError(f"{self._where} has no artifact {name!r}")
+
+
 class Task:
     """``Task("X/run/step/task_id")``."""
 
@@ -179,8 +191,10 @@ class Task:
         return self._artifacts
 
     @property
-    def artifacts(self) -> list[DataArtifact]:
-        return [a for name, a in sorted(self.artifacts_map().items()) if not name.startswith("_")]
+    def artifacts(self) -> "_Artifacts":
+        """Iterable of DataArtifact, also by attribute: ``task.artifacts.x.data`` (as Metaflow)."""
+        return _Artifacts([a for name, a in sorted(self.artifacts_map().items()) if not name.startswith("_")],
+                          self.pathspec)
 
     @property
     def data(self) -> _Data:

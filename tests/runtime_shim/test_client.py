@@ -74,6 +74,7 @@ def test_run_step_task_navigation(runs):
     assert tasks[1]["out"].data == "bb" and tasks[1].data.out == "bb"
     assert tasks[1].stdout == "body b\n"
     assert "out" in tasks[1] and "items" in tasks[1]
+    assert tasks[1].artifacts.out.data == "bb" and [a.name for a in tasks[1].artifacts] == ["items", "out", "scale"]
     assert Step("ClientFlow/run-2/body", runs)["t_2"].data.out == "cc"
     assert Task("ClientFlow/run-2/body/t_2", runs).successful
 
