@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shape_flows
+from tests.conftest import example_flows, shape_flows
 from tests.harness.argo_interpreter import FAILED, SKIPPED, SUCCEEDED
 from tests.harness.artifacts import run_locally, snapshot
 from tests.targets.argo_helpers import failure_report, run_compiled
@@ -26,6 +26,7 @@ EXTRA_PARAMETERS = {
 CASES = [(p, None) for p in SHAPES] + [
     (p, params) for p in SHAPES for params in EXTRA_PARAMETERS.get(p.stem, [])
 ]
+EXAMPLES = example_flows()
 
 
 def _flow_name(run_text: str) -> str:
@@ -47,6 +48,18 @@ def test_argo_run_matches_flowc_run(path: Path, params: dict[str, str] | None, t
     argo = snapshot(tmp_path / "argo" / "datastore", flow_name, "argo-run")
     local = snapshot(tmp_path / "local" / "datastore", flow_name, local_id)
     assert argo == local
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_examples_run_like_flowc_run(path: Path, tmp_path: Path):
+    run, text = run_compiled(path, tmp_path / "argo")
+    assert run.phase == SUCCEEDED, failure_report(run)
+    flow_name = _flow_name(text)
+    local_id = run_locally(path, tmp_path / "local")
+    argo = snapshot(tmp_path / "argo" / "datastore", flow_name, "argo-run")
+    local = snapshot(tmp_path / "local" / "datastore", flow_name, local_id)
+    assert repr(argo) == repr(local).replace(local_id, "argo-run")
 
 
 def test_switch_runs_only_the_chosen_branch(tmp_path: Path):
