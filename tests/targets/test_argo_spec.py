@@ -374,3 +374,23 @@ def test_the_checks_catch_what_they_claim_to() -> None:
     renamed = copy.deepcopy(wt)
     renamed["spec"]["templates"][1]["name"] = renamed["spec"]["templates"][0]["name"]
     assert any("duplicate template names" in e for e in semantic_errors([renamed]))
+
+
+def test_warnings_and_settings_errors() -> None:
+    source = _dsl("    when = Parameter('when', default=time.time())\n" + LINEAR.replace(
+        "{decorators}", "@pypi(packages={'pandas': '2.2'})"), "import time")
+    emitted = emit_source(source)
+    codes = sorted(d.code for d in emitted.diagnostics if d.severity == "warning")
+    assert "FLOW203" in codes and "FLOW204" in codes
+    wt = documents(emitted.text)[0]
+    assert "arguments" not in wt["spec"]  # the run-time default is computed by the start task
+    bad = emit_source(_dsl(LINEAR.replace("{decorators}", "")), argo_version="2")
+    assert bad.text == "" and [d.code for d in bad.diagnostics] == ["FLOW205"]
+
+
+def test_aws_cron_converts_when_the_year_is_open() -> None:
+    from flowc.targets.argo_events import aws_to_unix
+
+    assert aws_to_unix("0 12 * * ? *") == "0 12 * * *"
+    assert aws_to_unix("0 12 * * 1") == "0 12 * * 1"
+    assert aws_to_unix("0 12 * * ? 2027") is None
