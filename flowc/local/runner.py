@@ -118,7 +118,9 @@ class Scheduler:
         self.echo_logs = echo_logs
         self.flow_file = flow_file
         self.datastore = shim.open_datastore(datastore_root)
-        self.datastore_root = self.datastore.root
+        # A second handle that the scheduler never uses: forked tasks inherit it with no open
+        # connections (sharing a socket across a fork is unsafe) and no client set-up to repeat.
+        self.task_datastore = shim.open_datastore(self.datastore.root)
         self.run_id = run_id
         self.params = params
         self.max_workers = max(1, max_workers)
@@ -132,8 +134,11 @@ class Scheduler:
     def run(self) -> RunResult:
         started = time.monotonic()
         flow_class = shim.load_flow_class(self.flow_file, self.flow)
-        shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
-                       self.clone.origin_run_id if self.clone else None)
+        try:
+            shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
+                           self.clone.origin_run_id if self.clone else None)
+        except shim.DatastoreError as exc:
+            raise RunError(str(exc)) from None
         workdir = Path(tempfile.mkdtemp(prefix=f"flowc-{self.run_id}-"))
         pool = ProcessPool()
         state = _State()
@@ -156,7 +161,10 @@ class Scheduler:
             restore()
             pool.close()
             self.progress.close()
-            shim.finish_run(self.datastore, self.flow, self.run_id, status)
+            try:
+                shim.finish_run(self.datastore, self.flow, self.run_id, status)
+            except shim.DatastoreError as exc:
+                self.progress.message(f"warning: cannot record the run's status: {exc}")
             shutil.rmtree(workdir, ignore_errors=True)
         elapsed = time.monotonic() - started
         result = RunResult(self.flow.name, self.run_id, status, elapsed, tuple(state.failed))
@@ -200,7 +208,7 @@ class Scheduler:
         side_channels = attempt_dir / "side"
         side_channels.mkdir(parents=True, exist_ok=True)
         params = self.params if key.step == "start" else {}
-        body = shim.task_body(flow_class, self.flow, self.datastore_root, self.run_id, key,
+        body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
                               attempt, params, side_channels,
                               self.clone.origin_run_id if self.clone else None)
         timeout = step.decorator(ir.Timeout)

@@ -78,7 +78,7 @@ def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> 
 EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
 
 
-def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str, key: TaskKey,
+def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskKey,
               attempt: int, params: dict[str, str], side_channel_dir: Path,
               origin_run_id: str | None = None) -> Callable[[], int]:
     """What a forked child runs: one attempt of one task through the shim's ``run_task``.
@@ -88,7 +88,6 @@ def task_body(flow_class: type, flow: ir.Flow, datastore_root: str, run_id: str,
     """
 
     def body() -> int:
-        store = ds.open_datastore(datastore_root)
         request = TaskRequest(
             flow_class=flow_class, manifest=flow, step=key.step, run_id=run_id,
             datastore=store, index_path=key.index_path, iteration=key.iteration,
