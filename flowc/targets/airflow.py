@@ -55,9 +55,9 @@ FLOW261 = register("FLOW261", "schedule not expressible on Airflow", """
 Airflow's cron timetables take five-field cron expressions; a six-field (AWS) expression has no
 Airflow form. Write the schedule as a five-field cron.""")
 FLOW262 = register("FLOW262", "trigger not expressible on Airflow", """
-@trigger maps to Airflow assets (datasets on Airflow 2): an event name becomes an asset the DAG
-is scheduled on. Parameter mappings of an event and a trigger combined with @schedule have no
-Airflow counterpart.""")
+@trigger and @trigger_on_finish map to Airflow assets (datasets on Airflow 2): an event name, or
+the finish asset of another flowc flow, becomes an asset the DAG is scheduled on. Parameter
+mappings and a trigger combined with @schedule have no Airflow counterpart.""")
 FLOW263 = register("FLOW263", "decorator not supported on Airflow", """
 The decorator has no counterpart in the Airflow DAG flowc generates.""")
 FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
@@ -88,7 +88,7 @@ CAPABILITIES: dict[str, str] = {
     "secrets": "resolved by the shim; @kubernetes(secrets=...) as env_from",
     "schedule": "CronTriggerTimetable with timezone",
     "trigger": "assets (datasets on Airflow 2); parameter mappings: FLOW262",
-    "trigger_on_finish": FLOW263,
+    "trigger_on_finish": "the asset every flowc DAG's end task updates (flowc://flows/<Flow>)",
     "project": "read by the shim at run time",
     "exit_hook": FLOW263,
 }
@@ -339,52 +339,65 @@ class _Lowering:
                            f"default max_map_length ({MAX_MAP_LENGTH})", step.next_span or step.span,
                            "lower num_parallel or raise [core] max_map_length")
         for deco in self.flow.decorators:
-            if isinstance(deco, (ir.TriggerOnFinish, ir.ExitHook)):
+            if isinstance(deco, ir.ExitHook):
                 self.error(FLOW263, f"@{deco.tag} cannot be expressed on Airflow", deco.span,
-                           "remove it, or trigger the DAG from the other DAG's last task")
+                           "remove it, or run the hook as a step before end")
 
     def error(self, code: str, message: str, span: ir.Span, hint: str) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, ERROR, hint))
 
     # ----------------------------------------------------------------- DAG arguments
 
-    def schedule(self) -> tuple[str | None, bool, bool]:
-        """(schedule expression, uses CronTriggerTimetable, uses Asset)."""
+    def schedule(self) -> tuple[str | None, bool]:
+        """(the DAG's schedule expression, whether it uses CronTriggerTimetable)."""
         sched = self.flow.decorator(ir.Schedule)
-        trigger = self.flow.decorator(ir.Trigger)
-        if sched is not None and trigger is not None:
-            self.error(FLOW262, "@trigger together with @schedule cannot be expressed on Airflow",
-                       trigger.span, "keep one of them")
-            return None, False, False
-        if trigger is not None:
-            events = ([trigger.event] if trigger.event is not None else []) + list(trigger.events)
-            names = []
-            for event in events:
-                name = event
-                if isinstance(event, tuple):  # an event given as a dict: (key, value) pairs
-                    fields = dict(event)
-                    name = fields.get("name")
-                    if set(fields) - {"name"}:
-                        self.error(FLOW262, "@trigger parameter mappings cannot be expressed on "
-                                   "Airflow", trigger.span, "trigger by event name only; pass "
-                                   "parameters in the DAG run's conf")
-                if not isinstance(name, str) or not name:
-                    self.error(FLOW262, "@trigger needs an event name on Airflow", trigger.span,
-                               "write @trigger(event=\"name\")")
-                    continue
-                names.append(f"Asset({py(name)})")
-            if not names:
-                return None, False, False
-            return "[" + ", ".join(names) + "]", False, True
+        assets = self.trigger_assets()
+        if sched is not None and assets is not None:
+            self.error(FLOW262, "@trigger or @trigger_on_finish together with @schedule cannot be "
+                       "expressed on Airflow", sched.span, "keep either the schedule or the trigger")
+            return None, False
+        if assets is not None:
+            return "[" + ", ".join(f"Asset({py(a)})" for a in assets) + "]", False
         if sched is None:
-            return None, False, False
+            return None, False
         cron = sched.cron_expression
         if len(cron.split()) != 5:
             self.error(FLOW261, f"cron {cron!r} is not a five-field cron expression", sched.span,
                        "write the schedule as a five-field cron (minute hour day month weekday)")
-            return None, False, False
+            return None, False
         timezone = sched.timezone or "UTC"
-        return f"CronTriggerTimetable({py(cron)}, timezone={py(timezone)})", True, False
+        return f"CronTriggerTimetable({py(cron)}, timezone={py(timezone)})", True
+
+    def trigger_assets(self) -> list[str] | None:
+        """Asset names the DAG is scheduled on: @trigger events, and the finish assets of the
+        flows named by @trigger_on_finish (every flowc DAG's end task updates its own)."""
+        names: list[str] = []
+        found = False
+        for deco in self.flow.decorators:
+            if isinstance(deco, ir.Trigger):
+                kind, items = "event", ([deco.event] if deco.event is not None else []) + list(deco.events)
+            elif isinstance(deco, ir.TriggerOnFinish):
+                kind, items = "flow", ([deco.flow] if deco.flow is not None else []) + list(deco.flows)
+            else:
+                continue
+            found = True
+            for item in items:
+                name = item
+                if isinstance(item, tuple):  # given as a dict: (key, value) pairs
+                    fields = dict(item)
+                    name = fields.get("name")
+                    if set(fields) - {"name"}:
+                        self.error(FLOW262, f"@{deco.tag} options beyond the {kind} name (parameter "
+                                   "mappings, project branches) cannot be expressed on Airflow",
+                                   deco.span, f"name the {kind} only; pass parameters in the DAG "
+                                   "run's conf")
+                        continue
+                if not isinstance(name, str) or not name:
+                    self.error(FLOW262, f"@{deco.tag} needs a {kind} name on Airflow", deco.span,
+                               f"write @{deco.tag}({kind}=\"name\")")
+                    continue
+                names.append(name if kind == "event" else finish_asset(name))
+        return names if found and names else None
 
     def params(self) -> dict[str, Expr] | None:
         if not self.flow.parameters:
@@ -412,8 +425,8 @@ class _Lowering:
             out[param.name] = Expr(f"Param({', '.join(kwargs)})")
         return out
 
-    def dag_kwargs(self) -> tuple[tuple[tuple[str, Any], ...], bool, bool]:
-        schedule, cron, assets = self.schedule()
+    def dag_kwargs(self) -> tuple[tuple[tuple[str, Any], ...], bool]:
+        schedule, cron = self.schedule()
         doc = (self.flow.docstring or "").strip()
         kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
         if doc:
@@ -429,7 +442,7 @@ class _Lowering:
         if params:
             kwargs.append(("params", params))
         kwargs.append(("tags", ["flowc"]))
-        return tuple(kwargs), cron, assets
+        return tuple(kwargs), cron
 
     # ----------------------------------------------------------------- steps
 
@@ -471,6 +484,8 @@ class _Lowering:
             options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={timeout.total_seconds})")
         if trigger_any:
             options["trigger_rule"] = Expr(TRIGGER_ANY)
+        if isinstance(step.transition, ir.End):
+            options["outlets"] = Expr(f"[Asset({py(finish_asset(self.flow.name))})]")
         return options
 
     def step_task(self, step: ir.Step, trigger_any: bool) -> Task:
@@ -602,7 +617,7 @@ class _Lowering:
                 continue
             if _fans_out(step):
                 blocks.append(self.fanout_task(name))
-        dag_kwargs, cron, assets = self.dag_kwargs()
+        dag_kwargs, cron = self.dag_kwargs()
         names = {self.settings.airflow_operator}
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
         for t in tasks:
@@ -617,7 +632,8 @@ class _Lowering:
             names.add("Param")
         if cron:
             names.add("CronTriggerTimetable")
-        if assets:
+        if any("Asset(" in str(getattr(v, "text", "")) for _, v in dag_kwargs) or \
+                any("outlets" in dict(t.kwargs) for t in tasks):
             names.add("Asset")
         if self.uses_k8s_models:
             names.add("k8s")
@@ -649,6 +665,11 @@ class _Lowering:
         if self.kubernetes:
             out.insert(0, ("IMAGE", py(self.settings.image)))
         return tuple(out)
+
+
+def finish_asset(flow_name: str) -> str:
+    """The asset a flow's end task updates, which @trigger_on_finish(flow=...) schedules on."""
+    return f"flowc://flows/{flow_name}"
 
 
 def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:

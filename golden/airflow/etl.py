@@ -11,11 +11,13 @@ import datetime
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule
     from airflow.sdk import CronTriggerTimetable
+    from airflow.sdk import Asset
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.models.param import Param
     from airflow.timetables.trigger import CronTriggerTimetable
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -149,6 +151,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Load: here, print the table.",
+        outlets=[Asset("flowc://flows/EtlFlow")],
     )
 
     start >> extract

@@ -10,6 +10,7 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -17,6 +18,7 @@ except ImportError:  # Airflow 2.10
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -129,6 +131,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        outlets=[Asset("flowc://flows/PollingFlow")],
     )
 
     start >> wait

@@ -10,6 +10,7 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
@@ -17,6 +18,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
@@ -155,6 +157,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Report the winner.",
+        outlets=[Asset("flowc://flows/TrainFlow")],
     )
 
     start_body >> pick

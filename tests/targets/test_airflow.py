@@ -248,12 +248,13 @@ def test_decorators_and_parameters_become_airflow_arguments() -> None:
 @pytest.mark.parametrize("source,code", [
     ('@schedule(cron="0 12 * * ? *")', "FLOW261"),
     ('@trigger(event={"name": "data", "parameters": {"x": "y"}})', "FLOW262"),
-    ('@trigger_on_finish(flow="Other")', "FLOW263"),
+    ('@trigger_on_finish(flow={"name": "Other", "project_branch": "prod"})', "FLOW262"),
     ('@trigger(event="data")\n@schedule(hourly=True)', "FLOW262"),
+    ('@exit_hook(on_success=["notify"])', "FLOW263"),
 ])
 def test_inexpressible_flow_decorators_are_errors_at_their_line(source: str, code: str) -> None:
     flow = textwrap.dedent('''
-        from flowc import FlowSpec, step, schedule, trigger, trigger_on_finish
+        from flowc import FlowSpec, step, schedule, trigger, trigger_on_finish, exit_hook
 
         {decorators}
         class F(FlowSpec):
@@ -279,11 +280,25 @@ def test_trigger_by_event_name_schedules_on_an_asset() -> None:
     result = emit_source(flow)
     assert result.diagnostics == ()
     assert _kwargs(_calls(result.text, "DAG")[0])["schedule"] == "[Asset('sales.updated')]"
-    airflow_env.migrate()
     path = airflow_env.install_dag(result.text, "trigger_asset")
     imported = airflow_env.import_dags(path.parent)
     assert imported.errors == {}
     assert [a.name for a in imported.dags["ForeachFlow"].timetable.asset_condition.objects] == ["sales.updated"]
+
+
+def test_trigger_on_finish_schedules_on_the_other_flows_end_asset() -> None:
+    """Every flowc DAG's end task updates flowc://flows/<Flow>; @trigger_on_finish waits on it."""
+    upstream = emit_source(FOREACH).text
+    downstream_source = FOREACH.replace("from flowc import FlowSpec, step",
+                                        "from flowc import FlowSpec, step, trigger_on_finish").replace(
+        "class ForeachFlow", '@trigger_on_finish(flows=["ForeachFlow", "Other"])\nclass AfterFlow')
+    result = emit_source(downstream_source)
+    assert result.diagnostics == ()
+    up = airflow_env.import_dags(airflow_env.install_dag(upstream, "upstream")).dags["ForeachFlow"]
+    assert [o.uri for o in up.get_task("end").outlets] == ["flowc://flows/ForeachFlow"]
+    down = airflow_env.import_dags(airflow_env.install_dag(result.text, "downstream")).dags["AfterFlow"]
+    assert [a.uri for a in down.timetable.asset_condition.objects] == [
+        "flowc://flows/ForeachFlow", "flowc://flows/Other"]
 
 
 def test_literals_round_trip_through_python() -> None:

@@ -10,6 +10,7 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -18,6 +19,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -165,6 +167,7 @@ with DAG(
         ],
         env_vars=ENV,
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        outlets=[Asset("flowc://flows/BranchInSwitchFlow")],
     )
 
     start >> start__to_fan

@@ -10,12 +10,14 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -143,6 +145,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        outlets=[Asset("flowc://flows/ForeachTwoStepFlow")],
     )
 
     start_body >> join

@@ -10,8 +10,10 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG
+    from airflow.sdk import Asset
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -100,6 +102,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        outlets=[Asset("flowc://flows/LinearFlow")],
     )
 
     start >> a

@@ -10,9 +10,11 @@ import datetime
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule
+    from airflow.sdk import Asset
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -114,6 +116,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        outlets=[Asset("flowc://flows/MergeArtifactsFlow")],
     )
 
     start >> a

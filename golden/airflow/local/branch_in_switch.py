@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,6 +24,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNlk2PmzAQhv-Lz7TLVxLCsYdKPfcYITQx9uKWGGKbpqso_70zfGmT7W5DlEi9jLDHM8w8frE5sh1oJYV1-S"
@@ -173,6 +175,7 @@ with DAG(
             "env": ENV,
         },
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        outlets=[Asset("flowc://flows/BranchInSwitchFlow")],
     )
 
     start >> start__to_fan

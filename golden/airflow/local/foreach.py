@@ -15,12 +15,14 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNqtVO1u6yAMfRd-o90Aofl4gL7EVEUucddcpSQD925T1Xe_Js22ttq0SusPjGL7wDnHKAexA99tMFLzD0PsBi"
@@ -134,6 +136,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/ForeachFlow")],
     )
 
     start_body >> join

@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -24,6 +25,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1ld2umzAMx98l12zjm9IHONKud1khFII5ZIcmLAnrjqq--2ygqO3Z0dqqlSoX4tjYP_7Be7blSjZgXfkbjJ"
@@ -184,6 +186,7 @@ with DAG(
             "env": ENV,
         },
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        outlets=[Asset("flowc://flows/ForeachInSwitchFlow")],
     )
 
     start >> start__to_fan

@@ -15,12 +15,14 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1leFuozAMx98ln9FGEmCFB9gLbN-mCrlgRiaaoMS93lT13c9hXNdWO12rdRK4ws7f-P-TRXdiDdZ0GKj-hT"
@@ -149,6 +151,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/ForeachTwoStepFlow")],
     )
 
     start_body >> join

@@ -15,10 +15,12 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.operators.python import PythonOperator
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1lFtuwjAQRffib6vEdt4L6Fd3gKJokjjgKjiRPbRFKHvvGCjqQ6iUig9bysxc-55rKXu2AWt67bF-0c6b0b"
@@ -108,6 +110,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/LinearFlow")],
     )
 
     start >> a

@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
@@ -22,6 +23,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNls1u2zAMx99FZ2-NJMex8wC77bRjERiyTdVaFdmT5G1F0Xcf6Y8sCbotKVJgF8YhRYr8-W_Zz2yvnNEQYv"
@@ -176,6 +178,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/MetaflowStyleFlow")],
     )
 
     start_body >> join

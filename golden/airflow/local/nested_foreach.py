@@ -15,12 +15,14 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1lu2uojAQhu-lv8keaSkIF3B-nhs4MaTQeuwGCmnr7hrjve-M4BdqRCMJTEJnpsz75KVhS2ph9FI5n_9R1u"
@@ -222,6 +224,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/NestedForeachFlow")],
     )
 
     mid_body >> outer_body_2

@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param, TriggerRule
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,6 +24,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrdls1u2zAMx99FZ2-tP2I7eYAdd9kxMATZphptiuRJ8rIuyLuP9EeWtiuWBA1Q7MJYIimJP_9Dec-2wigJPv"
@@ -181,6 +183,7 @@ with DAG(
             "env": ENV,
         },
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        outlets=[Asset("flowc://flows/NestedSwitchFlow")],
     )
 
     start >> start__to_big

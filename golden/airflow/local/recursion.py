@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, Param
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -22,6 +23,7 @@ except ImportError:  # Airflow 2.10
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1k92S2jAMhd_F12kXB_IDD9AH6C2TyQhHAbfGTm2ldIfh3StBSJeL7TCd7k0mkY5knc_RWR3B2x4TtT8xJh"
@@ -113,6 +115,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/RecursionFlow")],
     )
 
     start >> loop

@@ -15,6 +15,7 @@ import tempfile
 
 try:  # Airflow 3
     from airflow.sdk import DAG, TriggerRule, task_group
+    from airflow.sdk import Asset
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,6 +24,7 @@ except ImportError:  # Airflow 2.10
     from airflow.exceptions import AirflowSkipException
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
+    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNllFvozAMx79LntGNJJRBP8Cke77HCqGUmDUnmqAk3W6q-t1nU9a1qJO6rpXuAaPGsWP_-Bu6ZWtlTQsh1i"
@@ -199,6 +201,7 @@ with DAG(
             ],
             "env": ENV,
         },
+        outlets=[Asset("flowc://flows/SwitchInForeachFlow")],
     )
 
     start_body >> join
