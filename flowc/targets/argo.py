@@ -344,6 +344,15 @@ def resource_name(flow: ir.Flow, limit: int = syn.NAME_LIMIT) -> str:
     return syn.flow_resource_name(".".join(project_parts(project) + [flow.name]), limit)
 
 
+def upstream_template_name(flow: ir.Flow, upstream: str) -> str:
+    """An upstream flow's WorkflowTemplate name: in this flow's @project and branch, as Metaflow
+    resolves @trigger_on_finish, unless the name is already qualified (``project.branch.Flow``)."""
+    project: ir.Project | None = flow.decorator(ir.Project)
+    if "." in upstream or project is None or not project.name:
+        return syn.flow_resource_name(upstream)
+    return syn.flow_resource_name(".".join(project_parts(project) + [upstream]))
+
+
 def project_parts(project: ir.Project) -> list[str]:
     if project.production:
         branch = f"prod.{project.branch}" if project.branch else "prod"
@@ -410,7 +419,8 @@ def documents(flow: ir.Flow, settings: Settings) -> tuple[list[dict[str, Any]], 
         diagnostics += problems
         if cron is not None:
             docs.append(cron)
-    events, problems = sensors(flow, settings, template["metadata"]["name"], labels(flow), BAD_TRIGGER)
+    events, problems = sensors(flow, settings, template["metadata"]["name"], labels(flow), BAD_TRIGGER,
+                               lambda upstream: upstream_template_name(flow, upstream))
     diagnostics += problems
     docs += events
     return docs, diagnostics

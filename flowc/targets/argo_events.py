@@ -1,14 +1,17 @@
 """What starts a flow on Argo besides a manual submit: a ``CronWorkflow`` for @schedule and an
 Argo Events ``Sensor`` for @trigger / @trigger_on_finish, both referencing the WorkflowTemplate.
 
-Events arrive through one Argo Events event source (``[tool.flowc] argo_events_source``, default
-``flowc-events``, event name ``flowc``) whose payload carries ``name`` (the event's name) and the
-event's fields; a flow's finish is the event named ``flowc.finished.<FlowName>``.
+@trigger events arrive through one Argo Events event source (``[tool.flowc] argo_events_source``,
+default ``flowc-events``, event name ``flowc``, e.g. a webhook) whose payload carries ``name``
+(the event's name) and the event's fields. @trigger_on_finish needs no publisher: a ``resource``
+event source watching Workflow objects (``argo_workflows_event_source``, default
+``flowc-workflows``, event name ``workflows``) reports the upstream workflow, which the sensor
+matches by the labels Argo's controller sets (the WorkflowTemplate it came from, phase Succeeded).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
@@ -19,6 +22,10 @@ from flowc.targets.argo_pod import parameter_default_text
 API_VERSION = "argoproj.io/v1alpha1"
 DEFAULT_EVENT_SOURCE = "flowc-events"
 EVENT_NAME = "flowc"
+DEFAULT_WORKFLOW_SOURCE = "flowc-workflows"
+WORKFLOW_EVENT_NAME = "workflows"
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
+PHASE_LABEL = "workflows.argoproj.io/phase"
 
 
 def _extra(settings: Settings, key: str, default: str) -> str:
@@ -66,8 +73,14 @@ def _mapping(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _label_path(label: str) -> str:
+    """A gjson path to a label of the watched object (dots in the key escaped)."""
+    return "body.metadata.labels." + label.replace(".", "\\.")
+
+
 def _events(flow: ir.Flow, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
-    """(event name, {flow parameter: payload field}) for every event that starts the flow."""
+    """(event name, {flow parameter: payload field}) for every event that starts the flow; an
+    upstream flow's finish is ``("\0finished", {"flow": name})``."""
     out: list[tuple[str, dict[str, str]]] = []
     problems: list[Diagnostic] = []
     trigger: ir.Trigger | None = flow.decorator(ir.Trigger)
@@ -94,21 +107,36 @@ def _events(flow: ir.Flow, bad: str) -> tuple[list[tuple[str, dict[str, str]]], 
                 problems.append(Diagnostic(bad, "@trigger_on_finish flow must be a flow name known at compile time",
                                            finish.span, ERROR))
                 continue
-            out.append((f"flowc.finished.{name.split('.')[-1]}", {}))
+            out.append(("\0finished", {"flow": name}))
     return out, problems
 
 
 def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[str, str],
-            bad: str) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+            bad: str, upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """The Sensor; ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
     events, problems = _events(flow, bad)
     if not events or problems:
         return [], problems
     source = _extra(settings, "argo_events_source", DEFAULT_EVENT_SOURCE)
+    workflow_source = _extra(settings, "argo_workflows_event_source", DEFAULT_WORKFLOW_SOURCE)
     exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
     dependencies = []
     names = syn.NameTable()
     parameters = []
     for event, mapping in events:
+        if event == "\0finished":
+            upstream = mapping["flow"]
+            dependencies.append({
+                "name": names.allocate(f"{upstream}-finished", "finished:" + upstream),
+                "eventSourceName": workflow_source,
+                "eventName": WORKFLOW_EVENT_NAME,
+                "filters": {"data": [
+                    {"path": _label_path(TEMPLATE_LABEL), "type": "string",
+                     "value": [upstream_template(upstream)]},
+                    {"path": _label_path(PHASE_LABEL), "type": "string", "value": ["Succeeded"]},
+                ]},
+            })
+            continue
         dep = names.allocate(event, event)
         dependencies.append({
             "name": dep,

@@ -252,7 +252,14 @@ def test_trigger_on_finish_becomes_a_sensor() -> None:
     source = _dsl(LINEAR.replace("{decorators}", ""), "").replace(
         "class F(FlowSpec)", "@trigger_on_finish(flow='Upstream')\nclass F(FlowSpec)")
     sensor = documents(emit_source(source).text)[-1]
-    assert sensor["spec"]["dependencies"][0]["filters"]["data"][0]["value"] == ["flowc.finished.Upstream"]
+    dep = sensor["spec"]["dependencies"][0]
+    assert dep["eventSourceName"] == "flowc-workflows"
+    assert dep["filters"]["data"] == [
+        {"path": "body.metadata.labels.workflows\\.argoproj\\.io/workflow-template", "type": "string",
+         "value": ["upstream"]},
+        {"path": "body.metadata.labels.workflows\\.argoproj\\.io/phase", "type": "string",
+         "value": ["Succeeded"]},
+    ]
     assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
 
 
