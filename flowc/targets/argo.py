@@ -86,7 +86,7 @@ capabilities: dict[str, str] = {
     "secrets": "envFrom secretRef (env:/file: sources resolved by the shim)",
     "schedule": "CronWorkflow referencing the WorkflowTemplate",
     "trigger": "Argo Events Sensor submitting the WorkflowTemplate",
-    "trigger_on_finish": "Argo Events Sensor on the upstream flow's finish event",
+    "trigger_on_finish": "Argo Events Sensor on the upstream workflow reaching Succeeded",
     "project": "resource names and labels",
     "exit_hook": f"not supported ({NO_EXIT_HOOK})",
 }

@@ -23,6 +23,11 @@ Semantics implemented, after Argo's controller and docs:
 - output parameters from ``valueFrom.path`` (with ``default``), ``parameter`` and
   ``expression``; ``outputs.result`` is a pod's stdout;
 - ``spec.templateDefaults`` merged into each template (lists of named items merged by name).
+
+Not modelled (flowc never emits them): exit handlers and hooks, ``failFast`` (every task whose
+``depends`` holds runs), ``parallelism`` limits, memoization, artifacts, suspend/resource/http
+templates, ``continueOn`` in DAGs. Using one of these is an ``InterpreterError`` or, where it only
+affects scheduling, ignored.
 """
 
 from __future__ import annotations
