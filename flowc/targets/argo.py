@@ -205,7 +205,7 @@ class Lowering:
     def fill(self, region: Region, opener: str | None) -> None:
         """Add the tasks of ``opener``'s region (None: the top level) and its DAG template."""
         members = [n for n in self.order if self.fan_out(self.flow.step(n)) == opener]
-        task_names = {n: region.names.allocate(self.task_key(n), "step:" + n) for n in members}
+        task_names = {n: region.names.allocate(n, "step:" + n) for n in members}
         nested: list[tuple[Region, str]] = []
         for name in members:
             step = self.flow.step(name)
@@ -236,9 +236,6 @@ class Lowering:
         for name in members:
             if self.flow.step(name).is_recursive:
                 self.loop_template(self.flow.step(name), region.depth)
-
-    def task_key(self, name: str) -> str:
-        return name
 
     def task_for(self, step: ir.Step, region: Region, task_name: str, opener: str | None,
                  task_names: dict[str, str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ GPU, image, pull policy, node selector, tolerations, service account, labels, an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,7 @@ def parameter_default_text(param: ir.Parameter) -> str | None:
 
 
 def _json(value: Any) -> str:
-    import json
+    """JSON text of an IR value (the IR keeps mappings as tuples of pairs)."""
 
     def plain(v: Any) -> Any:
         if isinstance(v, tuple) and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in v) and v:

@@ -23,7 +23,6 @@ from tests.harness.argo_interpreter import (
     SKIPPED,
     SUCCEEDED,
     Interpreter,
-    InterpreterError,
     Run,
     load_documents,
     run_spec,
