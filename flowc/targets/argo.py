@@ -32,8 +32,8 @@ from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.targets import Emitted, Settings, common
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_events import cron_workflow, sensors
-from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, WIDTH_OUTPUT,
-                                    PodInputs, parameter_default_text, step_template)
+from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, RUNTIME_SECRET_PREFIXES,
+                                    WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
 
 API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
@@ -63,6 +63,10 @@ BAD_TRIGGER = register("FLOW207", "@trigger event Argo Events cannot express", "
 Each @trigger event must be a name or a {"name": ..., "parameters": {...}} mapping known at
 compile time; each @trigger_on_finish flow must be a flow name.""")
 
+SECRET_SOURCE = register("FLOW208", "@secrets source the shim cannot resolve on argo", """
+The shim resolves @secrets sources 'env:NAME' and 'file:PATH' inside the pod. Mount a
+Kubernetes secret with @kubernetes(secrets=[...]) (it becomes envFrom) and read it as env:NAME.""")
+
 ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
 
 capabilities: dict[str, str] = {
@@ -83,7 +87,7 @@ capabilities: dict[str, str] = {
     "kubernetes": "image, requests/limits, GPU, node selector, tolerations, labels, secrets",
     "batch": f"resources and image only ({ENV_NOT_BUILT})",
     "environment": "container env",
-    "secrets": "envFrom secretRef (env:/file: sources resolved by the shim)",
+    "secrets": f"env:/file: sources resolved by the shim; others {SECRET_SOURCE}",
     "schedule": "CronWorkflow referencing the WorkflowTemplate",
     "trigger": "Argo Events Sensor submitting the WorkflowTemplate",
     "trigger_on_finish": "Argo Events Sensor on the upstream workflow reaching Succeeded",
@@ -113,6 +117,12 @@ def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
         if kube is not None and kube.namespace:
             out.append(Diagnostic(STEP_NAMESPACE, f"@kubernetes(namespace=...) on step {step.name!r} is ignored on argo",
                                   kube.span, WARNING, "set --namespace for the whole workflow"))
+        secrets = step.decorator(ir.Secrets)
+        for source in (secrets.sources if secrets is not None else ()):
+            if not str(source).startswith(RUNTIME_SECRET_PREFIXES):
+                out.append(common.unsupported(
+                    SECRET_SOURCE, f"@secrets source {source!r} on step {step.name!r}", "argo", secrets.span,
+                    "use @kubernetes(secrets=[NAME]) and the source 'env:VAR'"))
         for cls in (ir.Pypi, ir.Conda, ir.Batch):
             deco = step.decorator(cls)
             if deco is not None:

@@ -4,7 +4,8 @@
 plus a grace period: the shim's own timeout fires first);
 @resources / @kubernetes / @batch -> requests and limits (the larger value wins, as in Metaflow),
 GPU, image, pull policy, node selector, tolerations, service account, labels, annotations,
-``/dev/shm``; @kubernetes secrets and named @secrets sources -> ``envFrom``; @environment -> env.
+``/dev/shm``; @kubernetes secrets -> ``envFrom``; @environment -> env. @secrets sources are
+resolved by the shim inside the pod (``env:`` / ``file:``; the target refuses others).
 @catch needs nothing here: the shim swallows the failure on the last attempt.
 """
 
@@ -180,9 +181,6 @@ def _env_from(step: ir.Step) -> list[dict[str, Any]]:
     kube: ir.Kubernetes | None = step.decorator(ir.Kubernetes)
     if kube is not None and kube.secrets:
         names += list(kube.secrets)
-    secrets: ir.Secrets | None = step.decorator(ir.Secrets)
-    if secrets is not None:
-        names += [s for s in secrets.sources if not s.startswith(RUNTIME_SECRET_PREFIXES)]
     seen: dict[str, None] = dict.fromkeys(names)
     return [{"secretRef": {"name": name}} for name in seen]
 

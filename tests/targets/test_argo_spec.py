@@ -401,3 +401,12 @@ def test_aws_cron_converts_when_the_year_is_open() -> None:
     assert aws_to_unix("0 12 * * ? *") == "0 12 * * *"
     assert aws_to_unix("0 12 * * 1") == "0 12 * * 1"
     assert aws_to_unix("0 12 * * ? 2027") is None
+
+
+def test_secrets_sources_the_shim_cannot_resolve_are_refused() -> None:
+    ok = emit_source(_dsl(LINEAR.replace("{decorators}", "@secrets(sources=['env:DB', 'file:/s/x.json'])")))
+    assert ok.text and not [d for d in ok.diagnostics if d.severity == "error"]
+    bad = emit_source(_dsl(LINEAR.replace("{decorators}", "@secrets(sources=['prod-db'])")))
+    assert bad.text == ""
+    assert [d.code for d in bad.diagnostics if d.severity == "error"] == ["FLOW208"]
+    assert "prod-db" in bad.diagnostics[0].message and bad.diagnostics[0].span.line > 0
