@@ -681,3 +681,32 @@ def _as_json(value: Any) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.harness.argo_interpreter SPEC.yaml [-p name=value] [--map /app=.]``:
+    run a spec here and print each node, for debugging a compiled flow by hand."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("spec")
+    parser.add_argument("-p", "--parameter", action="append", default=[], help="name=value")
+    parser.add_argument("--map", action="append", default=[], help="IMAGE_DIR=LOCAL_DIR")
+    parser.add_argument("--name", default="wf", help="workflow name (the flowc run id)")
+    parser.add_argument("--shared", action="append", default=[],
+                        help="a host directory under /tmp that pods share (e.g. the datastore); other "
+                             "/tmp paths are private to each pod")
+    args = parser.parse_args(argv)
+    params = dict(p.split("=", 1) for p in args.parameter)
+    path_map = dict(m.split("=", 1) for m in args.map)
+    path_map = {k: str(Path(v).resolve()) for k, v in path_map.items()}
+    run = run_spec(Path(args.spec).read_text(encoding="utf-8"), parameters=params, path_map=path_map,
+                   workflow_name=args.name, shared_paths=[str(Path(p).resolve()) for p in args.shared])
+    for node in run.nodes:
+        print(f"{node.phase:<10} {node.kind:<9} {node.name}" + (f"  ({node.message})" if node.message else ""))
+    print(f"workflow {run.phase}")
+    return 0 if run.phase == SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
