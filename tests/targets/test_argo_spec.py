@@ -410,3 +410,25 @@ def test_secrets_sources_the_shim_cannot_resolve_are_refused() -> None:
     assert bad.text == ""
     assert [d.code for d in bad.diagnostics if d.severity == "error"] == ["FLOW208"]
     assert "prod-db" in bad.diagnostics[0].message and bad.diagnostics[0].span.line > 0
+
+
+def test_pyproject_settings_and_flags_reach_the_spec(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flowc]\nimage = "reg/from-pyproject:1"\nnamespace = "data"\nmax-workers = 12\n'
+        'argo_events_source = "team-events"\n')
+    flow = tmp_path / "flow.py"
+    flow.write_text(_dsl(LINEAR.replace("{decorators}", "")).replace(
+        "class F(FlowSpec)", "@trigger(event='go')\nclass F(FlowSpec)"))
+    out = tmp_path / "flow.yaml"
+    result = CliRunner().invoke(main, ["compile", str(flow), "--target", "argo", "--namespace", "flag-ns",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    wt, sensor = documents(out.read_text())
+    assert wt["spec"]["templateDefaults"]["container"]["image"] == "reg/from-pyproject:1"
+    assert wt["metadata"]["namespace"] == "flag-ns"  # the flag wins
+    assert wt["spec"]["parallelism"] == 12
+    assert sensor["spec"]["dependencies"][0]["eventSourceName"] == "team-events"
