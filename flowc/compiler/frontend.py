@@ -248,7 +248,13 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
         return ir.Span(path, line, column + 1, end_line, end_column + 1)
 
     classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
-    flows = [c for c in classes if any(names.api(b.value) == "FlowSpec" for b in c.bases)]
+    # A flow derives from FlowSpec directly or from another flow class of this file.
+    local_flows: dict[str, cst.ClassDef] = {}
+    for c in classes:
+        if any(names.api(b.value) == "FlowSpec" or (isinstance(b.value, cst.Name) and b.value.value in local_flows)
+               for b in c.bases):
+            local_flows[c.name.value] = c
+    flows = list(local_flows.values())
     if not flows:
         raise FrontendError(Diagnostic(NO_FLOW, "no FlowSpec subclass found (define a class deriving "
                                        "from metaflow.FlowSpec or flowc.FlowSpec)", ir.Span(path, 0, 0, 0, 0)))
@@ -270,9 +276,28 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
     constants = collect_constants(module)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
     lowering = _FlowLowering(path, names, span_of, constants, functions)
-    flow = lowering.lower_class(chosen, source_sha256)
+    flow = lowering.lower_class(chosen, source_sha256, _lineage(chosen, local_flows))
     return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
                    frozenset(lowering.invalid), frozenset(lowering.helpers))
+
+
+def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
+    """The flow classes of this file that ``node`` inherits from, base classes first, then
+    ``node``; a subclass's steps and parameters override its bases' by name."""
+    out: list[cst.ClassDef] = []
+    seen: set[int] = set()
+
+    def visit(cls: cst.ClassDef) -> None:
+        if id(cls) in seen:
+            return
+        seen.add(id(cls))
+        for base in reversed(cls.bases):
+            if isinstance(base.value, cst.Name) and base.value.value in local_flows:
+                visit(local_flows[base.value.value])
+        out.append(cls)
+
+    visit(node)
+    return out
 
 
 class _FlowLowering:
@@ -290,33 +315,44 @@ class _FlowLowering:
 
     # ------------------------------------------------------------------ the class
 
-    def lower_class(self, node: cst.ClassDef, sha: str) -> ir.Flow:
-        flow_decorators = self._decorators(node.decorators, scope="flow", owner=f"flow {node.name.value}")
+    def lower_class(self, node: cst.ClassDef, sha: str, lineage: list[cst.ClassDef] | None = None) -> ir.Flow:
+        decorators: dict[str, Any] = {}
         steps: dict[str, ir.Step] = {}
         params: list[ir.Parameter] = []
-        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
-            if isinstance(statement, cst.FunctionDef):
-                step = self.lower_function(statement)
-                if step is None:
-                    continue
-                if step.name in steps:
-                    self.diagnostics.append(Diagnostic(
-                        DUPLICATE_STEP, f"step '{step.name}' is defined twice (first at line "
-                        f"{steps[step.name].span.line})", step.span))
-                    continue
-                steps[step.name] = step
-            elif isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    param = self._parameter(small)
-                    if param is not None:
-                        params.append(param)
+        for cls in lineage or [node]:
+            own: dict[str, ir.Step] = {}
+            own_params: list[ir.Parameter] = []
+            for record in self._decorators(cls.decorators, scope="flow", owner=f"flow {cls.name.value}"):
+                key = record.tag if not isinstance(record, ir.UnknownDecorator) else f"?{len(decorators)}"
+                decorators[key] = record
+            for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                if isinstance(statement, cst.FunctionDef):
+                    step = self.lower_function(statement)
+                    if step is None:
+                        steps.pop(statement.name.value, None)  # a plain method hides an inherited step
+                        continue
+                    if step.name in own:
+                        self.diagnostics.append(Diagnostic(
+                            DUPLICATE_STEP, f"step '{step.name}' is defined twice (first at line "
+                            f"{own[step.name].span.line})", step.span))
+                        continue
+                    own[step.name] = step
+                    steps[step.name] = step  # an override keeps the inherited step's place
+                elif isinstance(statement, cst.SimpleStatementLine):
+                    for small in statement.body:
+                        param = self._parameter(small)
+                        if param is not None:
+                            own_params.append(param)
+            # a subclass's parameter replaces the base's of the same attribute
+            overridden = {p.attribute for p in own_params}
+            params = [p for p in params if p.attribute not in overridden] + own_params
         return ir.Flow(
             name=node.name.value,
             path=self.path,
             source_sha256=sha,
             steps=tuple(steps.values()),
             parameters=tuple(params),
-            decorators=flow_decorators,
+            decorators=tuple(decorators.values()),
             docstring=node.get_docstring(),
             span=self.span_of(node.name),
         )

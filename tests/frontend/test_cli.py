@@ -116,9 +116,10 @@ def test_several_flows_need_flow_option(tmp_path):
                     + "\n\nclass Third(FlowSpec):\n    pass\n", encoding="utf-8")
     result = run("ir", str(path))
     assert result.exit_code == 1
-    assert result.stderr == (f"{path}: error: the file defines several flows (EtlFlow, Third); choose one "
-                             "with --flow NAME [FLOW005]\n")
+    assert result.stderr == (f"{path}: error: the file defines several flows (EtlFlow, Second, Third); "
+                             "choose one with --flow NAME [FLOW005]\n")
     assert run("ir", str(path), "--flow", "EtlFlow").exit_code == 0
+    assert run("ir", str(path), "--flow", "Second").exit_code == 0  # inherits every step
 
 
 def test_explain():

@@ -394,3 +394,48 @@ def test_metaflow_and_flowc_imports_give_the_same_ir():
     metaflow = compile_text(flow_with(body, header="from metaflow import FlowSpec, retry, step")).flow
     flowc = compile_text(flow_with(body, header="from flowc import FlowSpec, retry, step")).flow
     assert metaflow.steps == flowc.steps
+
+
+def test_flow_inheritance_within_the_file():
+    flow = compile_text('''
+        from metaflow import FlowSpec, Parameter, project, step
+
+
+        @project(name="base")
+        class BaseFlow(FlowSpec):
+            alpha = Parameter("alpha", default=1)
+            beta = Parameter("beta", default=2)
+
+            @step
+            def start(self):
+                self.next(self.work)
+
+            @step
+            def work(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        class ChildFlow(BaseFlow):
+            """Overrides one step and one parameter."""
+
+            beta = Parameter("beta", default=20)
+
+            @step
+            def work(self):
+                self.next(self.extra)
+
+            @step
+            def extra(self):
+                self.next(self.end)
+    ''', flow_name="ChildFlow").flow
+    assert flow.name == "ChildFlow"
+    assert flow.step_names == ("start", "work", "end", "extra")
+    assert flow.step("work").transition == ir.Linear("extra")
+    assert flow.step("work").span.line == 29  # the override, in ChildFlow
+    assert [(p.name, p.default) for p in flow.parameters] == [("alpha", 1), ("beta", 20)]
+    assert flow.decorator(ir.Project).name == "base"
+    assert flow.docstring == "Overrides one step and one parameter."
