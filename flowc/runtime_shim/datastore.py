@@ -166,6 +166,36 @@ class _HashingReader(io.RawIOBase):
             self.digest.update(chunk)
 
 
+class _Chunked(io.RawIOBase):
+    """Feeds a gzip stream in bounded chunks, so compressing or decompressing a 1 GiB buffer never
+    holds a second full-size copy (gzip would otherwise (de)compress the whole buffer at once)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        for start in range(0, view.nbytes, _PIPELINE):
+            self.inner.write(view[start:start + _PIPELINE])
+        return view.nbytes
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        got = 0
+        while got < view.nbytes:
+            n = self.inner.readinto(view[got:got + _PIPELINE])
+            if not n:
+                break
+            got += n
+        return got
+
+
 def _disk_full(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -286,7 +316,7 @@ class Datastore:
                 if self.compress_level is not None:
                     sink = gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=self.compress_level, mtime=0)
                 try:
-                    pickle.dump(value, sink, protocol=PICKLE_PROTOCOL)
+                    pickle.dump(value, sink if sink is writer else _Chunked(sink), protocol=PICKLE_PROTOCOL)
                 except OSError:
                     raise
                 except Exception as exc:
@@ -323,7 +353,7 @@ class Datastore:
             reader = _HashingReader(handle)
             source: Any = reader if verify else io.BufferedReader(reader, _CHUNK)
             if ref.encoding == "pickle+gzip":
-                source = gzip.GzipFile(fileobj=source, mode="rb")
+                source = _Chunked(gzip.GzipFile(fileobj=source, mode="rb"))
             elif ref.encoding != "pickle":
                 raise DatastoreError(f"artifact {name!r} has an unknown encoding {ref.encoding!r}; "
                                      "upgrade flowc")
