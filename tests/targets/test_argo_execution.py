@@ -125,3 +125,46 @@ def test_timeout_then_catch_matches_flowc_run(tmp_path: Path):
     # the caught exception's message names the run id, the only expected difference
     assert repr(argo) == repr(local).replace(local_id, "argo-run")
     assert argo["end"]["t"]["timed_out"] is True
+
+
+FAILING_FLOW = """
+from flowc import FlowSpec, retry, step
+
+
+class FailingFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.broken, self.fine)
+
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def broken(self):
+        raise ValueError("always")
+        self.next(self.join)  # never reached, but every step names its successor
+
+    @step
+    def fine(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_failing_step_fails_the_workflow_after_its_retries(tmp_path: Path):
+    flow = tmp_path / "code" / "failing_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(FAILING_FLOW)
+    run, _ = run_compiled(flow, tmp_path / "argo")
+    assert run.phase == FAILED
+    broken = [n for n in run.pods() if n.template == "broken"]
+    assert [n.phase for n in broken] == [FAILED, FAILED]
+    assert "ValueError: always" in broken[-1].stderr
+    assert run.phases("fine") == [SUCCEEDED]
+    assert run.phases("join") == ["Omitted"] and run.phases("end") == ["Omitted"]
+    assert set(snapshot(tmp_path / "argo" / "datastore", "FailingFlow", "argo-run")) == {"start", "fine"}
