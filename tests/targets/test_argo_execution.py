@@ -21,6 +21,8 @@ EXTRA_PARAMETERS = {
     "branch_in_switch": [{"choice": "single"}],
     "foreach_in_switch": [{"choice": "one"}],
     "recursion": [{"limit": "1"}],
+    "parameters": [{"who": "argo users", "count": "5", "ratio": "1.5", "verbose": "true",
+                    "options": '{"depth": 1, "tags": []}', "colors": "cyan,magenta,yellow"}],
 }
 
 CASES = [(p, None) for p in SHAPES] + [
