@@ -207,9 +207,12 @@ def _dotted(node: cst.CSTNode) -> str:
 def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> Diagnostic:
     """Python's own message when it has one (it is clearer than the grammar's), else libcst's."""
     import ast
+    import warnings
 
     try:
-        ast.parse(source, filename=path)
+        with warnings.catch_warnings():  # e.g. SyntaxWarning: keep the diagnostic the only output
+            warnings.simplefilter("ignore")
+            ast.parse(source, filename=path)
     except SyntaxError as error:
         line = error.lineno or 1
         column = error.offset or 1
