@@ -316,7 +316,9 @@ class Lowering:
         run = names.allocate(step.name, "step")
         again = names.allocate("again", "again")
         self_cases = tuple(k for k, t in step.transition.cases if t == step.name)
-        pass_on = [{"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)}] if depth else []
+        def pass_on() -> list[dict[str, str]]:
+            return [{"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)}] if depth else []
+
         loop_again = syn.expr_one_of(syn.expr_task_output(run, CASE_OUTPUT), self_cases)
         template = {
             "name": self.loop_name(step),
@@ -328,12 +330,12 @@ class Lowering:
             }]},
             "dag": {"tasks": [
                 {"name": run, "template": self.step_template[step.name],
-                 "arguments": {"parameters": pass_on + [
+                 "arguments": {"parameters": pass_on() + [
                      {"name": ITERATION_INPUT, "value": syn.input_parameter(ITERATION_INPUT)}]}},
                 {"name": again, "template": self.loop_name(step),
                  "depends": syn.depends_all([run]),
                  "when": syn.expression(loop_again),
-                 "arguments": {"parameters": pass_on + [
+                 "arguments": {"parameters": pass_on() + [
                      {"name": ITERATION_INPUT, "value": syn.next_iteration()}]}},
             ]},
         }
@@ -434,7 +436,10 @@ def documents(flow: ir.Flow, settings: Settings) -> tuple[list[dict[str, Any]], 
 
 
 class _Dumper(yaml.SafeDumper):
-    """yaml.safe_dump's dumper, writing multi-line strings as ``|`` blocks."""
+    """yaml.safe_dump's dumper, writing multi-line strings as ``|`` blocks and never anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

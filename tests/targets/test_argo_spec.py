@@ -35,7 +35,10 @@ def test_golden(prefix: str, path: Path, golden) -> None:
 
 @pytest.mark.parametrize("prefix,path", ALL, ids=IDS)
 def test_schema_and_semantics(prefix: str, path: Path) -> None:
-    docs = documents(emit(relative(path)))
+    text = emit(relative(path))
+    events = list(yaml.parse(text))
+    assert not any(isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None) for e in events), "YAML anchors"
+    docs = documents(text)
     for doc in docs:
         for schema in workflow_schema_files(doc, "4"):
             assert schema_errors(doc, schema) == [], (doc["kind"], schema)
