@@ -118,3 +118,27 @@ def run_dag(dag, conf: dict | None = None) -> tuple[str, str, dict]:
                                                   TaskInstance.run_id == run.run_id).all()
         states = {(ti.task_id, ti.map_index): str(ti.state) for ti in rows}
     return str(run.state), run.run_id, states
+
+
+AIRFLOW2_VENV = Path(__file__).resolve().parents[2] / ".venvs" / "airflow2"
+AIRFLOW2_INSTALL = (f"python -m venv {AIRFLOW2_VENV} && {AIRFLOW2_VENV}/bin/pip install "
+                    "'apache-airflow==2.10.5' apache-airflow-providers-cncf-kubernetes")
+
+
+def airflow2_python() -> Path:
+    """The Python of the Airflow 2.10 virtualenv (``FLOWC_AIRFLOW2_PYTHON`` or .venvs/airflow2);
+    fails the test with the command that creates it when it is missing."""
+    import pytest
+
+    python = Path(os.environ.get("FLOWC_AIRFLOW2_PYTHON", AIRFLOW2_VENV / "bin" / "python"))
+    if not python.exists():
+        pytest.fail(f"no Airflow 2.10 environment at {python}; create it with: {AIRFLOW2_INSTALL} "
+                    "(or deselect these tests with -m 'not airflow2')")
+    return python
+
+
+def airflow2_env(home: Path) -> dict[str, str]:
+    """Environment for the Airflow 2.10 interpreter: its own home, examples off."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"), "AIRFLOW__CORE__UNIT_TEST_MODE": "False"}

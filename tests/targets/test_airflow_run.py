@@ -76,3 +76,50 @@ def test_failing_step_fails_the_dag_run(tmp_path: Path) -> None:
     assert tasks[("start_body.work", 0)] == "success"
     assert tasks[("join", -1)] == "upstream_failed"
     assert tasks[("end", -1)] == "upstream_failed"
+
+
+AIRFLOW2_SHAPES = ("switch_in_foreach", "nested_foreach", "recursion_in_foreach", "foreach_in_switch")
+AIRFLOW2_RUN = textwrap.dedent('''
+    import json, sys
+    from airflow.models.dagbag import DagBag
+    bag = DagBag(sys.argv[1], include_examples=False)
+    assert not bag.import_errors, bag.import_errors
+    runs = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        run = dag.test()
+        runs[dag_id] = [str(run.state), run.run_id]
+    print(json.dumps(runs))
+''')
+
+
+@pytest.mark.slow
+@pytest.mark.airflow2
+def test_airflow_2_10_runs_the_hardest_shapes(tmp_path: Path) -> None:
+    """Mapped groups, the flattened nested foreach, looping recursion and case skips under
+    Airflow 2.10's dag.test() (its own interpreter; the shim runs on this one)."""
+    import json
+    import subprocess
+
+    from flowc.compiler import compile_file
+
+    python = airflow_env.airflow2_python()
+    env = airflow_env.airflow2_env(tmp_path / "home")
+    dags = tmp_path / "home" / "dags"
+    dags.mkdir()
+    flows = {}
+    for name in AIRFLOW2_SHAPES:
+        path = ROOT / "tests" / "flows" / f"{name}.py"
+        flows[name] = compile_file(relative(path)).flow
+        (dags / f"{name}.py").write_text(emit(relative(path), **local_settings(tmp_path / "airflow")))
+    subprocess.run([str(python), "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   capture_output=True)
+    done = subprocess.run([str(python), "-c", AIRFLOW2_RUN, str(dags)], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, flow in flows.items():
+        state, run_id = runs[flow.name]
+        assert state == "success", (name, done.stdout[-3000:])
+        local_id = run_locally(ROOT / "tests" / "flows" / f"{name}.py", tmp_path / "local" / name)
+        expected = snapshot(tmp_path / "local" / name / "datastore", flow.name, local_id)
+        assert snapshot(tmp_path / "airflow", flow.name, run_id) == expected, name
