@@ -20,7 +20,7 @@ from flowc.compiler import decorators as deco
 from flowc.compiler import ir, parameters
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
-from flowc.compiler.values import collect_constants
+from flowc.compiler.values import NotStatic, collect_constants, evaluate
 
 API_PACKAGES = frozenset({"metaflow", "flowc"})
 API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType",
@@ -540,8 +540,6 @@ class _FlowLowering:
         self.diagnostics.append(Diagnostic(INVALID_NEXT, message, self.span_of(node), hint=hint))
 
     def _parse_next(self, name: str, me: str, call: cst.Call) -> ir.Transition | None:
-        from flowc.compiler.values import NotStatic, evaluate
-
         positional: list[cst.Arg] = []
         keywords: dict[str, cst.Arg] = {}
         for arg in call.args:
