@@ -7,6 +7,7 @@ same code path as the command, minus the interpreter start).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -17,11 +18,23 @@ from flowc.local.runner import (DEFAULT_MAX_WORKERS, RunError, RunResult, Schedu
                                 parse_params)
 
 
-def compile_flow(flow_file: Path, flow_name: str | None = None) -> ir.Flow:
-    """The front end's IR for ``flow_file`` (raises CompileError with diagnostics)."""
+def compile_flow(flow_file: Path, flow_name: str | None = None,
+                 stream: TextIO | None = None) -> ir.Flow:
+    """The front end's IR for ``flow_file`` (raises CompileError with diagnostics); warnings
+    are printed to ``stream`` (standard error by default) before anything runs."""
     from flowc.compiler import compile_file
+    from flowc.compiler.diagnostics import render_text
 
-    return compile_file(flow_file, flow_name=flow_name).flow
+    result = compile_file(flow_file, flow_name=flow_name)
+    if result.diagnostics:
+        try:
+            lines = {str(flow_file): flow_file.read_text(encoding="utf-8").splitlines()}
+        except (OSError, UnicodeDecodeError):
+            lines = {}
+        out = stream if stream is not None else sys.stderr
+        out.write(render_text(result.diagnostics, lines))
+        out.flush()
+    return result.flow
 
 
 def _write_run_id(run_id_file: Path | None, run_id: str) -> None:
@@ -34,7 +47,7 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
              flow_name: str | None = None, run_id: str | None = None,
              stream: TextIO | None = None, live: bool | None = None,
              echo_logs: bool = True) -> RunResult:
-    flow = compile_flow(flow_file, flow_name)
+    flow = compile_flow(flow_file, flow_name, stream)
     values = parse_params(flow, params)
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
@@ -54,7 +67,7 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
     store = shim.open_datastore(_root(datastore))
     flow_hint = flow_name
     if flow_file is not None:
-        flow = compile_flow(flow_file, flow_name)
+        flow = compile_flow(flow_file, flow_name, stream)
         flow_hint = flow.name
     origin_flow, origin_run_id, record = find_origin(store, flow_hint, origin)
     if flow_file is None:
@@ -63,7 +76,7 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
             raise RunError(f"run {origin_flow}/{origin_run_id} does not record a flow file that "
                            "still exists; pass the flow file: flowc resume FLOW.py RUN_ID")
         flow_file = Path(recorded)
-        flow = compile_flow(flow_file, origin_flow)
+        flow = compile_flow(flow_file, origin_flow, stream)
     if flow.name != origin_flow:
         raise RunError(f"run {origin_flow}/{origin_run_id} belongs to flow {origin_flow}, "
                        f"not {flow.name}")

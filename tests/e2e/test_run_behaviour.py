@@ -540,3 +540,27 @@ def test_live_progress_redraws_per_step_counts(tmp_path: Path) -> None:
     final = text.rsplit("\x1b[J", 1)[-1]
     assert "  square  5 done, 0 running, 0 failed" in final
     assert "started" not in text  # no per-task lines on a terminal
+
+
+def test_compile_warnings_are_shown_and_the_run_goes_on(write_flow, tmp_path: Path) -> None:
+    path = write_flow("warned_flow", '''
+        from flowc import FlowSpec, step
+
+
+        def mystery(func):
+            return func
+
+
+        class WarnedFlow(FlowSpec):
+            @mystery
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''')
+    result, output = _run(path, tmp_path)
+    assert result.status == "succeeded"
+    assert "warned_flow.py:9:5: warning: unknown decorator @mystery" in output
