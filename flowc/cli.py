@@ -199,6 +199,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     """
     from flowc.local.api import run_flow
     from flowc.local.runner import RunError
+    from flowc.runtime_shim.datastore import DatastoreError
 
     try:
         result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
@@ -206,7 +207,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
-    except RunError as exc:
+    except (RunError, DatastoreError) as exc:
         _fail(str(exc))
     sys.exit(result.exit_code)
 
@@ -233,6 +234,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     """
     from flowc.local.api import resume_flow
     from flowc.local.runner import RunError
+    from flowc.runtime_shim.datastore import DatastoreError
 
     flow_file: Path | None = None
     origin: str | None = None
@@ -250,7 +252,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     except CompileError as error:
         _print_diagnostics(error, "text")
         sys.exit(1)
-    except RunError as exc:
+    except (RunError, DatastoreError) as exc:
         _fail(str(exc))
     sys.exit(result.exit_code)
 

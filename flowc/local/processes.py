@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -40,7 +40,7 @@ class Child:
     timed_out: bool = False
     ended: float | None = None
     payload: object = None
-    _killed_at: float | None = field(default=None, repr=False)
+    stop_requested_at: float | None = None
 
     @property
     def elapsed(self) -> float:
@@ -164,7 +164,7 @@ class ProcessPool:
             if child.deadline is not None and not child.timed_out and now >= child.deadline:
                 child.timed_out = True
                 self._signal(child, signal.SIGKILL)
-            elif child._killed_at is not None and now - child._killed_at > TERM_GRACE_SECONDS:
+            elif child.stop_requested_at is not None and now - child.stop_requested_at > TERM_GRACE_SECONDS:
                 self._signal(child, signal.SIGKILL)
 
     def _reap(self) -> list[Child]:
@@ -214,7 +214,7 @@ class ProcessPool:
         """SIGTERM every child, SIGKILL the ones still alive after the grace period; reap all."""
         now = time.monotonic()
         for child in self._children.values():
-            child._killed_at = now
+            child.stop_requested_at = now
             self._signal(child, signal.SIGTERM)
         ended: list[Child] = []
         while self._children:

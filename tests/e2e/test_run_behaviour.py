@@ -434,7 +434,8 @@ def test_tasks_run_concurrently_up_to_max_workers(write_flow, tmp_path: Path) ->
     assert _overlap(store, limited.run_id, 6) == 2
 
 
-def test_ctrl_c_stops_the_run_and_its_tasks(write_flow, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_the_run_and_its_tasks(write_flow, tmp_path: Path, signum: int) -> None:
     path = write_flow("sleepy_flow", SLEEPY.format(seconds=60))
     env = {**os.environ}
     env.pop("FLOWC_DATASTORE", None)
@@ -454,7 +455,7 @@ def test_ctrl_c_stops_the_run_and_its_tasks(write_flow, tmp_path: Path) -> None:
                  for i in range(6)]
         pids = [m["pid"] for m in metas if m]
     assert len(pids) == 6, "the foreach tasks did not start"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130, stderr
     assert "interrupted: stopping 6 running task(s)" in stderr
