@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
@@ -37,13 +38,23 @@ def endpoint_url() -> str | None:
             or os.environ.get("AWS_ENDPOINT_URL") or None)
 
 
+_SESSIONS: dict[int, Any] = {}
+_SESSION_LOCK = threading.Lock()
+
+
 def make_client(endpoint: str | None = None) -> Any:
+    """A new S3 client from this process's session (loading service models once per process
+    saves ~0.25 s per datastore; a forked child gets its own session, never its parent's)."""
     import boto3
     from botocore.config import Config
 
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=10, read_timeout=60, max_pool_connections=16)
-    return boto3.session.Session().client("s3", endpoint_url=endpoint or endpoint_url(), config=config)
+    with _SESSION_LOCK:  # a boto3 session is not safe to use from several threads at once
+        session = _SESSIONS.get(os.getpid())
+        if session is None:
+            session = _SESSIONS[os.getpid()] = boto3.session.Session()
+        return session.client("s3", endpoint_url=endpoint or endpoint_url(), config=config)
 
 
 def _status(exc: BaseException) -> tuple[str, int]:
