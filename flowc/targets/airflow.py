@@ -248,6 +248,36 @@ class Model:
     def uses(self, name: str) -> bool:
         return name in self.names
 
+    @property
+    def imports3(self) -> list[str]:
+        """Names imported from ``airflow.sdk`` on Airflow 3."""
+        return sorted((n for n in _SDK_NAMES if n in self.names), key=lambda n: (n[0].islower(), n))
+
+    @property
+    def imports3_extra(self) -> list[str]:
+        return [line for name, line in _AIRFLOW3_EXTRA if name in self.names]
+
+    @property
+    def imports2(self) -> list[str]:
+        return [line for name, line in _AIRFLOW2 if name in self.names]
+
+
+_SDK_NAMES = ("DAG", "Asset", "CronTriggerTimetable", "Param", "TriggerRule", "task_group")
+_AIRFLOW3_EXTRA = (
+    ("flowc_case", "from airflow.sdk.exceptions import AirflowSkipException"),
+    ("PythonOperator", "from airflow.providers.standard.operators.python import PythonOperator"),
+)
+_AIRFLOW2 = (  # the Airflow 2.10 homes of the same names
+    ("DAG", "from airflow import DAG"),
+    ("Asset", "from airflow.datasets import Dataset as Asset"),
+    ("task_group", "from airflow.decorators import task_group"),
+    ("flowc_case", "from airflow.exceptions import AirflowSkipException"),
+    ("Param", "from airflow.models.param import Param"),
+    ("PythonOperator", "from airflow.operators.python import PythonOperator"),
+    ("CronTriggerTimetable", "from airflow.timetables.trigger import CronTriggerTimetable"),
+    ("TriggerRule", "from airflow.utils.trigger_rule import TriggerRule"),
+)
+
 
 def _kw(**values: Any) -> tuple[tuple[str, Any], ...]:
     return tuple((k, v) for k, v in values.items() if v is not None)
@@ -431,7 +461,8 @@ class _Lowering:
         kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
         if doc:
             kwargs.append(("description", doc.splitlines()[0]))
-            kwargs.append(("doc_md", doc))
+            if "\n" in doc:
+                kwargs.append(("doc_md", doc))
         kwargs += [
             ("schedule", Expr(schedule or "None")),
             ("start_date", Expr("datetime.datetime(%d, %d, %d, tzinfo=datetime.timezone.utc)" % START_DATE)),
@@ -618,7 +649,7 @@ class _Lowering:
             if _fans_out(step):
                 blocks.append(self.fanout_task(name))
         dag_kwargs, cron = self.dag_kwargs()
-        names = {self.settings.airflow_operator}
+        names = {self.settings.airflow_operator, "DAG"}
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
         for t in tasks:
             names.add(t.operator)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule
-    from airflow.sdk import CronTriggerTimetable
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, CronTriggerTimetable, DAG, Param, TriggerRule
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.models.param import Param
     from airflow.timetables.trigger import CronTriggerTimetable
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -40,6 +38,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/etl.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.
@@ -67,7 +66,6 @@ SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
 with DAG(
     dag_id="EtlFlow",
     description="Orders and customers in, one revenue-per-customer table out.",
-    doc_md="Orders and customers in, one revenue-per-customer table out.",
     schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,

@@ -9,15 +9,14 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -35,6 +34,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/nested_foreach.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.
@@ -72,7 +72,6 @@ def flowc_fanout(parents, indices):
 with DAG(
     dag_id="NestedForeachFlow",
     description="Two levels of fan-out, each closed by its own join, innermost first.",
-    doc_md="Two levels of fan-out, each closed by its own join, innermost first.",
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,
@@ -99,7 +98,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         region = KubernetesPodOperator(
             task_id="region",
             name="nestedforeachflow-region",
@@ -123,7 +122,7 @@ with DAG(
 
     @task_group(group_id="region_body")
     def region_body_tasks(index_path):
-        "One instance per child of foreach 'region'."
+        """One instance per child of foreach 'region'."""
         product = KubernetesPodOperator(
             task_id="product",
             name="nestedforeachflow-product",
@@ -140,7 +139,7 @@ with DAG(
 
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         region_total = KubernetesPodOperator(
             task_id="region_total",
             name="nestedforeachflow-region-total",

@@ -9,16 +9,15 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -37,6 +36,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/polling.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.
@@ -70,7 +70,6 @@ def flowc_case(chosen, step):
 with DAG(
     dag_id="PollingFlow",
     description="Poll a (simulated) upstream partition until it lands, then process it.",
-    doc_md="Poll a (simulated) upstream partition until it lands, then process it.",
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,

@@ -9,16 +9,15 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
@@ -42,6 +41,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/train.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.
@@ -79,7 +79,6 @@ def flowc_fanout(parents, indices):
 with DAG(
     dag_id="TrainFlow",
     description="Grid-search the learning rate of a linear regression and keep the best model.",
-    doc_md="Grid-search the learning rate of a linear regression and keep the best model.",
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     catchup=False,
@@ -113,7 +112,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         train = KubernetesPodOperator(
             task_id="train",
             name="trainflow-train",

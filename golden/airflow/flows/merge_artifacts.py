@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule
 except ImportError:  # Airflow 2.10
     from airflow import DAG
-    from airflow.utils.trigger_rule import TriggerRule
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -29,6 +28,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/merge_artifacts.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.

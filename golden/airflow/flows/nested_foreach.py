@@ -9,15 +9,14 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -34,6 +33,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/nested_foreach.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.
@@ -96,7 +96,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         outer = KubernetesPodOperator(
             task_id="outer",
             name="nestedforeachflow-outer",
@@ -120,7 +120,7 @@ with DAG(
 
     @task_group(group_id="outer_body")
     def outer_body_tasks(index_path):
-        "One instance per child of foreach 'outer'."
+        """One instance per child of foreach 'outer'."""
         mid = KubernetesPodOperator(
             task_id="mid",
             name="nestedforeachflow-mid",
@@ -144,7 +144,7 @@ with DAG(
 
     @task_group(group_id="mid_body")
     def mid_body_tasks(index_path):
-        "One instance per child of foreach 'mid'."
+        """One instance per child of foreach 'mid'."""
         inner = KubernetesPodOperator(
             task_id="inner",
             name="nestedforeachflow-inner",
@@ -161,7 +161,7 @@ with DAG(
 
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
-        "One instance per child of foreach 'outer'."
+        """One instance per child of foreach 'outer'."""
         inner_join = KubernetesPodOperator(
             task_id="inner_join",
             name="nestedforeachflow-inner-join",
@@ -179,7 +179,7 @@ with DAG(
 
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         mid_join = KubernetesPodOperator(
             task_id="mid_join",
             name="nestedforeachflow-mid-join",

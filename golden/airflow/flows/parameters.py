@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param
 except ImportError:  # Airflow 2.10
     from airflow import DAG
-    from airflow.models.param import Param
     from airflow.datasets import Dataset as Asset
+    from airflow.models.param import Param
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -33,6 +32,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/parameters.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.

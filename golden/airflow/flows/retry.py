@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
@@ -27,6 +26,7 @@ MANIFEST = (
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/retry.py"]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.

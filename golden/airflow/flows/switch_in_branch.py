@@ -9,17 +9,16 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 IMAGE = "python:3.11-slim"
@@ -40,6 +39,7 @@ SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/switch_in_branch.py",
 ]
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's indices or the step a
 # switch chose to the XCom sidecar.

@@ -14,13 +14,12 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
-    from airflow.operators.python import PythonOperator
     from airflow.datasets import Dataset as Asset
+    from airflow.operators.python import PythonOperator
 
 MANIFEST = (
     "z:eNqlVMuOnEAM_Jc-oyz0wPC4RspPrBAy4N7pCLpRt2cfGvHvsVkyyh42M5scsIRdtqsoi4uawVmDkbpnDNF6p5"

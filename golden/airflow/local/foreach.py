@@ -14,15 +14,14 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNqtVO1u6yAMfRd-o90Aofl4gL7EVEUucddcpSQD925T1Xe_Js22ttq0SusPjGL7wDnHKAexA99tMFLzD0PsBi"
@@ -96,7 +95,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         square = PythonOperator(
             task_id="square",
             python_callable=flowc_run,

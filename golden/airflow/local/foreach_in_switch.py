@@ -14,18 +14,17 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1ld2umzAMx98l12zjm9IHONKud1khFII5ZIcmLAnrjqq--2ygqO3Z0dqqlSoX4tjYP_7Be7blSjZgXfkbjJ"
@@ -133,7 +132,7 @@ with DAG(
 
     @task_group(group_id="fan_body")
     def fan_body_tasks(index_path):
-        "One instance per child of foreach 'fan'."
+        """One instance per child of foreach 'fan'."""
         work = PythonOperator(
             task_id="work",
             python_callable=flowc_run,

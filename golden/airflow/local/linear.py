@@ -14,13 +14,12 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
-    from airflow.operators.python import PythonOperator
     from airflow.datasets import Dataset as Asset
+    from airflow.operators.python import PythonOperator
 
 MANIFEST = (
     "z:eNq1lFtuwjAQRffib6vEdt4L6Fd3gKJokjjgKjiRPbRFKHvvGCjqQ6iUig9bysxc-55rKXu2AWt67bF-0c6b0b"

@@ -14,16 +14,15 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNls1u2zAMx99FZ2-NJMex8wC77bRjERiyTdVaFdmT5G1F0Xcf6Y8sCbotKVJgF8YhRYr8-W_Zz2yvnNEQYv"
@@ -101,7 +100,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         total = PythonOperator(
             task_id="total",
             python_callable=flowc_run,

@@ -14,14 +14,13 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNltuOmzAQht_F11Y3tjkll3vRy75AFaEBhg0VMch22q6ivHtnyKFZ0m3DJpF6wSA8Hnv-jx8nW7EG29ToQ_"

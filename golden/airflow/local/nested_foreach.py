@@ -14,15 +14,14 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1lu2uojAQhu-lv8keaSkIF3B-nhs4MaTQeuwGCmnr7hrjve-M4BdqRCMJTEJnpsz75KVhS2ph9FI5n_9R1u"
@@ -98,7 +97,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         outer = PythonOperator(
             task_id="outer",
             python_callable=flowc_run,
@@ -122,7 +121,7 @@ with DAG(
 
     @task_group(group_id="outer_body")
     def outer_body_tasks(index_path):
-        "One instance per child of foreach 'outer'."
+        """One instance per child of foreach 'outer'."""
         mid = PythonOperator(
             task_id="mid",
             python_callable=flowc_run,
@@ -146,7 +145,7 @@ with DAG(
 
     @task_group(group_id="mid_body")
     def mid_body_tasks(index_path):
-        "One instance per child of foreach 'mid'."
+        """One instance per child of foreach 'mid'."""
         inner = PythonOperator(
             task_id="inner",
             python_callable=flowc_run,
@@ -164,7 +163,7 @@ with DAG(
 
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
-        "One instance per child of foreach 'outer'."
+        """One instance per child of foreach 'outer'."""
         inner_join = PythonOperator(
             task_id="inner_join",
             python_callable=flowc_run,
@@ -183,7 +182,7 @@ with DAG(
 
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         mid_join = PythonOperator(
             task_id="mid_join",
             python_callable=flowc_run,

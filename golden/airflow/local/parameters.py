@@ -14,14 +14,13 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNlsGOmzAQhl8l8pndDQYC5AF66KGt1GMSIQND8NaxqW2arqK8e8csEBJp2yjbVrmMwng8nv_zaJwD2THJKz"

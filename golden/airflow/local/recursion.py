@@ -14,16 +14,15 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNq1k92S2jAMhd_F12kXB_IDD9AH6C2TyQhHAbfGTm2ldIfh3StBSJeL7TCd7k0mkY5knc_RWR3B2x4TtT8xJh"

@@ -14,17 +14,16 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrFVNFu2zAM_JVAz95qK7Ud5wP2A3sMDIO1qVitI3sS3awI8u8jHddrhxUNthV7YWCSp9wdJZ7UAZw1GKh6RB"

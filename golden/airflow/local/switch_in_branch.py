@@ -14,17 +14,16 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, TriggerRule
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, Param, TriggerRule
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNlt9vmzAQx_8XP7M1_AgJedzDpD3vMULWAUfjjRhmm2VV1f99d4awJG21JE2lStEFfL7j7sPXxo9iC1rVaJ"

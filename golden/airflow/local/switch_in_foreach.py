@@ -14,17 +14,16 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, TriggerRule, task_group
-    from airflow.sdk import Asset
+    from airflow.sdk import Asset, DAG, TriggerRule, task_group
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.exceptions import AirflowSkipException
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
-    from airflow.datasets import Dataset as Asset
 
 MANIFEST = (
     "z:eNrNllFvozAMx79LntGNJJRBP8Cke77HCqGUmDUnmqAk3W6q-t1nU9a1qJO6rpXuAaPGsWP_-Bu6ZWtlTQsh1i"
@@ -108,7 +107,7 @@ with DAG(
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
-        "One instance per child of foreach 'start'."
+        """One instance per child of foreach 'start'."""
         classify = PythonOperator(
             task_id="classify",
             python_callable=flowc_run,
