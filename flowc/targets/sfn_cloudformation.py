@@ -7,7 +7,9 @@ in one template, so a flow deploys with ``aws cloudformation deploy`` and nothin
 - The definition refers to them, and to the job queue, through ``DefinitionSubstitutions``.
 - ``@schedule`` becomes an ``AWS::Scheduler::Schedule`` (EventBridge Scheduler), which, unlike an
   EventBridge rule, takes a timezone.
-- Role ARNs and the queue are template parameters whose defaults come from the settings.
+- The roles (state machine, job containers, scheduler) are created with least-privilege policies
+  on the datastore and this machine, unless their ARN parameter is given (defaults from the
+  settings); the job queue is a parameter too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.targets import Settings, common
-from flowc.targets.sfn_asl import AslBuilder, AslOptions
+from flowc.targets.sfn_asl import AslBuilder, AslOptions, S3Root
 
 _MACROS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
@@ -73,12 +75,6 @@ def _job_config(step: ir.Step, settings: Settings) -> tuple[tuple[str, Any], ...
     return tuple(sorted(config.items()))
 
 
-def _role(value: str | None, parameter: str, condition: str) -> Any:
-    if value:
-        return value
-    return {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
-
-
 def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "Image": config["image"],
@@ -86,12 +82,13 @@ def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> di
         "Environment": [{"Name": "FLOWC_MANIFEST", "Value": manifest}],
     }
     if not config.get("iam_role"):
-        used.add("HasJobRole")
-    properties["JobRoleArn"] = _role(config.get("iam_role"), "JobRoleArn", "HasJobRole")
+        used.add("CreateJobRole")
+    properties["JobRoleArn"] = config.get("iam_role") or _role_or_parameter("CreateJobRole", "JobRole",
+                                                                            "JobRoleArn")
     if not config.get("execution_role"):
         used.add("HasExecutionRole")
-    properties["ExecutionRoleArn"] = _role(config.get("execution_role"), "ExecutionRoleArn",
-                                           "HasExecutionRole")
+    properties["ExecutionRoleArn"] = config.get("execution_role") or {
+        "Fn::If": ["HasExecutionRole", {"Ref": "ExecutionRoleArn"}, {"Ref": "AWS::NoValue"}]}
     linux = {key: config[name] for name, key in (("shared_memory", "SharedMemorySize"),
                                                   ("max_swap", "MaxSwap"), ("swappiness", "Swappiness"))
              if name in config}
@@ -109,6 +106,44 @@ def _parameter(description: str, default: str | None) -> dict[str, Any]:
     if default is not None:
         out["Default"] = default
     return out
+
+
+def _trust(service: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+
+
+def _arn(template_text: str) -> dict[str, Any]:
+    """An ARN built with ``Fn::Sub`` (partition, region and account of the stack)."""
+    return {"Fn::Sub": template_text}
+
+
+def _role(condition: str, service: str, policy: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Condition": condition,
+        "Properties": {
+            "AssumeRolePolicyDocument": _trust(service),
+            "Policies": [{"PolicyName": policy,
+                          "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
+        },
+    }
+
+
+def _datastore_arns(settings: Settings) -> tuple[str, str]:
+    """The datastore bucket's ARN and the ARN pattern of its objects under the prefix."""
+    root = S3Root.parse(settings.datastore_root)
+    assert root is not None
+    bucket = "arn:${AWS::Partition}:s3:::" + root.bucket
+    return bucket, bucket + "/" + root.prefix + "*"
+
+
+def _role_or_parameter(condition: str, role: str, parameter: str) -> dict[str, Any]:
+    return {"Fn::If": [condition, {"Fn::GetAtt": [role, "Arn"]}, {"Ref": parameter}]}
+
+
+def _is_empty(parameter: str) -> dict[str, Any]:
+    return {"Fn::Equals": [{"Ref": parameter}, ""]}
 
 
 def machine_name(flow: ir.Flow) -> str:
@@ -137,14 +172,36 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
 
     builder = AslBuilder(flow, settings, AslOptions(manifest=None, job_definitions=tuple(step_definitions),
                                                     job_queue="${JobQueue}"))
+    name = machine_name(flow)
+    bucket_arn, objects_arn = _datastore_arns(settings)
+    machine_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + name
+    executions_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:" + name + ":*"
+    roles: dict[str, Any] = {
+        "StateMachineRole": _role("CreateStateMachineRole", "states.amazonaws.com", "flowc-state-machine", [
+            {"Effect": "Allow", "Action": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"],
+             "Resource": "*"},
+            {"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+             "Resource": _arn("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+                              "StepFunctionsGetEventsForBatchJobsRule")},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": _arn(objects_arn)},
+            {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
+            {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"],
+             "Resource": _arn(executions_arn)},
+        ]),
+    }
+    if "CreateJobRole" in used_conditions:
+        roles["JobRole"] = _role("CreateJobRole", "ecs-tasks.amazonaws.com", "flowc-datastore", [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": _arn(bucket_arn)},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": _arn(objects_arn)},
+        ])
     substitutions = {"JobQueue": {"Ref": "JobQueue"}}
     substitutions.update({logical: {"Ref": logical} for logical in configs.values()})
     resources["StateMachine"] = {
         "Type": "AWS::StepFunctions::StateMachine",
         "Properties": {
-            "StateMachineName": machine_name(flow),
+            "StateMachineName": name,
             "StateMachineType": "STANDARD",
-            "RoleArn": {"Ref": "StateMachineRoleArn"},
+            "RoleArn": _role_or_parameter("CreateStateMachineRole", "StateMachineRole", "StateMachineRoleArn"),
             "Definition": builder.definition(),
             "DefinitionSubstitutions": substitutions,
         },
@@ -152,18 +209,30 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
     parameters: dict[str, Any] = {
         "JobQueue": _parameter("AWS Batch job queue of the steps without @batch(queue=...)",
                                settings.sfn_job_queue),
-        "StateMachineRoleArn": _parameter("Role Step Functions assumes (submits Batch jobs, reads the "
-                                          "datastore, starts Map runs)", settings.sfn_role_arn),
-        "JobRoleArn": _parameter("Role of the job containers (reads and writes the datastore); empty "
-                                 "for none", settings.sfn_batch_job_role_arn or ""),
-        "ExecutionRoleArn": _parameter("Batch execution role (pulls the image, writes logs); empty for "
-                                       "none", settings.sfn_execution_role_arn or ""),
+        "StateMachineRoleArn": _parameter("Role Step Functions assumes; empty to create one (Batch "
+                                          "jobs, the datastore, Map runs)", settings.sfn_role_arn or ""),
     }
+    conditions: dict[str, Any] = {"CreateStateMachineRole": _is_empty("StateMachineRoleArn")}
+    if "CreateJobRole" in used_conditions:
+        parameters["JobRoleArn"] = _parameter("Role of the job containers; empty to create one that "
+                                              "reads and writes the datastore",
+                                              settings.sfn_batch_job_role_arn or "")
+        conditions["CreateJobRole"] = _is_empty("JobRoleArn")
+    if "HasExecutionRole" in used_conditions:
+        parameters["ExecutionRoleArn"] = _parameter("Batch execution role (pulls the image, writes "
+                                                    "logs); empty for none",
+                                                    settings.sfn_execution_role_arn or "")
+        conditions["HasExecutionRole"] = {"Fn::Not": [_is_empty("ExecutionRoleArn")]}
     schedule = flow.decorator(ir.Schedule)
     if schedule is not None:
         scheduler_role = dict(settings.extra).get("sfn_scheduler_role_arn")
-        parameters["SchedulerRoleArn"] = _parameter("Role EventBridge Scheduler assumes to start "
-                                                    "executions", scheduler_role)
+        parameters["SchedulerRoleArn"] = _parameter("Role EventBridge Scheduler assumes; empty to "
+                                                    "create one that starts this state machine",
+                                                    scheduler_role or "")
+        conditions["CreateSchedulerRole"] = _is_empty("SchedulerRoleArn")
+        roles["SchedulerRole"] = _role("CreateSchedulerRole", "scheduler.amazonaws.com", "flowc-schedule", [
+            {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
+        ])
         properties: dict[str, Any] = {
             "Description": f"{flow.name} on @schedule, compiled by flowc",
             "ScheduleExpression": aws_cron(schedule.cron_expression),
@@ -173,22 +242,18 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
         properties.update({
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "State": "ENABLED",
-            "Target": {"Arn": {"Ref": "StateMachine"}, "RoleArn": {"Ref": "SchedulerRoleArn"},
+            "Target": {"Arn": {"Ref": "StateMachine"},
+                       "RoleArn": _role_or_parameter("CreateSchedulerRole", "SchedulerRole", "SchedulerRoleArn"),
                        "Input": "{}"},
         })
         resources["Schedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": properties}
-    conditions = {
-        name: {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
-        for name, parameter in (("HasJobRole", "JobRoleArn"), ("HasExecutionRole", "ExecutionRoleArn"))
-        if name in used_conditions
-    }
+    resources.update(roles)
     document: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"flowc: {flow.name} ({flow.path}) on AWS Step Functions and AWS Batch",
         "Parameters": parameters,
+        "Conditions": conditions,
+        "Resources": resources,
+        "Outputs": {"StateMachineArn": {"Value": {"Ref": "StateMachine"}}},
     }
-    if conditions:
-        document["Conditions"] = conditions
-    document["Resources"] = resources
-    document["Outputs"] = {"StateMachineArn": {"Value": {"Ref": "StateMachine"}}}
     return document, builder

@@ -178,17 +178,28 @@ def _patch_env_growth() -> Callable[[], None]:
     return lambda: setattr(cls, "_get_container_property", original)
 
 
+SHIM_MODULE = "flowc.runtime_shim"
+
+
 @dataclass
 class JobRunner:
     """Runs the command of each submitted Batch job as a local process (moto's no-Docker backend
-    marks jobs done without running them)."""
+    marks jobs done without running them).
+
+    Commands of the form ``<this python> -m flowc.runtime_shim ...`` are forked from a warm
+    interpreter (the *zygote*, which has the shim and boto3 imported) instead of starting a new
+    Python each time: the same argv, environment and working directory, a fraction of the start-up
+    cost, which is what lets a 1,000-wide foreach run here. Anything else runs as a subprocess.
+    """
 
     base_env: dict[str, str]
     workdir: Path
     max_processes: int = 4
+    use_zygote: bool = True
     jobs: list[dict[str, Any]] = field(default_factory=list)
     _slots: threading.Semaphore = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _zygote: "Zygote | None" = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.Semaphore(self.max_processes)
@@ -210,12 +221,19 @@ class JobRunner:
         definition = job.job_definition.container_properties or {}
         command = list(job.container_overrides.get("command") or definition.get("command") or [])
         env = self.environment(job)
-        thread = threading.Thread(target=self._run, args=(job, command, env), daemon=True)
-        thread.start()
-
-    def _run(self, job: Any, command: list[str], env: dict[str, str]) -> None:
         log = self.workdir / "jobs" / f"{job.job_id}.log"
         started = time.monotonic()
+        if self.use_zygote and command[:3] == [sys.executable, "-m", SHIM_MODULE]:
+            with self._lock:
+                if self._zygote is None:
+                    self._zygote = Zygote(self.max_processes, self.base_env)
+            self._zygote.submit(command[3:], env, self.workdir, log,
+                                lambda code: self._finish(job, command, code, started, log))
+            return
+        thread = threading.Thread(target=self._run, args=(job, command, env, started, log), daemon=True)
+        thread.start()
+
+    def _run(self, job: Any, command: list[str], env: dict[str, str], started: float, log: Path) -> None:
         with self._slots:
             try:
                 with log.open("wb") as out:
@@ -224,12 +242,124 @@ class JobRunner:
             except OSError as exc:
                 log.write_text(f"cannot start {command!r}: {exc}\n")
                 code = 127
+        self._finish(job, command, code, started, log)
+
+    def _finish(self, job: Any, command: list[str], code: int, started: float, log: Path) -> None:
         job.exit_code = code
         with self._lock:
             self.jobs.append({"id": job.job_id, "name": job.job_name, "command": command,
                               "exit_code": code, "seconds": time.monotonic() - started,
                               "log": str(log)})
         job._mark_stopped(success=code == 0)
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.close()
+
+
+class Zygote:
+    """A warm ``python`` that forks one child per shim task (see ``zygote_main``)."""
+
+    def __init__(self, max_processes: int, env: dict[str, str]):
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from tests.harness.moto_sfn import zygote_main; zygote_main()",
+             str(max_processes)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root, env={**env, "PYTHONPATH": str(root)},
+            text=True, bufsize=1)
+        self._callbacks: dict[int, Callable[[int], None]] = {}
+        self._next = 0
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def submit(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path,
+               done: Callable[[int], None]) -> None:
+        with self._lock:
+            self._next += 1
+            self._callbacks[self._next] = done
+            line = json.dumps({"id": self._next, "argv": argv, "env": env, "cwd": str(cwd),
+                               "log": str(log)})
+            assert self.process.stdin is not None
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            record = json.loads(line)
+            with self._lock:
+                done = self._callbacks.pop(record["id"])
+            done(record["code"])
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def zygote_main() -> None:
+    """Read task requests (JSON lines) on stdin, fork a child per request (at most argv[1] at a
+    time) that becomes ``python -m flowc.runtime_shim ARGV`` with the request's environment,
+    working directory and log; report ``{"id", "code"}`` lines on stdout. Single-threaded, so
+    forking is safe."""
+    import collections
+    import selectors
+    import traceback
+
+    import boto3  # noqa: F401 - preloaded for the children
+    import flowc.runtime_shim.__main__ as shim_main
+    import flowc.runtime_shim.s3  # noqa: F401
+    import flowc.runtime_shim.task  # noqa: F401
+
+    limit = int(sys.argv[1])
+    pending: collections.deque[dict[str, Any]] = collections.deque()
+    running: dict[int, int] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    open_input = True
+    while open_input or pending or running:
+        if open_input and selector.select(timeout=0.01 if (pending or running) else None):
+            line = sys.stdin.readline()
+            if line:
+                pending.append(json.loads(line))
+            else:
+                open_input = False
+                selector.unregister(sys.stdin)
+        while pending and len(running) < limit:
+            request = pending.popleft()
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:  # the child: become the task
+                code = 1
+                try:
+                    fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    os.close(fd)
+                    os.chdir(request["cwd"])
+                    os.environ.clear()
+                    os.environ.update(request["env"])
+                    sys.argv = ["python -m flowc.runtime_shim", *request["argv"]]
+                    code = shim_main.main(request["argv"])
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else 1
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    try:
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code)
+            running[pid] = request["id"]
+        while running:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            code = os.waitstatus_to_exitcode(status)
+            print(json.dumps({"id": running.pop(pid), "code": code if code >= 0 else 128 - code}),
+                  flush=True)
 
 
 _RUNNER: JobRunner | None = None
@@ -296,6 +426,7 @@ def _free_port() -> int:
 class Execution:
     """How an execution ended, with its history and the Batch jobs it ran."""
 
+    name: str  # the execution name: the run id of every task
     status: str
     output: Any
     error: str | None
@@ -312,12 +443,15 @@ class MotoSfn:
     """
 
     def __init__(self, workdir: Path, *, bucket: str = "flowc-test", max_processes: int = 4,
-                 without: tuple[str, ...] = (), extra_env: dict[str, str] | None = None):
+                 without: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
+                 use_zygote: bool = True, poll_seconds: float = 0.2):
         self.workdir = Path(workdir)
         self.bucket = bucket
         self.max_processes = max_processes
         self.without = without
         self.extra_env = dict(extra_env or {})
+        self.use_zygote = use_zygote
+        self.poll_seconds = poll_seconds
         self.port = 0
         self._stack = contextlib.ExitStack()
         self.job_queue = "flowc-job-queue"
@@ -339,8 +473,10 @@ class MotoSfn:
         self._stack.callback(server.stop)
         self._configure()
         self._stack.enter_context(patched(self.without))
-        _RUNNER = JobRunner(self.child_env(), self.workdir, self.max_processes)
+        self._stack.enter_context(_sync_poll_interval(self.poll_seconds))
+        _RUNNER = JobRunner(self.child_env(), self.workdir, self.max_processes, self.use_zygote)
         self._stack.callback(_clear_runner)
+        self._stack.callback(_RUNNER.close)
         self.runner = _RUNNER
         self.client("s3").create_bucket(Bucket=self.bucket)
         self._setup_batch()
@@ -430,18 +566,27 @@ class MotoSfn:
         events = tuple(_paginate_history(sfn, execution))
         output = described.get("output")
         return Execution(
+            name=name,
             status=described["status"],
             output=json.loads(output) if output else None,
             error=described.get("error"),
             cause=described.get("cause"),
             events=events,
-            jobs=tuple(self.runner.jobs[before:]),
+            jobs=tuple(job for job in self.runner.jobs[before:] if _runs_for(job["command"], name)),
             seconds=seconds,
         )
 
     def put_text(self, key: str, text: str) -> str:
         self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"))
         return f"s3://{self.bucket}/{key}"
+
+
+def _runs_for(command: list[str], run_id: str) -> bool:
+    """Whether a job belongs to the execution ``run_id`` (several may run at once); commands
+    without a run id (hand-written probes) belong to every execution."""
+    if "--run-id" not in command[:-1]:
+        return True
+    return command[command.index("--run-id") + 1] == run_id
 
 
 def _paginate_history(sfn: Any, execution: str) -> Iterator[dict[str, Any]]:
@@ -455,6 +600,22 @@ def _paginate_history(sfn: Any, execution: str) -> Iterator[dict[str, Any]]:
         token = page.get("nextToken")
         if not token:
             return
+
+
+@contextlib.contextmanager
+def _sync_poll_interval(seconds: float) -> Iterator[None]:
+    """How often a ``.sync`` Task polls ``describe_jobs`` (moto: 0.5 s; AWS: its own business).
+    A speed setting for tests, not a behaviour patch."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as mod,
+    )
+
+    saved = mod._DELAY_SECONDS_SYNC_CONDITION_CHECK
+    mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds
+    try:
+        yield
+    finally:
+        mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = saved
 
 
 def _clear_runner() -> None:

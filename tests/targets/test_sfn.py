@@ -269,7 +269,13 @@ class C(FlowSpec):
     assert [d for d in emitted.diagnostics if d.severity == "error"] == []
     template = json.loads(emitted.text)
     resources = template["Resources"]
-    assert list(resources) == ["JobDefinitionStart", "JobDefinitionA", "StateMachine", "Schedule"]
+    assert list(resources) == ["JobDefinitionStart", "JobDefinitionA", "StateMachine", "Schedule",
+                               "StateMachineRole", "JobRole", "SchedulerRole"]
+    assert resources["JobDefinitionA"]["Properties"]["ContainerProperties"]["JobRoleArn"] == \
+        "arn:aws:iam::1:role/j"
+    assert resources["JobDefinitionStart"]["Properties"]["ContainerProperties"]["JobRoleArn"] == \
+        {"Fn::If": ["CreateJobRole", {"Fn::GetAtt": ["JobRole", "Arn"]}, {"Ref": "JobRoleArn"}]}
+    assert resources["SchedulerRole"]["Condition"] == "CreateSchedulerRole"
     images = {k: v["Properties"]["ContainerProperties"]["Image"] for k, v in resources.items()
               if k.startswith("JobDefinition")}
     assert images == {"JobDefinitionStart": "base:1", "JobDefinitionA": "gpu:1"}
