@@ -125,6 +125,7 @@ class Interpreter:
         shared_paths: Iterable[str | Path] = (),
         max_parallel: int = 1,
         scheduled_time: str = "2026-01-01T00:00:00Z",
+        workflow_templates: Iterable[dict[str, Any]] = (),
     ):
         kind = document.get("kind")
         spec = document["spec"]
@@ -132,6 +133,8 @@ class Interpreter:
             spec = spec["workflowSpec"]
         elif kind not in ("Workflow", "WorkflowTemplate"):
             raise InterpreterError(f"cannot run a {kind}")
+        if "workflowTemplateRef" in spec:
+            spec = _from_template(spec, {t["metadata"]["name"]: t for t in workflow_templates})
         self.spec = spec
         self.templates = {t["name"]: t for t in spec.get("templates", ())}
         self.defaults = spec.get("templateDefaults") or {}
@@ -523,6 +526,23 @@ def run_spec(text_or_doc: str | dict[str, Any], **kwargs: Any) -> Run:
     else:
         document = text_or_doc
     return Interpreter(document, **kwargs).run()
+
+
+def _from_template(spec: dict[str, Any], registry: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A workflow submitted from a WorkflowTemplate: the template's spec, with the submitted
+    arguments overriding its parameters by name (what ``argo submit --from`` does)."""
+    name = spec["workflowTemplateRef"]["name"]
+    if name not in registry:
+        raise InterpreterError(f"workflowTemplateRef {name!r}: no such WorkflowTemplate")
+    merged = copy.deepcopy(registry[name]["spec"])
+    given = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", ())}
+    params = (merged.get("arguments") or {}).get("parameters", [])
+    for param in params:
+        if param["name"] in given:
+            param["value"] = given.pop(param["name"])
+    if given:
+        raise InterpreterError(f"arguments {sorted(given)} are not parameters of {name!r}")
+    return merged
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:

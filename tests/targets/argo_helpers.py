@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +59,38 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 def with_settings(**changes: Any) -> Settings:
     return dataclasses.replace(Settings(), **changes)
+
+
+def sensor_submission(sensor: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    """The Workflow a flowc Sensor submits for one event ``body`` (None when no dependency's
+    filters match), applying Argo Events' trigger parameters: each ``src.dataKey`` is read from
+    the event, ``src.value`` is the fallback, and the result lands at ``dest``."""
+    event = {"body": body}
+    matched = [d["name"] for d in sensor["spec"]["dependencies"]
+               if all(str(_lookup(event, f["path"])) in f["value"] for f in d["filters"]["data"])]
+    if not matched:
+        return None
+    trigger = sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]
+    resource = copy.deepcopy(trigger["source"]["resource"])
+    for param in trigger.get("parameters", ()):
+        src = param["src"]
+        value = _lookup(event, src["dataKey"]) if src["dependencyName"] in matched else None
+        if value is None:
+            value = src.get("value")
+        target: Any = resource
+        *parents, last = param["dest"].split(".")
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[int(last) if isinstance(target, list) else last] = str(value)
+    return resource
+
+
+def _lookup(event: dict[str, Any], path: str) -> Any:
+    """gjson-style path: ``.`` separates keys, ``\\.`` is a literal dot."""
+    value: Any = event
+    for key in re.split(r"(?<!\\)\.", path):
+        key = key.replace("\\.", ".")
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import example_flows, shape_flows
-from tests.harness.argo_interpreter import FAILED, SKIPPED, SUCCEEDED
+from tests.harness.argo_interpreter import FAILED, SKIPPED, SUCCEEDED, Interpreter, load_documents
 from tests.harness.artifacts import run_locally, snapshot
-from tests.targets.argo_helpers import failure_report, run_compiled
+from tests.targets.argo_helpers import CODE_DIR, emit, failure_report, run_compiled, sensor_submission
 
 SHAPES = shape_flows()
 
@@ -170,3 +170,48 @@ def test_a_failing_step_fails_the_workflow_after_its_retries(tmp_path: Path):
     assert run.phases("fine") == [SUCCEEDED]
     assert run.phases("join") == ["Omitted"] and run.phases("end") == ["Omitted"]
     assert set(snapshot(tmp_path / "argo" / "datastore", "FailingFlow", "argo-run")) == {"start", "fine"}
+
+
+EVENT_FLOW = """
+from flowc import FlowSpec, Parameter, schedule, step, trigger
+
+
+@schedule(hourly=True)
+@trigger(event={"name": "data_ready", "parameters": {"alpha": "size"}})
+class EventFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+
+    @step
+    def start(self):
+        self.doubled = self.alpha * 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_cron_workflow_and_sensor_submissions_run(tmp_path: Path):
+    """The CronWorkflow and the Sensor both submit the WorkflowTemplate; the Sensor passes the
+    event's field as the parameter and falls back to its default when the event lacks it."""
+    flow = tmp_path / "code" / "event_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(EVENT_FLOW)
+    text = emit(flow, datastore_root=str(tmp_path / "datastore"), code_dir=CODE_DIR)
+    template, cron, sensor = load_documents(text)
+    assert (template["kind"], cron["kind"], sensor["kind"]) == ("WorkflowTemplate", "CronWorkflow", "Sensor")
+    common = dict(workflow_templates=[template], path_map={CODE_DIR: str(flow.parent)},
+                  shared_paths=[tmp_path])
+    assert sensor_submission(sensor, {"payload": {"name": "other_event", "size": 5}}) is None
+    runs = {
+        "cron": cron,
+        "event": sensor_submission(sensor, {"payload": {"name": "data_ready", "size": 21}}),
+        "bare-event": sensor_submission(sensor, {"payload": {"name": "data_ready"}}),
+    }
+    for run_id, document in runs.items():
+        run = Interpreter(document, workflow_name=run_id, workdir=tmp_path / run_id, **common).run()
+        assert run.phase == SUCCEEDED, failure_report(run)
+    doubled = {run_id: snapshot(tmp_path / "datastore", "EventFlow", run_id)["start"]["t"]["doubled"]
+               for run_id in runs}
+    assert doubled == {"cron": 2, "event": 42, "bare-event": 2}
