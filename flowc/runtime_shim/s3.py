@@ -42,6 +42,15 @@ _SESSIONS: dict[int, Any] = {}
 _SESSION_LOCK = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _SESSION_LOCK
+    _SESSION_LOCK = threading.Lock()  # a lock held by another thread at fork time stays held
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def make_client(endpoint: str | None = None) -> Any:
     """A new S3 client from this process's session (loading service models once per process
     saves ~0.25 s per datastore; a forked child gets its own session, never its parent's)."""
