@@ -106,3 +106,16 @@ class EffectFlow(FlowSpec):
     assert result.flow.name == "EffectFlow"
     assert result.flow.parameters[0].default_kind == "runtime"
     assert not marker.exists()
+
+
+def test_ir_side_of_the_compiler_is_standard_library_only():
+    """The runtime shim imports these; containers do not install libcst or jinja2."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport flowc.compiler, flowc.compiler.ir, flowc.compiler.graph, flowc.compiler.render, "
+            "flowc.compiler.cron, flowc.compiler.quantities, flowc.compiler.diagnostics\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('libcst', 'jinja2', 'click', 'yaml'))\n"
+            "print(','.join(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
