@@ -101,3 +101,20 @@ def test_join_without_matching_split_is_rejected() -> None:
     )
     with pytest.raises(PlanError, match="no matching split"):
         Planner(flow)
+
+
+def test_graph_order_and_descendants_for_resume() -> None:
+    from flowc.local.resume import descendants, graph_order
+
+    flow = _flow(
+        ir.Step("start", ir.Split(("b", "a")), matching_join="join"),
+        ir.Step("a", ir.Linear("join")),
+        ir.Step("b", ir.Switch("c", (("again", "b"), ("done", "b2")))),
+        ir.Step("b2", ir.Linear("join")),
+        ir.Step("join", ir.Linear("end"), is_join=True),
+        ir.Step("end", ir.End()),
+    )
+    assert graph_order(flow) == ["start", "a", "b", "b2", "join", "end"]
+    assert descendants(flow, "b") == {"b", "b2", "join", "end"}
+    assert descendants(flow, "a") == {"a", "join", "end"}
+    assert descendants(flow, "end") == {"end"}
