@@ -56,3 +56,20 @@ def test_examples_cover_the_issue_shapes(monkeypatch):
     assert "switch" in kinds["quality_gate"]
     assert any(s.is_recursive for s in flows["polling"].steps)
     assert max(len(s.split_parents) for s in flows["nested_foreach"].steps) == 2
+
+
+def test_graph_text_quotes_every_label():
+    from tests.frontend.helpers import LINEAR_END, compile_text, flow_with
+
+    flow = compile_text(flow_with("""
+        @step
+        def start(self):
+            self.next({'say "hi"': self.a, "back\\\\slash": self.end}, condition="mode")
+
+        @step
+        def a(self):
+            self.next(self.end)
+    """ + LINEAR_END)).flow
+    assert 'step_start -->|"mode = say #quot;hi#quot;"| step_a' in mermaid(flow)
+    assert '"start" -> "a" [label="mode = say \\"hi\\""];' in dot(flow)
+    assert '"start" -> "end" [label="mode = back\\\\slash"];' in dot(flow)
