@@ -48,6 +48,13 @@ def trigger(flow_file: Path, target: str, params: Sequence[str] = (),
     return engine.trigger(prepared, parse_params(prepared.flow, params))
 
 
+def get_run(flow_file: Path, target: str, run_id: str, settings: Mapping[str, Any] = {}, *,
+            flow_name: str | None = None) -> RunInfo:
+    """What the engine says about one run now."""
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=False)
+    return engine.get_run(prepared, run_id)
+
+
 def wait(flow_file: Path, target: str, run_id: str, settings: Mapping[str, Any] = {}, *,
          flow_name: str | None = None, timeout: float | None = None, poll: float = 2.0,
          on_change: Callable[[RunInfo], None] | None = None) -> RunInfo:
@@ -63,4 +70,5 @@ def status(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
     return engine.status(prepared, limit)
 
 
-__all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "get_engine", "status", "trigger", "wait"]
+__all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "get_engine", "get_run", "status",
+           "trigger", "wait"]
