@@ -216,6 +216,10 @@ class _Checker:
             if step.is_join:
                 if step.name not in switched_into:
                     self.join(step, parents, incoming)
+            elif len({c for c in incoming}) > 1 and step.name == "end":
+                splits = ", ".join(f"'{s}'" for s in sorted({c[-1][0] for c in incoming if c}))
+                self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {splits} is joined",
+                           step.span, "add a join step (taking inputs) before end")
             elif len({c for c in incoming}) > 1:
                 splits = sorted({c[-1][0] for c in incoming if c})
                 self.error(MERGE_WITHOUT_JOIN, f"step '{step.name}' is reached from several branches"

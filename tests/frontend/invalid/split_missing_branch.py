@@ -24,5 +24,5 @@ class BadFlow(FlowSpec):
         self.next(self.end)
 
     @step
-    def end(self):  # E: FLOW038
+    def end(self):  # E: FLOW034
         pass
