@@ -512,7 +512,10 @@ class _FlowLowering:
             if call is not final and name != "end":
                 self.diagnostics.append(Diagnostic(
                     NEXT_NOT_LAST, f"self.next() in step '{name}' is not the step's last statement",
-                    self.span_of(call), hint="make self.next(...) the final statement, called once"))
+                    self.span_of(call), hint=(
+                        "to choose the next step at run time, end with a switch: "
+                        "self.next({'a': self.x, 'b': self.y}, condition='attr')" if len(calls) > 1 and final is None
+                        else "make self.next(...) the final statement, called once")))
         if name == "end":
             if calls:
                 self.diagnostics.append(Diagnostic(END_HAS_NEXT, "the end step must not call self.next()",

@@ -439,3 +439,20 @@ def test_flow_inheritance_within_the_file():
     assert [(p.name, p.default) for p in flow.parameters] == [("alpha", 1), ("beta", 20)]
     assert flow.decorator(ir.Project).name == "base"
     assert flow.docstring == "Overrides one step and one parameter."
+
+
+def test_next_in_both_branches_of_an_if_suggests_a_switch():
+    diagnostics = errors_of(flow_with("""
+        @step
+        def start(self):
+            if self.flag:
+                self.next(self.a)
+            else:
+                self.next(self.end)
+
+        @step
+        def a(self):
+            self.next(self.end)
+    """ + LINEAR_END))
+    assert [(d.code, d.span.line) for d in diagnostics] == [("FLOW023", 8), ("FLOW023", 10)]
+    assert "condition=" in diagnostics[0].hint
