@@ -74,11 +74,6 @@ class TaskState:
         self.loaded[name] = (ref, value)
         return value
 
-    def artifact_names(self, instance: Any) -> list[str]:
-        names = set(self.refs)
-        names.update(k for k in instance.__dict__ if k != STATE_ATTR)
-        return sorted(names)
-
 
 def _step_name(target: Any) -> str:
     name = getattr(target, "__name__", None)

@@ -11,7 +11,6 @@ directory. A task killed at any point before ``DONE.json`` does not exist for an
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import traceback
