@@ -42,10 +42,17 @@ def split_of(flow: ir.Flow, join: str) -> ir.Step | None:
 
 
 def last_iteration(ds: Datastore, flow: str, run_id: str, step: str,
-                   index_path: tuple[int, ...]) -> int | None:
-    """The highest finished iteration of ``step`` at ``index_path``, or None."""
+                   index_path: tuple[int, ...], listings: dict[str, list[str]] | None = None) -> int | None:
+    """The highest finished iteration of ``step`` at ``index_path``, or None.
+
+    ``listings`` caches the step's task listing across the lookups of one join.
+    """
+    if listings is None:
+        listings = {}
+    if step not in listings:
+        listings[step] = ds.list_tasks(flow, run_id, step)
     best: int | None = None
-    for tid in ds.list_tasks(flow, run_id, step):
+    for tid in listings[step]:
         try:
             path, iteration = parse_task_id(tid)
         except ValueError:
@@ -56,12 +63,12 @@ def last_iteration(ds: Datastore, flow: str, run_id: str, step: str,
     return best
 
 
-def finished(ds: Datastore, flow: ir.Flow, run_id: str, step: str,
-             index_path: tuple[int, ...]) -> ParentTask | None:
+def finished(ds: Datastore, flow: ir.Flow, run_id: str, step: str, index_path: tuple[int, ...],
+             listings: dict[str, list[str]] | None = None) -> ParentTask | None:
     """The finished task of ``step`` at ``index_path`` (its last iteration if it recurses)."""
     iteration = 0
     if flow.step(step).is_recursive:
-        found = last_iteration(ds, flow.name, run_id, step, index_path)
+        found = last_iteration(ds, flow.name, run_id, step, index_path, listings)
         if found is None:
             return None
         iteration = found
@@ -120,8 +127,10 @@ def _join_parents(ds: Datastore, flow: ir.Flow, run_id: str, node: ir.Step,
             raise GraphError(f"{where}: foreach step {split.name!r} has not finished")
         width = foreach_width(owner.done, split.name)
         parents = []
+        listings: dict[str, list[str]] = {}
         for i in range(width):
-            found = [p for p in (finished(ds, flow, run_id, name, (*index_path, i)) for name in others)
+            found = [p for p in (finished(ds, flow, run_id, name, (*index_path, i), listings)
+                                 for name in others)
                      if p is not None and leads_to(p, node.name)]
             if not found:
                 raise GraphError(f"{where}: foreach child {i} of {split.name!r} has not finished "
