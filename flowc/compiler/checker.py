@@ -66,10 +66,15 @@ A `@parallel` step must be reached only through `self.next(self.x, num_parallel=
 PARALLEL_NOT_JOINED = register("FLOW042", "@parallel step not followed by a join", """
 A `@parallel` step must be followed directly by a join step.""")
 PARAMETER_CLASH = register("FLOW075", "parameter clashes with a step", """
-A parameter's attribute has the same name as a step or a reserved flow attribute; one would
-hide the other.""")
+A parameter's attribute has the same name as a step or a reserved flow attribute (`name`,
+`next`, `input`, `index`, `cmd`, `foreach_stack`, `script_name`): one would hide the other, and
+Metaflow never treats such an attribute as a parameter. Rename the attribute; the parameter's
+own name (its first argument, the command-line option) may stay, e.g.
+`who = Parameter("name", ...)`.""")
 
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd"})
+# Attributes Metaflow never reads as parameters (they are the flow's own).
+RESERVED_ATTRIBUTES = RESERVED_STEP_NAMES | {"foreach_stack", "script_name"}
 _STEP_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -134,10 +139,11 @@ class _Checker:
                            param.span)
             seen.setdefault(param.name.lower(), param)
             attributes.setdefault(param.attribute, param)
-            if param.attribute in self.steps or param.attribute in RESERVED_STEP_NAMES:
+            if param.attribute in self.steps or param.attribute in RESERVED_ATTRIBUTES:
                 what = "a step" if param.attribute in self.steps else "a reserved flow attribute"
                 self.error(PARAMETER_CLASH, f"parameter attribute '{param.attribute}' is also {what}",
-                           param.span, "rename the attribute")
+                           param.span, f"rename the attribute, e.g. {param.attribute}_value = "
+                           f"Parameter({param.name!r}, ...); the option stays --{param.name}")
 
     def transitions(self) -> bool:
         """Unknown targets and switch shapes; whether the graph is well-formed enough to walk."""

@@ -456,3 +456,14 @@ def test_next_in_both_branches_of_an_if_suggests_a_switch():
     """ + LINEAR_END))
     assert [(d.code, d.span.line) for d in diagnostics] == [("FLOW023", 8), ("FLOW023", 10)]
     assert "condition=" in diagnostics[0].hint
+
+
+def test_parameter_attribute_named_like_a_flow_attribute():
+    (diagnostic,) = errors_of(flow_with("""
+        @step
+        def start(self):
+            self.next(self.end)
+    """ + LINEAR_END, header="from metaflow import FlowSpec, Parameter, step",
+        extra='name = Parameter("name", default="world")'))
+    assert diagnostic.code == "FLOW075"
+    assert diagnostic.hint == "rename the attribute, e.g. name_value = Parameter('name', ...); the option stays --name"
