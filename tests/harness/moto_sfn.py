@@ -181,6 +181,45 @@ def _patch_env_growth() -> Callable[[], None]:
 SHIM_MODULE = "flowc.runtime_shim"
 
 
+def _patch_map_failures() -> Callable[[], None]:
+    """Symptom: a failed Distributed Map child leaves a ``null`` item and the execution SUCCEEDS.
+
+    moto counts failed children but never compares them with the Map's tolerated failure count
+    and percentage (both 0 by default). AWS fails the Map with
+    ``States.ExceedToleratedFailureThreshold``; so do we."""
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent, FailureEventException)
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName)
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType)
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as mod)
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    cls = mod.DistributedIterationComponent
+    original = cls._map_run
+
+    def map_run(self, env, eval_input):
+        original(self, env, eval_input)
+        counter = eval_input.map_run_record.item_counter
+        failed = counter.failed.get() + counter.timed_out.get()
+        total = max(counter.total.get(), 1)
+        if failed > eval_input.tolerated_failure_count and \
+                100.0 * failed / total > eval_input.tolerated_failure_percentage:
+            kind = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+            cause = f"{failed} of {total} Map children failed"
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=kind),
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(mapRunFailedEventDetails=MapRunFailedEventDetails(
+                    error=kind.to_name(), cause=cause))))
+
+    cls._map_run = map_run
+    return lambda: setattr(cls, "_map_run", original)
+
+
 @dataclass
 class JobRunner:
     """Runs the command of each submitted Batch job as a local process (moto's no-Docker backend
@@ -396,6 +435,7 @@ PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
     "retry_token": _patch_retry_token,
     "sdk_body": _patch_sdk_body,
     "env_growth": _patch_env_growth,
+    "map_failures": _patch_map_failures,
 }
 
 

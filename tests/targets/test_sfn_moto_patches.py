@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from flowc.targets.sfn_asl import call, fmt, path
 from tests.harness.moto_sfn import PATCHES, MotoSfn
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -40,7 +41,7 @@ def _machine(state: dict) -> dict:
 
 
 def test_every_patch_has_a_test():
-    tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth"}
+    tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth", "map_failures"}
     assert set(PATCHES) == tested
 
 
@@ -128,3 +129,33 @@ def test_env_growth(tmp_path: Path, patched: bool):
         assert sizes == [2, 2, 2]  # X and AWS_BATCH_JOB_ID
     else:
         assert sizes == [2, 3, 4]
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "without"])
+def test_map_failures(tmp_path: Path, patched: bool):
+    # Child 1 of 3 fails: AWS fails the Map (no failure is tolerated by default).
+    # No quotes in the code: moto's intrinsic parser mishandles the escaped quote AWS defines.
+    code = "import sys; sys.exit(int(sys.argv[1] == str(1)))"
+    without = () if patched else ("map_failures",)
+    with MotoSfn(tmp_path, without=without) as aws:
+        aws.put_text("items.json", "[0, 1, 2]")
+        task = _batch_task(aws, code)
+        command = call("Array", sys.executable, "-c", code, fmt("{}", path("i")))
+        task["Parameters"]["ContainerOverrides"] = {"Command.$": command}
+        state = {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSON"},
+                           "Parameters": {"Bucket": aws.bucket, "Key": "items.json"}},
+            "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "child", "States": {"child": {**task, "End": True}}},
+            "ResultPath": None,
+        }
+        result = aws.run(_machine(state))
+    assert sorted(job["exit_code"] for job in result.jobs) == [0, 0, 1]
+    if patched:
+        assert result.status == "FAILED"
+        assert result.error == "States.ExceedToleratedFailureThreshold"
+    else:
+        assert result.status == "SUCCEEDED"
