@@ -232,3 +232,19 @@ def test_shim_cli_on_s3_with_manifest_in_s3(bucket, tmp_path, s3_env):
     cli = open_datastore(f"s3://{bucket}/cli")
     assert cli.read_log(TaskKey("S3Flow", "c1", "end", "t"), 0, "stdout") == b"total 14\n"
     assert store.list_runs("S3Flow") == []
+
+
+def test_endpoint_override_order(monkeypatch):
+    from flowc.runtime_shim.s3 import endpoint_url, split_url
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://generic:1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("FLOWC_S3_ENDPOINT_URL", raising=False)
+    assert endpoint_url() == "http://generic:1"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://s3-only:2")
+    assert endpoint_url() == "http://s3-only:2"
+    monkeypatch.setenv("FLOWC_S3_ENDPOINT_URL", "http://minio:9000")
+    assert endpoint_url() == "http://minio:9000"
+    assert split_url("s3://b/some/prefix/") == ("b", "some/prefix")
+    with pytest.raises(ValueError):
+        split_url("s3:///nobucket")

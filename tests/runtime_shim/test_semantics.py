@@ -595,3 +595,30 @@ def test_run_task_reports_instead_of_raising(tmp_path):
     assert not orphan.ok and "none of its parents (start) has finished" in orphan.error
     bad_param = run_task(TaskRequest(cls, flow, "start", "r1", store, params={"zzz": "1"}))
     assert not bad_param.ok and "unknown parameter(s) zzz; this flow takes: mode" in bad_param.error
+
+
+def test_binary_include_file_and_dashed_parameter_names(tmp_path):
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(b"\x00\xffbinary")
+    flow = write_flow(tmp_path, f"""
+        from metaflow import FlowSpec, IncludeFile, Parameter, step
+
+        class DashFlow(FlowSpec):
+            learning_rate = Parameter("learning-rate", default=0.1)
+            weights = IncludeFile("weights", is_text=False, default={str(blob)!r})
+
+            @step
+            def start(self):
+                self.seen = (self.learning_rate, self.weights)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """)
+    driven = drive(flow, str(tmp_path / "ds"), params={"learning-rate": "0.5"})
+    assert driven.artifact("end", "seen") == (0.5, b"\x00\xffbinary")
+    blob.write_bytes(b"changed after the start step")  # captured once per run, not re-read
+    assert driven.artifact("end", "weights") == b"\x00\xffbinary"
+    with pytest.raises(RunFailed, match="IncludeFile 'weights': cannot read"):
+        drive(flow, str(tmp_path / "ds2"), params={"weights": str(tmp_path / "missing.bin")})
