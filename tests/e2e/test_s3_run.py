@@ -26,6 +26,7 @@ def s3_env():
     server.stop()
 
 
+@pytest.mark.slow
 def test_run_on_s3_matches_a_local_run(s3_env, tmp_path: Path, monkeypatch) -> None:
     boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing",
