@@ -197,8 +197,18 @@ class _Task:
         return instance
 
     def _record_run(self, values: Mapping[str, Any]) -> None:
-        shown = {name: value if isinstance(value, (str, int, float, bool, type(None), list, dict))
-                 else repr(value) for name, value in values.items()}
+        """run.json's ``parameters``: JSON values as they are, others as repr; an IncludeFile as
+        its size (the content is the artifact, not a field of the run record)."""
+        included = {p.attribute for p in params.declared_parameters(self.request.flow_class, self.flow)
+                    if p.include_file}
+        shown: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in included and value is not None:
+                shown[name] = f"<IncludeFile: {len(value)} {'characters' if isinstance(value, str) else 'bytes'}>"
+            elif isinstance(value, (str, int, float, bool, type(None), list, dict)):
+                shown[name] = value
+            else:
+                shown[name] = repr(value)
         record = self.ds.read_run(self.flow.name, self.request.run_id) or {}
         record.setdefault("flow", self.flow.name)
         record.setdefault("run_id", self.request.run_id)

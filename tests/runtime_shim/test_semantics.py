@@ -618,6 +618,8 @@ def test_binary_include_file_and_dashed_parameter_names(tmp_path):
     """)
     driven = drive(flow, str(tmp_path / "ds"), params={"learning-rate": "0.5"})
     assert driven.artifact("end", "seen") == (0.5, b"\x00\xffbinary")
+    assert driven.datastore.read_run("DashFlow", "r1")["parameters"] == {
+        "learning_rate": 0.5, "weights": "<IncludeFile: 8 bytes>"}
     blob.write_bytes(b"changed after the start step")  # captured once per run, not re-read
     assert driven.artifact("end", "weights") == b"\x00\xffbinary"
     with pytest.raises(RunFailed, match="IncludeFile 'weights': cannot read"):
