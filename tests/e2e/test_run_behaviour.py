@@ -565,3 +565,35 @@ def test_compile_warnings_are_shown_and_the_run_goes_on(write_flow, tmp_path: Pa
     result, output = _run(path, tmp_path)
     assert result.status == "succeeded"
     assert "warned_flow.py:9:5: warning: unknown decorator @mystery" in output
+
+
+def test_current_names_the_task_the_scheduler_ran(write_flow, tmp_path: Path) -> None:
+    path = write_flow("current_flow", '''
+        from flowc import FlowSpec, current, step
+
+
+        class CurrentFlow(FlowSpec):
+            @step
+            def start(self):
+                self.items = ["a", "b"]
+                self.next(self.body, foreach="items")
+
+            @step
+            def body(self):
+                self.me = (current.flow_name, current.run_id, current.step_name, current.task_id,
+                           current.pathspec, current.retry_count, current.is_running_flow)
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.seen = [i.me for i in inputs]
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''')
+    run_id = run_locally(path, tmp_path)
+    seen = snapshot(tmp_path / "datastore", "CurrentFlow", run_id)["join"]["t"]["seen"]
+    assert seen == [("CurrentFlow", run_id, "body", f"t_{i}", f"CurrentFlow/{run_id}/body/t_{i}",
+                     0, True) for i in range(2)]
