@@ -12,10 +12,18 @@ from tests.runtime_shim.driver import RunFailed, drive, write_flow
 
 
 @pytest.mark.parametrize("path", shape_flows(), ids=lambda p: p.stem)
-def test_every_shape_runs_to_end(path, tmp_path):
-    driven = drive(path, str(tmp_path / "ds"))
+def test_every_shape_matches_flowc_run(path, tmp_path):
+    """A minimal orchestrator that knows only the manifest and each TaskResult gets exactly the
+    artifacts, task ids and join orders that ``flowc run`` gets."""
+    from tests.harness import run_locally, snapshot
+
+    driven = drive(path, str(tmp_path / "ds"), run_id="driven")
     assert driven.done("end") is not None
     assert all(r.ok or r.retryable for r in driven.results)
+    run_id = run_locally(path, tmp_path / "reference")
+    ours = snapshot(tmp_path / "ds", driven.flow.name, "driven", include_private=True)
+    theirs = snapshot(tmp_path / "reference" / "datastore", driven.flow.name, run_id, include_private=True)
+    assert ours == theirs
 
 
 def test_foreach_inputs_come_in_index_order_with_stack(tmp_path):
