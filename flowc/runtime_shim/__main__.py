@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="path, s3://bucket/key or z:<inline> (default: $FLOWC_MANIFEST)")
     p.add_argument("--index-path", default="")
     p.add_argument("--iteration", type=int, default=0)
-    p.add_argument("--attempt", type=int, default=int(os.environ.get("FLOWC_ATTEMPT", "0") or 0))
+    p.add_argument("--attempt", type=int, default=None, help="0-based retry attempt (default: $FLOWC_ATTEMPT or 0)")
     p.add_argument("--datastore", default=os.environ.get("FLOWC_DATASTORE") or ".flowc")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--side-channel-dir")
@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         index_path = parse_index_path(args.index_path)
+        if args.attempt is None:
+            text = os.environ.get("FLOWC_ATTEMPT", "").strip() or "0"
+            if not text.isdigit():
+                raise ValueError(f"FLOWC_ATTEMPT must be a non-negative integer, got {text!r}")
+            args.attempt = int(text)
+        if args.attempt < 0 or args.iteration < 0:
+            raise ValueError("--attempt and --iteration are never negative")
         params: dict[str, str] = {}
         for item in args.param:
             name, sep, value = item.partition("=")

@@ -151,6 +151,7 @@ def test_stale_flow_file_is_refused_in_one_line(tmp_path, compiled):
     (["--step", "nope"], "the flow has no step 'nope'"),
     (["--step", "start", "--index-path", "1.x"], "bad index path '1.x'"),
     (["--step", "start", "--param", "oops"], "--param expects NAME=VALUE"),
+    (["--step", "start", "--attempt", "-1"], "never negative"),
 ])
 def test_bad_command_lines(tmp_path, compiled, args, message):
     path, flow, manifest = compiled
@@ -298,3 +299,10 @@ def test_output_of_child_processes_is_stored_and_still_shown(tmp_path):
     key = TaskKey("SysFlow", "r1", "start", "t")
     assert store.read_log(key, 0, "stdout") == b"python print\nfrom-os-system\n"
     assert store.read_log(key, 0, "stderr") == b"to-stderr\n"
+
+
+def test_bad_flowc_attempt_variable(tmp_path, compiled):
+    path, flow, manifest = compiled
+    proc = shim(tmp_path, "--flow-file", str(path), "--run-id", "r1", "--manifest", str(manifest),
+                "--step", "start", env={"FLOWC_ATTEMPT": "first"})
+    assert proc.returncode == 2 and "FLOWC_ATTEMPT must be a non-negative integer" in proc.stderr
