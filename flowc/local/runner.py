@@ -186,7 +186,7 @@ class Scheduler:
                 state.ready.append(pending)
             while state.ready and not state.stopping and len(pool) < self.max_workers:
                 pending = state.ready.popleft()
-                if self._try_clone(planner, pending, state):
+                if self._try_clone(planner, pool, pending, state):
                     continue
                 self._spawn(pool, pending, flow_class, workdir)
             if not len(pool) and (state.stopping or not (state.ready or state.delayed)):
@@ -232,7 +232,7 @@ class Scheduler:
             if state.stopping:
                 return
             facts = shim.read_side_channels(child.stdout_path.parent / "side")
-            self._release(planner, state, key, facts)
+            self._release(planner, pool, state, key, facts)
             return
         retry = self._steps[key.step].decorator(ir.Retry)
         times = retry.times if retry else 0
@@ -247,13 +247,12 @@ class Scheduler:
             return
         self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
 
-    def _release(self, planner: Planner, state: _State, key: TaskKey, facts: Facts) -> None:
+    def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
+                 facts: Facts) -> None:
         try:
             released = planner.finished(key, facts)
         except PlanError as exc:
-            state.failed.append(str(key))
-            state.stopping = True
-            self.progress.message(f"error: {exc}")
+            self._fail(pool, state, str(key), str(exc), None)
             return
         state.ready.extend(_Pending(k) for k in released)
 
@@ -274,7 +273,8 @@ class Scheduler:
                                    other_pending.attempt, other.elapsed,
                                    "done" if other.returncode == 0 else "failed")
 
-    def _try_clone(self, planner: Planner, pending: _Pending, state: _State) -> bool:
+    def _try_clone(self, planner: Planner, pool: ProcessPool, pending: _Pending,
+                   state: _State) -> bool:
         if self.clone is None or pending.key.step in self.clone.rerun:
             return False
         facts = shim.clone_task(self.datastore, self.flow.name, self.clone.origin_run_id,
@@ -282,7 +282,7 @@ class Scheduler:
         if facts is None:
             return False
         self.progress.finished(pending.key.step, pending.key.task_id, 0, 0.0, "cloned")
-        self._release(planner, state, pending.key, facts)
+        self._release(planner, pool, state, pending.key, facts)
         return True
 
     # ------------------------------------------------------------------ helpers
