@@ -123,3 +123,44 @@ def test_airflow_2_10_runs_the_hardest_shapes(tmp_path: Path) -> None:
         local_id = run_locally(ROOT / "tests" / "flows" / f"{name}.py", tmp_path / "local" / name)
         expected = snapshot(tmp_path / "local" / name / "datastore", flow.name, local_id)
         assert snapshot(tmp_path / "airflow", flow.name, run_id) == expected, name
+
+
+PARALLEL = textwrap.dedent('''
+    from flowc import FlowSpec, current, parallel, step
+
+    class ParallelFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.train, num_parallel=3)
+
+        @parallel
+        @step
+        def train(self):
+            self.where = current.task_id
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.seen = [i.where for i in inputs]
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_parallel_gang_runs_as_a_mapped_group(tmp_path: Path) -> None:
+    flow_file = tmp_path / "parallel_flow.py"
+    flow_file.write_text(PARALLEL)
+    result = emit_source(PARALLEL, str(flow_file),
+                         **local_settings(tmp_path / "airflow", code_dir=str(tmp_path)))
+    dag = airflow_env.load_dag(result.text, "parallel_flow", "ParallelFlow")
+    state, run_id, tasks = airflow_env.run_dag(dag)
+    assert state == "success", tasks
+    assert sorted(k for k in tasks if k[0] == "start_body.train") == [
+        ("start_body.train", i) for i in range(3)]
+    local_id = run_locally(flow_file, tmp_path / "local")
+    expected = snapshot(tmp_path / "local" / "datastore", "ParallelFlow", local_id)
+    assert expected["join"]["t"]["seen"] == ["t_0", "t_1", "t_2"]
+    assert snapshot(tmp_path / "airflow", "ParallelFlow", run_id) == expected
