@@ -128,6 +128,7 @@ class Scheduler:
         self.progress = Progress(self.stream, flow.step_names, live=live)
         self.clone = clone
         self._steps = {s.name: s for s in flow.steps}
+        self._spawned = 0
 
     # ------------------------------------------------------------------ public
 
@@ -204,9 +205,11 @@ class Scheduler:
     def _spawn(self, pool: ProcessPool, pending: _Pending, flow_class: Any, workdir: Path) -> None:
         key, attempt = pending.key, pending.attempt
         step = self._steps[key.step]
-        attempt_dir = workdir / key.step / key.task_id / str(attempt)
-        side_channels = attempt_dir / "side"
-        side_channels.mkdir(parents=True, exist_ok=True)
+        # One flat directory per attempt holds its captured output and its side-channel files
+        # (their names never clash): fewer directories to create and remove than a tree.
+        self._spawned += 1
+        attempt_dir = workdir / str(self._spawned)
+        side_channels = attempt_dir
         params = self.params if key.step == "start" else {}
         body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
                               attempt, params, side_channels,
@@ -231,7 +234,7 @@ class Scheduler:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
             if state.stopping:
                 return
-            facts = shim.read_side_channels(child.stdout_path.parent / "side")
+            facts = shim.read_side_channels(child.stdout_path.parent)
             self._release(planner, pool, state, key, facts)
             return
         retry = self._steps[key.step].decorator(ir.Retry)
