@@ -39,10 +39,13 @@ def expected_sha256(url: str) -> str:
 
 def fetch(url: str) -> bytes:
     if url.startswith("s3://"):
-        import boto3  # only when the package lives in S3
+        from flowc.runtime_shim.datastore import DatastoreError
+        from flowc.runtime_shim.s3 import read_url  # boto3 only when the package lives in S3
 
-        bucket, _, key = url[len("s3://"):].partition("/")
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            return read_url(url)  # retries transient errors, honours the endpoint override
+        except DatastoreError as exc:
+            raise CodePackageError(f"cannot read code package: {exc}") from None
     path = url[len("file://"):] if url.startswith("file://") else url
     try:
         return Path(path).read_bytes()
