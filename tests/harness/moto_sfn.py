@@ -346,10 +346,25 @@ def zygote_main() -> None:
     import selectors
     import traceback
 
-    import boto3  # noqa: F401 - preloaded for the children
+    import boto3
+    import botocore.loaders
     import flowc.runtime_shim.__main__ as shim_main
     import flowc.runtime_shim.s3  # noqa: F401
     import flowc.runtime_shim.task  # noqa: F401
+
+    # botocore re-reads its (immutable) JSON service models for every new session; each child
+    # makes one. Read them once here, before forking.
+    models: dict[tuple[Any, ...], Any] = {}
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def cached_load_file(self, file_path, *args, **kwargs):
+        key = (file_path, *args, *sorted(kwargs.items()))
+        if key not in models:
+            models[key] = load_file(self, file_path, *args, **kwargs)
+        return models[key]
+
+    botocore.loaders.JSONFileLoader.load_file = cached_load_file
+    boto3.session.Session().client("s3", region_name=REGION, endpoint_url="http://127.0.0.1:9")
 
     limit = int(sys.argv[1])
     pending: collections.deque[dict[str, Any]] = collections.deque()
