@@ -407,10 +407,13 @@ def workflow_template(flow: ir.Flow, settings: Settings) -> dict[str, Any]:
         arguments.append(entry)
     if arguments:
         spec["arguments"] = {"parameters": arguments}
-    spec["templateDefaults"] = {"container": {
-        "image": settings.image,
-        "env": [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}],
-    }}
+    defaults: dict[str, Any] = {"image": settings.image}
+    if not settings.code_package:
+        # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
+        # to the flow) resolve as they do when the flow runs from its directory.
+        defaults["workingDir"] = settings.code_dir
+    defaults["env"] = [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}]
+    spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
             "metadata": metadata(resource_name(flow), flow, settings), "spec": spec}

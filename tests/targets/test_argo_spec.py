@@ -181,10 +181,20 @@ def test_settings_reach_the_spec() -> None:
     assert wt["spec"]["serviceAccountName"] == "runner"
     assert wt["spec"]["parallelism"] == 7
     assert wt["spec"]["templateDefaults"]["container"]["image"] == "reg/flow:2"
+    assert wt["spec"]["templateDefaults"]["container"]["workingDir"] == "/srv"
     start = next(t for t in wt["spec"]["templates"] if t["name"] == "start")
     command = start["container"]["command"]
     assert command[command.index("--flow-file") + 1] == "/srv/flow.py"
     assert command[command.index("--datastore") + 1] == "s3://b/p"
+
+
+def test_code_package_runs_through_the_bootstrap() -> None:
+    package = "s3://b/packages/" + "0" * 64 + ".tar.gz"
+    wt = documents(emit_source(_dsl(LINEAR.replace("{decorators}", "")), code_package=package).text)[0]
+    assert "workingDir" not in wt["spec"]["templateDefaults"]["container"]  # the bootstrap picks it
+    command = next(t for t in wt["spec"]["templates"] if t["name"] == "end")["container"]["command"]
+    assert command[:5] == ["python", "-m", "flowc.runtime_shim.code_package", "--package", package]
+    assert command[command.index("--flow-file") + 1] == "flow.py"
 
 
 def test_parameters_become_workflow_arguments() -> None:
