@@ -205,14 +205,12 @@ class Scheduler:
     def _spawn(self, pool: ProcessPool, pending: _Pending, flow_class: Any, workdir: Path) -> None:
         key, attempt = pending.key, pending.attempt
         step = self._steps[key.step]
-        # One flat directory per attempt holds its captured output and its side-channel files
-        # (their names never clash): fewer directories to create and remove than a tree.
+        # One flat scratch directory per attempt for its captured output.
         self._spawned += 1
         attempt_dir = workdir / str(self._spawned)
-        side_channels = attempt_dir
         params = self.params if key.step == "start" else {}
         body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
-                              attempt, params, side_channels,
+                              attempt, params, attempt_dir,
                               self.clone.origin_run_id if self.clone else None)
         timeout = step.decorator(ir.Timeout)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
@@ -222,20 +220,23 @@ class Scheduler:
     def _finished(self, planner: Planner, pool: ProcessPool, state: _State, child: Child) -> None:
         pending: _Pending = child.payload  # type: ignore[assignment]
         key, attempt = pending.key, pending.attempt
-        if child.returncode == 0 and not shim.task_done(self.datastore, self.flow.name,
-                                                        self.run_id, key):
-            child.returncode = shim.EXIT_RETRYABLE
-            with child.stderr_path.open("a", encoding="utf-8") as stderr:
-                stderr.write(f"task {key} exited with status 0 before finishing "
-                             "(os._exit in the step?)\n")
-        self._finish_logs(child)
-        self._echo(child, key)
+        done = None
         if child.returncode == 0:
+            done = shim.task_done(self.datastore, self.flow.name, self.run_id, key)
+            if done is None:
+                child.returncode = shim.EXIT_RETRYABLE
+                with child.stderr_path.open("a", encoding="utf-8") as stderr:
+                    stderr.write(f"task {key} exited with status 0 before finishing "
+                                 "(os._exit in the step?)\n")
+        if child.returncode != 0:
+            # The child stores its logs as it exits; one that crashed or was killed could not.
+            self._finish_logs(child)
+        self._echo(child, key)
+        if done is not None:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
-            if state.stopping:
-                return
-            facts = shim.read_side_channels(child.stdout_path.parent)
-            self._release(planner, pool, state, key, facts)
+            if not state.stopping:
+                # The foreach width and switch choice, as the shim recorded them.
+                self._release(planner, pool, state, key, shim.done_facts(done))
             return
         retry = self._steps[key.step].decorator(ir.Retry)
         times = retry.times if retry else 0
@@ -366,6 +367,8 @@ def _ignore_interrupts() -> None:
 def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
     """(lines left out, the last ``limit`` lines) of a log file."""
     try:
+        if not path.stat().st_size:
+            return 0, []
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 0, []

@@ -79,20 +79,20 @@ EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
 
 
 def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskKey,
-              attempt: int, params: dict[str, str], side_channel_dir: Path,
+              attempt: int, params: dict[str, str], log_dir: Path,
               origin_run_id: str | None = None) -> Callable[[], int]:
     """What a forked child runs: one attempt of one task through the shim's ``run_task``.
 
-    A failure's traceback goes to the child's stderr (stored as the attempt's log); the exit code
-    tells the scheduler whether the shim considers the failure retryable.
+    A failure's traceback goes to the child's stderr; the child stores its own stdout and stderr
+    (``log_dir``) in the datastore before it exits, so the scheduler does not have to. The exit
+    code tells the scheduler whether the shim considers a failure retryable.
     """
 
-    def body() -> int:
+    def run() -> int:
         request = TaskRequest(
             flow_class=flow_class, manifest=flow, step=key.step, run_id=run_id,
             datastore=store, index_path=key.index_path, iteration=key.iteration,
-            attempt=attempt, params=params, side_channel_dir=str(side_channel_dir),
-            origin_run_id=origin_run_id)
+            attempt=attempt, params=params, origin_run_id=origin_run_id)
         try:
             result = run_task(request)
         except SystemExit as exc:
@@ -105,24 +105,24 @@ def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str,
         print(meta.get("traceback") or result.error, file=sys.stderr, end="")
         return EXIT_RETRYABLE if result.retryable else EXIT_FINAL
 
+    def body() -> int:
+        try:
+            return run()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            try:
+                store_logs(store, flow.name, run_id, key, attempt, log_dir / "stdout.log",
+                           log_dir / "stderr.log")
+            except Exception as exc:  # noqa: BLE001 - the scheduler stores them on failure
+                print(f"flowc run: cannot store this task's logs: {exc}", file=sys.stderr)
+
     return body
 
 
-def task_done(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey) -> bool:
-    """Whether the task's completion marker exists (a child can exit 0 without finishing)."""
-    return store.read_done(ds.TaskKey(flow_name, run_id, key.step, key.task_id)) is not None
-
-
-def read_side_channels(directory: Path) -> Facts:
-    def read(name: str) -> str | None:
-        try:
-            return (directory / name).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-
-    width = read("foreach_width")
-    return Facts(foreach_width=int(width) if width is not None else None,
-                 next_step=read("next_step"))
+def task_done(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey) -> dict[str, Any] | None:
+    """The task's completion marker, or None (a child can exit 0 without finishing)."""
+    return store.read_done(ds.TaskKey(flow_name, run_id, key.step, key.task_id))
 
 
 def done_facts(done: dict[str, Any]) -> Facts:
