@@ -239,6 +239,7 @@ class JobRunner:
     _slots: threading.Semaphore = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _zygote: "Zygote | None" = field(default=None, init=False)
+    _done: dict[str, threading.Event] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.Semaphore(self.max_processes)
@@ -256,7 +257,12 @@ class JobRunner:
         env["AWS_BATCH_JOB_ATTEMPT"] = "1"
         return env
 
+    def finished(self, job_id: str) -> threading.Event | None:
+        """Set when the job has been marked done (None for jobs this runner did not start)."""
+        return self._done.get(job_id)
+
     def start(self, job: Any) -> None:
+        self._done[job.job_id] = threading.Event()
         definition = job.job_definition.container_properties or {}
         command = list(job.container_overrides.get("command") or definition.get("command") or [])
         env = self.environment(job)
@@ -290,6 +296,7 @@ class JobRunner:
                               "exit_code": code, "seconds": time.monotonic() - started,
                               "log": str(log)})
         job._mark_stopped(success=code == 0)
+        self._done[job.job_id].set()
 
     def close(self) -> None:
         if self._zygote is not None:
@@ -499,7 +506,7 @@ class MotoSfn:
 
     def __init__(self, workdir: Path, *, bucket: str = "flowc-test", max_processes: int = 4,
                  without: tuple[str, ...] = (), extra_env: dict[str, str] | None = None,
-                 use_zygote: bool = True, poll_seconds: float = 0.2):
+                 use_zygote: bool = True, poll_seconds: float = 1.0):
         self.workdir = Path(workdir)
         self.bucket = bucket
         self.max_processes = max_processes
@@ -528,7 +535,7 @@ class MotoSfn:
         self._stack.callback(server.stop)
         self._configure()
         self._stack.enter_context(patched(self.without))
-        self._stack.enter_context(_sync_poll_interval(self.poll_seconds))
+        self._stack.enter_context(_sync_waits_for_jobs(self.poll_seconds))
         _RUNNER = JobRunner(self.child_env(), self.workdir, self.max_processes, self.use_zygote)
         self._stack.callback(_clear_runner)
         self._stack.callback(_RUNNER.close)
@@ -658,19 +665,43 @@ def _paginate_history(sfn: Any, execution: str) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _sync_poll_interval(seconds: float) -> Iterator[None]:
-    """How often a ``.sync`` Task polls ``describe_jobs`` (moto: 0.5 s; AWS: its own business).
-    A speed setting for tests, not a behaviour patch."""
+def _sync_waits_for_jobs(seconds: float) -> Iterator[None]:
+    """Speed, not behaviour: a ``.sync`` Batch Task polls ``describe_jobs`` over HTTP every half
+    second in moto, and with many Map children those polls cost more than the jobs. Here each poll
+    first waits (up to ``seconds``) for the runner to mark the job done, so a Task sees its job end
+    at once and idle Tasks poll once per ``seconds``. The poll itself, and so the Task's result,
+    is moto's."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as mod,
+        state_task_service_batch as batch_mod,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_mod,
     )
 
-    saved = mod._DELAY_SECONDS_SYNC_CONDITION_CHECK
-    mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds
+    cls = batch_mod.StateTaskServiceBatch
+    original = cls._build_sync_resolver
+    saved_delay = callback_mod._DELAY_SECONDS_SYNC_CONDITION_CHECK
+
+    def build_sync_resolver(self, env, *args, **kwargs):
+        job_id = env.stack[-1]["JobId"]
+        poll = original(self, env, *args, **kwargs)
+
+        def resolver():
+            runner = _RUNNER
+            done = runner.finished(job_id) if runner is not None else None
+            if done is not None:
+                done.wait(timeout=seconds)
+            return poll()
+
+        return resolver
+
+    cls._build_sync_resolver = build_sync_resolver
+    callback_mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.01
     try:
         yield
     finally:
-        mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = saved
+        cls._build_sync_resolver = original
+        callback_mod._DELAY_SECONDS_SYNC_CONDITION_CHECK = saved_delay
 
 
 def _clear_runner() -> None:
