@@ -471,7 +471,8 @@ def test_metaflow_flow_runs_where_metaflow_cannot_be_imported(tmp_path: Path) ->
     blocker = tmp_path / "blocker" / "metaflow"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text('raise ImportError("the real metaflow is not here")\n')
-    env = {"PYTHONPATH": str(blocker.parent)}
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(blocker.parent),
+                                                      os.environ.get("PYTHONPATH")]))}
     probe = subprocess.run([sys.executable, "-c", "import metaflow"], env={**os.environ, **env},
                            capture_output=True, text=True)
     assert "the real metaflow is not here" in probe.stderr
