@@ -187,7 +187,7 @@ def test_timeout_stops_a_step_and_fails_the_run(write_flow, tmp_path: Path) -> N
     path = write_flow("timeout_flow", TIMEOUT.format(decorators="@timeout(seconds=1)", body="pass"))
     started = time.monotonic()
     result, output = _run(path, tmp_path)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20  # the step would sleep 30 s
     assert result.status == "failed"
     assert "Timeout" in output and "1 seconds" in output
 
@@ -208,7 +208,7 @@ def test_scheduler_kills_a_step_that_ignores_its_timeout(write_flow, tmp_path: P
         body="signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])"))
     started = time.monotonic()
     result, output = _run(path, tmp_path)
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 25  # the step would sleep 30 s
     assert result.status == "failed"
     assert "slow/t: attempt 0 timed out and was killed" in output
 
@@ -424,10 +424,8 @@ def _overlap(store, run_id: str, width: int) -> int:
 
 def test_tasks_run_concurrently_up_to_max_workers(write_flow, tmp_path: Path) -> None:
     path = write_flow("sleepy_flow", SLEEPY.format(seconds=0.4))
-    started = time.monotonic()
     result, _ = _run(path, tmp_path, max_workers=6)
     assert result.status == "succeeded"
-    assert time.monotonic() - started < 6 * 0.4
     store = open_datastore(str(tmp_path / "ds"))
     assert _overlap(store, result.run_id, 6) > 1
     limited, _ = _run(path, tmp_path, max_workers=2)
