@@ -223,3 +223,8 @@ class ProcessPool:
 
     def close(self) -> None:
         self._selector.close()
+        if self._frozen:
+            # Hand the objects back to the collector: an embedding process (a test session)
+            # would otherwise never free the garbage that existed at the first fork.
+            gc.unfreeze()
+            self._frozen = False
