@@ -135,9 +135,31 @@ def templated(value: str) -> str:
 # Airflow template expressions, one helper each.
 RUN_ID = "{{ run_id }}"
 ATTEMPT = "{{ ti.try_number - 1 }}"
-PARAMS_JSON = "{{ dict(params) | tojson }}"
-# Leaves out parameters left at None, whose defaults the shim computes at run time.
-PARAMS_JSON_SET = '{{ dict(dict(params).items() | rejectattr(1, "none")) | tojson }}'
+
+
+def param_value(param: ir.Parameter) -> str:
+    """The text of ``--param NAME=...`` for a DAG param, as `flowc run --param` would take it:
+    strings as they are, booleans and JSON documents as JSON."""
+    expr = f"params[{_jinja_str(param.name)}]"
+    as_json = param.type == "bool" or (param.type == "json" and not isinstance(param.default, str))
+    return "{{ " + expr + (" | tojson" if as_json else "") + " }}"
+
+
+def params_json(names: list[str]) -> str:
+    """``FLOWC_PARAMS`` for parameters without a literal default: the ones given a value only,
+    so the shim computes the others' defaults."""
+    pairs = ", ".join(f"{_jinja_str(n)}: params[{_jinja_str(n)}]" for n in names)
+    return "{{ dict({" + pairs + '}.items() | rejectattr(1, "none")) | tojson }}'
+
+
+def _jinja_str(text: str) -> str:
+    """A Jinja string literal (single-quoted, so the Python literal around it stays plain)."""
+    return f"'{text}'" if "'" not in text and "\\" not in text else json.dumps(text)
+
+
+def _nullable(param: ir.Parameter) -> bool:
+    """No literal default and not required: None in Airflow until someone sets it."""
+    return param.default_kind != "literal" and not param.required
 
 
 # --------------------------------------------------------------------------- placement
@@ -437,7 +459,7 @@ class _Lowering:
             kwargs: list[str] = []
             # No literal default: None in Airflow (left out of FLOWC_PARAMS, so the shim computes
             # the default or reports the missing value), unless required, which Airflow enforces.
-            nullable = param.default_kind != "literal" and not param.required
+            nullable = _nullable(param)
             if param.default_kind == "literal":
                 kwargs.append(py(_json_safe(param.default)))
             elif nullable:
@@ -484,10 +506,13 @@ class _Lowering:
 
     def argv(self, step: ir.Step, index_path: Expr | None) -> list[Any]:
         """The shim command of ``step``: ``SHIM`` plus what only Airflow knows at run time."""
+        params = [(p.name, param_value(p)) for p in self.flow.parameters if not _nullable(p)]
         argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=RUN_ID,
-                                attempt=ATTEMPT, datastore=None)
+                                attempt=ATTEMPT, datastore=None,
+                                params=params if step.name == "start" else ())
         rest = argv[argv.index("--step"):]
-        out: list[Any] = [Expr("*SHIM")] + [a if a in (RUN_ID, ATTEMPT) else templated(a) for a in rest]
+        engine = {RUN_ID, ATTEMPT} | {f"{name}={value}" for name, value in params}
+        out: list[Any] = [Expr("*SHIM")] + [a if a in engine else templated(a) for a in rest]
         if index_path is not None:
             out += ["--index-path", index_path]
         return out
@@ -497,9 +522,9 @@ class _Lowering:
         deco = step.decorator(ir.Environment)
         if deco is not None:
             extra.update({k: templated(str(v)) for k, v in deco.vars})
-        if step.name == "start" and self.flow.parameters:
-            runtime = any(p.default_kind != "literal" for p in self.flow.parameters)
-            extra["FLOWC_PARAMS"] = PARAMS_JSON_SET if runtime else PARAMS_JSON
+        nullable = [p.name for p in self.flow.parameters if _nullable(p)]
+        if step.name == "start" and nullable:
+            extra["FLOWC_PARAMS"] = params_json(nullable)
         if not extra:
             return Expr("ENV")
         return Expr("{**ENV, " + py(extra)[1:])

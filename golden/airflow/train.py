@@ -98,9 +98,11 @@ with DAG(
         cmds=SHIM_CMDS,
         arguments=[
             *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            "{{ ti.try_number - 1 }}", "--param", "epochs={{ params['epochs'] }}", "--param",
+            "samples={{ params['samples'] }}", "--param", "seed={{ params['seed'] }}", "--param",
+            "grid={{ params['grid'] }}",
         ],
-        env_vars={**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+        env_vars=ENV,
         do_xcom_push=True,
         doc_md="Make the data set and the grid to search.",
     )

@@ -333,13 +333,15 @@ def test_kubernetes_pods_render_offline() -> None:
     assert container.image == "registry.example/img:1"
     assert container.command[:2] == ["sh", "-c"]
     assert container.args == ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/flow.py",
-                              "--step", "start", "--run-id", "manual__1", "--attempt", "1"]
+                              "--step", "start", "--run-id", "manual__1", "--attempt", "1",
+                              "--param", "who=x", "--param", "n=3", "--param", "rate=0.5",
+                              "--param", "flag=true", "--param", "doc={}"]
     env = {e.name: e.value for e in container.env}
     assert env["FLOWC_DATASTORE"] == "s3://bucket/root"
     assert env["FLOWC_MANIFEST"].startswith("z:")
     assert env["GREETING"] == "{{ not a template }}"  # user values are never rendered by Jinja
     assert env["CONFIG"] == "/etc/app.yaml"
-    assert json.loads(env["FLOWC_PARAMS"]) == {"who": "x", "n": 3, "rate": 0.5, "flag": True, "doc": "{}"}
+    assert "FLOWC_PARAMS" not in env  # every parameter has a literal default: all are --param
     # Metaflow's rule: the larger of @resources and @kubernetes (whose disk default is 10240 MiB)
     assert container.resources.requests == {"cpu": "2", "memory": "8192Mi",
                                              "ephemeral-storage": "10240Mi"}
@@ -492,5 +494,20 @@ def test_parameters_without_literal_default_are_left_to_the_shim() -> None:
     dag = airflow_env.import_dags(path.parent).dags["RuntimeDefaultFlow"]
     start = dag.get_task("start")
     context = _render(start, params={"user": None, "size": 2, "token": "t"})
+    container = start.build_pod_request_obj(context).spec.containers[0]
+    env = {e.name: e.value for e in container.env}
+    assert json.loads(env["FLOWC_PARAMS"]) == {}  # user is None: the shim computes its default
+    assert container.args[-4:] == ["--param", "size=2", "--param", "token=t"]
+    start = airflow_env.import_dags(path.parent).dags["RuntimeDefaultFlow"].get_task("start")  # unrendered
+    context = _render(start, params={"user": "ann", "size": 2, "token": "t"})
     env = {e.name: e.value for e in start.build_pod_request_obj(context).spec.containers[0].env}
-    assert json.loads(env["FLOWC_PARAMS"]) == {"size": 2, "token": "t"}
+    assert json.loads(env["FLOWC_PARAMS"]) == {"user": "ann"}
+
+
+def test_code_package_tasks_start_the_bootstrap() -> None:
+    package = "s3://bucket/pkgs/flow-" + "a" * 64 + ".tar.gz"
+    text = emit_source(FOREACH, "flows/foreach_flow.py", code_package=package).text
+    shim = next(n.value for n in _module(text).body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SHIM")
+    assert ast.literal_eval(shim) == ["python", "-m", "flowc.runtime_shim.code_package", "--package",
+                                      package, "--", "--flow-file", "foreach_flow.py"]

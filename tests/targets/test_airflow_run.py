@@ -78,7 +78,8 @@ def test_failing_step_fails_the_dag_run(tmp_path: Path) -> None:
     assert tasks[("end", -1)] == "upstream_failed"
 
 
-AIRFLOW2_SHAPES = ("switch_in_foreach", "nested_foreach", "recursion_in_foreach", "foreach_in_switch")
+AIRFLOW2_SHAPES = ("switch_in_foreach", "nested_foreach", "recursion_in_foreach", "foreach_in_switch",
+                   "retry")
 AIRFLOW2_RUN = textwrap.dedent('''
     import json, sys
     from airflow.models.dagbag import DagBag
@@ -164,3 +165,22 @@ def test_parallel_gang_runs_as_a_mapped_group(tmp_path: Path) -> None:
     expected = snapshot(tmp_path / "local" / "datastore", "ParallelFlow", local_id)
     assert expected["join"]["t"]["seen"] == ["t_0", "t_1", "t_2"]
     assert snapshot(tmp_path / "airflow", "ParallelFlow", run_id) == expected
+
+
+def test_dag_run_conf_reaches_the_start_step_typed(tmp_path: Path) -> None:
+    """Values given when triggering (the DAG run's conf) arrive typed as with `flowc run --param`."""
+    from flowc.compiler import compile_file
+
+    path = ROOT / "tests" / "flows" / "parameters.py"
+    values = {"who": "airflow", "count": 5, "ratio": 0.25, "verbose": True,
+              "options": '{"depth": 3, "tags": []}', "colors": "cyan,magenta,yellow"}
+    flow = compile_file(relative(path)).flow
+    text = emit(relative(path), **local_settings(tmp_path / "airflow"))
+    dag = airflow_env.load_dag(text, path.stem, flow.name)
+    state, run_id, tasks = airflow_env.run_dag(dag, conf=values)
+    assert state == "success", tasks
+    local_id = run_locally(path, tmp_path / "local", params={**values, "verbose": "true"})
+    expected = snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
+    assert expected["start"]["t"]["seen"]["count"] == [5, "int"]
+    assert expected["start"]["t"]["seen"]["verbose"] == [True, "bool"]
+    assert snapshot(tmp_path / "airflow", flow.name, run_id) == expected

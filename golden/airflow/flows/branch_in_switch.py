@@ -85,9 +85,9 @@ with DAG(
         cmds=SHIM_CMDS,
         arguments=[
             *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            "{{ ti.try_number - 1 }}", "--param", "choice={{ params['choice'] }}",
         ],
-        env_vars={**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+        env_vars=ENV,
         do_xcom_push=True,
     )
     start__to_fan = PythonOperator(

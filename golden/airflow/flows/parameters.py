@@ -80,9 +80,12 @@ with DAG(
         cmds=SHIM_CMDS,
         arguments=[
             *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            "{{ ti.try_number - 1 }}", "--param", "who={{ params['who'] }}", "--param",
+            "count={{ params['count'] }}", "--param", "ratio={{ params['ratio'] }}", "--param",
+            "verbose={{ params['verbose'] | tojson }}", "--param",
+            "options={{ params['options'] }}", "--param", "colors={{ params['colors'] }}",
         ],
-        env_vars={**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+        env_vars=ENV,
     )
     end = KubernetesPodOperator(
         task_id="end",

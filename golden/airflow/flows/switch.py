@@ -82,9 +82,9 @@ with DAG(
         cmds=SHIM_CMDS,
         arguments=[
             *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            "{{ ti.try_number - 1 }}", "--param", "score={{ params['score'] }}",
         ],
-        env_vars={**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+        env_vars=ENV,
         do_xcom_push=True,
     )
     start__to_high = PythonOperator(

@@ -86,9 +86,9 @@ with DAG(
         cmds=SHIM_CMDS,
         arguments=[
             *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            "{{ ti.try_number - 1 }}", "--param", "mode={{ params['mode'] }}",
         ],
-        env_vars={**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+        env_vars=ENV,
     )
     a = KubernetesPodOperator(
         task_id="a",

@@ -86,9 +86,9 @@ with DAG(
             "step": "start",
             "argv": [
                 *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}",
+                "{{ ti.try_number - 1 }}", "--param", "choice={{ params['choice'] }}",
             ],
-            "env": {**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+            "env": ENV,
         },
     )
     start__to_fan = PythonOperator(

@@ -84,9 +84,10 @@ with DAG(
             "step": "start",
             "argv": [
                 *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}",
+                "{{ ti.try_number - 1 }}", "--param", "size={{ params['size'] }}", "--param",
+                "color={{ params['color'] }}",
             ],
-            "env": {**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+            "env": ENV,
         },
     )
     start__to_big = PythonOperator(

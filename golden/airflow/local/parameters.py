@@ -83,9 +83,12 @@ with DAG(
             "step": "start",
             "argv": [
                 *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}",
+                "{{ ti.try_number - 1 }}", "--param", "who={{ params['who'] }}", "--param",
+                "count={{ params['count'] }}", "--param", "ratio={{ params['ratio'] }}", "--param",
+                "verbose={{ params['verbose'] | tojson }}", "--param",
+                "options={{ params['options'] }}", "--param", "colors={{ params['colors'] }}",
             ],
-            "env": {**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+            "env": ENV,
         },
     )
     end = PythonOperator(

@@ -81,9 +81,9 @@ with DAG(
             "step": "start",
             "argv": [
                 *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}",
+                "{{ ti.try_number - 1 }}", "--param", "limit={{ params['limit'] }}",
             ],
-            "env": {**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+            "env": ENV,
         },
     )
     loop = PythonOperator(

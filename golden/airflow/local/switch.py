@@ -83,9 +83,9 @@ with DAG(
             "step": "start",
             "argv": [
                 *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}",
+                "{{ ti.try_number - 1 }}", "--param", "score={{ params['score'] }}",
             ],
-            "env": {**ENV, "FLOWC_PARAMS": "{{ dict(params) | tojson }}"},
+            "env": ENV,
         },
     )
     start__to_high = PythonOperator(
