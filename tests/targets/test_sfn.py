@@ -473,3 +473,37 @@ def test_target_interface() -> None:
     assert target.name == "sfn"
     assert set(target.capabilities) == {key for key, _ in CONSTRUCTS}
     assert isinstance(target.emit(compile_file(Path("tests/flows/linear.py")).flow, Settings()).text, str)
+
+
+@pytest.mark.parametrize("url,bucket,prefix", [
+    ("s3://b", "b", ""), ("s3://b/", "b", ""), ("s3://b/p", "b", "p/"), ("s3://b/p/q/", "b", "p/q/"),
+])
+def test_datastore_root_parsing(url: str, bucket: str, prefix: str) -> None:
+    assert sfn_asl.S3Root.parse(url) == sfn_asl.S3Root(bucket, prefix)
+    assert sfn_asl.S3Root.parse("/local/dir") is None
+
+
+def test_manifest_location_follows_the_manifest() -> None:
+    flow = compile_file(Path("tests/flows/linear.py")).flow
+    location = sfn.manifest_location(flow, Settings(datastore_root="s3://b/p/"))
+    digest = __import__("hashlib").sha256(sfn.manifest_text(flow).encode()).hexdigest()
+    assert location == f"s3://b/p/LinearFlow/manifests/{digest}.json"
+    assert ir.load_manifest(sfn.manifest_text(flow)) == flow
+    explicit = Settings(extra=(("sfn_manifest", "s3://other/m.json"),))
+    assert sfn.manifest_location(flow, explicit) == "s3://other/m.json"
+
+
+def test_cli_compiles_to_sfn(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    out = tmp_path / "linear.json"
+    result = CliRunner().invoke(main, ["compile", "tests/flows/linear.py", "--target", "sfn",
+                                       "--sfn-format", "cloudformation", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["Resources"]["StateMachine"]["Type"] == \
+        "AWS::StepFunctions::StateMachine"
+    refused = CliRunner().invoke(main, ["compile", "tests/flows/linear.py", "--target", "sfn",
+                                        "--datastore-root", str(tmp_path)])
+    assert refused.exit_code == 1 and "FLOW230" in refused.output
