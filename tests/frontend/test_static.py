@@ -10,10 +10,10 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from flowc.compiler import compile_file, cron, quantities
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate
-from tests.conftest import example_flows, shape_flows
+from tests.conftest import ROOT, example_flows, shape_flows
 
 
-@pytest.mark.parametrize("path", example_flows() + shape_flows()[:5], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", example_flows() + shape_flows() + sorted((ROOT / "tests" / "frontend" / "invalid").glob("m*.py")), ids=lambda p: p.stem)
 def test_fast_positions_equal_libcst_positions(path):
     module = cst.parse_module(path.read_text(encoding="utf-8"))
     reference = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
