@@ -35,7 +35,26 @@ def _fail(message: str) -> "NoReturn":  # noqa: F821 - string annotation
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _FlowcGroup(click.Group):
+    """click exits 2 on bad usage; flowc exits 1 on every kind of bad input (a bad flag is no
+    different from a bad flow to a CI job), and 0 only on success."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=_FlowcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flowc")
 def main() -> None:
     """flowc compiles Metaflow-style flows to Argo Workflows, AWS Step Functions and Airflow

@@ -41,3 +41,13 @@ def test_cli_prints_the_markdown_table():
     result = subprocess.run([sys.executable, "-m", "flowc.cli", "targets", "--markdown"],
                             capture_output=True, text=True, check=True)
     assert result.stdout == render_markdown()
+
+
+def test_bad_flags_exit_1_like_any_other_bad_input():
+    for argv in (["compile", "examples/train.py", "--target", "nope"],
+                 ["compile", "examples/train.py", "--target", "argo", "--argo-version", "9"],
+                 ["no-such-command"]):
+        result = subprocess.run([sys.executable, "-m", "flowc.cli", *argv], capture_output=True,
+                                text=True, cwd=ROOT)
+        assert result.returncode == 1, (argv, result.stderr)
+        assert result.stdout == ""
