@@ -23,8 +23,10 @@ class StepCounts:
 
 
 class Progress:
-    def __init__(self, stream: TextIO, steps: tuple[str, ...], live: bool | None = None):
+    def __init__(self, stream: TextIO, steps: tuple[str, ...], live: bool | None = None,
+                 title: str = ""):
         self.stream = stream
+        self.title = title
         self.steps = steps
         self.counts = {name: StepCounts() for name in steps}
         self.live = stream.isatty() if live is None else live
@@ -111,6 +113,8 @@ class Progress:
         self._last_draw = now
         self._clear()
         lines = self.summary_lines()
+        if self.title:
+            lines.insert(0, f"{self.title}  {now - self._started:.1f}s")
         if lines:
             self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()

@@ -125,7 +125,8 @@ class Scheduler:
         self.params = params
         self.max_workers = max(1, max_workers)
         self.stream = stream if stream is not None else sys.stderr
-        self.progress = Progress(self.stream, flow.step_names, live=live)
+        self.progress = Progress(self.stream, flow.step_names, live=live,
+                                 title=f"{flow.name}/{run_id}")
         self.clone = clone
         self._steps = {s.name: s for s in flow.steps}
         self._spawned = 0
@@ -145,6 +146,8 @@ class Scheduler:
         state = _State()
         status = "failed"
         restore = _stop_on_sigterm()
+        origin = f" (resuming {self.clone.origin_run_id})" if self.clone else ""
+        self.progress.message(f"run {self.flow.name}/{self.run_id} started{origin}")
         try:
             planner = Planner(self.flow)
             state.ready.extend(_Pending(key) for key in planner.first())
