@@ -9,6 +9,7 @@ runtime shim as subprocesses, and the test reads the artifacts back from the dat
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -106,22 +107,27 @@ def project(airflow, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_PASSWORD", airflow["password"])
     monkeypatch.delenv("AIRFLOW_API_TOKEN", raising=False)
 
-    def make(flow: str, name: str) -> Path:
+    def make(flow: str, name: str, **extra: object) -> Path:
         root = tmp_path / "project"
         settings = {"airflow_operator": "local", "python": sys.executable, "code_dir": str(root),
                     "datastore_root": str(tmp_path / "ds"), "airflow_dags_folder": str(airflow["dags"]),
-                    "airflow_api_url": airflow["url"], "airflow_parse_timeout": 120}
+                    "airflow_api_url": airflow["url"], "airflow_parse_timeout": 120, **extra}
         return make_project(root, flow, settings, name=name).resolve()
 
     return make
 
 
 def test_deploy_trigger_wait_status_end_to_end(project, tmp_path, airflow):
-    flow = project("parameters", "parameters_flow.py")
+    """The tasks run from the code package deploy uploaded (not from the project directory)."""
+    flow = project("parameters", "parameters_flow.py", code_package_dir=str(tmp_path / "packages"),
+                   code_dir="/nonexistent")
     deployment, prepared = facade.deploy(flow, "airflow")
     dag_file = airflow["dags"] / "parameters_flow.py"
     assert [str(a) for a in deployment.actions] == [f"placed DAG file {dag_file}", "unpaused DAG ParametersFlow"]
     assert dag_file.read_text() == prepared.spec
+    (package,) = (tmp_path / "packages").iterdir()
+    assert deployment.code_package == str(package)
+    assert _package_argument(prepared.spec) == str(package)
 
     again, _ = facade.deploy(flow, "airflow")
     assert [str(a) for a in again.actions] == [f"unchanged DAG file {dag_file}",
@@ -143,6 +149,16 @@ def test_deploy_trigger_wait_status_end_to_end(project, tmp_path, airflow):
     result = CliRunner().invoke(main, ["status", str(flow), "-t", "airflow"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1].split()[:2] == [run.run_id, "succeeded"]
+
+
+def _package_argument(dag_source):
+    """The value after ``--package`` in the DAG file's command lists (read as Python, not text)."""
+    for node in ast.walk(ast.parse(dag_source)):
+        if isinstance(node, ast.List) and all(isinstance(e, ast.Constant) for e in node.elts):
+            values = [e.value for e in node.elts]
+            if "--package" in values:
+                return values[values.index("--package") + 1]
+    return None
 
 
 def _task_logs(airflow, run_id):
