@@ -480,12 +480,15 @@ class Flow:
     decorators: tuple[Decorator, ...] = ()
     docstring: str | None = None
     span: Span = NO_SPAN
+    # Steps by name, derived from ``steps`` (emitters look steps up constantly; a scan per lookup
+    # made a 1,000-step flow quadratic). Not part of equality or the manifest.
+    _by_name: dict[str, Step] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {s.name: s for s in self.steps})
 
     def step(self, name: str) -> Step:
-        for candidate in self.steps:
-            if candidate.name == name:
-                return candidate
-        raise KeyError(name)
+        return self._by_name[name]
 
     @property
     def step_names(self) -> tuple[str, ...]:
@@ -518,7 +521,8 @@ def _encode(value: Any) -> Any:
         if tag is not None:
             out["type"] = tag
         for f in dataclasses.fields(value):
-            out[f.name] = _encode(getattr(value, f.name))
+            if f.init:
+                out[f.name] = _encode(getattr(value, f.name))
         return out
     if isinstance(value, (tuple, list)):
         return [_encode(v) for v in value]
@@ -562,7 +566,7 @@ def _decode(cls: type, raw: dict[str, Any]) -> Any:
         hints = _HINTS[cls] = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if f.name not in raw:
+        if not f.init or f.name not in raw:
             continue
         value = raw[f.name]
         hint = hints[f.name]
