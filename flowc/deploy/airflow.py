@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, iso, join_url,
-                               new_run_id)
+                               new_run_id, put_s3)
 
 PARSE_TIMEOUT_SECONDS = 180
 REQUEST_TIMEOUT_SECONDS = 120
@@ -141,7 +141,10 @@ def _place(prepared: Prepared) -> Action:
         raise DeployError("no dags folder: set airflow_dags_folder in [tool.flowc] (a directory "
                           "or s3://bucket/prefix the Airflow deployment reads DAGs from)")
     if folder.startswith("s3://"):
-        return _place_s3(prepared, join_url(folder, prepared.spec_name))
+        url = join_url(folder, prepared.spec_name)
+        written = put_s3(url, prepared.spec.encode("utf-8"), keep="same",
+                         region=prepared.option("aws_region"), action=f"upload DAG file to {url}")
+        return Action("placed" if written else "unchanged", "DAG file", url)
     target = Path(folder) / prepared.spec_name
     if target.is_file() and target.read_text(encoding="utf-8") == prepared.spec:
         return Action("unchanged", "DAG file", str(target))
@@ -154,27 +157,6 @@ def _place(prepared: Prepared) -> Action:
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
     return Action("placed", "DAG file", str(target))
-
-
-def _place_s3(prepared: Prepared, url: str) -> Action:
-    from flowc.deploy.base import aws_errors
-
-    bucket, _, key = url[len("s3://"):].partition("/")
-    with aws_errors(f"upload DAG file to {url}"):
-        import boto3
-
-        s3 = boto3.client("s3", region_name=prepared.option("aws_region"))
-        try:
-            current = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-        except s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                raise
-            current = None
-        if current == prepared.spec:
-            return Action("unchanged", "DAG file", url)
-        s3.put_object(Bucket=bucket, Key=key, Body=prepared.spec.encode("utf-8"),
-                      ContentType="text/x-python")
-    return Action("placed", "DAG file", url)
 
 
 def _typed_conf(details: Any, params: Mapping[str, str]) -> dict[str, Any]:

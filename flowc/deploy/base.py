@@ -185,7 +185,9 @@ def upload_code_package(flow_file: Path, destination: str) -> str:
         except PackageError as exc:
             raise DeployError(f"code package: {exc}") from None
         if destination.startswith("s3://"):
-            return put_s3_file(built.path, join_url(destination, built.path.name), skip_existing=True)
+            url = join_url(destination, built.path.name)
+            put_s3(url, built.path, keep="existing", action=f"upload code package to {url}")
+            return url
         target = Path(destination) / built.path.name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -198,24 +200,38 @@ def join_url(prefix: str, name: str) -> str:
     return prefix.rstrip("/") + "/" + name
 
 
-def put_s3_file(path: Path, url: str, *, skip_existing: bool = False) -> str:
-    """Upload ``path`` to ``s3://bucket/key``; engine errors become one ``DeployError`` line."""
+def _missing(exc: Any) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+def put_s3(url: str, body: bytes | Path, *, keep: str, region: str | None = None,
+           action: str | None = None) -> bool:
+    """Upload ``body`` (bytes, or a file streamed from disk) to ``s3://bucket/key`` unless
+    ``keep`` says the object there already serves: ``"existing"`` (content-addressed names: any
+    object of that name is this content) or ``"same"`` (its bytes equal ``body``). Returns
+    whether it wrote; engine errors become one ``DeployError`` line."""
     bucket, _, key = url[len("s3://"):].partition("/")
-    if not bucket or not key:
+    if not url.startswith("s3://") or not bucket or not key:
         raise DeployError(f"{url}: expected s3://bucket/key")
-    with aws_errors(f"upload to {url}"):
+    with aws_errors(action or f"upload to {url}"):
         import boto3
 
-        s3 = boto3.client("s3")
-        if skip_existing:
-            try:
+        s3 = boto3.client("s3", region_name=region)
+        try:
+            if keep == "existing":
                 s3.head_object(Bucket=bucket, Key=key)
-                return url
-            except s3.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-        s3.upload_file(str(path), bucket, key)
-    return url
+                return False
+            current = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if current == (body.read_bytes() if isinstance(body, Path) else body):
+                return False
+        except s3.exceptions.ClientError as exc:
+            if not _missing(exc):
+                raise
+        if isinstance(body, Path):
+            s3.upload_file(str(body), bucket, key)
+        else:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return True
 
 
 class aws_errors:

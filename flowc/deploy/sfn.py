@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from flowc.compiler import ir
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, aws_errors, iso,
-                               new_run_id)
+                               new_run_id, put_s3)
 
 FORCED_SETTINGS = {"sfn_format": "asl"}
 
@@ -95,18 +95,9 @@ class SfnEngine:
         from flowc.targets.sfn import manifest_location, manifest_text
 
         url = manifest_location(prepared.flow, prepared.settings)
-        bucket, _, key = url[len("s3://"):].partition("/")
-        s3 = _client(prepared, "s3")
-        with aws_errors(f"upload manifest to {url}"):
-            try:
-                s3.head_object(Bucket=bucket, Key=key)
-                return Action("unchanged", "manifest", url)
-            except s3.exceptions.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-            s3.put_object(Bucket=bucket, Key=key, Body=manifest_text(prepared.flow).encode("utf-8"),
-                          ContentType="application/json")
-        return Action("created", "manifest", url)
+        written = put_s3(url, manifest_text(prepared.flow).encode("utf-8"), keep="existing",
+                         region=prepared.option("aws_region"), action=f"upload manifest to {url}")
+        return Action("created" if written else "unchanged", "manifest", url)
 
     def _schedule(self, prepared: Prepared, name: str, machine_arn: str) -> Action | None:
         """Create, update or delete the EventBridge Scheduler schedule that mirrors ``@schedule``."""
