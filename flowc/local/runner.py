@@ -250,8 +250,6 @@ class Scheduler:
             state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
             return
         self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "failed")
-        if state.stopping:
-            return
         self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
 
     def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
@@ -265,20 +263,17 @@ class Scheduler:
 
     def _fail(self, pool: ProcessPool, state: _State, task: str, message: str,
               child: Child | None) -> None:
+        """Record a failed task; the first one stops new tasks from starting. Tasks already
+        running are left to finish (a failure never takes another task down with it), so their
+        results are there for ``flowc resume``; Ctrl-C stops them."""
         state.failed.append(task)
-        state.stopping = True
         lines = [f"error: {message}"]
         if child is not None and not self.echo_logs:
             lines.extend("    " + line for line in _tail(child.stderr_path, _TAIL_LINES)[1])
-        if len(pool):
-            lines.append(f"stopping {len(pool)} other running task(s)")
+        if not state.stopping and len(pool):
+            lines.append(f"no new tasks start; waiting for {len(pool)} running task(s) to finish")
+        state.stopping = True
         self.progress.message("\n".join(lines))
-        for other in pool.terminate_all():
-            self._finish_logs(other)
-            other_pending: _Pending = other.payload  # type: ignore[assignment]
-            self.progress.finished(other_pending.key.step, other_pending.key.task_id,
-                                   other_pending.attempt, other.elapsed,
-                                   "done" if other.returncode == 0 else "failed")
 
     def _try_clone(self, planner: Planner, pool: ProcessPool, pending: _Pending,
                    state: _State) -> bool:

@@ -111,6 +111,7 @@ def test_logs_of_every_task_are_stored(write_flow, tmp_path: Path) -> None:
 CRASHING = '''
     import os
     import signal
+    import time
     from flowc import FlowSpec, step
 
 
@@ -122,6 +123,8 @@ CRASHING = '''
 
         @step
         def body(self):
+            if self.input == "fine":
+                time.sleep(0.5)  # still running when its sibling crashes
             if self.input == "sigkill":
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.input == "exit0":
@@ -153,9 +156,13 @@ def test_a_crashing_task_fails_the_run_not_the_scheduler(write_flow, tmp_path: P
     assert result.status == "failed"
     assert result.failed_tasks == ("body/t_1",)
     assert message in output
+    assert "no new tasks start; waiting for 2 running task(s) to finish" in output
     store = open_datastore(str(tmp_path / "ds"))
     assert store.read_run("CrashFlow", result.run_id)["status"] == "failed"
     assert store.read_done(TaskKey("CrashFlow", result.run_id, "join", "t")) is None
+    # The crash took down neither the scheduler nor the task's siblings.
+    for sibling in ("t_0", "t_2"):
+        assert store.read_done(TaskKey("CrashFlow", result.run_id, "body", sibling)) is not None
 
 
 TIMEOUT = '''
