@@ -64,9 +64,10 @@ class ArgoServer:
         return cls(base, not _truthy(os.environ.get("ARGO_INSECURE_SKIP_VERIFY"), False))
 
     def request(self, method: str, path: str, body: Any = None,
-                query: Mapping[str, str] | None = None, action: str = "") -> tuple[int, Any]:
-        """One JSON request; returns (status, document). 404 is returned, other errors raise a
-        one-line ``DeployError``."""
+                query: Mapping[str, str] | None = None, action: str = "",
+                missing_ok: bool = False) -> tuple[int, Any]:
+        """One JSON request; returns (status, document). With ``missing_ok`` a 404 is returned as
+        ``(404, {})``; every other error raises a one-line ``DeployError``."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         headers = {"Accept": "application/json"}
         data = None
@@ -88,7 +89,7 @@ class ArgoServer:
                 text = response.read().decode("utf-8")
                 return response.status, json.loads(text) if text else {}
         except urllib.error.HTTPError as exc:
-            if exc.code == 404:
+            if exc.code == 404 and missing_ok:
                 return 404, {}
             raise DeployError(f"{what}: {_http_error(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
@@ -161,7 +162,8 @@ class ArgoEngine:
         collection, key = SERVED[kind]
         ns = urllib.parse.quote(namespace, safe="")
         item = f"/api/v1/{collection}/{ns}/{urllib.parse.quote(name, safe='')}"
-        status, existing = server.request("GET", item, action=f"get {kind} {namespace}/{name}")
+        status, existing = server.request("GET", item, action=f"get {kind} {namespace}/{name}",
+                                          missing_ok=True)
         doc = {**doc, "metadata": {**doc.get("metadata", {}), "namespace": namespace}}
         if status == 404:
             server.request("POST", f"/api/v1/{collection}/{ns}", {"namespace": namespace, key: doc},
@@ -184,7 +186,8 @@ class ArgoEngine:
         body = {"namespace": namespace, "resourceKind": kind, "resourceName": name,
                 "submitOptions": options}
         _, workflow = server.request("POST", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}/submit",
-                                     body, action=f"submit a Workflow from {kind} {namespace}/{name}")
+                                     body, action=f"submit a Workflow from {kind} {namespace}/{name}",
+                                     missing_ok=True)
         if not workflow:
             raise DeployError(f"{kind} {namespace}/{name} not found: deploy it first with "
                               f"flowc deploy {prepared.flow_file} --target argo")
@@ -195,7 +198,7 @@ class ArgoEngine:
         _, namespace, _ = _entry(prepared)
         status, workflow = server.request(
             "GET", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}/{urllib.parse.quote(run_id, safe='')}",
-            action=f"get Workflow {namespace}/{run_id}")
+            action=f"get Workflow {namespace}/{run_id}", missing_ok=True)
         if status == 404:
             raise DeployError(f"Workflow {namespace}/{run_id} not found (deleted, or archived)")
         return _run_info(workflow)

@@ -181,3 +181,20 @@ def test_without_a_server_setting_nothing_is_sent(tmp_path, monkeypatch):
     flow = make_project(tmp_path / "p", "linear", SETTINGS)
     with pytest.raises(DeployError, match="no Argo Server: set ARGO_SERVER"):
         facade.deploy(flow, "argo")
+
+
+def test_a_missing_namespace_is_an_error_not_a_creation(argo, tmp_path):
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    original = argo.answer
+
+    def no_namespace(method, path, query, body, authorization):
+        if method == "POST":
+            return 404, {"code": 5, "message": 'namespaces "flows" not found'}
+        return original(method, path, query, body, authorization)
+
+    argo.answer = no_namespace
+    with pytest.raises(DeployError) as info:
+        facade.deploy(flow, "argo")
+    assert str(info.value) == ('create WorkflowTemplate flows/linearflow: HTTP 404: '
+                               'namespaces "flows" not found')
+
