@@ -124,7 +124,7 @@ CRASHING = '''
         @step
         def body(self):
             if self.input == "fine":
-                time.sleep(0.5)  # still running when its sibling crashes
+                time.sleep(1.5)  # still running when its sibling crashes
             if self.input == "sigkill":
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.input == "exit0":
