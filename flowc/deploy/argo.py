@@ -34,6 +34,7 @@ SERVED = {  # kind -> (collection path, request body key)
 }
 TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
 CRON_LABEL = "workflows.argoproj.io/cron-workflow"
+MANAGED_BY = "app.kubernetes.io/managed-by"
 _PHASES = {"": "queued", "Pending": "queued", "Running": "running", "Succeeded": "succeeded",
            "Failed": "failed", "Error": "failed"}
 TIMEOUT_SECONDS = 30
@@ -155,7 +156,25 @@ class ArgoEngine:
                                       "kubectl apply it"))
                 continue
             actions.append(self._apply(server, _namespace(prepared, doc), kind, name, doc))
+        if entry[0] == "WorkflowTemplate" and not any(d.get("kind") == "CronWorkflow"
+                                                      for d in _documents(prepared)):
+            removed = self._remove_stale_cron(server, entry[1], entry[2])
+            if removed is not None:
+                actions.append(removed)
         return Deployment(self.name, entry[2], tuple(actions), prepared.code_package)
+
+    def _remove_stale_cron(self, server: ArgoServer, namespace: str, name: str) -> Action | None:
+        """A CronWorkflow flowc made for this flow when it had ``@schedule``: delete it, so the
+        deployment follows the code (one that flowc does not manage is left alone)."""
+        ns, item = urllib.parse.quote(namespace, safe=""), urllib.parse.quote(name, safe="")
+        path = f"/api/v1/cron-workflows/{ns}/{item}"
+        status, cron = server.request("GET", path, action=f"get CronWorkflow {namespace}/{name}",
+                                      missing_ok=True)
+        labels = (cron.get("metadata") or {}).get("labels") or {}
+        if status == 404 or labels.get(MANAGED_BY) != "flowc":
+            return None
+        server.request("DELETE", path, action=f"delete CronWorkflow {namespace}/{name}", missing_ok=True)
+        return Action("deleted", "CronWorkflow", f"{namespace}/{name}", "the flow has no @schedule")
 
     def _apply(self, server: ArgoServer, namespace: str, kind: str, name: str,
                doc: dict[str, Any]) -> Action:

@@ -87,9 +87,14 @@ class FakeArgo:
 
     def _objects(self, method: str, parts: list[str], body: Any) -> tuple[int, Any]:
         collection, namespace = parts[0], parts[1]
-        if method == "GET":
+        if method in ("GET", "DELETE"):
             found = self.objects.get((collection, namespace, parts[2]))
-            return (200, found) if found else (404, {"code": 5, "message": f"{parts[2]} not found"})
+            if found is None:
+                return 404, {"code": 5, "message": f"{parts[2]} not found"}
+            if method == "DELETE":
+                del self.objects[(collection, namespace, parts[2])]
+                return 200, {}
+            return 200, found
         obj = json.loads(json.dumps(body[KEYS[collection]]))
         name = obj["metadata"]["name"]
         key = (collection, namespace, name)

@@ -56,14 +56,16 @@ def test_deploy_creates_then_leaves_alone_then_updates(argo, tmp_path):
     assert argo.requests[0]["authorization"] == f"Bearer {TOKEN}"
     posted = argo.requests[1]["body"]
     assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow",
-                            "POST /api/v1/workflow-templates/flows"]
+                            "POST /api/v1/workflow-templates/flows",
+                            "GET /api/v1/cron-workflows/flows/parametersflow"]  # none to remove
     (compiled,) = yaml.safe_load_all(prepared.spec)
     compiled["metadata"]["namespace"] = "flows"
     assert posted == {"namespace": "flows", "template": compiled}
 
     again, _ = facade.deploy(flow, "argo")
     assert [a.verb for a in again.actions] == ["unchanged"]
-    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow"]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow",
+                            "GET /api/v1/cron-workflows/flows/parametersflow"]
 
     pyproject = tmp_path / "p" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + 'image = "example.com/flows:v2"\n')
@@ -71,7 +73,8 @@ def test_deploy_creates_then_leaves_alone_then_updates(argo, tmp_path):
     assert [str(a) for a in third.actions] == ["updated WorkflowTemplate flows/parametersflow"]
     put = argo.requests[1]
     assert argo.calls() == ["GET /api/v1/workflow-templates/flows/parametersflow",
-                            "PUT /api/v1/workflow-templates/flows/parametersflow"]
+                            "PUT /api/v1/workflow-templates/flows/parametersflow",
+                            "GET /api/v1/cron-workflows/flows/parametersflow"]
     assert put["body"]["name"] == "parametersflow" and put["body"]["namespace"] == "flows"
     assert put["body"]["template"]["metadata"]["resourceVersion"] == "1"
     assert put["body"]["template"]["spec"] == next(yaml.safe_load_all(prepared3.spec))["spec"]
@@ -90,6 +93,23 @@ def test_schedule_deploys_template_and_cron_workflow(argo, tmp_path):
     cron = argo.objects[("cron-workflows", "flows", "nightlyflow")]
     assert cron["kind"] == "CronWorkflow"
     assert cron["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] == "nightlyflow"
+
+    # the flow loses its @schedule: the CronWorkflow flowc made goes too
+    flow.write_text(flow.read_text().replace('@schedule(cron="30 4 * * 1")\n', ""))
+    deployment, _ = facade.deploy(flow, "argo")
+    assert [str(a) for a in deployment.actions] == [
+        "updated WorkflowTemplate flows/nightlyflow",
+        "deleted CronWorkflow flows/nightlyflow (the flow has no @schedule)"]
+    assert argo.calls() == ["GET /api/v1/workflow-templates/flows/nightlyflow",
+                            "PUT /api/v1/workflow-templates/flows/nightlyflow",
+                            "GET /api/v1/cron-workflows/flows/nightlyflow",
+                            "DELETE /api/v1/cron-workflows/flows/nightlyflow"]
+    assert ("cron-workflows", "flows", "nightlyflow") not in argo.objects
+    # one that flowc did not make is left alone
+    argo.objects[("cron-workflows", "flows", "nightlyflow")] = {"metadata": {"name": "nightlyflow"}}
+    deployment, _ = facade.deploy(flow, "argo")
+    assert [a.verb for a in deployment.actions] == ["unchanged"]
+    assert ("cron-workflows", "flows", "nightlyflow") in argo.objects
 
 
 def test_trigger_submits_from_template_and_wait_follows_it(argo, tmp_path):
