@@ -1,4 +1,6 @@
-"""Airflow target: one DAG file per flow, rendered from ``flowc/templates/airflow/dag.py.j2``.
+"""Airflow target: one DAG file per flow, rendered from ``flowc/templates/airflow/dag.py.j2``
+(``flowc.targets.airflow_render`` holds the literals, the render model and the template call;
+this module lowers the IR into that model).
 
 Every step is one task running the runtime shim (docs/contracts.md section 4), as a
 ``KubernetesPodOperator`` (``--airflow-operator kubernetes``) or as a ``PythonOperator`` that runs
@@ -30,17 +32,18 @@ long form and the reasons):
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.targets import Emitted, Settings
-from flowc.targets import common
+from flowc.targets import Emitted, Settings, common
+from flowc.targets.airflow_render import (
+    ATTEMPT, RUN_ID, Expr, GroupBlock, Model, Task, kw, nullable, param_value, params_json,
+    pretty, py, render, templated,
+)
 
 NAME = "airflow"
 MAX_MAP_LENGTH = 1024
@@ -93,73 +96,7 @@ CAPABILITIES: dict[str, str] = {
     "exit_hook": FLOW263,
 }
 
-# Template-field values Airflow would otherwise read as a file to render (KPO: .yaml/.json).
-_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".sh", ".bash", ".sql")
 _PARAM_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
-
-
-# --------------------------------------------------------------------------- Python literals
-
-
-def py(value: Any) -> str:
-    """``value`` as Python source: the only way a user value reaches the DAG file."""
-    if isinstance(value, Expr):
-        return value.text
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(py(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a valid Python str literal, double-quoted
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value)
-    raise TypeError(f"no Python literal for {type(value).__name__}")
-
-
-@dataclass(frozen=True, slots=True)
-class Expr:
-    """Python source that ``py`` writes as is: a variable or a call flowc built itself."""
-
-    text: str
-
-
-def templated(value: str) -> str:
-    """A literal string inside an Airflow templated field, safe from Jinja and template files."""
-    if "{" in value or "%}" in value or "#}" in value or value.endswith(_TEMPLATE_SUFFIXES):
-        if "{% endraw %}" in value:
-            raise ValueError(f"cannot protect {value!r} from Airflow's templating")
-        return "{% raw %}" + value + "{% endraw %}"
-    return value
-
-
-# Airflow template expressions, one helper each.
-RUN_ID = "{{ run_id }}"
-ATTEMPT = "{{ ti.try_number - 1 }}"
-
-
-def param_value(param: ir.Parameter) -> str:
-    """The text of ``--param NAME=...`` for a DAG param, as `flowc run --param` would take it:
-    strings as they are, booleans and JSON documents as JSON."""
-    expr = f"params[{_jinja_str(param.name)}]"
-    as_json = param.type == "bool" or (param.type == "json" and not isinstance(param.default, str))
-    return "{{ " + expr + (" | tojson" if as_json else "") + " }}"
-
-
-def params_json(names: list[str]) -> str:
-    """``FLOWC_PARAMS`` for parameters without a literal default: the ones given a value only,
-    so the shim computes the others' defaults."""
-    pairs = ", ".join(f"{_jinja_str(n)}: params[{_jinja_str(n)}]" for n in names)
-    return "{{ dict({" + pairs + '}.items() | rejectattr(1, "none")) | tojson }}'
-
-
-def _jinja_str(text: str) -> str:
-    """A Jinja string literal (single-quoted, so the Python literal around it stays plain)."""
-    return f"'{text}'" if "'" not in text and "\\" not in text else json.dumps(text)
-
-
-def _nullable(param: ir.Parameter) -> bool:
-    """No literal default and not required: None in Airflow until someone sets it."""
-    return param.default_kind != "literal" and not param.required
 
 
 # --------------------------------------------------------------------------- placement
@@ -230,105 +167,6 @@ def place(flow: ir.Flow) -> Placement:
         for name in steps:
             group_of[name] = group_id
     return Placement(stacks, group_of, tuple(groups))
-
-
-# --------------------------------------------------------------------------- render model
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One ``var = Operator(kwargs)`` statement; kwargs are values for ``pretty``."""
-
-    var: str
-    operator: str
-    kwargs: tuple[tuple[str, Any], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupBlock:
-    group_id: str
-    expand_from: str
-    doc: str
-    tasks: tuple[Task, ...]
-    edges: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Model:
-    """Everything the template prints, already serialized."""
-
-    flow: str
-    source: str
-    docstring: str | None
-    operator: str
-    header: tuple[tuple[str, str], ...]  # module constants: (name, Python source)
-    dag_kwargs: tuple[tuple[str, Any], ...]
-    blocks: tuple[Task | GroupBlock, ...]
-    edges: tuple[tuple[str, str], ...]
-    names: frozenset[str]  # what the DAG file uses, so it imports and defines only that
-
-    def uses(self, name: str) -> bool:
-        return name in self.names
-
-    @property
-    def imports3(self) -> list[str]:
-        """Names imported from ``airflow.sdk`` on Airflow 3."""
-        return sorted((n for n in _SDK_NAMES if n in self.names), key=lambda n: (n[0].islower(), n))
-
-    @property
-    def imports3_extra(self) -> list[str]:
-        return [line for name, line in _AIRFLOW3_EXTRA if name in self.names]
-
-    @property
-    def imports2(self) -> list[str]:
-        return [line for name, line in _AIRFLOW2 if name in self.names]
-
-
-_SDK_NAMES = ("DAG", "Asset", "CronTriggerTimetable", "Param", "TriggerRule", "task_group")
-_AIRFLOW3_EXTRA = (
-    ("flowc_case", "from airflow.sdk.exceptions import AirflowSkipException"),
-    ("PythonOperator", "from airflow.providers.standard.operators.python import PythonOperator"),
-)
-_AIRFLOW2 = (  # the Airflow 2.10 homes of the same names
-    ("DAG", "from airflow import DAG"),
-    ("Asset", "from airflow.datasets import Dataset as Asset"),
-    ("task_group", "from airflow.decorators import task_group"),
-    ("flowc_case", "from airflow.exceptions import AirflowSkipException"),
-    ("Param", "from airflow.models.param import Param"),
-    ("PythonOperator", "from airflow.operators.python import PythonOperator"),
-    ("CronTriggerTimetable", "from airflow.timetables.trigger import CronTriggerTimetable"),
-    ("TriggerRule", "from airflow.utils.trigger_rule import TriggerRule"),
-)
-
-
-def _kw(**values: Any) -> tuple[tuple[str, Any], ...]:
-    return tuple((k, v) for k, v in values.items() if v is not None)
-
-
-def pretty(value: Any, indent: int = 0, column: int = 0, width: int = 99) -> str:
-    """``py(value)`` starting at ``column`` of a line indented by ``indent``; broken black-style
-    over lines (one entry per line for mappings, packed lists) when it would pass ``width``."""
-    flat = py(value)
-    if column + len(flat) <= width or not isinstance(value, (list, tuple, dict)) or not value:
-        return flat
-    inner = indent + 4
-    if isinstance(value, dict):
-        items = []
-        for k, v in value.items():
-            key = py(k)
-            items.append(f"{key}: {pretty(v, inner, inner + len(key) + 2, width)}")
-        lines = items
-    else:
-        lines = []
-        for item in (pretty(v, inner, inner, width) for v in value):
-            if lines and "\n" not in item and "\n" not in lines[-1] and \
-                    inner + len(lines[-1]) + len(item) + 3 <= width:
-                lines[-1] += ", " + item
-            else:
-                lines.append(item)
-    opener, closer = ("{", "}") if isinstance(value, dict) else ("[", "]")
-    body = "".join(" " * inner + line + ",\n" for line in lines)
-    return opener + "\n" + body + " " * indent + closer
 
 
 class _Lowering:
@@ -459,10 +297,10 @@ class _Lowering:
             kwargs: list[str] = []
             # No literal default: None in Airflow (left out of FLOWC_PARAMS, so the shim computes
             # the default or reports the missing value), unless required, which Airflow enforces.
-            nullable = _nullable(param)
+            optional = nullable(param)
             if param.default_kind == "literal":
                 kwargs.append(py(_json_safe(param.default)))
-            elif nullable:
+            elif optional:
                 kwargs.append("None")
             schema = _PARAM_TYPES.get(param.type)
             if param.type == "json" and isinstance(param.default, str):
@@ -470,7 +308,7 @@ class _Lowering:
             if param.separator is not None or param.include_file:
                 schema = "string"
             if schema is not None:
-                types: Any = [schema, "null"] if nullable else schema
+                types: Any = [schema, "null"] if optional else schema
                 kwargs.append(f"type={py(types)}")
             if param.help:
                 kwargs.append(f"description={py(param.help)}")
@@ -506,7 +344,7 @@ class _Lowering:
 
     def argv(self, step: ir.Step, index_path: Expr | None) -> list[Any]:
         """The shim command of ``step``: ``SHIM`` plus what only Airflow knows at run time."""
-        params = [(p.name, param_value(p)) for p in self.flow.parameters if not _nullable(p)]
+        params = [(p.name, param_value(p)) for p in self.flow.parameters if not nullable(p)]
         argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=RUN_ID,
                                 attempt=ATTEMPT, datastore=None,
                                 params=params if step.name == "start" else ())
@@ -522,9 +360,9 @@ class _Lowering:
         deco = step.decorator(ir.Environment)
         if deco is not None:
             extra.update({k: templated(str(v)) for k, v in deco.vars})
-        nullable = [p.name for p in self.flow.parameters if _nullable(p)]
-        if step.name == "start" and nullable:
-            extra["FLOWC_PARAMS"] = params_json(nullable)
+        unset = [p.name for p in self.flow.parameters if nullable(p)]
+        if step.name == "start" and unset:
+            extra["FLOWC_PARAMS"] = params_json(unset)
         if not extra:
             return Expr("ENV")
         return Expr("{**ENV, " + py(extra)[1:])
@@ -552,12 +390,12 @@ class _Lowering:
         options = self.task_options(step, trigger_any)
         doc = (step.docstring or "").strip() or None
         if not self.kubernetes:
-            kwargs = _kw(task_id=step.name, python_callable=Expr("flowc_run"),
+            kwargs = kw(task_id=step.name, python_callable=Expr("flowc_run"),
                          op_kwargs={"step": step.name, "argv": argv, "env": self.env(step)},
                          doc_md=doc, **options)
             return Task(self.var(step.name), "PythonOperator", kwargs)
         pod = self.pod_options(step)
-        kwargs = _kw(task_id=step.name,
+        kwargs = kw(task_id=step.name,
                      name=common.short_name(f"{self.flow.name}-{step.name}".lower().replace("_", "-"), 50),
                      image=pod.pop("image"), cmds=Expr("SHIM_CMDS"), arguments=argv,
                      env_vars=self.env(step), do_xcom_push=xcom or None, doc_md=doc,
@@ -597,7 +435,7 @@ class _Lowering:
         return opts
 
     def case_task(self, switch: str, target: str, here: str | None) -> Task:
-        kwargs = _kw(task_id=self.case_var(switch, target), python_callable=Expr("flowc_case"),
+        kwargs = kw(task_id=self.case_var(switch, target), python_callable=Expr("flowc_case"),
                      op_args=[Expr(self.output_of(switch, here)), target])
         return Task(self.case_var(switch, target), "PythonOperator", kwargs)
 
@@ -605,7 +443,7 @@ class _Lowering:
         step = self.flow.step(foreach)
         stack = self.placement.stacks[foreach]
         parents: Any = Expr(self.expand_source(stack[-1])) if stack else ""
-        kwargs = _kw(task_id=self.fanout_var(foreach), python_callable=Expr("flowc_fanout"),
+        kwargs = kw(task_id=self.fanout_var(foreach), python_callable=Expr("flowc_fanout"),
                      op_args=[parents, Expr(self.output_of(step.name, None))])
         return Task(self.fanout_var(foreach), "PythonOperator", kwargs)
 
@@ -793,33 +631,6 @@ def _mib(quantity: str) -> float:
     if not match:
         return 0.0
     return float(match.group(1)) * _UNITS.get(match.group(2), 1 / 1024 ** 2)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("flowc", "templates/airflow"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["py"] = py
-    env.filters["pretty"] = pretty
-    return env
-
-
-def render(model: Model) -> str:
-    text = _environment().get_template("dag.py.j2").render(m=model)
-    # Blank lines as black leaves them: two before a top-level statement, one inside the DAG.
-    text = re.sub(r"\n{4,}", "\n\n\n", text)
-    return re.sub(r"\n{3,}(?= )", "\n\n", text)
 
 
 class AirflowTarget:

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import pytest
 
 from flowc.compiler import compile_source
-from flowc.targets import Settings
-from flowc.targets.airflow import place, pretty, py, templated
+from flowc.targets.airflow import place
+from flowc.targets.airflow_render import pretty, py, templated
 from tests.conftest import ROOT, example_flows, shape_flows
 from tests.targets.airflow_helpers import codes, emit, emit_source, relative
 
