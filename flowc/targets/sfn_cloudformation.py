@@ -4,7 +4,8 @@ in one template, so a flow deploys with ``aws cloudformation deploy`` and nothin
 - One ``AWS::Batch::JobDefinition`` per distinct step configuration (image, roles, Linux
   parameters); each carries the manifest inline as ``FLOWC_MANIFEST``, so no task's container
   overrides ever hold it.
-- The definition refers to them, and to the job queue, through ``DefinitionSubstitutions``.
+- The definition (``DefinitionString``: templates cannot hold JSON nulls) refers to them, and to
+  the job queue, through ``DefinitionSubstitutions``.
 - ``@schedule`` becomes an ``AWS::Scheduler::Schedule`` (EventBridge Scheduler), which, unlike an
   EventBridge rule, takes a timezone.
 - The roles (state machine, job containers, scheduler) are created with least-privilege policies
@@ -14,6 +15,7 @@ in one template, so a flow deploys with ``aws cloudformation deploy`` and nothin
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -97,7 +99,9 @@ def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> di
     return {
         "Type": "AWS::Batch::JobDefinition",
         "Properties": {"Type": "container", "PlatformCapabilities": ["EC2"],
-                       "ContainerProperties": properties},
+                       "ContainerProperties": properties,
+                       # Step Functions' Retry owns retries (and the shim's attempt numbers).
+                       "RetryStrategy": {"Attempts": 1}},
     }
 
 
@@ -202,7 +206,9 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
             "StateMachineName": name,
             "StateMachineType": "STANDARD",
             "RoleArn": _role_or_parameter("CreateStateMachineRole", "StateMachineRole", "StateMachineRoleArn"),
-            "Definition": builder.definition(),
+            # A string, not a "Definition" object: CloudFormation templates cannot hold the nulls
+            # of "ResultPath": null.
+            "DefinitionString": json.dumps(builder.definition(), indent=2, ensure_ascii=False),
             "DefinitionSubstitutions": substitutions,
         },
     }

@@ -181,6 +181,33 @@ def _patch_env_growth() -> Callable[[], None]:
 SHIM_MODULE = "flowc.runtime_shim"
 
 
+def _patch_cfn_state_machine() -> Callable[[], None]:
+    """Symptom: a CloudFormation ``AWS::StepFunctions::StateMachine`` with ``Definition`` (an
+    object) and ``DefinitionSubstitutions`` is created empty, in the backend that does not execute
+    (``DescribeStateMachine`` then says it does not exist). moto reads only ``DefinitionString``;
+    AWS takes either, substitutes ``${name}`` from ``DefinitionSubstitutions``, and the machine is
+    the one the API sees."""
+    from moto.stepfunctions import models, responses
+    from moto.core.utils import unix_time  # noqa: F401 - moto is importable (fail early otherwise)
+
+    cls = models.StateMachine
+    original = cls.__dict__["create_from_cloudformation_json"]
+
+    def create(klass, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("Definition")
+        text = json.dumps(definition) if definition is not None else properties.get("DefinitionString", "")
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            text = text.replace("${%s}" % key, str(value))
+        backend = responses.get_backend(account_id, region_name)
+        name = properties.get("StateMachineName", resource_name)
+        tags = models.cfn_to_api_tags(properties.get("Tags", []))
+        return backend.create_state_machine(name, text, properties.get("RoleArn", ""), tags=tags)
+
+    cls.create_from_cloudformation_json = classmethod(create)
+    return lambda: setattr(cls, "create_from_cloudformation_json", original)
+
+
 def _patch_map_failures() -> Callable[[], None]:
     """Symptom: a failed Distributed Map child leaves a ``null`` item and the execution SUCCEEDS.
 
@@ -458,6 +485,7 @@ PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
     "sdk_body": _patch_sdk_body,
     "env_growth": _patch_env_growth,
     "map_failures": _patch_map_failures,
+    "cfn_state_machine": _patch_cfn_state_machine,
 }
 
 

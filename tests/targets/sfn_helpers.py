@@ -52,7 +52,7 @@ def cfn_definition(template: dict[str, Any]) -> dict[str, Any]:
     """The state machine of a CloudFormation template with its substitutions filled in, as
     CloudFormation hands it to Step Functions."""
     props = template["Resources"]["StateMachine"]["Properties"]
-    text = json.dumps(props["Definition"])
+    text = props["DefinitionString"]
     for name in props["DefinitionSubstitutions"]:
         text = text.replace("${%s}" % name, f"substituted-{name}")
     return json.loads(text)

@@ -282,12 +282,13 @@ class C(FlowSpec):
     env = resources["JobDefinitionA"]["Properties"]["ContainerProperties"]["Environment"]
     assert env[0]["Name"] == "FLOWC_MANIFEST" and env[0]["Value"].startswith("z:")
     machine = resources["StateMachine"]["Properties"]
-    states = machine["Definition"]["States"]
+    definition = json.loads(machine["DefinitionString"])
+    states = definition["States"]
     assert states["a"]["Parameters"]["JobDefinition"] == "${JobDefinitionA}"
     assert states["b"]["Parameters"]["JobDefinition"] == "${JobDefinitionA}"
     assert states["end"]["Parameters"]["JobDefinition"] == "${JobDefinitionStart}"
     assert states["end"]["Parameters"]["JobQueue"] == "${JobQueue}"
-    assert "--manifest" not in json.dumps(machine["Definition"])
+    assert "--manifest" not in machine["DefinitionString"]
     assert machine["DefinitionSubstitutions"] == {
         "JobQueue": {"Ref": "JobQueue"}, "JobDefinitionStart": {"Ref": "JobDefinitionStart"},
         "JobDefinitionA": {"Ref": "JobDefinitionA"}}

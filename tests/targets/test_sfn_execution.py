@@ -208,3 +208,35 @@ def test_a_1000_wide_foreach_runs(aws: MotoSfn, tmp_path: Path) -> None:
     end = s3_snapshot(aws, flow, result.name)["end"]["t"]
     assert end["squares"] == [i * i for i in range(width)]  # join order = split-index order
     assert end["total"] == sum(i * i for i in range(width))
+
+
+def deploy_stack(aws: MotoSfn, path: Path, stack: str) -> tuple[ir.Flow, str]:
+    """Create the CloudFormation stack of ``path`` (roles, job definitions, state machine)."""
+    flow = compile_file(path.relative_to(ROOT)).flow
+    emitted = sfn.TARGET.emit(flow, settings_for(aws, sfn_format="cloudformation"))
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(StackName=stack, TemplateBody=emitted.text, Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": "JobQueue", "ParameterValue": aws.job_queue}])
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE", described
+    return flow, described["Outputs"][0]["OutputValue"]
+
+
+def test_cloudformation_stack_runs(aws: MotoSfn, tmp_path: Path) -> None:
+    """The template deploys as is, and its machine runs with the manifest from the job
+    definitions' environment (no --manifest, nothing uploaded)."""
+    path = ROOT / "tests/flows/switch_in_foreach.py"
+    flow, arn = deploy_stack(aws, path, "switch-in-foreach")
+    sfn_client = aws.client("stepfunctions")
+    name = f"cfn-{uuid.uuid4().hex[:8]}"
+    execution = sfn_client.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
+    deadline = time.monotonic() + 600
+    while sfn_client.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    described = sfn_client.describe_execution(executionArn=execution)
+    assert described["status"] == "SUCCEEDED", described
+    jobs = [job for job in aws.runner.jobs if name in job["command"]]
+    assert jobs and all("--manifest" not in job["command"] for job in jobs)
+    local_id = run_locally(path.relative_to(ROOT), tmp_path)
+    assert s3_snapshot(aws, flow, name) == snapshot(tmp_path / "datastore", flow.name, local_id)

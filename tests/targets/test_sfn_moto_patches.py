@@ -41,7 +41,8 @@ def _machine(state: dict) -> dict:
 
 
 def test_every_patch_has_a_test():
-    tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth", "map_failures"}
+    tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth", "map_failures",
+              "cfn_state_machine"}
     assert set(PATCHES) == tested
 
 
@@ -159,3 +160,22 @@ def test_map_failures(tmp_path: Path, patched: bool):
         assert result.error == "States.ExceedToleratedFailureThreshold"
     else:
         assert result.status == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "without"])
+def test_cfn_state_machine(tmp_path: Path, patched: bool):
+    without = () if patched else ("cfn_state_machine",)
+    definition = {"StartAt": "p", "States": {"p": {"Type": "Pass", "Result": "${Greeting}", "End": True}}}
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "StateMachineName": "probe", "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "DefinitionString": json.dumps(definition), "DefinitionSubstitutions": {"Greeting": "hello"}}}}}
+    with MotoSfn(tmp_path, without=without) as aws:
+        aws.client("cloudformation").create_stack(StackName="probe", TemplateBody=json.dumps(template))
+        sfn = aws.client("stepfunctions")
+        arn = "arn:aws:states:us-east-1:123456789012:stateMachine:probe"
+        if patched:
+            created = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+            assert created["States"]["p"]["Result"] == "hello"
+        else:
+            with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+                sfn.describe_state_machine(stateMachineArn=arn)
