@@ -171,26 +171,19 @@ class Lowering:
 
     # --- graph facts
 
-    def enclosing(self, step: ir.Step) -> tuple[str, ...]:
-        """The fan-outs ``step`` runs inside: a join's ``split_parents`` end with the split it
-        closes, which it runs outside of."""
-        return step.split_parents[:-1] if step.is_join else step.split_parents
-
     def fan_out(self, step: ir.Step) -> str | None:
         """The innermost foreach enclosing ``step`` (its region), or None at the top level."""
-        for parent in reversed(self.enclosing(step)):
-            if isinstance(self.flow.step(parent).transition, ir.Foreach):
-                return parent
-        return None
+        stack = common.foreach_stack(self.flow, step)
+        return stack[-1] if stack else None
 
     def depth(self, step: ir.Step) -> int:
-        return sum(isinstance(self.flow.step(p).transition, ir.Foreach) for p in self.enclosing(step))
+        return common.foreach_depth(step, self.flow)
 
     def representative(self, parent: str, region: str | None) -> str | None:
         """The step whose task stands for ``parent`` inside ``region``: the parent itself, the
         foreach whose body holds it, or None when it lies outside the region."""
         step = self.flow.step(parent)
-        chain = [p for p in self.enclosing(step) if isinstance(self.flow.step(p).transition, ir.Foreach)]
+        chain = common.foreach_stack(self.flow, step)
         if self.fan_out(step) == region:
             return parent
         if region is None:

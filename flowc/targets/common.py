@@ -3,7 +3,7 @@
 - the shim's command line (one builder; each target passes its own expressions for the values
   only the engine knows at run time, such as the run id or the retry count);
 - the inline manifest every target hands to the shim;
-- graph regions (the body of a foreach, the steps of one switch branch, a topological order);
+- graph facts every lowering needs (the fan-outs enclosing a step, a topological order);
 - name shortening with a deterministic hash;
 - the vocabulary of constructs behind each target's capability table, and the diagnostic a target
   returns for a construct it cannot express.
@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import posixpath
 from pathlib import PurePath, PurePosixPath
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
@@ -125,7 +125,7 @@ def inline_manifest(flow: ir.Flow) -> str:
     return encode_inline(flow)
 
 
-# --------------------------------------------------------------------------- graph regions
+# --------------------------------------------------------------------------- graph facts
 
 
 def topological_order(flow: ir.Flow) -> tuple[str, ...]:
@@ -151,55 +151,26 @@ def topological_order(flow: ir.Flow) -> tuple[str, ...]:
     return tuple(order)
 
 
-def fan_out_steps(flow: ir.Flow) -> tuple[ir.Step, ...]:
-    """Steps that open a region closed by a join: static splits, foreach and parallel steps."""
-    return tuple(s for s in flow.steps if isinstance(s.transition, (ir.Split, ir.Foreach, ir.Parallel)))
+def enclosing(step: ir.Step) -> tuple[str, ...]:
+    """The split, foreach and parallel steps whose region ``step`` runs in, outermost first.
+
+    A join's ``split_parents`` end with the split it closes (Metaflow's convention), but the join
+    itself runs outside that region.
+    """
+    return step.split_parents[:-1] if step.is_join else step.split_parents
 
 
-def region(flow: ir.Flow, opener: str) -> tuple[str, ...]:
-    """Every step strictly between ``opener`` (a split/foreach/parallel step) and its join,
-    nested regions included, in topological order."""
-    order = topological_order(flow)
-    return tuple(n for n in order if opener in flow.step(n).split_parents)
-
-
-def direct_region(flow: ir.Flow, opener: str) -> tuple[str, ...]:
-    """The steps of ``opener``'s region that are not inside a nested region of their own."""
-    return tuple(n for n in region(flow, opener) if flow.step(n).split_parents[-1] == opener)
-
-
-def foreach_depth(step: ir.Step, flow: ir.Flow) -> int:
-    """How many foreach/parallel fan-outs enclose ``step`` (the length of its index path)."""
-    return sum(
-        isinstance(flow.step(p).transition, (ir.Foreach, ir.Parallel)) for p in step.split_parents
+def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
+    """The foreach and parallel steps enclosing ``step``, outermost first: one per entry of its
+    index path."""
+    return tuple(
+        p for p in enclosing(step) if isinstance(flow.step(p).transition, (ir.Foreach, ir.Parallel))
     )
 
 
-def switch_branch(flow: ir.Flow, switch: str, case_target: str) -> tuple[str, ...]:
-    """Steps reached from ``case_target`` before the branches of ``switch`` reconverge.
-
-    A step belongs to the branch when every path to it from the switch goes through
-    ``case_target``; the reconvergence step (reachable from several cases) is excluded.
-    """
-    sw = flow.step(switch)
-    assert isinstance(sw.transition, ir.Switch)
-    reach = {t: _reachable(flow, t, stop=switch) for t in sw.transition.targets if t != switch}
-    mine = reach.get(case_target, set())
-    others = set().union(*(r for t, r in reach.items() if t != case_target)) if len(reach) > 1 else set()
-    order = topological_order(flow)
-    return tuple(n for n in order if n in mine and n not in others)
-
-
-def _reachable(flow: ir.Flow, start: str, stop: str) -> set[str]:
-    seen: set[str] = set()
-    stack = [start]
-    while stack:
-        name = stack.pop()
-        if name in seen or name == stop:
-            continue
-        seen.add(name)
-        stack.extend(t for t in flow.step(name).transition.targets if t != name)
-    return seen
+def foreach_depth(step: ir.Step, flow: ir.Flow) -> int:
+    """The length of ``step``'s index path."""
+    return len(foreach_stack(flow, step))
 
 
 # --------------------------------------------------------------------------- names
@@ -227,11 +198,3 @@ def unsupported(code: str, construct: str, target: str, span: ir.Span, way_out: 
         severity=ERROR,
         hint=way_out,
     )
-
-
-def decorated_steps(flow: ir.Flow, cls: type) -> Iterable[tuple[ir.Step, object]]:
-    """(step, decorator record) for every step carrying a decorator of type ``cls``."""
-    for step in flow.steps:
-        record = step.decorator(cls)
-        if record is not None:
-            yield step, record
