@@ -9,32 +9,48 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import shim
+from flowc.local import manifest_cache, shim
 from flowc.local.resume import find_origin, origin_params, resume_source
 from flowc.local.runner import (DEFAULT_MAX_WORKERS, RunError, RunResult, Scheduler, new_run_id,
                                 parse_params)
 
 
-def compile_flow(flow_file: Path, flow_name: str | None = None,
-                 stream: TextIO | None = None) -> ir.Flow:
+def compile_flow(flow_file: Path, flow_name: str | None = None, stream: TextIO | None = None,
+                 datastore: str | None = None) -> tuple[ir.Flow, Callable[[], None]]:
     """The front end's IR for ``flow_file`` (raises CompileError with diagnostics); warnings
-    are printed to ``stream`` (standard error by default) before anything runs."""
-    from flowc.compiler import compile_file
-    from flowc.compiler.diagnostics import render_text
+    are printed to ``stream`` (standard error by default) before anything runs.
 
-    result = compile_file(flow_file, flow_name=flow_name)
-    if result.diagnostics:
-        try:
-            lines = {str(flow_file): flow_file.read_text(encoding="utf-8").splitlines()}
-        except (OSError, UnicodeDecodeError):
-            lines = {}
+    With a local ``datastore``, an unchanged flow's manifest comes from its cache; the second
+    value stores a fresh one there, for the caller to call once the run is sure to start (bad
+    input writes nothing).
+    """
+    key = manifest_cache.cache_key(flow_file, flow_name) if datastore else None
+    cached = manifest_cache.load(datastore, key) if datastore and key else None
+    remember: Callable[[], None] = lambda: None
+    if cached is not None:
+        flow, warnings = cached
+    else:
+        from flowc.compiler import compile_file
+        from flowc.compiler.diagnostics import render_text
+
+        result = compile_file(flow_file, flow_name=flow_name)
+        flow, warnings = result.flow, ""
+        if result.diagnostics:
+            try:
+                lines = {str(flow_file): flow_file.read_text(encoding="utf-8").splitlines()}
+            except (OSError, UnicodeDecodeError):
+                lines = {}
+            warnings = render_text(result.diagnostics, lines)
+        if datastore and key:
+            remember = lambda: manifest_cache.store(datastore, key, flow, warnings)  # noqa: E731
+    if warnings:
         out = stream if stream is not None else sys.stderr
-        out.write(render_text(result.diagnostics, lines))
+        out.write(warnings)
         out.flush()
-    return result.flow
+    return flow, remember
 
 
 def _write_run_id(run_id_file: Path | None, run_id: str) -> None:
@@ -47,8 +63,9 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
              flow_name: str | None = None, run_id: str | None = None,
              stream: TextIO | None = None, live: bool | None = None,
              echo_logs: bool = True) -> RunResult:
-    flow = compile_flow(flow_file, flow_name, stream)
+    flow, remember = compile_flow(flow_file, flow_name, stream, _root(datastore))
     values = parse_params(flow, params)
+    remember()
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
@@ -67,7 +84,7 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
     store = shim.open_datastore(_root(datastore))
     flow_hint = flow_name
     if flow_file is not None:
-        flow = compile_flow(flow_file, flow_name, stream)
+        flow, remember = compile_flow(flow_file, flow_name, stream, store.root)
         flow_hint = flow.name
     origin_flow, origin_run_id, record = find_origin(store, flow_hint, origin)
     if flow_file is None:
@@ -76,12 +93,13 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
             raise RunError(f"run {origin_flow}/{origin_run_id} does not record a flow file that "
                            "still exists; pass the flow file: flowc resume FLOW.py RUN_ID")
         flow_file = Path(recorded)
-        flow = compile_flow(flow_file, origin_flow, stream)
+        flow, remember = compile_flow(flow_file, origin_flow, stream, store.root)
     if flow.name != origin_flow:
         raise RunError(f"run {origin_flow}/{origin_run_id} belongs to flow {origin_flow}, "
                        f"not {flow.name}")
     clone = resume_source(store, flow, origin_run_id, record, step)
     values = origin_params(flow, record)
+    remember()
     run_id = run_id or new_run_id()
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,
