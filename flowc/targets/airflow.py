@@ -10,13 +10,14 @@ long form and the reasons):
 - **Edges** are task dependencies. A task with several upstreams (a join, the reconvergence after
   a switch) or with a mapped group upstream has trigger rule ``none_failed_min_one_success``, so a
   branch skipped by a switch does not block it while a failure still does.
-- **foreach / parallel**: the foreach task pushes its indices as XCom (the pod's XCom sidecar
-  reads ``/airflow/xcom/return.json``); a ``<step>__fanout`` task turns them into the index paths
-  of the children, and the body runs as a *mapped task group* expanded over those paths, so each
-  child's steps of a multi-step body stay together.
-- **nested foreach**: Airflow cannot map a group inside a mapped group, so the inner fan-out
-  flattens every outer child's indices into one list of paths ("3.0", "3.1", ...) and the inner
-  body is its own top-level mapped group. The steps after the inner join continue in a second
+- **foreach / parallel**: the foreach task pushes its children's index paths as XCom ("0", "1",
+  ... or "3.0", "3.1", ... under "3"; the pod's XCom sidecar reads ``/airflow/xcom/return.json``),
+  and the body runs as a *mapped task group* expanded over them, so each child's steps of a
+  multi-step body stay together.
+- **nested foreach**: Airflow cannot map a group inside a mapped group, so a ``<step>__flatten``
+  task joins the lists of every instance of the inner foreach task into one list of paths and the
+  inner body is its own top-level mapped group. (Each list carries its own paths, so outer
+  children skipped by a switch cannot shift the others.) The steps after the inner join continue in a second
   group mapped over the outer paths again (``<foreach>_body_2``). Widths multiply, hence the
   ``max_map_length`` warning (FLOW260).
 - **switch**: the switch task pushes the chosen step; one ``<switch>__to_<step>`` task per case
@@ -67,7 +68,7 @@ FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
 FLOW265 = register("FLOW265", "task id collision on Airflow", """
-A step name collides with a helper task flowc adds (``<step>__fanout``, ``<step>__to_<step>``).
+A step name collides with a helper task flowc adds (``<step>__flatten``, ``<step>__to_<step>``).
 Rename the step.""")
 
 CAPABILITIES: dict[str, str] = {
@@ -185,11 +186,28 @@ class _Lowering:
     def var(self, step: str) -> str:
         return step
 
-    def fanout_var(self, foreach: str) -> str:
-        return f"{foreach}__fanout"
+    def flatten_var(self, foreach: str) -> str:
+        return f"{foreach}__flatten"
 
     def case_var(self, switch: str, target: str) -> str:
         return f"{switch}__to_{target}"
+
+    def ran_var(self, join: str) -> str:
+        return f"{join}__ran"
+
+    def guarded_join(self, step: ir.Step) -> str | None:
+        """The inner foreach a join closes when the join needs a ``<join>__ran`` guard: the
+        foreach sits in a mapped group whose body also has a switch, so some children may never
+        reach it, and the join's group (mapped over all children) must skip those."""
+        if not step.is_join or not step.split_parents:
+            return None
+        opener = self.flow.step(step.split_parents[-1])
+        stack = self.placement.stacks[opener.name]
+        if not _fans_out(opener) or not stack:
+            return None
+        switches = any(isinstance(s.transition, ir.Switch) and self.placement.stacks[s.name] == stack
+                       for s in self.flow.steps)
+        return opener.name if switches else None
 
     def output_of(self, step: str, here: str | None) -> str:
         """The XComArg of ``step``'s task as seen from group ``here`` (None: top level)."""
@@ -200,7 +218,9 @@ class _Lowering:
 
     def expand_source(self, foreach: str) -> str:
         """The XComArg a group inside ``foreach`` is expanded over: its children's index paths."""
-        return f"{self.fanout_var(foreach)}.output"
+        if self.placement.group_of[foreach] is None:
+            return f"{self.var(foreach)}.output"
+        return f"{self.flatten_var(foreach)}.output"
 
     # ----------------------------------------------------------------- checks
 
@@ -209,9 +229,11 @@ class _Lowering:
         for step in self.flow.steps:
             helpers = []
             if _fans_out(step):
-                helpers.append(self.fanout_var(step.name))
+                helpers.append(self.flatten_var(step.name))
             if isinstance(step.transition, ir.Switch):
                 helpers += [self.case_var(step.name, t) for t in step.transition.targets if t != step.name]
+            if self.guarded_join(step):
+                helpers.append(self.ran_var(step.name))
             for helper in helpers:
                 if helper in names:
                     self.error(FLOW265, f"step {helper!r} collides with the task flowc adds for "
@@ -439,13 +461,18 @@ class _Lowering:
                      op_args=[Expr(self.output_of(switch, here)), target])
         return Task(self.case_var(switch, target), "PythonOperator", kwargs)
 
-    def fanout_task(self, foreach: str) -> Task:
-        step = self.flow.step(foreach)
-        stack = self.placement.stacks[foreach]
-        parents: Any = Expr(self.expand_source(stack[-1])) if stack else ""
-        kwargs = kw(task_id=self.fanout_var(foreach), python_callable=Expr("flowc_fanout"),
-                     op_args=[parents, Expr(self.output_of(step.name, None))])
-        return Task(self.fanout_var(foreach), "PythonOperator", kwargs)
+    def ran_task(self, join: str, foreach: str, trigger_any: bool) -> Task:
+        kwargs = kw(task_id=self.ran_var(join), python_callable=Expr("flowc_ran"),
+                    op_args=[Expr(self.expand_source(foreach)), Expr("index_path")],
+                    trigger_rule=Expr(TRIGGER_ANY) if trigger_any else None)
+        return Task(self.ran_var(join), "PythonOperator", kwargs)
+
+    def flatten_task(self, foreach: str) -> Task:
+        """One list of the children's paths of every instance of a foreach inside a group."""
+        # Instances a switch skipped push nothing; the others still make one list.
+        kwargs = kw(task_id=self.flatten_var(foreach), python_callable=Expr("flowc_flatten"),
+                    op_args=[Expr(self.output_of(foreach, None))], trigger_rule=Expr(TRIGGER_ANY))
+        return Task(self.flatten_var(foreach), "PythonOperator", kwargs)
 
     # ----------------------------------------------------------------- graph
 
@@ -454,7 +481,7 @@ class _Lowering:
         out = []
         for step in self.flow.steps:
             if _fans_out(step):
-                continue  # the fan-out task and the group's expand carry the dependency
+                continue  # the group's expand over the foreach task's XCom is the dependency
             for target in step.transition.targets:
                 if target == step.name:
                     continue
@@ -462,6 +489,10 @@ class _Lowering:
                     case = self.case_var(step.name, target)
                     out.append((self.var(step.name), step.name, case, step.name))
                     out.append((case, step.name, self.var(target), target))
+                elif self.guarded_join(self.flow.step(target)):
+                    ran = self.ran_var(target)
+                    out.append((self.var(step.name), step.name, ran, target))
+                    out.append((ran, target, self.var(target), target))
                 else:
                     out.append((self.var(step.name), step.name, self.var(target), target))
         return out
@@ -500,6 +531,9 @@ class _Lowering:
                 group = self.placement.group(group_id)
                 tasks: list[Task] = []
                 for member in group.steps:
+                    closes = self.guarded_join(self.flow.step(member))
+                    if closes is not None:
+                        tasks.append(self.ran_task(member, closes, trigger_any(self.ran_var(member))))
                     tasks.append(self.step_task(self.flow.step(member), trigger_any(member)))
                     tasks += self.cases(self.flow.step(member), group_id)
                 doc = f"One instance per child of foreach {group.foreach!r}."
@@ -507,10 +541,7 @@ class _Lowering:
                                          tuple(tasks), tuple(_dedupe(inner.get(group_id, [])))))
                 for member in group.steps:
                     if _fans_out(self.flow.step(member)):
-                        blocks.append(self.fanout_task(member))
-                continue
-            if _fans_out(step):
-                blocks.append(self.fanout_task(name))
+                        blocks.append(self.flatten_task(member))
         dag_kwargs, cron = self.dag_kwargs()
         names = {self.settings.airflow_operator, "DAG"}
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
@@ -518,6 +549,8 @@ class _Lowering:
             names.add(t.operator)
             names.update(str(v.text).partition("(")[0] for k, v in t.kwargs if isinstance(v, Expr))
             names.update(k for k, _ in t.kwargs)
+        if names & {"flowc_case", "flowc_ran"}:
+            names.add("AirflowSkipException")
         if any(isinstance(b, GroupBlock) for b in blocks):
             names.add("task_group")
         if any("trigger_rule" in dict(t.kwargs) for t in tasks):

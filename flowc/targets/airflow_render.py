@@ -138,14 +138,14 @@ class Model:
 
 _SDK_NAMES = ("DAG", "Asset", "CronTriggerTimetable", "Param", "TriggerRule", "task_group")
 _AIRFLOW3_EXTRA = (
-    ("flowc_case", "from airflow.sdk.exceptions import AirflowSkipException"),
+    ("AirflowSkipException", "from airflow.sdk.exceptions import AirflowSkipException"),
     ("PythonOperator", "from airflow.providers.standard.operators.python import PythonOperator"),
 )
 _AIRFLOW2 = (  # the Airflow 2.10 homes of the same names
     ("DAG", "from airflow import DAG"),
     ("Asset", "from airflow.datasets import Dataset as Asset"),
     ("task_group", "from airflow.decorators import task_group"),
-    ("flowc_case", "from airflow.exceptions import AirflowSkipException"),
+    ("AirflowSkipException", "from airflow.exceptions import AirflowSkipException"),
     ("Param", "from airflow.models.param import Param"),
     ("PythonOperator", "from airflow.operators.python import PythonOperator"),
     ("CronTriggerTimetable", "from airflow.timetables.trigger import CronTriggerTimetable"),

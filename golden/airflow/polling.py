@@ -38,11 +38,14 @@ SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/poll
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
-# while a recursive step chooses itself, then hands a foreach step's indices or the step a
-# switch chose to the XCom sidecar.
+# while a recursive step chooses itself, then hands a foreach step's children's index paths
+# (["3.0","3.1"] under "3") or the step a switch chose to the XCom sidecar.
 SHIM_SCRIPT = """\
-step= prev=
-for arg in "$@"; do [ "$prev" = --step ] && step=$arg; prev=$arg; done
+step= path= prev=
+for arg in "$@"; do
+  case $prev in --step) step=$arg ;; --index-path) path=$arg ;; esac
+  prev=$arg
+done
 side=$(mktemp -d)
 iteration=0
 while :; do
@@ -52,7 +55,7 @@ while :; do
 done
 if [ -d /airflow/xcom ]; then
   if [ -f "$side/foreach_indices" ]; then
-    cp "$side/foreach_indices" /airflow/xcom/return.json
+    sed "s/[0-9][0-9]*/\\"${path:+$path.}&\\"/g" "$side/foreach_indices" > /airflow/xcom/return.json
   elif [ -f "$side/next_step" ]; then
     printf '"%s"' "$(cat "$side/next_step")" > /airflow/xcom/return.json
   fi

@@ -153,8 +153,8 @@ def test_single_foreach_has_no_warning_and_maps_a_group() -> None:
     result = emit_source(FOREACH)
     assert result.diagnostics == ()
     text = result.text
-    assert "start_body = start_body_tasks.expand(index_path=start__fanout.output)" in text
-    assert _task(text, "start__fanout")["op_args"] == "['', start.output]"
+    assert "start_body = start_body_tasks.expand(index_path=start.output)" in text
+    assert "flatten" not in text  # only a foreach inside a group needs its lists joined
     assert _task(text, "start")["do_xcom_push"] == "True"
     assert "do_xcom_push" not in _task(text, "body")
     assert _task(text, "join")["trigger_rule"] == "TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS"
@@ -375,14 +375,15 @@ def _pod_script(text: str) -> str:
     raise AssertionError("no SHIM_SCRIPT")
 
 
-@pytest.mark.parametrize("shape,step,index_path,expected", [
-    ("foreach", "start", "", [0, 1, 2, 3, 4]),
-    ("recursion", "start", "", None),
+@pytest.mark.parametrize("shape,steps,expected", [
+    ("foreach", ["start"], ["0", "1", "2", "3", "4"]),
+    ("recursion", ["start"], None),
+    ("nested_foreach", ["start", "outer"], ["1.0", "1.1"]),
 ])
-def test_pod_command_runs_the_real_shim(tmp_path: Path, shape: str, step: str, index_path: str,
+def test_pod_command_runs_the_real_shim(tmp_path: Path, shape: str, steps: list[str],
                                         expected) -> None:
-    """The pod's `sh -c` script, run here against the real shim, hands the side channel to the
-    XCom sidecar's file."""
+    """The pod's `sh -c` script, run here against the real shim, hands the children's index
+    paths to the XCom sidecar's file (the last step runs at index path "1" when nested)."""
     text = emit(Path(f"tests/flows/{shape}.py"))
     xcom = tmp_path / "xcom"
     xcom.mkdir()
@@ -391,11 +392,13 @@ def test_pod_command_runs_the_real_shim(tmp_path: Path, shape: str, step: str, i
     from flowc.runtime_shim.manifest_source import encode_inline
 
     flow = compile_file(Path(f"tests/flows/{shape}.py")).flow
-    argv = [sys.executable, "-m", "flowc.runtime_shim", "--flow-file", f"tests/flows/{shape}.py",
-            "--step", step, "--run-id", "r1", "--attempt", "0"]
     env = {**os.environ, "FLOWC_MANIFEST": encode_inline(flow), "FLOWC_DATASTORE": str(tmp_path / "ds")}
-    done = subprocess.run(["sh", "-c", script, "flowc", *argv], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    for depth, step in enumerate(steps):
+        argv = [sys.executable, "-m", "flowc.runtime_shim", "--flow-file", f"tests/flows/{shape}.py",
+                "--step", step, "--run-id", "r1", "--attempt", "0"] + (["--index-path", "1"] if depth else [])
+        done = subprocess.run(["sh", "-c", script, "flowc", *argv], env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
     if expected is None:
         assert not (xcom / "return.json").exists()
     else:

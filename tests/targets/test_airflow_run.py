@@ -184,3 +184,69 @@ def test_dag_run_conf_reaches_the_start_step_typed(tmp_path: Path) -> None:
     assert expected["start"]["t"]["seen"]["count"] == [5, "int"]
     assert expected["start"]["t"]["seen"]["verbose"] == [True, "bool"]
     assert snapshot(tmp_path / "airflow", flow.name, run_id) == expected
+
+
+FOREACH_IN_SWITCH_IN_FOREACH = textwrap.dedent('''
+    from flowc import FlowSpec, step
+
+    class DeepFlow(FlowSpec):
+        @step
+        def start(self):
+            self.groups = [[1, 2], [], [3], [4, 5, 6]]
+            self.next(self.route, foreach="groups")
+
+        @step
+        def route(self):
+            self.items = self.input
+            self.kind = "many" if self.items else "none"
+            self.next({"many": self.fan, "none": self.empty}, condition="kind")
+
+        @step
+        def fan(self):
+            self.next(self.square, foreach="items")
+
+        @step
+        def square(self):
+            self.value = self.input * self.input
+            self.next(self.gather)
+
+        @step
+        def gather(self, inputs):
+            self.total = sum(i.value for i in inputs)
+            self.next(self.merge)
+
+        @step
+        def empty(self):
+            self.total = 0
+            self.next(self.merge)
+
+        @step
+        def merge(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.totals = [i.total for i in inputs]
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_foreach_in_a_switch_in_a_foreach(tmp_path: Path) -> None:
+    """The outer child that the switch sends elsewhere pushes no index paths; the others' inner
+    children still get the right paths (each list carries its own)."""
+    flow_file = tmp_path / "deep_flow.py"
+    flow_file.write_text(FOREACH_IN_SWITCH_IN_FOREACH)
+    result = emit_source(FOREACH_IN_SWITCH_IN_FOREACH, str(flow_file),
+                         **local_settings(tmp_path / "airflow", code_dir=str(tmp_path)))
+    dag = airflow_env.load_dag(result.text, "deep_flow", "DeepFlow")
+    state, run_id, tasks = airflow_env.run_dag(dag)
+    assert state == "success", tasks
+    local_id = run_locally(flow_file, tmp_path / "local")
+    expected = snapshot(tmp_path / "local" / "datastore", "DeepFlow", local_id)
+    assert expected["join"]["t"]["totals"] == [5, 0, 9, 77]
+    assert sorted(expected["square"]) == ["t_0_0", "t_0_1", "t_2_0", "t_3_0", "t_3_1", "t_3_2"]
+    assert snapshot(tmp_path / "airflow", "DeepFlow", run_id) == expected

@@ -41,11 +41,14 @@ SHIM = [
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
-# while a recursive step chooses itself, then hands a foreach step's indices or the step a
-# switch chose to the XCom sidecar.
+# while a recursive step chooses itself, then hands a foreach step's children's index paths
+# (["3.0","3.1"] under "3") or the step a switch chose to the XCom sidecar.
 SHIM_SCRIPT = """\
-step= prev=
-for arg in "$@"; do [ "$prev" = --step ] && step=$arg; prev=$arg; done
+step= path= prev=
+for arg in "$@"; do
+  case $prev in --step) step=$arg ;; --index-path) path=$arg ;; esac
+  prev=$arg
+done
 side=$(mktemp -d)
 iteration=0
 while :; do
@@ -55,23 +58,13 @@ while :; do
 done
 if [ -d /airflow/xcom ]; then
   if [ -f "$side/foreach_indices" ]; then
-    cp "$side/foreach_indices" /airflow/xcom/return.json
+    sed "s/[0-9][0-9]*/\\"${path:+$path.}&\\"/g" "$side/foreach_indices" > /airflow/xcom/return.json
   elif [ -f "$side/next_step" ]; then
     printf '"%s"' "$(cat "$side/next_step")" > /airflow/xcom/return.json
   fi
 fi
 """
 SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
-
-
-def flowc_fanout(parents, indices):
-    """The index paths of a foreach step's children ("3" under "", "3.1" under "3"). Called with
-    every instance of a mapped foreach step, it flattens them into one list: a nested foreach
-    becomes a single mapped level."""
-    if isinstance(parents, str):
-        parents, indices = [parents], [indices]
-    return [f"{parent}.{i}" if parent else str(i) for parent, children in zip(parents, indices)
-            for i in children]
 
 
 def flowc_case(chosen, step):
@@ -123,11 +116,6 @@ with DAG(
         env_vars=ENV,
         do_xcom_push=True,
     )
-    fan__fanout = PythonOperator(
-        task_id="fan__fanout",
-        python_callable=flowc_fanout,
-        op_args=["", fan.output],
-    )
 
     @task_group(group_id="fan_body")
     def fan_body_tasks(index_path):
@@ -144,7 +132,7 @@ with DAG(
             env_vars=ENV,
         )
 
-    fan_body = fan_body_tasks.expand(index_path=fan__fanout.output)
+    fan_body = fan_body_tasks.expand(index_path=fan.output)
 
     fan_join = KubernetesPodOperator(
         task_id="fan_join",

@@ -35,11 +35,14 @@ SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/n
 ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
-# while a recursive step chooses itself, then hands a foreach step's indices or the step a
-# switch chose to the XCom sidecar.
+# while a recursive step chooses itself, then hands a foreach step's children's index paths
+# (["3.0","3.1"] under "3") or the step a switch chose to the XCom sidecar.
 SHIM_SCRIPT = """\
-step= prev=
-for arg in "$@"; do [ "$prev" = --step ] && step=$arg; prev=$arg; done
+step= path= prev=
+for arg in "$@"; do
+  case $prev in --step) step=$arg ;; --index-path) path=$arg ;; esac
+  prev=$arg
+done
 side=$(mktemp -d)
 iteration=0
 while :; do
@@ -49,7 +52,7 @@ while :; do
 done
 if [ -d /airflow/xcom ]; then
   if [ -f "$side/foreach_indices" ]; then
-    cp "$side/foreach_indices" /airflow/xcom/return.json
+    sed "s/[0-9][0-9]*/\\"${path:+$path.}&\\"/g" "$side/foreach_indices" > /airflow/xcom/return.json
   elif [ -f "$side/next_step" ]; then
     printf '"%s"' "$(cat "$side/next_step")" > /airflow/xcom/return.json
   fi
@@ -58,14 +61,10 @@ fi
 SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
 
 
-def flowc_fanout(parents, indices):
-    """The index paths of a foreach step's children ("3" under "", "3.1" under "3"). Called with
-    every instance of a mapped foreach step, it flattens them into one list: a nested foreach
-    becomes a single mapped level."""
-    if isinstance(parents, str):
-        parents, indices = [parents], [indices]
-    return [f"{parent}.{i}" if parent else str(i) for parent, children in zip(parents, indices)
-            for i in children]
+def flowc_flatten(lists):
+    """The index paths pushed by every instance of a foreach inside a mapped group, as one list:
+    a nested foreach becomes a single mapped level."""
+    return [path for paths in lists for path in paths]
 
 
 with DAG(
@@ -88,11 +87,6 @@ with DAG(
         env_vars=ENV,
         do_xcom_push=True,
     )
-    start__fanout = PythonOperator(
-        task_id="start__fanout",
-        python_callable=flowc_fanout,
-        op_args=["", start.output],
-    )
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
@@ -110,12 +104,13 @@ with DAG(
             do_xcom_push=True,
         )
 
-    start_body = start_body_tasks.expand(index_path=start__fanout.output)
+    start_body = start_body_tasks.expand(index_path=start.output)
 
-    outer__fanout = PythonOperator(
-        task_id="outer__fanout",
-        python_callable=flowc_fanout,
-        op_args=[start__fanout.output, dag.get_task("start_body.outer").output],
+    outer__flatten = PythonOperator(
+        task_id="outer__flatten",
+        python_callable=flowc_flatten,
+        op_args=[dag.get_task("start_body.outer").output],
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
     @task_group(group_id="outer_body")
@@ -134,12 +129,13 @@ with DAG(
             do_xcom_push=True,
         )
 
-    outer_body = outer_body_tasks.expand(index_path=outer__fanout.output)
+    outer_body = outer_body_tasks.expand(index_path=outer__flatten.output)
 
-    mid__fanout = PythonOperator(
-        task_id="mid__fanout",
-        python_callable=flowc_fanout,
-        op_args=[outer__fanout.output, dag.get_task("outer_body.mid").output],
+    mid__flatten = PythonOperator(
+        task_id="mid__flatten",
+        python_callable=flowc_flatten,
+        op_args=[dag.get_task("outer_body.mid").output],
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
     @task_group(group_id="mid_body")
@@ -157,7 +153,7 @@ with DAG(
             env_vars=ENV,
         )
 
-    mid_body = mid_body_tasks.expand(index_path=mid__fanout.output)
+    mid_body = mid_body_tasks.expand(index_path=mid__flatten.output)
 
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
@@ -175,7 +171,7 @@ with DAG(
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
-    outer_body_2 = outer_body_2_tasks.expand(index_path=outer__fanout.output)
+    outer_body_2 = outer_body_2_tasks.expand(index_path=outer__flatten.output)
 
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
@@ -193,7 +189,7 @@ with DAG(
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
-    start_body_2 = start_body_2_tasks.expand(index_path=start__fanout.output)
+    start_body_2 = start_body_2_tasks.expand(index_path=start.output)
 
     outer_join = KubernetesPodOperator(
         task_id="outer_join",

@@ -47,8 +47,9 @@ def flowc_run(step, argv, env):
     """Run one task with flowc's runtime shim in a subprocess on this worker.
 
     A recursive step runs again with the next --iteration while it chooses itself. Returns what
-    the tasks downstream read: a foreach step's indices, or the step a switch chose.
+    the tasks downstream read: a foreach step's children's index paths, or the step a switch chose.
     """
+    parent = argv[argv.index("--index-path") + 1] if "--index-path" in argv else ""
     with tempfile.TemporaryDirectory(prefix="flowc-") as side:
         chosen = pathlib.Path(side, "next_step")
         iteration = 0
@@ -60,7 +61,7 @@ def flowc_run(step, argv, env):
             iteration += 1
         indices = pathlib.Path(side, "foreach_indices")
         if indices.exists():
-            return json.loads(indices.read_text())
+            return [f"{parent}.{i}" if parent else str(i) for i in json.loads(indices.read_text())]
         return chosen.read_text() if chosen.exists() else None
 
 

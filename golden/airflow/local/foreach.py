@@ -40,8 +40,9 @@ def flowc_run(step, argv, env):
     """Run one task with flowc's runtime shim in a subprocess on this worker.
 
     A recursive step runs again with the next --iteration while it chooses itself. Returns what
-    the tasks downstream read: a foreach step's indices, or the step a switch chose.
+    the tasks downstream read: a foreach step's children's index paths, or the step a switch chose.
     """
+    parent = argv[argv.index("--index-path") + 1] if "--index-path" in argv else ""
     with tempfile.TemporaryDirectory(prefix="flowc-") as side:
         chosen = pathlib.Path(side, "next_step")
         iteration = 0
@@ -53,18 +54,8 @@ def flowc_run(step, argv, env):
             iteration += 1
         indices = pathlib.Path(side, "foreach_indices")
         if indices.exists():
-            return json.loads(indices.read_text())
+            return [f"{parent}.{i}" if parent else str(i) for i in json.loads(indices.read_text())]
         return chosen.read_text() if chosen.exists() else None
-
-
-def flowc_fanout(parents, indices):
-    """The index paths of a foreach step's children ("3" under "", "3.1" under "3"). Called with
-    every instance of a mapped foreach step, it flattens them into one list: a nested foreach
-    becomes a single mapped level."""
-    if isinstance(parents, str):
-        parents, indices = [parents], [indices]
-    return [f"{parent}.{i}" if parent else str(i) for parent, children in zip(parents, indices)
-            for i in children]
 
 
 with DAG(
@@ -87,11 +78,6 @@ with DAG(
             "env": ENV,
         },
     )
-    start__fanout = PythonOperator(
-        task_id="start__fanout",
-        python_callable=flowc_fanout,
-        op_args=["", start.output],
-    )
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
@@ -109,7 +95,7 @@ with DAG(
             },
         )
 
-    start_body = start_body_tasks.expand(index_path=start__fanout.output)
+    start_body = start_body_tasks.expand(index_path=start.output)
 
     join = PythonOperator(
         task_id="join",

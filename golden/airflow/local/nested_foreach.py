@@ -42,8 +42,9 @@ def flowc_run(step, argv, env):
     """Run one task with flowc's runtime shim in a subprocess on this worker.
 
     A recursive step runs again with the next --iteration while it chooses itself. Returns what
-    the tasks downstream read: a foreach step's indices, or the step a switch chose.
+    the tasks downstream read: a foreach step's children's index paths, or the step a switch chose.
     """
+    parent = argv[argv.index("--index-path") + 1] if "--index-path" in argv else ""
     with tempfile.TemporaryDirectory(prefix="flowc-") as side:
         chosen = pathlib.Path(side, "next_step")
         iteration = 0
@@ -55,18 +56,14 @@ def flowc_run(step, argv, env):
             iteration += 1
         indices = pathlib.Path(side, "foreach_indices")
         if indices.exists():
-            return json.loads(indices.read_text())
+            return [f"{parent}.{i}" if parent else str(i) for i in json.loads(indices.read_text())]
         return chosen.read_text() if chosen.exists() else None
 
 
-def flowc_fanout(parents, indices):
-    """The index paths of a foreach step's children ("3" under "", "3.1" under "3"). Called with
-    every instance of a mapped foreach step, it flattens them into one list: a nested foreach
-    becomes a single mapped level."""
-    if isinstance(parents, str):
-        parents, indices = [parents], [indices]
-    return [f"{parent}.{i}" if parent else str(i) for parent, children in zip(parents, indices)
-            for i in children]
+def flowc_flatten(lists):
+    """The index paths pushed by every instance of a foreach inside a mapped group, as one list:
+    a nested foreach becomes a single mapped level."""
+    return [path for paths in lists for path in paths]
 
 
 with DAG(
@@ -89,11 +86,6 @@ with DAG(
             "env": ENV,
         },
     )
-    start__fanout = PythonOperator(
-        task_id="start__fanout",
-        python_callable=flowc_fanout,
-        op_args=["", start.output],
-    )
 
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
@@ -111,12 +103,13 @@ with DAG(
             },
         )
 
-    start_body = start_body_tasks.expand(index_path=start__fanout.output)
+    start_body = start_body_tasks.expand(index_path=start.output)
 
-    outer__fanout = PythonOperator(
-        task_id="outer__fanout",
-        python_callable=flowc_fanout,
-        op_args=[start__fanout.output, dag.get_task("start_body.outer").output],
+    outer__flatten = PythonOperator(
+        task_id="outer__flatten",
+        python_callable=flowc_flatten,
+        op_args=[dag.get_task("start_body.outer").output],
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
     @task_group(group_id="outer_body")
@@ -135,12 +128,13 @@ with DAG(
             },
         )
 
-    outer_body = outer_body_tasks.expand(index_path=outer__fanout.output)
+    outer_body = outer_body_tasks.expand(index_path=outer__flatten.output)
 
-    mid__fanout = PythonOperator(
-        task_id="mid__fanout",
-        python_callable=flowc_fanout,
-        op_args=[outer__fanout.output, dag.get_task("outer_body.mid").output],
+    mid__flatten = PythonOperator(
+        task_id="mid__flatten",
+        python_callable=flowc_flatten,
+        op_args=[dag.get_task("outer_body.mid").output],
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
     @task_group(group_id="mid_body")
@@ -159,7 +153,7 @@ with DAG(
             },
         )
 
-    mid_body = mid_body_tasks.expand(index_path=mid__fanout.output)
+    mid_body = mid_body_tasks.expand(index_path=mid__flatten.output)
 
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
@@ -178,7 +172,7 @@ with DAG(
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
-    outer_body_2 = outer_body_2_tasks.expand(index_path=outer__fanout.output)
+    outer_body_2 = outer_body_2_tasks.expand(index_path=outer__flatten.output)
 
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
@@ -197,7 +191,7 @@ with DAG(
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
-    start_body_2 = start_body_2_tasks.expand(index_path=start__fanout.output)
+    start_body_2 = start_body_2_tasks.expand(index_path=start.output)
 
     outer_join = PythonOperator(
         task_id="outer_join",
