@@ -17,7 +17,8 @@ long form and the reasons):
 - **nested foreach**: Airflow cannot map a group inside a mapped group, so a ``<step>__flatten``
   task joins the lists of every instance of the inner foreach task into one list of paths and the
   inner body is its own top-level mapped group. (Each list carries its own paths, so outer
-  children skipped by a switch cannot shift the others.) The steps after the inner join continue in a second
+  children skipped by a switch cannot shift the others; a ``<join>__ran`` task skips the inner
+  join of those children, since skips do not cross mapped groups.) The steps after the inner join continue in a second
   group mapped over the outer paths again (``<foreach>_body_2``). Widths multiply, hence the
   ``max_map_length`` warning (FLOW260).
 - **switch**: the switch task pushes the chosen step; one ``<switch>__to_<step>`` task per case
@@ -68,7 +69,8 @@ FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
 FLOW265 = register("FLOW265", "task id collision on Airflow", """
-A step name collides with a helper task flowc adds (``<step>__flatten``, ``<step>__to_<step>``).
+A step name collides with a helper task flowc adds (``<step>__flatten``, ``<step>__to_<step>``,
+``<join>__ran``).
 Rename the step.""")
 
 CAPABILITIES: dict[str, str] = {
