@@ -66,7 +66,7 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
     flow, remember = compile_flow(flow_file, flow_name, stream, _root(datastore))
     values = parse_params(flow, params)
     remember()
-    run_id = run_id or new_run_id()
+    run_id = run_id or _unused_run_id(shim.open_datastore(_root(datastore)), flow.name)
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
                           max_workers=max_workers, stream=stream, live=live, echo_logs=echo_logs)
@@ -100,11 +100,20 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
     clone = resume_source(store, flow, origin_run_id, record, step)
     values = origin_params(flow, record)
     remember()
-    run_id = run_id or new_run_id()
+    run_id = run_id or _unused_run_id(store, flow.name)
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,
                           stream=stream, live=live, clone=clone, echo_logs=echo_logs)
     return scheduler.run()
+
+
+def _unused_run_id(store: shim.Datastore, flow_name: str) -> str:
+    """A fresh time-based id, moved on if a run with it already exists (two runs started in the
+    same microsecond on one datastore)."""
+    run_id = new_run_id()
+    while store.read_run(flow_name, run_id) is not None:
+        run_id = str(int(run_id) + 1)
+    return run_id
 
 
 def _root(datastore: str | None) -> str:

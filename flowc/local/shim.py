@@ -19,6 +19,7 @@ from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
 from flowc.runtime_shim.task import TaskRequest, run_task
 
 open_datastore = ds.open_datastore
+Datastore = ds.Datastore
 DatastoreError = ds.DatastoreError
 
 # Task files the shim writes beside DONE.json that a clone must carry (contracts section 5).
