@@ -123,6 +123,11 @@ class Model:
         return name in self.names
 
     @property
+    def source_text(self) -> str:
+        """The flow file's path as the module docstring shows it (quoted unless plain)."""
+        return self.source if re.fullmatch(r"[\w./+-]+", self.source) else py(self.source)
+
+    @property
     def imports3(self) -> list[str]:
         """Names imported from ``airflow.sdk`` on Airflow 3."""
         return sorted((n for n in _SDK_NAMES if n in self.names), key=lambda n: (n[0].islower(), n))
