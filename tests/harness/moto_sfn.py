@@ -208,6 +208,24 @@ def _patch_cfn_state_machine() -> Callable[[], None]:
     return lambda: setattr(cls, "create_from_cloudformation_json", original)
 
 
+def _patch_describe_jobs_race() -> Callable[[], None]:
+    """Symptom: under a wide Map some Batch Tasks fail with ``KeyError('RequestId')``: moto's
+    ``describe_jobs`` iterates the live job table while another request thread submits a job
+    (``dictionary changed size during iteration``, HTTP 500). Iterate a snapshot."""
+    from moto.batch import models
+
+    cls = models.BatchBackend
+    original = cls.describe_jobs
+
+    def describe_jobs(self, jobs):
+        wanted = set(jobs or ())
+        return [job.describe() for key, job in list(self._jobs.items())
+                if not wanted or key in wanted or job.arn in wanted]
+
+    cls.describe_jobs = describe_jobs
+    return lambda: setattr(cls, "describe_jobs", original)
+
+
 def _patch_map_failures() -> Callable[[], None]:
     """Symptom: a failed Distributed Map child leaves a ``null`` item and the execution SUCCEEDS.
 
@@ -486,6 +504,7 @@ PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
     "env_growth": _patch_env_growth,
     "map_failures": _patch_map_failures,
     "cfn_state_machine": _patch_cfn_state_machine,
+    "describe_jobs_race": _patch_describe_jobs_race,
 }
 
 

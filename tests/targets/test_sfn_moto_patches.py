@@ -42,7 +42,7 @@ def _machine(state: dict) -> dict:
 
 def test_every_patch_has_a_test():
     tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth", "map_failures",
-              "cfn_state_machine"}
+              "cfn_state_machine", "describe_jobs_race"}
     assert set(PATCHES) == tested
 
 
@@ -179,3 +179,33 @@ def test_cfn_state_machine(tmp_path: Path, patched: bool):
         else:
             with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
                 sfn.describe_state_machine(stateMachineArn=arn)
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "without"])
+def test_describe_jobs_race(tmp_path: Path, patched: bool):
+    """A job submitted while ``describe_jobs`` walks the table (made deterministic: describing the
+    first job submits another, as a concurrent request thread would)."""
+    from moto.batch.models import batch_backends
+
+    without = () if patched else ("describe_jobs_race",)
+    with MotoSfn(tmp_path, without=without) as aws:
+        batch = aws.client("batch")
+        submit = dict(jobQueue=aws.job_queue, jobDefinition=aws.job_definition,
+                      containerOverrides={"command": [sys.executable, "-c", "pass"]})
+        first = batch.submit_job(jobName="first", **submit)["jobId"]
+        backend = batch_backends["123456789012"]["us-east-1"]
+        job = backend._jobs[first]
+        describe = job.describe
+
+        def describe_and_submit():
+            job.describe = describe
+            batch.submit_job(jobName="concurrent", **submit)
+            return describe()
+
+        job.describe = describe_and_submit
+        if patched:
+            described = backend.describe_jobs([first])
+            assert [d["jobName"] for d in described] == ["first"]
+        else:
+            with pytest.raises(RuntimeError, match="changed size during iteration"):
+                backend.describe_jobs([first])
