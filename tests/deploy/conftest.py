@@ -53,6 +53,11 @@ def aws(moto_endpoint, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", data=b"", method="POST")
     urllib.request.urlopen(request).close()
+    # Executions stay RUNNING (moto's default) whatever an earlier test configured.
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/config", method="POST",
+                                     data=b'{"stepfunctions": {"execute_state_machine": false}}',
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
     import boto3
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
