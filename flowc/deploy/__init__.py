@@ -28,7 +28,8 @@ def _prepare(flow_file: Path, target: str, settings: Mapping[str, Any], flow_nam
     engine = get_engine(target)
     overrides = {**dict(settings), **getattr(engine, "forced_settings", {})}
     return engine, prepare(Path(flow_file), target, overrides, flow_name=flow_name,
-                           with_package=with_package)
+                           with_package=with_package,
+                           handled=getattr(engine, "handled_diagnostics", ()))
 
 
 def deploy(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,

@@ -12,6 +12,7 @@ own profile mechanism) at the moment they are used, and every error message pass
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets as _secrets
 import shutil
@@ -19,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from flowc.compiler import ir
 from flowc.targets import Settings
@@ -137,9 +138,11 @@ def check_no_secrets(values: Mapping[str, Any], origin: str) -> None:
 
 
 def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
-            flow_name: str | None = None, with_package: bool = True) -> Prepared:
+            flow_name: str | None = None, with_package: bool = True,
+            handled: Collection[str] = ()) -> Prepared:
     """Compile ``flow_file`` for ``target``; with ``code_package_dir`` set (and ``with_package``),
-    build the code package, upload it there and compile the spec against it.
+    build the code package, upload it there and compile the spec against it. Warnings whose code
+    is in ``handled`` are dropped: the engine's deploy step takes care of what they warn about.
 
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
@@ -168,8 +171,9 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
     if not result.ok:
         raise CompileError([d for d in result.diagnostics if d.severity == ERROR])
     (output,) = result.outputs
-    settings = load_settings(flow_file, overrides)
-    warnings = tuple(f"{d.code}: {d.message}" for d in result.diagnostics)
+    if package_url is not None:
+        settings = dataclasses.replace(settings, code_package=package_url)
+    warnings = tuple(f"{d.code}: {d.message}" for d in result.diagnostics if d.code not in handled)
     return Prepared(flow_file, target, flow, settings, output.text, output.relative.name,
                     package_url, warnings)
 

@@ -106,8 +106,9 @@ def test_wait_follows_execution_to_its_end(aws, tmp_path):
 def test_schedule_created_updated_and_removed(aws, tmp_path):
     settings = {**SETTINGS, "sfn_scheduler_role_arn": ROLE.replace("flowc-sfn", "flowc-scheduler")}
     flow = make_project(tmp_path / "p", SCHEDULED, settings)
-    deployment, _ = facade.deploy(flow, "sfn")
+    deployment, prepared = facade.deploy(flow, "sfn")
     assert str(deployment.actions[-1]) == "created schedule NightlyFlow (cron(30 4 ? * 2 *))"
+    assert prepared.warnings == ()  # not "no schedule is created" (FLOW237): deploy made it
     scheduler = boto3.client("scheduler")
     schedule = scheduler.get_schedule(Name="NightlyFlow")
     assert schedule["ScheduleExpression"] == "cron(30 4 ? * 2 *)"
