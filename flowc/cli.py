@@ -91,6 +91,9 @@ def main() -> None:
 @click.option("--sfn-format", type=click.Choice(["asl", "cloudformation"]),
               help="Step Functions output: the ASL definition or a CloudFormation template.")
 @click.option("--sfn-job-queue", help="AWS Batch job queue (sfn).")
+@click.option("--sfn-job-definition", help="AWS Batch job definition of every step (sfn, asl format).")
+@click.option("--sfn-role-arn", help="Role the state machine assumes (sfn; cloudformation creates one if unset).")
+@click.option("--sfn-batch-job-role-arn", help="Role of the Batch job containers (sfn).")
 @click.option("--code-package", help="URL of a 'flowc package' archive the tasks fetch and verify "
               "instead of using the code baked into the image.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",

@@ -505,6 +505,10 @@ def test_cli_compiles_to_sfn(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["Resources"]["StateMachine"]["Type"] == \
         "AWS::StepFunctions::StateMachine"
+    flags = CliRunner().invoke(main, ["compile", "tests/flows/linear.py", "--target", "sfn",
+                                      "--sfn-job-definition", "jd", "--sfn-job-queue", "q"])
+    start = json.loads(flags.output)["States"]["start"]["Parameters"]
+    assert (start["JobDefinition"], start["JobQueue"]) == ("jd", "q")
     refused = CliRunner().invoke(main, ["compile", "tests/flows/linear.py", "--target", "sfn",
                                         "--datastore-root", str(tmp_path)])
     assert refused.exit_code == 1 and "FLOW230" in refused.output
