@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -114,8 +115,8 @@ class ExecutingRun:
     def run(self) -> Any:
         """The client ``Run`` of this run (``flowc.client.Run``)."""
         if self.run_id is None:
-            raise RuntimeError(f"the run did not start (exit code {self.returncode}): "
-                               f"{self.stderr.strip().splitlines()[-1:] or ''}")
+            last = (self.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"the run did not start (exit code {self.returncode}): {last}")
         from flowc.client import Run
 
         return Run(self.pathspec, datastore=self.datastore)
@@ -128,7 +129,7 @@ class ExecutingRun:
     def kill(self) -> None:
         """Stop the run as Ctrl-C would: the scheduler stops its tasks and marks it stopped."""
         if self._process.poll() is None:
-            self._process.send_signal(2)  # SIGINT
+            self._process.send_signal(signal.SIGINT)
             try:
                 self._process.wait(30)
             except subprocess.TimeoutExpired:

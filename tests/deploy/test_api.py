@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
@@ -94,3 +95,31 @@ def test_deployer_creates_triggers_and_lists_on_step_functions(aws, tmp_path):
     # settings given to the engine method win over the Deployer's
     with pytest.raises(DeployError, match="Step Functions needs an IAM role"):
         Deployer(flow, sfn_role_arn=ROLE).step_functions(sfn_role_arn="").create()
+
+
+def test_async_run_can_be_stopped(tmp_path):
+    flow = make_project(tmp_path / "p", '''
+        import time
+        from flowc import FlowSpec, step
+
+        class SlowFlow(FlowSpec):
+            @step
+            def start(self):
+                time.sleep(60)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''', {})
+    with Runner(flow, datastore=str(tmp_path / "ds")) as runner:
+        executing = runner.async_run()
+        assert executing.status == "running"
+        deadline = time.monotonic() + 60  # the run id is known once the run has started
+        while executing.run_id is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        started = time.monotonic()
+        executing.kill()
+        assert time.monotonic() - started < 30  # stopped, not waited for
+        assert executing.status == "failed" and executing.returncode != 0
+        assert executing.run_id and not executing.run.successful
