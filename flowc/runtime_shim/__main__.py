@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from flowc.runtime_shim import manifest_source
     from flowc.runtime_shim.capture import capture_output
     from flowc.runtime_shim.datastore import DatastoreError, open_datastore
+    from flowc.exceptions import ParameterError
     from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
+    from flowc.runtime_shim.params import params_from_environment
     from flowc.runtime_shim.task import TaskRequest, run_task
 
     try:
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             args.attempt = int(text)
         if args.attempt < 0 or args.iteration < 0:
             raise ValueError("--attempt and --iteration are never negative")
-        params: dict[str, str] = {}
+        params = params_from_environment(os.environ.get("FLOWC_PARAMS"))  # --param wins below
         for item in args.param:
             name, sep, value = item.partition("=")
             if not sep or not name:
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
-    except (ValueError, FlowLoadError, DatastoreError) as exc:
+    except (ValueError, ParameterError, FlowLoadError, DatastoreError) as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
         return 2
     request = TaskRequest(flow_class=flow_class, manifest=manifest, step=args.step,

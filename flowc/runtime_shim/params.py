@@ -7,6 +7,7 @@ from the imported flow class; statically known ones agree with the manifest.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from typing import Any, Mapping
 
@@ -86,6 +87,25 @@ def resolve_parameters(flow_cls: type, manifest: ir.Flow, given: Mapping[str, st
             value = read_include_file(str(value), p.is_text, p.encoding, p.name)
         values[p.attribute] = value
     return values
+
+
+def params_from_environment(text: str | None) -> dict[str, str]:
+    """``FLOWC_PARAMS`` (a JSON object, docs/contracts.md) as command-line strings.
+
+    Engines that cannot build a variable-length argv (Step Functions' execution input, Airflow's
+    params) hand the shim one JSON object instead. Strings are taken as typed on a command line;
+    other JSON values are written back as JSON text, which every parameter type reads the same way
+    (``3``, ``0.5``, ``true``, ``[1, 2]``)."""
+    if not text or not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ParameterError(f"FLOWC_PARAMS is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError("FLOWC_PARAMS must be a JSON object of parameter values")
+    return {str(name): value if isinstance(value, str) else json.dumps(value)
+            for name, value in data.items() if value is not None}
 
 
 def parameter_names(flow_cls: type, manifest: ir.Flow) -> tuple[str, ...]:

@@ -114,8 +114,6 @@ def test_recursion_passes_the_iteration(executions: dict) -> None:
     assert iterations == ["0", "1", "2", "3"]
 
 
-@pytest.mark.xfail(strict=True, reason="the shim does not read FLOWC_PARAMS yet (docs/contracts.md "
-                   "section 4); strict, so this fails once it does and the marker must go")
 def test_parameters_from_the_execution_input(aws: MotoSfn, tmp_path: Path) -> None:
     path = ROOT / "tests/flows/parameters.py"
     values = {"who": "moto", "count": 5, "ratio": 0.25, "verbose": True,
