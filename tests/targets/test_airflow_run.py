@@ -250,3 +250,35 @@ def test_foreach_in_a_switch_in_a_foreach(tmp_path: Path) -> None:
     assert expected["join"]["t"]["totals"] == [5, 0, 9, 77]
     assert sorted(expected["square"]) == ["t_0_0", "t_0_1", "t_2_0", "t_3_0", "t_3_1", "t_3_2"]
     assert snapshot(tmp_path / "airflow", "DeepFlow", run_id) == expected
+
+
+RUNTIME_DEFAULT = textwrap.dedent('''
+    import os
+    from flowc import FlowSpec, Parameter, step
+
+    class RuntimeDefaultFlow(FlowSpec):
+        user = Parameter("user", default=os.environ.get("FLOWC_TEST_NO_SUCH_VAR", "nobody"))
+        size = Parameter("size", default=2, type=int)
+
+        @step
+        def start(self):
+            self.seen = [self.user, self.size]
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+@pytest.mark.parametrize("conf,seen", [(None, ["nobody", 2]), ({"user": "ann", "size": 5}, ["ann", 5])])
+def test_parameter_with_a_run_time_default(tmp_path: Path, conf, seen) -> None:
+    """None in Airflow: the shim computes the default; a value from the run's conf wins."""
+    flow_file = tmp_path / "runtime_default_flow.py"
+    flow_file.write_text(RUNTIME_DEFAULT)
+    result = emit_source(RUNTIME_DEFAULT, str(flow_file),
+                         **local_settings(tmp_path / "airflow", code_dir=str(tmp_path)))
+    dag = airflow_env.load_dag(result.text, "runtime_default_flow", "RuntimeDefaultFlow")
+    state, run_id, tasks = airflow_env.run_dag(dag, conf=conf)
+    assert state == "success", tasks
+    assert snapshot(tmp_path / "airflow", "RuntimeDefaultFlow", run_id)["start"]["t"]["seen"] == seen
