@@ -34,6 +34,7 @@ long form and the reasons):
 
 from __future__ import annotations
 
+import builtins
 import re
 import textwrap
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ FLOW265 = register("FLOW265", "task id collision on Airflow", """
 A step name collides with a helper task flowc adds (``<step>__flatten``, ``<step>__to_<step>``,
 ``<join>__ran``).
 Rename the step.""")
+
+# Names the DAG file binds or reads at module level; a step's variable must not shadow them.
+_RESERVED = frozenset(dir(builtins)) | {
+    "dag", "DAG", "Param", "TriggerRule", "task_group", "Asset", "CronTriggerTimetable",
+    "AirflowSkipException", "PythonOperator", "KubernetesPodOperator", "k8s", "datetime", "json",
+    "os", "pathlib", "subprocess", "tempfile", "annotations", "IMAGE", "MANIFEST", "SHIM", "ENV",
+    "SHIM_SCRIPT", "SHIM_CMDS", "index_path",
+}
 
 CAPABILITIES: dict[str, str] = {
     "linear": "task dependencies",
@@ -166,6 +175,8 @@ def place(flow: ir.Flow) -> Placement:
     group_of: dict[str, str | None] = {name: None for name in order}
     for (stack, seg), steps in members.items():
         group_id = f"{stack[-1]}_body" + (f"_{seg + 1}" if seg else "")
+        while group_id in group_of:  # a step's task id already: Airflow shares one id space
+            group_id += "_group"
         groups.append(Group(group_id, stack[-1], tuple(steps)))
         for name in steps:
             group_of[name] = group_id
@@ -181,11 +192,17 @@ class _Lowering:
         self.kubernetes = settings.airflow_operator == "kubernetes"
         self.diagnostics: list[Diagnostic] = []
         self.placement = place(flow)
+        self.group_ids = {g.group_id for g in self.placement.groups}
+        self.group_ids |= {f"{g}_tasks" for g in self.group_ids}
         self.uses_k8s_models = False
 
     # ----------------------------------------------------------------- names
 
     def var(self, step: str) -> str:
+        """The Python variable of ``step``'s task: the step's name unless that would shadow a
+        name the DAG file uses (a module, a helper, a builtin, a group)."""
+        if step in _RESERVED or step.startswith("flowc_") or step in self.group_ids:
+            return f"{step}_step"
         return step
 
     def flatten_var(self, foreach: str) -> str:

@@ -514,3 +514,42 @@ def test_code_package_tasks_start_the_bootstrap() -> None:
                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SHIM")
     assert ast.literal_eval(shim) == ["python", "-m", "flowc.runtime_shim.code_package", "--package",
                                       package, "--", "--flow-file", "foreach_flow.py"]
+
+
+SHADOWING = textwrap.dedent('''
+    from flowc import FlowSpec, step
+
+    class ShadowFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = [1, 2]
+            self.next(self.json, foreach="items")
+
+        @step
+        def json(self):
+            self.next(self.start_body)
+
+        @step
+        def start_body(self, inputs):
+            self.next(self.subprocess)
+
+        @step
+        def subprocess(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_step_names_never_shadow_what_the_dag_file_uses() -> None:
+    result = emit_source(SHADOWING, airflow_operator="local")
+    text = result.text
+    assert "json_step = PythonOperator(" in text and "subprocess_step = PythonOperator(" in text
+    assert "start_body = PythonOperator(" in text  # the group moved aside instead
+    assert '@task_group(group_id="start_body_group")' in text
+    assert _task(text, "json")["op_kwargs"].startswith("{'step': 'json'")
+    path = airflow_env.install_dag(text, "shadow")
+    dag = airflow_env.import_dags(path).dags["ShadowFlow"]
+    assert {"start", "start_body_group.json", "start_body", "subprocess", "end"} <= set(dag.task_ids)
