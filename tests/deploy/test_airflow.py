@@ -164,7 +164,12 @@ def _package_argument(dag_source):
 def _task_logs(airflow, run_id):
     """The tail of every task log of a run, for a failure message."""
     logs = sorted((airflow["home"] / "logs").glob(f"dag_id=*/run_id={run_id}/task_id=*/*.log"))
-    return "\n".join(f"== {p.parent.name}/{p.name}\n{p.read_text()[-1500:]}" for p in logs)
+    out = []
+    for path in logs:
+        lines = [line for line in path.read_text(errors="replace").splitlines()
+                 if '"level":"info"' not in line and '"level":"debug"' not in line]
+        out.append(f"== {path.parent.name}/{path.name}\n" + "\n".join(lines[-40:]))
+    return "\n".join(out)
 
 
 def _dag_run_conf(airflow, dag_id, run_id):
