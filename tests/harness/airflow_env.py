@@ -19,12 +19,12 @@ from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="flowc-airflow-"))
 atexit.register(shutil.rmtree, HOME, True)
+# Only what this process's Airflow needs: pytest imports every test module before running any,
+# so other tests' subprocesses inherit these (they set their own AIRFLOW_HOME).
 ENV = {
     "AIRFLOW_HOME": str(HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGS_FOLDER": str(HOME / "dags"),
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     "KUBECONFIG": str(HOME / "kubeconfig"),
 }
 _IMPORTED_BEFORE = "airflow" in sys.modules
