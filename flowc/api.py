@@ -299,6 +299,16 @@ class DeployerImpl:
 
         deployment, prepared = deploy.deploy(self.flow_file, self.target, self.settings,
                                              flow_name=self.flow_name)
+        return self._deployed(deployment, prepared)
+
+    def existing(self) -> DeployedFlow:
+        """The flow as deployed earlier (by CI, say), to trigger or list runs; deploys nothing."""
+        from flowc import deploy
+
+        return self._deployed(*deploy.existing(self.flow_file, self.target, self.settings,
+                                               flow_name=self.flow_name))
+
+    def _deployed(self, deployment: Deployment, prepared: Any) -> DeployedFlow:
         return DeployedFlow(self.flow_file, self.target, self.settings, self.flow_name, deployment,
                             prepared.flow.name, prepared.settings.datastore_root)
 

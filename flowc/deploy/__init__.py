@@ -39,6 +39,14 @@ def deploy(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
     return engine.deploy(prepared), prepared
 
 
+def existing(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
+             flow_name: str | None = None) -> tuple[Deployment, Prepared]:
+    """The deployment of ``flow_file`` as it would be named, without touching the engine (to
+    trigger or list runs of a flow deployed earlier, e.g. by CI)."""
+    engine, prepared = _prepare(flow_file, target, settings, flow_name, with_package=False)
+    return Deployment(target, engine.deployment_name(prepared)), prepared
+
+
 def trigger(flow_file: Path, target: str, params: Sequence[str] = (),
             settings: Mapping[str, Any] = {}, *, flow_name: str | None = None) -> RunInfo:
     """Start a run of the deployed flow; ``params`` are ``NAME=VALUE`` strings, checked against
@@ -71,5 +79,5 @@ def status(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
     return engine.status(prepared, limit)
 
 
-__all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "get_engine", "get_run", "status",
-           "trigger", "wait"]
+__all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "existing", "get_engine", "get_run",
+           "status", "trigger", "wait"]

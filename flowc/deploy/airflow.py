@@ -185,6 +185,9 @@ def _typed_conf(details: Any, params: Mapping[str, str]) -> dict[str, Any]:
 class AirflowEngine:
     name = "airflow"
 
+    def deployment_name(self, prepared: Prepared) -> str:
+        return dag_id(prepared)
+
     def deploy(self, prepared: Prepared) -> Deployment:
         placed_at = time.time()
         placed = _place(prepared)

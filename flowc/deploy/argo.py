@@ -145,6 +145,9 @@ def _same(existing: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
 class ArgoEngine:
     name = "argo"
 
+    def deployment_name(self, prepared: Prepared) -> str:
+        return _entry(prepared)[2]
+
     def deploy(self, prepared: Prepared) -> Deployment:
         server = ArgoServer.from_settings(prepared)
         entry = _entry(prepared)

@@ -64,6 +64,9 @@ class SfnEngine:
     # FLOW237 warns that an ASL definition carries no schedule: deploy creates it (_schedule).
     handled_diagnostics = ("FLOW237",)
 
+    def deployment_name(self, prepared: Prepared) -> str:
+        return machine_name(prepared.flow)
+
     def deploy(self, prepared: Prepared) -> Deployment:
         settings = prepared.settings
         role = settings.sfn_role_arn

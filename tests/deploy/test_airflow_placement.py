@@ -30,6 +30,7 @@ def test_dags_folder_directory_written_once(tmp_path, monkeypatch):
     assert [p.name for p in dags.iterdir()] == ["linear_flow.py"]  # no temp file left behind
     again, _ = facade.deploy(flow, "airflow")
     assert again.actions[0].verb == "unchanged"
+    assert facade.existing(flow, "airflow")[0].name == "LinearFlow"  # the file's dag_id
 
 
 def test_dags_folder_on_s3(aws, tmp_path, monkeypatch):

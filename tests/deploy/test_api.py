@@ -92,6 +92,12 @@ def test_deployer_creates_triggers_and_lists_on_step_functions(aws, tmp_path):
         triggered.wait(timeout=0.1, poll=0.05)
     sfn.stop_execution(executionArn=execution["executionArn"])
     assert triggered.wait(timeout=10, poll=0.05).status == "stopped"
+    # a later program triggers the same deployment without deploying again
+    again = Deployer(flow, sfn_role_arn=ROLE).step_functions().existing()
+    assert again.name == "ParametersFlow" and again.deployment.actions == ()
+    assert {r.run_id for r in again.runs()} == {triggered.run_id}
+    assert again.trigger().run_id != triggered.run_id
+    assert len(again.runs()) == 2
     # settings given to the engine method win over the Deployer's
     with pytest.raises(DeployError, match="Step Functions needs an IAM role"):
         Deployer(flow, sfn_role_arn=ROLE).step_functions(sfn_role_arn="").create()

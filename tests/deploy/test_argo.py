@@ -199,6 +199,7 @@ def test_cli_reports_engine_errors_in_one_line_without_the_token(argo, tmp_path,
 def test_without_a_server_setting_nothing_is_sent(tmp_path, monkeypatch):
     monkeypatch.delenv("ARGO_SERVER", raising=False)
     flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    assert facade.existing(flow, "argo")[0].name == "linearflow"  # named from the spec, offline
     with pytest.raises(DeployError, match="no Argo Server: set ARGO_SERVER"):
         facade.deploy(flow, "argo")
 
