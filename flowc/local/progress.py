@@ -7,6 +7,7 @@ readable and diffable.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from typing import TextIO
@@ -70,8 +71,9 @@ class Progress:
         self._draw()
 
     def close(self) -> None:
-        self._draw(force=True)
-        self._drawn_lines = 0
+        """Take the live block off the screen; the caller prints the final summary."""
+        self._clear()
+        self.stream.flush()
 
     # ------------------------------------------------------------------ rendering
 
@@ -113,6 +115,11 @@ class Progress:
         self._last_draw = now
         self._clear()
         lines = self.summary_lines()
+        # Cursor-up redraws only work within the screen: never draw more lines than fit.
+        room = max(3, shutil.get_terminal_size((80, 24)).lines - 2)
+        if len(lines) > room:
+            hidden = len(lines) - room + 1
+            lines = lines[:room - 1] + [f"  ... {hidden} more step(s)"]
         if self.title:
             lines.insert(0, f"{self.title}  {now - self._started:.1f}s")
         if lines:

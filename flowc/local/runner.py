@@ -325,9 +325,8 @@ class Scheduler:
 
     def _report(self, result: RunResult) -> None:
         pathspec = f"{result.flow_name}/{result.run_id}"
-        lines = [f"run {pathspec} {result.status} in {result.elapsed:.2f}s"]
-        if not self.progress.live:
-            lines.extend(self.progress.summary_lines())
+        lines = [f"run {pathspec} {result.status} in {result.elapsed:.2f}s",
+                 *self.progress.summary_lines()]
         if result.status == "failed":
             lines.append(f"resume with: flowc resume {self.flow_file} {result.run_id}")
         self.stream.write("\n".join(lines) + "\n")

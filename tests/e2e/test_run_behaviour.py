@@ -546,7 +546,8 @@ def test_live_progress_redraws_per_step_counts(tmp_path: Path) -> None:
     assert "\x1b[" in text and "F\x1b[J" in text  # cursor up + clear: the block is redrawn
     final = text.rsplit("\x1b[J", 1)[-1]
     assert "  square  5 done, 0 running, 0 failed" in final
-    assert f"ForeachFlow/{result.run_id}  " in final  # the title line with the elapsed time
+    assert f"ForeachFlow/{result.run_id}  " in text  # the title line with the elapsed time
+    assert final.startswith(f"run ForeachFlow/{result.run_id} succeeded in")
     assert "start/t started" not in text  # no per-task lines on a terminal
 
 
