@@ -229,7 +229,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
-    except (RunError, DatastoreError) as exc:
+    except (RunError, DatastoreError, OSError) as exc:
         _fail(str(exc))
     sys.exit(result.exit_code)
 
@@ -274,7 +274,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     except CompileError as error:
         _print_diagnostics(error, "text")
         sys.exit(1)
-    except (RunError, DatastoreError) as exc:
+    except (RunError, DatastoreError, OSError) as exc:
         _fail(str(exc))
     sys.exit(result.exit_code)
 

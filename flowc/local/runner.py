@@ -139,8 +139,8 @@ class Scheduler:
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
                            self.clone.origin_run_id if self.clone else None)
-        except shim.DatastoreError as exc:
-            raise RunError(str(exc)) from None
+        except (shim.DatastoreError, OSError) as exc:
+            raise RunError(f"cannot start a run in datastore {self.datastore.root}: {exc}") from None
         workdir = Path(tempfile.mkdtemp(prefix=f"flowc-{self.run_id}-"))
         pool = ProcessPool()
         state = _State()

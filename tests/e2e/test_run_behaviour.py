@@ -605,3 +605,12 @@ def test_current_names_the_task_the_scheduler_ran(write_flow, tmp_path: Path) ->
     seen = snapshot(tmp_path / "datastore", "CurrentFlow", run_id)["join"]["t"]["seen"]
     assert seen == [("CurrentFlow", run_id, "body", f"t_{i}", f"CurrentFlow/{run_id}/body/t_{i}",
                      0, True) for i in range(2)]
+
+
+def test_unusable_datastore_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("not a directory")
+    done = flowc_cli("run", str(FLOWS / "linear.py"), "--datastore", str(tmp_path / "a_file" / "ds"),
+                     cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("flowc: error: ") and "Not a directory" in done.stderr
+    assert "Traceback" not in done.stderr
