@@ -282,3 +282,18 @@ def test_parameter_with_a_run_time_default(tmp_path: Path, conf, seen) -> None:
     state, run_id, tasks = airflow_env.run_dag(dag, conf=conf)
     assert state == "success", tasks
     assert snapshot(tmp_path / "airflow", "RuntimeDefaultFlow", run_id)["start"]["t"]["seen"] == seen
+
+
+def test_steps_named_like_modules_still_run(tmp_path: Path) -> None:
+    """Steps called `json` and `subprocess` do not shadow what the local runner uses."""
+    from tests.targets.test_airflow import SHADOWING
+
+    flow_file = tmp_path / "shadow_flow.py"
+    flow_file.write_text(SHADOWING)
+    result = emit_source(SHADOWING, str(flow_file),
+                         **local_settings(tmp_path / "airflow", code_dir=str(tmp_path)))
+    dag = airflow_env.load_dag(result.text, "shadow_flow", "ShadowFlow")
+    state, run_id, tasks = airflow_env.run_dag(dag)
+    assert state == "success", tasks
+    assert sorted(snapshot(tmp_path / "airflow", "ShadowFlow", run_id)) == [
+        "end", "json", "start", "start_body", "subprocess"]
