@@ -35,6 +35,7 @@ long form and the reasons):
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import textwrap
 from dataclasses import dataclass
@@ -556,8 +557,13 @@ class _Lowering:
                     tasks.append(self.step_task(self.flow.step(member), trigger_any(member)))
                     tasks += self.cases(self.flow.step(member), group_id)
                 doc = f"One instance per child of foreach {group.foreach!r}."
+                group_edges = tuple(_dedupe(inner.get(group_id, [])))
+                used = {v for edge in group_edges for v in edge}
+                used |= {t.var for t in tasks for other in tasks
+                         if f"{t.var}.output" in py([v for _, v in other.kwargs])}
+                tasks = [dataclasses.replace(t, assign=t.var in used) for t in tasks]
                 blocks.append(GroupBlock(group_id, self.expand_source(group.foreach), doc,
-                                         tuple(tasks), tuple(_dedupe(inner.get(group_id, [])))))
+                                         tuple(tasks), group_edges))
                 for member in group.steps:
                     if _fans_out(self.flow.step(member)):
                         blocks.append(self.flatten_task(member))

@@ -89,11 +89,13 @@ def nullable(param: ir.Parameter) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One ``var = Operator(kwargs)`` statement; kwargs are values for ``pretty``."""
+    """One ``var = Operator(kwargs)`` statement; kwargs are values for ``pretty``. Inside a group
+    function a task nothing refers to is a bare call (``assign`` False), so linters stay quiet."""
 
     var: str
     operator: str
     kwargs: tuple[tuple[str, Any], ...]
+    assign: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        region = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="region",
             name="nestedforeachflow-region",
             image=IMAGE,
@@ -119,7 +119,7 @@ with DAG(
     @task_group(group_id="region_body")
     def region_body_tasks(index_path):
         """One instance per child of foreach 'region'."""
-        product = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="product",
             name="nestedforeachflow-product",
             image=IMAGE,
@@ -136,7 +136,7 @@ with DAG(
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        region_total = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="region_total",
             name="nestedforeachflow-region-total",
             image=IMAGE,

@@ -102,7 +102,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        train = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="train",
             name="trainflow-train",
             image=IMAGE,

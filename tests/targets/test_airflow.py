@@ -553,3 +553,15 @@ def test_step_names_never_shadow_what_the_dag_file_uses() -> None:
     path = airflow_env.install_dag(text, "shadow")
     dag = airflow_env.import_dags(path).dags["ShadowFlow"]
     assert {"start", "start_body_group.json", "start_body", "subprocess", "end"} <= set(dag.task_ids)
+
+
+def test_goldens_are_lint_clean() -> None:
+    """No unused imports or variables, no undefined names: pyflakes finds nothing to say."""
+    import io
+
+    from pyflakes.api import check
+    from pyflakes.reporter import Reporter
+
+    for path in sorted((ROOT / "golden" / "airflow").rglob("*.py")):
+        out = io.StringIO()
+        assert check(path.read_text(), str(path), Reporter(out, out)) == 0, out.getvalue()

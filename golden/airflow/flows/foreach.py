@@ -82,7 +82,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        square = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="square",
             name="foreachflow-square",
             image=IMAGE,

@@ -121,7 +121,7 @@ with DAG(
     @task_group(group_id="fan_body")
     def fan_body_tasks(index_path):
         """One instance per child of foreach 'fan'."""
-        work = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="work",
             name="foreachinswitchflow-work",
             image=IMAGE,

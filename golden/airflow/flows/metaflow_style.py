@@ -87,7 +87,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        total = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="total",
             name="metaflowstyleflow-total",
             image=IMAGE,

@@ -92,7 +92,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        outer = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="outer",
             name="nestedforeachflow-outer",
             image=IMAGE,
@@ -117,7 +117,7 @@ with DAG(
     @task_group(group_id="outer_body")
     def outer_body_tasks(index_path):
         """One instance per child of foreach 'outer'."""
-        mid = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="mid",
             name="nestedforeachflow-mid",
             image=IMAGE,
@@ -142,7 +142,7 @@ with DAG(
     @task_group(group_id="mid_body")
     def mid_body_tasks(index_path):
         """One instance per child of foreach 'mid'."""
-        inner = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="inner",
             name="nestedforeachflow-inner",
             image=IMAGE,
@@ -159,7 +159,7 @@ with DAG(
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
         """One instance per child of foreach 'outer'."""
-        inner_join = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="inner_join",
             name="nestedforeachflow-inner-join",
             image=IMAGE,
@@ -177,7 +177,7 @@ with DAG(
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        mid_join = KubernetesPodOperator(
+        KubernetesPodOperator(
             task_id="mid_join",
             name="nestedforeachflow-mid-join",
             image=IMAGE,

@@ -83,7 +83,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        square = PythonOperator(
+        PythonOperator(
             task_id="square",
             python_callable=flowc_run,
             op_kwargs={

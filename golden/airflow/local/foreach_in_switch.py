@@ -120,7 +120,7 @@ with DAG(
     @task_group(group_id="fan_body")
     def fan_body_tasks(index_path):
         """One instance per child of foreach 'fan'."""
-        work = PythonOperator(
+        PythonOperator(
             task_id="work",
             python_callable=flowc_run,
             op_kwargs={

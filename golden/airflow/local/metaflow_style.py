@@ -88,7 +88,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        total = PythonOperator(
+        PythonOperator(
             task_id="total",
             python_callable=flowc_run,
             op_kwargs={

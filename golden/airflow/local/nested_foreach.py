@@ -91,7 +91,7 @@ with DAG(
     @task_group(group_id="start_body")
     def start_body_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        outer = PythonOperator(
+        PythonOperator(
             task_id="outer",
             python_callable=flowc_run,
             op_kwargs={
@@ -116,7 +116,7 @@ with DAG(
     @task_group(group_id="outer_body")
     def outer_body_tasks(index_path):
         """One instance per child of foreach 'outer'."""
-        mid = PythonOperator(
+        PythonOperator(
             task_id="mid",
             python_callable=flowc_run,
             op_kwargs={
@@ -141,7 +141,7 @@ with DAG(
     @task_group(group_id="mid_body")
     def mid_body_tasks(index_path):
         """One instance per child of foreach 'mid'."""
-        inner = PythonOperator(
+        PythonOperator(
             task_id="inner",
             python_callable=flowc_run,
             op_kwargs={
@@ -159,7 +159,7 @@ with DAG(
     @task_group(group_id="outer_body_2")
     def outer_body_2_tasks(index_path):
         """One instance per child of foreach 'outer'."""
-        inner_join = PythonOperator(
+        PythonOperator(
             task_id="inner_join",
             python_callable=flowc_run,
             op_kwargs={
@@ -178,7 +178,7 @@ with DAG(
     @task_group(group_id="start_body_2")
     def start_body_2_tasks(index_path):
         """One instance per child of foreach 'start'."""
-        mid_join = PythonOperator(
+        PythonOperator(
             task_id="mid_join",
             python_callable=flowc_run,
             op_kwargs={
