@@ -546,7 +546,8 @@ SHADOWING = textwrap.dedent('''
 def test_step_names_never_shadow_what_the_dag_file_uses() -> None:
     result = emit_source(SHADOWING, airflow_operator="local")
     text = result.text
-    assert "json_step = PythonOperator(" in text and "subprocess_step = PythonOperator(" in text
+    assert "subprocess_step = PythonOperator(" in text
+    assert "\n    subprocess = " not in text and "\n        json = " not in text
     assert "start_body = PythonOperator(" in text  # the group moved aside instead
     assert '@task_group(group_id="start_body_group")' in text
     assert _task(text, "json")["op_kwargs"].startswith("{'step': 'json'")
