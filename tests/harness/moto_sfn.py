@@ -16,6 +16,7 @@ import contextlib
 import copy
 import datetime
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -577,6 +578,7 @@ class MotoSfn:
         # The interpreter sends its own service calls to localhost:$MOTO_PORT.
         self._stack.enter_context(_environ({"MOTO_PORT": str(self.port), **FAKE_KEYS,
                                             "AWS_DEFAULT_REGION": REGION}))
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         server.start()
         self._stack.callback(server.stop)
