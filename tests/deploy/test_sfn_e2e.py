@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -46,7 +47,9 @@ def test_deploy_then_trigger_wait_runs_the_flow(moto_sfn, tmp_path):
     assert deployed.exit_code == 0, deployed.output
     result = runner.invoke(main, ["trigger", str(flow), "-t", "sfn", "--wait", "--timeout", "240"])
     run_id = result.output.splitlines()[0]
-    assert result.exit_code == 0, (result.output, [j for j in moto_sfn.runner.jobs if j["exit_code"]])
+    failed_jobs = [f"{job['name']} exit {job['exit_code']}: " + Path(job["log"]).read_text(errors="replace")[-1500:]
+                   for job in moto_sfn.runner.jobs if job["exit_code"]]
+    assert result.exit_code == 0, (result.output, failed_jobs)
     assert f"{run_id}: succeeded" in result.output
     run = Run(f"BranchFlow/{run_id}", datastore=datastore)
     assert run.successful
