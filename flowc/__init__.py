@@ -1,7 +1,8 @@
 """flowc: write flows the Metaflow way, compile them to Argo, Step Functions or Airflow.
 
 This package's top level is the authoring API (``FlowSpec``, ``step``, ``Parameter``, the
-decorators, ``current``) and, imported lazily, the client (``Flow``, ``Run``, ...). It is
+decorators, ``current``) and, imported lazily, the client (``Flow``, ``Run``, ...) and the
+programmatic API (``compile``, ``Runner``, ``Deployer``). It is
 standard-library only: containers that run the shim never need libcst or jinja2. Inside flowc's
 runtime, ``import metaflow`` resolves to this module.
 """
@@ -30,17 +31,25 @@ __all__ = [
     "MetaflowExceptionWrapper",
     "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
     "default_namespace", "get_metadata", "metadata", "datastore",
+    "compile", "Runner", "Deployer",
 ]
 
 _CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
                            "get_namespace", "default_namespace", "get_metadata", "metadata",
                            "datastore"})
 
+_API_NAMES = frozenset({"compile", "Runner", "Deployer"})
+
 
 def __getattr__(name: str) -> Any:
-    """The client is imported on first use, so authoring a flow stays cheap."""
+    """The client and the programmatic API are imported on first use, so authoring a flow stays
+    cheap and a container never loads the compiler."""
     if name in _CLIENT_NAMES:
         from flowc import client
 
         return getattr(client, name)
+    if name in _API_NAMES:
+        from flowc import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")

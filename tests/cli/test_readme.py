@@ -35,3 +35,11 @@ def test_setup_command_compiles_and_runs_the_bundled_example():
         assert (ROOT / path).is_file(), path
     assert "flowc compile examples/" in setup and "flowc run examples/" in setup
     assert "bash .ci/run" in README and ".venv/bin/python -m pytest -q" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_programmatic_api_is_reachable_from_the_package_lazily():
+    code = ("import sys, flowc; assert 'flowc.api' not in sys.modules; "
+            "text = flowc.compile('examples/train.py', 'argo'); "
+            "assert text.startswith('---') and flowc.Runner.__name__ == 'Runner' "
+            "and flowc.Deployer.__name__ == 'Deployer'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
