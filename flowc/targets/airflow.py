@@ -138,14 +138,6 @@ def _fans_out(step: ir.Step) -> bool:
     return isinstance(step.transition, (ir.Foreach, ir.Parallel))
 
 
-def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
-    """The foreach/parallel steps enclosing ``step``, outermost first (its index path's length).
-
-    A join's ``split_parents`` end with the split it closes, which no longer encloses it."""
-    parents = step.split_parents[:-1] if step.is_join else step.split_parents
-    return tuple(p for p in parents if _fans_out(flow.step(p)))
-
-
 def place(flow: ir.Flow) -> Placement:
     """Assign every step inside a foreach to a mapped group.
 
@@ -154,7 +146,7 @@ def place(flow: ir.Flow) -> Placement:
     graph stays acyclic (the inner body's group sits between the two segments).
     """
     order = common.topological_order(flow)
-    stacks = {s.name: foreach_stack(flow, s) for s in flow.steps}
+    stacks = {s.name: common.foreach_stack(flow, s) for s in flow.steps}
     segment: dict[str, int] = {}
     for name in order:
         step = flow.step(name)
