@@ -299,9 +299,9 @@ class AslBuilder:
 
     def _task(self, step: ir.Step, depth: int) -> dict[str, Any]:
         job = step_job(step, self.settings, self.definitions[step.name])
-        argv = common.shim_argv(
-            self.settings.python,
-            common.flow_file_in_image(self.flow, self.settings.code_dir),
+        argv = common.task_argv(
+            self.flow,
+            self.settings,
             step=step.name,
             run_id=path("run"),
             index_path=path("path") if depth else None,

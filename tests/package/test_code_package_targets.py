@@ -1,0 +1,24 @@
+"""Every target starts its tasks through the code-package bootstrap when --code-package is set,
+and through the baked-in code otherwise (one builder, common.task_argv, serves all three)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowc.compiler import compile_file
+from flowc.targets import TARGET_NAMES, Settings, get_target
+from tests.conftest import ROOT
+
+PACKAGE = "s3://bucket/pkgs/foreach-" + "ab" * 32 + ".tar.gz"
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_tasks_fetch_and_verify_the_code_package(target):
+    flow = compile_file(ROOT / "tests" / "flows" / "foreach.py").flow
+    baked = get_target(target).emit(flow, Settings(airflow_operator="local")).text
+    packaged = get_target(target).emit(
+        flow, Settings(airflow_operator="local", code_package=PACKAGE)).text
+    assert "flowc.runtime_shim.code_package" not in baked
+    assert "/app/" in baked
+    assert "flowc.runtime_shim.code_package" in packaged and PACKAGE in packaged
+    assert "/app/" not in packaged  # the flow file is found inside the extracted package
