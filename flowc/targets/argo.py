@@ -67,6 +67,12 @@ SECRET_SOURCE = register("FLOW208", "@secrets source the shim cannot resolve on 
 The shim resolves @secrets sources 'env:NAME' and 'file:PATH' inside the pod. Mount a
 Kubernetes secret with @kubernetes(secrets=[...]) (it becomes envFrom) and read it as env:NAME.""")
 
+TEMPLATE_TAG = register("FLOW209", "a value Argo would read as a template tag", """
+Argo substitutes every '{{...}}' in a workflow before it runs, and has no way to escape one: a
+parameter default, an @environment value or a @kubernetes label/annotation holding '{{' would be
+replaced or fail the workflow. Build the value inside the step instead (the shim passes it through
+unchanged), or avoid '{{' in it.""")
+
 ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
 
 capabilities: dict[str, str] = {
@@ -137,12 +143,36 @@ def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
         if deco is not None:
             out.append(Diagnostic(ENV_NOT_BUILT, f"@{cls.tag}: argo runs the image as it is",
                                   deco.span, WARNING, "bake the packages into --image"))
+    out.extend(_template_tags(flow))
     for param in flow.parameters:
         if param.default_kind == "runtime":
             out.append(Diagnostic(RUNTIME_DEFAULT,
                                   f"parameter {param.name!r} has a run-time default and is not an Argo workflow argument",
                                   param.span, WARNING, "give it a literal default to make it overridable at submit"))
     return out
+
+
+def _template_tags(flow: ir.Flow) -> list[Diagnostic]:
+    """User values that reach the YAML where Argo would substitute them."""
+    found: list[tuple[str, ir.Span]] = []
+    for param in flow.parameters:
+        if param.default_kind == "literal" and "{{" in str(param.default):
+            found.append((f"the default of parameter {param.name!r}", param.span))
+    for step in flow.steps:
+        env = step.decorator(ir.Environment)
+        for key, value in (env.vars if env is not None else ()):
+            if "{{" in str(value):
+                found.append((f"@environment value {key!r} of step {step.name!r}", env.span))
+        kube = step.decorator(ir.Kubernetes)
+        if kube is None:
+            continue
+        for field_name in ("labels", "annotations", "node_selector"):
+            for key, value in getattr(kube, field_name) or ():
+                if "{{" in str(value):
+                    found.append((f"@kubernetes {field_name} {key!r} of step {step.name!r}", kube.span))
+    return [Diagnostic(TEMPLATE_TAG, f"{what} contains '{{{{', which Argo would substitute", span, ERROR,
+                       "build the value inside the step, or avoid '{{' in it")
+            for what, span in found]
 
 
 # --------------------------------------------------------------------------- lowering
