@@ -203,6 +203,14 @@ def _disk_full(exc: OSError) -> bool:
 # --------------------------------------------------------------------------- backends
 
 
+def remove_if_present(path: str) -> None:
+    """Delete a local (temporary) file; one that is already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 class LocalBackend:
     """A directory. Every write goes to a temporary file first and is renamed into place."""
 
@@ -228,10 +236,7 @@ class LocalBackend:
         os.replace(temp_path, target)
 
     def discard_temp(self, temp_path: str) -> None:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
+        remove_if_present(temp_path)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         handle, temp = self.temp_file(key)

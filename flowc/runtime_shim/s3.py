@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from flowc.runtime_shim.datastore import Datastore, DatastoreError
+from flowc.runtime_shim.datastore import Datastore, DatastoreError, remove_if_present
 
 T = TypeVar("T")
 
@@ -94,6 +94,18 @@ def is_missing(exc: BaseException) -> bool:
     return status == 404 or code in ("404", "NoSuchKey", "NotFound")
 
 
+def _found(request: Callable[[], object]) -> bool:
+    """True when the request succeeds, False when its object does not exist; other errors
+    propagate (to the retry loop)."""
+    try:
+        request()
+    except Exception as exc:  # noqa: BLE001
+        if is_missing(exc):
+            return False
+        raise
+    return True
+
+
 class S3Backend:
     """Keys under ``s3://bucket/prefix``; every call goes through :meth:`call` (retries)."""
 
@@ -137,10 +149,7 @@ class S3Backend:
             self.discard_temp(temp_path)
 
     def discard_temp(self, temp_path: str) -> None:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
+        remove_if_present(temp_path)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         try:
@@ -171,13 +180,7 @@ class S3Backend:
         def download() -> bool:
             handle.seek(0)
             handle.truncate()
-            try:
-                self.client.download_fileobj(self.bucket, self._key(key), handle)
-            except Exception as exc:  # noqa: BLE001
-                if is_missing(exc):
-                    return False
-                raise
-            return True
+            return _found(lambda: self.client.download_fileobj(self.bucket, self._key(key), handle))
 
         try:
             found = self.call(f"download {key}", download)
@@ -192,13 +195,7 @@ class S3Backend:
 
     def exists(self, key: str) -> bool:
         def head() -> bool:
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-            except Exception as exc:  # noqa: BLE001
-                if is_missing(exc):
-                    return False
-                raise
-            return True
+            return _found(lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
 
         try:
             return self.call(f"head {key}", head)
