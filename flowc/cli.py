@@ -197,19 +197,29 @@ def targets_command(markdown: bool) -> None:
     click.echo(render_markdown() if markdown else render_text(), nl=False)
 
 
+def _local_run_options(command):
+    """The options `flowc run` and `flowc resume` share (both start a local run)."""
+    options = (
+        click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
+                     help="Most tasks running at once."),
+        click.option("--datastore", metavar="ROOT", help="Datastore root: a directory or "
+                     "s3://bucket/prefix (default: FLOWC_DATASTORE or .flowc)."),
+        click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the new run's id to this file as soon as the run starts."),
+        click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
+        click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
+                     help="Show each task's output when it finishes (it is always stored)."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command("run")
 @click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
-@click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Most tasks running at once.")
-@click.option("--datastore", metavar="ROOT",
-              help="Datastore root: a directory or s3://bucket/prefix (default: FLOWC_DATASTORE or .flowc).")
-@click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the run id to this file as soon as the run starts.")
-@click.option("--flow", "flow_name", help="The FlowSpec subclass to run when the file has several.")
-@click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
-              help="Show each task's output when it finishes (it is always stored).")
+@_local_run_options
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
@@ -237,15 +247,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 @main.command("resume")
 @click.argument("args", nargs=-1, metavar="[FLOW_FILE] [RUN_ID]")
 @click.option("--step", help="Re-run from this step (default: the first step that failed).")
-@click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Most tasks running at once.")
-@click.option("--datastore", metavar="ROOT",
-              help="Datastore root: a directory or s3://bucket/prefix (default: FLOWC_DATASTORE or .flowc).")
-@click.option("--run-id-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the new run's id to this file as soon as it starts.")
-@click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
-@click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
-              help="Show each task's output when it finishes (it is always stored).")
+@_local_run_options
 def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
                    datastore: str | None, run_id_file: Path | None, flow_name: str | None,
                    echo_logs: bool) -> None:
