@@ -269,7 +269,7 @@ def _step_plan(flow: ir.Flow, step: ir.Step) -> StepPlan:
     return StepPlan(
         step=step,
         kind=node_kind(step),
-        opener=step.split_parents[-1] if step.is_join and step.split_parents else None,
+        opener=step.opener,
         closer=step.matching_join,
         foreach_stack=graph.foreach_stack(flow, step),
         resources=resources(step),

@@ -82,7 +82,7 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
         return [], problems
     source, workflow_source = sources
     exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
-    dependencies = []
+    dependencies: list[dict[str, Any]] = []
     names = syn.NameTable()
     parameters = []
     for event, mapping in events:
@@ -145,7 +145,7 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
     if settings.service_account:
         spec["template"] = {"serviceAccountName": settings.service_account}
     spec["dependencies"] = dependencies
-    condition = " || ".join(d["name"] for d in dependencies)
+    condition = " || ".join(str(d["name"]) for d in dependencies)
     spec["triggers"] = [{"template": {
         "name": template_name,
         "conditions": condition,
