@@ -552,6 +552,17 @@ def dump_manifest(flow: Flow) -> str:
     return json.dumps(to_manifest(flow), indent=2, ensure_ascii=False) + "\n"
 
 
+def plain_value(value: Value) -> Any:
+    """An IR value in its JSON shape: the IR keeps mappings as tuples of (str, value) pairs and
+    lists as tuples; this gives back dicts and lists (for JSON, YAML or Python literals)."""
+    if isinstance(value, tuple) and value and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        return {k: plain_value(v) for k, v in value}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(v) for v in value]
+    return value
+
+
 def _freeze(value: Any) -> Any:
     """JSON lists back to tuples, objects to tuples of pairs (the IR never holds lists or dicts)."""
     if isinstance(value, list):
