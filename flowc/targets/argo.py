@@ -428,7 +428,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    defaults["env"] = [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}]
+    defaults["env"] = [{"name": MANIFEST_ENV, "value": syn.container_text(common.inline_manifest(flow))}]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
