@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 EXAMPLES = ROOT / "examples"
 SHAPES = ROOT / "tests" / "flows"
-SHARED = ROOT.parent / "shared"
+UPSTREAM = ROOT / "tests" / "upstream"  # third-party files the tests read, see its README
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
