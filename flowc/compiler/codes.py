@@ -12,7 +12,7 @@ import importlib
 from flowc.compiler.diagnostics import REGISTRY, Code
 
 _MODULES = ("flowc.compiler", "flowc.compiler.frontend", "flowc.compiler.checker", "flowc.settings",
-            "flowc.targets.argo", "flowc.targets.sfn", "flowc.targets.airflow")
+            "flowc.targets.argo", "flowc.targets.sfn", "flowc.targets.airflow", "flowc.build")
 
 
 def load_all() -> dict[str, Code]:
