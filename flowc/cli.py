@@ -369,7 +369,7 @@ def explain_command(code: str | None) -> None:
     """Explain diagnostic CODE (e.g. FLOW022); without CODE, list every code."""
     import difflib
 
-    from flowc.compiler.codes import load_all
+    from flowc.catalogue import load_all
 
     codes = load_all()
     if code is None:
@@ -387,8 +387,8 @@ def _engine_options(command):
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
         click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--target", "-t", required=True, type=click.Choice(["argo", "sfn", "airflow"]),
-                     help="The engine the flow is deployed to."),
+        click.option("--target", "-t", required=True, metavar="TARGET",
+                     help="The engine the flow is deployed to (argo, sfn, airflow)."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a [tool.flowc] setting (repeatable); never a credential."),

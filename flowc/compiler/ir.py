@@ -459,6 +459,11 @@ class Step:
         return "linear"
 
     @property
+    def fans_out(self) -> bool:
+        """A foreach or parallel step: its children run as indexed tasks (one index-path entry)."""
+        return isinstance(self.transition, (Foreach, Parallel))
+
+    @property
     def is_recursive(self) -> bool:
         """A switch step with a case that loops back to itself."""
         return isinstance(self.transition, Switch) and self.name in self.transition.targets

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
+from flowc.compiler.plan import FlowPlan, Schedule
 from flowc.targets import Settings
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_pod import parameter_default_text
@@ -28,35 +28,20 @@ TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
 PHASE_LABEL = "workflows.argoproj.io/phase"
 
 
-def _extra(settings: Settings, key: str, default: str) -> str:
-    return str(dict(settings.extra).get(key, default))
-
-
-def aws_to_unix(cron: str) -> str | None:
-    """A 5-field cron for Argo; AWS's 6-field form converts when its year is ``*``."""
-    fields = cron.split()
-    if len(fields) == 5:
-        return cron
-    if len(fields) == 6 and fields[5] in ("*", "?"):
-        return " ".join("*" if f == "?" else f for f in fields[:5])
-    return None
-
-
-def cron_workflow(flow: ir.Flow, settings: Settings, schedule: ir.Schedule, template_name: str,
+def cron_workflow(settings: Settings, version: str, schedule: Schedule, template_name: str,
                   name: str, labels: dict[str, str], bad_cron: str) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
-    expression = aws_to_unix(schedule.cron_expression)
-    if expression is None:
-        return None, [Diagnostic(bad_cron, f"cron {schedule.cron_expression!r} cannot be expressed on argo",
+    if schedule.unix is None:
+        return None, [Diagnostic(bad_cron, f"cron {schedule.expression!r} cannot be expressed on argo",
                                  schedule.span, ERROR, "use a 5-field cron expression")]
     meta: dict[str, Any] = {"name": name}
     if settings.namespace:
         meta["namespace"] = settings.namespace
     meta["labels"] = labels
     spec: dict[str, Any] = {}
-    if settings.argo_version == "3.5":
-        spec["schedule"] = expression
+    if version == "3.5":
+        spec["schedule"] = schedule.unix
     else:
-        spec["schedules"] = [expression]
+        spec["schedules"] = [schedule.unix]
     if schedule.timezone:
         spec["timezone"] = schedule.timezone
     spec["concurrencyPolicy"] = "Allow"
@@ -64,61 +49,38 @@ def cron_workflow(flow: ir.Flow, settings: Settings, schedule: ir.Schedule, temp
     return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": meta, "spec": spec}, []
 
 
-def _mapping(value: Any) -> dict[str, Any] | None:
-    """IR values keep dicts as tuples of pairs; accept both."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
-        return {k: v for k, v in value}
-    return None
-
-
 def _label_path(label: str) -> str:
     """A gjson path to a label of the watched object (dots in the key escaped)."""
     return "body.metadata.labels." + label.replace(".", "\\.")
 
 
-def _events(flow: ir.Flow, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
+def _events(plan: FlowPlan, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
     """(event name, {flow parameter: payload field}) for every event that starts the flow; an
     upstream flow's finish is ``("\0finished", {"flow": name})``."""
     out: list[tuple[str, dict[str, str]]] = []
     problems: list[Diagnostic] = []
-    trigger: ir.Trigger | None = flow.decorator(ir.Trigger)
-    if trigger is not None:
-        raw = ([trigger.event] if trigger.event is not None else []) + list(trigger.events)
-        for event in raw:
-            if isinstance(event, str):
-                out.append((event, {}))
-                continue
-            mapping = _mapping(event)
-            params = _mapping(mapping.get("parameters", ())) if mapping is not None else None
-            if mapping is None or not isinstance(mapping.get("name"), str) or params is None:
-                problems.append(Diagnostic(bad, "@trigger event must be a name or a mapping with 'name' and "
-                                           "'parameters' known at compile time", trigger.span, ERROR))
-                continue
-            out.append((mapping["name"], {str(k): str(v) for k, v in params.items()}))
-    finish: ir.TriggerOnFinish | None = flow.decorator(ir.TriggerOnFinish)
-    if finish is not None:
-        raw = ([finish.flow] if finish.flow is not None else []) + list(finish.flows)
-        for upstream in raw:
-            mapping = _mapping(upstream)
-            name = upstream if isinstance(upstream, str) else (mapping or {}).get("name")
-            if not isinstance(name, str):
-                problems.append(Diagnostic(bad, "@trigger_on_finish flow must be a flow name known at compile time",
-                                           finish.span, ERROR))
-                continue
-            out.append(("\0finished", {"flow": name}))
+    for trigger in plan.triggers:
+        if trigger.name is None:
+            what = "event must be a name or a mapping with 'name' and 'parameters'" if trigger.kind == "event" \
+                else "flow must be a flow name"
+            problems.append(Diagnostic(bad, f"@{trigger.tag} {what} known at compile time", trigger.span, ERROR))
+        elif trigger.kind == "event":
+            out.append((trigger.name, dict(trigger.parameters)))
+        else:
+            out.append(("\0finished", {"flow": trigger.name}))
     return out, problems
 
 
-def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[str, str],
-            bad: str, upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    """The Sensor; ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
-    events, problems = _events(flow, bad)
+def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], template_name: str,
+            labels: dict[str, str], bad: str,
+            upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """The Sensor; ``sources`` are the event sources of events and of workflow phases;
+    ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
+    flow = plan.flow
+    events, problems = _events(plan, bad)
     if not events or problems:
         return [], problems
-    source = _extra(settings, "argo_events_source", DEFAULT_EVENT_SOURCE)
-    workflow_source = _extra(settings, "argo_workflows_event_source", DEFAULT_WORKFLOW_SOURCE)
+    source, workflow_source = sources
     exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
     dependencies = []
     names = syn.NameTable()

@@ -91,7 +91,7 @@ def test_misspelled_flowc_option_keeps_did_you_mean(tmp_path: Path):
 
 
 def test_every_registered_code_is_explainable():
-    from flowc.compiler.codes import load_all
+    from flowc.catalogue import load_all
 
     sources = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "flowc").rglob("*.py"))
     registered = set(re.findall(r"register\(\s*\"(FLOW\d{3})\"", sources))
