@@ -117,6 +117,9 @@ def test_help_lists_every_command_with_a_whole_sentence():
     ("boto3", ["show", "SmallFlow/1", "--datastore", "s3://bucket/prefix"], "boto3", "s3"),
     ("boto3", ["logs", "SmallFlow/1/start", "--datastore", "s3://bucket/prefix"], "boto3", "s3"),
     ("boto3", ["status", "flow.py", "--target", "sfn"], "boto3", "s3"),
+    ("boto3", ["resume", "flow.py", "1", "--datastore", "s3://bucket/prefix"], "boto3", "s3"),
+    ("boto3", ["deploy", "flow.py", "--target", "argo", "--code-package-dir", "s3://bucket/code",
+               "--set", "datastore_root=s3://bucket/prefix"], "boto3", "s3"),
     ("airflow_client", ["status", "flow.py", "--target", "airflow"], "apache-airflow-client", "airflow"),
 ])
 def test_missing_optional_install_is_one_line(tmp_path: Path, missing: str, args: list[str], package: str,
