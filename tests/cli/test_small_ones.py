@@ -127,8 +127,23 @@ def test_missing_optional_install_is_one_line(tmp_path: Path, missing: str, args
     (tmp_path / "flow.py").write_text(FLOW, encoding="utf-8")
     done = flowc(*args, cwd=tmp_path, missing=missing)
     assert done.returncode == 1
-    assert done.stderr == (f"flowc: error: this command needs {package}, which is not installed: "
-                           f"pip install 'flowc[{extra}]'\n")
+    needs = "an s3:// datastore needs" if "--datastore" in args else "this command needs"
+    assert done.stderr == f"flowc: error: {needs} {package}, which is not installed: pip install 'flowc[{extra}]'\n"
+
+
+def test_missing_boto3_in_the_image_is_one_line_from_the_shim(tmp_path: Path):
+    """A task whose image lacks boto3 says so in its log, instead of a traceback."""
+    (tmp_path / "flow.py").write_text(FLOW, encoding="utf-8")
+    (tmp_path / "manifest.json").write_text(flowc("ir", "--json", "flow.py", cwd=tmp_path).stdout)
+    code = ("import sys; sys.modules['boto3'] = None; sys.argv[0] = 'shim'; "
+            "from flowc.runtime_shim.__main__ import main; sys.exit(main())")
+    done = subprocess.run([sys.executable, "-c", code, "--flow-file", "flow.py", "--step", "start",
+                           "--run-id", "r1", "--datastore", "s3://bucket/prefix", "--manifest", "manifest.json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == ("flowc shim: error: an s3:// datastore needs boto3, which "
+                                            "is not installed: pip install 'flowc[s3]'")
+    assert "Traceback" not in done.stderr
 
 
 def test_flows_of_the_same_name_keep_their_folders(tmp_path: Path):
