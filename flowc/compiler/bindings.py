@@ -35,6 +35,7 @@ class SourceFacts:
         self._module = module
         self._classes = tuple(classes)
         self._steps = dict(steps)
+        self._writes: dict[str, StepWrites] = {}
 
     @functools.cached_property
     def module_names(self) -> frozenset[str] | None:
@@ -71,16 +72,20 @@ class SourceFacts:
             return None
         return name in module or name in self.class_names
 
-    @functools.lru_cache(maxsize=None)
     def writes(self, step: str) -> StepWrites:
-        node = self._steps.get(step)
-        if node is None:
-            return StepWrites(frozenset(), "an unknown body", False)
-        positional = [*node.params.posonly_params, *node.params.params]
-        me = positional[0].name.value if positional else "self"
-        visitor = _Writes(me)
-        node.body.visit(visitor)
-        return StepWrites(frozenset(visitor.assigned), visitor.hidden, visitor.reads_inputs)
+        """What ``step``'s body assigns on ``self`` (one walk per step, on first use)."""
+        if step not in self._writes:
+            self._writes[step] = _step_writes(step, self._steps.get(step))
+        return self._writes[step]
+
+
+def _step_writes(step: str, node: cst.FunctionDef | None) -> StepWrites:
+    if node is None:  # e.g. a step inherited from a flow in another module
+        return StepWrites(frozenset(), f"step '{step}', whose body is not in this file,", False)
+    positional = [*node.params.posonly_params, *node.params.params]
+    visitor = _Writes(positional[0].name.value if positional else "self")
+    node.body.visit(visitor)
+    return StepWrites(frozenset(visitor.assigned), visitor.hidden, visitor.reads_inputs)
 
 
 def _bind_statements(statements: Iterable[cst.CSTNode], names: set[str]) -> bool:
@@ -162,6 +167,7 @@ class _Writes(cst.CSTVisitor):
         self.assigned: set[str] = set()
         self.hidden: str | None = None
         self.reads_inputs = False
+        self._attribute_names: set[int] = set()  # the ``x`` of ``a.x`` is not a read of ``x``
 
     def _self_attribute(self, node: cst.CSTNode) -> str | None:
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == self.me:
@@ -198,10 +204,11 @@ class _Writes(cst.CSTVisitor):
             self._target(node.asname.name)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value == "inputs":
+        if node.value == "inputs" and id(node) not in self._attribute_names:
             self.reads_inputs = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._attribute_names.add(id(node.attr))
         if self._self_attribute(node) == "__dict__" and self.hidden is None:
             self.hidden = f"{self.me}.__dict__"
 

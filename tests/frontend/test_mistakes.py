@@ -130,3 +130,12 @@ def test_foreach_attribute_from_an_earlier_step_is_silent():
             self.next(self.end)
     """ + LINEAR_END))
     assert result.diagnostics == ()
+
+
+def test_foreach_attribute_from_a_base_class_elsewhere_is_a_warning():
+    source = flow_with(FOREACH_HIDDEN.replace("{setter}", "pass"),
+                       header="from metaflow import FlowSpec, step\nfrom common import ItemsMixin")
+    source = source.replace("class TestFlow(FlowSpec):", "class TestFlow(FlowSpec, ItemsMixin):")
+    (warning,) = compile_text(source).diagnostics
+    assert warning.code == "FLOW025"
+    assert warning.message.endswith("self.items (base class ItemsMixin may)")
