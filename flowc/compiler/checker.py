@@ -269,7 +269,7 @@ class _Checker:
                   and any(split in splits for split, _ in graph.contexts.get(s.name, ()))]
         reading = [s for s in inside if facts is not None and facts.writes(s.name).reads_inputs]
         named = [s for s in inside if "join" in s.name]
-        return (reading or named or [None])[0]
+        return next(iter(reading or named), None)
 
     def join(self, step: ir.Step, parents: list[str], incoming: list[tuple]) -> None:
         if not incoming:
