@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,19 @@ def value_of(settings: Settings, name: str) -> Any:
     key = known_keys()[name]
     holder: Any = settings if key.owner is None else settings.of(key.owner)
     return getattr(holder, key.field.name)
+
+
+def describe(flow_path: Path, overrides: Mapping[str, Any]) -> str:
+    """``flowc config``: one line per setting, ``key = value  # origin``, then its help."""
+    settings, origins = resolve(layers(flow_path / "flow.py" if flow_path.is_dir() else flow_path,
+                                       overrides))
+    lines = []
+    for name, key in known_keys().items():
+        value = value_of(settings, name)
+        shown = "(unset)" if value is None else json.dumps(value)
+        lines.append(f"{name} = {shown}  # {origins[name]}")
+        lines.append(f"    {key.help}" + (f" ({' | '.join(key.choices)})" if key.choices else ""))
+    return "\n".join(lines) + "\n"
 
 
 def _unknown(name: str, origin: str, keys: Mapping[str, Key]) -> str:

@@ -269,7 +269,7 @@ def _step_plan(flow: ir.Flow, step: ir.Step) -> StepPlan:
     return StepPlan(
         step=step,
         kind=node_kind(step),
-        opener=step.split_parents[-1] if step.is_join and step.split_parents else None,
+        opener=step.opener,
         closer=step.matching_join,
         foreach_stack=graph.foreach_stack(flow, step),
         resources=resources(step),
@@ -330,18 +330,8 @@ def environment_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (tuple, list)):
-        return json.dumps(_plain(value), separators=(",", ":"))
+        return json.dumps(ir.plain_value(value), separators=(",", ":"))
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    """IR values keep mappings as tuples of pairs; give them back their JSON shape."""
-    if isinstance(value, tuple) and value and all(
-            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
-        return {k: _plain(v) for k, v in value}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def python_environment(flow: ir.Flow, step: ir.Step) -> PythonEnvironment | None:

@@ -334,7 +334,7 @@ class _Lowering:
             # the default or reports the missing value), unless required, which Airflow enforces.
             optional = nullable(param)
             if param.default_kind == "literal":
-                kwargs.append(py(_json_safe(param.default)))
+                kwargs.append(py(ir.plain_value(param.default)))
             elif optional:
                 kwargs.append("None")
             schema = _PARAM_TYPES.get(param.type)
@@ -453,7 +453,7 @@ class _Lowering:
             opts["node_selector"] = dict(pod.node_selector)
         if pod.tolerations:
             opts["tolerations"] = _k8s_list(
-                "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(_json_safe(v))}" for k, v in tol) + ")"
+                "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(ir.plain_value(v))}" for k, v in tol) + ")"
                 for tol in pod.tolerations)
         if pod.labels:
             opts["labels"] = dict(pod.labels)
@@ -603,15 +603,6 @@ def finish_asset(flow_name: str) -> str:
 
 def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
-
-
-def _json_safe(value: Any) -> Any:
-    """IR values hold tuples (pairs for mappings); give Python literals their natural shape."""
-    if isinstance(value, tuple):
-        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
-            return {k: _json_safe(v) for k, v in value}
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _snake(name: str) -> str:

@@ -310,6 +310,7 @@ class Lowering:
             return depends, ""
         if len(edges) == 1:
             task, cases = edges[0]
+            assert cases is not None  # the one edge is conditional
             return depends, syn.expression(syn.expr_one_of(syn.expr_task_output(task, CASE_OUTPUT), cases))
         terms = []
         for task, cases in edges:

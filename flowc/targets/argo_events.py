@@ -76,15 +76,36 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
             upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     """The Sensor; ``sources`` are the event sources of events and of workflow phases;
     ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
-    flow = plan.flow
     events, problems = _events(plan, bad)
     if not events or problems:
         return [], problems
+    dependencies, mapped = _dependencies(plan, events, sources, upstream_template)
+    meta: dict[str, Any] = {"name": template_name}
+    if settings.namespace:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels
+    spec: dict[str, Any] = {}
+    if settings.service_account:
+        spec["template"] = {"serviceAccountName": settings.service_account}
+    spec["dependencies"] = dependencies
+    spec["triggers"] = [{"template": {
+        "name": template_name,
+        "conditions": " || ".join(str(d["name"]) for d in dependencies),
+        "argoWorkflow": _submit(plan, template_name, mapped),
+    }}]
+    return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []
+
+
+def _dependencies(plan: FlowPlan, events: list[tuple[str, dict[str, str]]], sources: tuple[str, str],
+                  upstream_template: Callable[[str], str]
+                  ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """The sensor's dependencies, and (dependency, parameter, payload field) for each parameter
+    an event maps (only the parameters the workflow takes as arguments)."""
     source, workflow_source = sources
-    exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
-    dependencies = []
+    exposed = {p.name for p in plan.flow.parameters if p.default_kind != "runtime"}
+    dependencies: list[dict[str, Any]] = []
     names = syn.NameTable()
-    parameters = []
+    mapped = []
     for event, mapping in events:
         if event == "\0finished":
             upstream = mapping["flow"]
@@ -106,18 +127,20 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
             "eventName": EVENT_NAME,
             "filters": {"data": [{"path": "body.payload.name", "type": "string", "value": [event]}]},
         })
-        for param, payload_field in mapping.items():
-            if param not in exposed:
-                continue
-            parameters.append((dep, param, payload_field))
-    # Each mapped parameter is passed explicitly; an event without the field (or another event of
-    # the same sensor) falls back to the parameter's default, so it is never blanked.
+        mapped += [(dep, param, field) for param, field in mapping.items() if param in exposed]
+    return dependencies, mapped
+
+
+def _submit(plan: FlowPlan, template_name: str, mapped: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The trigger's workflow submission. Each mapped parameter is passed explicitly; an event
+    without the field (or another event of the same sensor) falls back to the parameter's
+    default, so it is never blanked."""
+    flow = plan.flow
     defaults = {p.name: parameter_default_text(p) for p in flow.parameters}
-    ordered = [p.name for p in flow.parameters if p.name in exposed]
-    workflow_args = [{"name": p, "value": defaults[p] or ""} for p in ordered
-                     if any(p == q for _, q, _ in parameters)]
+    workflow_args = [{"name": p.name, "value": defaults[p.name] or ""} for p in flow.parameters
+                     if any(p.name == q for _, q, _ in mapped)]
     trigger_params = []
-    for dep, param, payload_field in parameters:
+    for dep, param, payload_field in mapped:
         index = [a["name"] for a in workflow_args].index(param)
         src: dict[str, Any] = {"dependencyName": dep, "dataKey": f"body.payload.{payload_field}"}
         if defaults[param] is not None:
@@ -137,18 +160,4 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
     }
     if trigger_params:
         argo_workflow["parameters"] = trigger_params
-    meta: dict[str, Any] = {"name": template_name}
-    if settings.namespace:
-        meta["namespace"] = settings.namespace
-    meta["labels"] = labels
-    spec: dict[str, Any] = {}
-    if settings.service_account:
-        spec["template"] = {"serviceAccountName": settings.service_account}
-    spec["dependencies"] = dependencies
-    condition = " || ".join(d["name"] for d in dependencies)
-    spec["triggers"] = [{"template": {
-        "name": template_name,
-        "conditions": condition,
-        "argoWorkflow": argo_workflow,
-    }}]
-    return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []
+    return argo_workflow

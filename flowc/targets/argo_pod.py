@@ -63,16 +63,8 @@ def parameter_default_text(param: ir.Parameter) -> str | None:
 
 
 def _json(value: Any) -> str:
-    """JSON text of an IR value (the IR keeps mappings as tuples of pairs)."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, tuple) and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in v) and v:
-            return {k: plain(x) for k, x in v}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        return v
-
-    return json.dumps(plain(value), separators=(",", ":"), sort_keys=False)
+    """JSON text of an IR value."""
+    return json.dumps(ir.plain_value(value), separators=(",", ":"), sort_keys=False)
 
 
 def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,

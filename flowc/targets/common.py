@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from pathlib import PurePath, PurePosixPath
-from typing import Sequence
+from typing import Any, Sequence
 
 from flowc.compiler import ir
 from flowc.compiler.plan import Resources
@@ -70,7 +70,7 @@ def shim_argv(
     return argv
 
 
-def task_argv(flow: ir.Flow, settings: Settings, **engine_values: object) -> list[str]:
+def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[str]:
     """The full command of one task under ``settings``: what every target should call.
 
     ``engine_values`` are ``shim_argv``'s keyword arguments (step, run_id, index_path, attempt,

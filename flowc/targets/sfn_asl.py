@@ -174,8 +174,9 @@ class AslBuilder:
         self.settings = settings
         self.own = settings.of(SfnSettings)
         self.options = options
-        self.root = S3Root.parse(settings.datastore_root)
-        assert self.root is not None, "checked by sfn.check() before building"
+        root = S3Root.parse(settings.datastore_root)
+        assert root is not None, "checked by sfn.check() before building"
+        self.root: S3Root = root
         self.recursive = any(s.is_recursive for s in flow.steps)
         self.definitions = dict(options.job_definitions)
 
