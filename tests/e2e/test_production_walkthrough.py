@@ -5,6 +5,7 @@ finishes the run on this machine, reusing the engine's successful tasks."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,53 @@ def test_failed_engine_run_is_read_and_resumed_locally(tmp_path: Path, monkeypat
     assert ": succeeded" in latest.stdout.splitlines()[0]
     assert "resumed from nightly-x7k2p" in latest.stdout
     assert "total = 12" in latest.stdout and "alpha = 2" in latest.stdout
+
+
+IMAGE_FLOW = '''import importlib.util
+from metaflow import FlowSpec, step
+
+
+class ImageFlow(FlowSpec):
+    @step
+    def start(self):
+        import flowc
+        self.flowc_file = flowc.__file__
+        self.has_deps = [m for m in ("libcst", "click", "jinja2", "yaml")
+                         if importlib.util.find_spec(m) is not None]
+        self.items = [1, 2]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.double = 2 * self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.double for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_an_image_with_only_python_and_the_flowc_package_runs_every_task(tmp_path: Path):
+    """What production.md's Dockerfile installs is enough: a bare Python with the flowc package
+    (none of its compile-time dependencies) runs the pods of a compiled spec."""
+    from flowc.client import Run
+    from tests.conftest import ROOT
+
+    image = tmp_path / "image"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(image)], check=True, timeout=120)
+    site = next(image.glob("lib/python3*/site-packages"))
+    shutil.copytree(ROOT / "flowc", site / "flowc", ignore=shutil.ignore_patterns("__pycache__"))
+    flow = tmp_path / "flow.py"
+    flow.write_text(IMAGE_FLOW, encoding="utf-8")
+    run, _ = run_compiled(flow, tmp_path, run_id="image-run", python=str(image / "bin" / "python"))
+    assert run.phase == "Succeeded", [(n.name, n.message, n.stderr) for n in run.nodes if n.stderr]
+    data = Run("ImageFlow/image-run", datastore=str(tmp_path / "datastore"))["start"].task.data
+    assert Path(data.flowc_file).is_relative_to(site)
+    assert data.has_deps == []
+    assert Run("ImageFlow/image-run", datastore=str(tmp_path / "datastore"))["join"].task.data.total == 6
