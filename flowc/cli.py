@@ -541,7 +541,10 @@ def logs_command(pathspec: str, stream: str | None, attempt: int | None, datasto
 
     try:
         _echo_logs(pathspec, (stream,) if stream else ("stdout", "stderr"), attempt, datastore)
-    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+    except FlowcNotFound as exc:
+        _fail(f"{exc} (on an engine, a task whose container never started the shim leaves nothing "
+              "here: see the engine's own logs, docs/production.md section 8)")
+    except (ValueError, DatastoreError) as exc:
         _fail(str(exc))
 
 

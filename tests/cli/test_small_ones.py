@@ -70,6 +70,15 @@ def test_logs_show_stdout_and_say_when_there_is_nothing(failed_run):
     assert silent.stderr == f"flowc: {run}/middle wrote nothing to stdout or stderr\n"
 
 
+def test_logs_of_a_task_that_never_ran_point_at_the_engine(failed_run):
+    datastore, run = failed_run
+    done = flowc("logs", f"{run}/nothere", "--datastore", str(datastore))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"flowc: error: step {run}/nothere has no tasks")
+    assert done.stderr.endswith("see the engine's own logs, docs/production.md section 8)\n")
+    assert len(done.stderr.splitlines()) == 1
+
+
 @pytest.mark.parametrize("args, hint", [
     (["--alpha", "2"], "--param alpha=2"),
     (["--alpha=0.5"], "--param alpha=0.5"),
