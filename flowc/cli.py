@@ -76,7 +76,7 @@ class _FlowcGroup(click.Group):
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
-            _suggest_param(exc, args[0] if args else None)
+            _suggest_param(exc, kwargs.get("args", args[0] if args else None))
             exc.show()
             sys.exit(1)
         except ModuleNotFoundError as exc:

@@ -179,3 +179,15 @@ def test_same_name_flows_given_as_files_are_refused_and_nothing_is_written(tmp_p
         "    hint: compile their directory instead (flowc compile flows ...) to keep each flow's folder, "
         "or use one --output-dir each"]
     assert not (tmp_path / "out").exists()
+
+
+def test_param_hint_reads_the_arguments_given_to_main(tmp_path: Path):
+    """In-process callers (click's CliRunner) pass args=...; the hint uses them, not sys.argv."""
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    (tmp_path / "flow.py").write_text(FLOW, encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "flow.py"), "--beta", "7"])
+    assert result.exit_code == 1
+    assert "flow parameters are given as --param beta=7" in result.output
