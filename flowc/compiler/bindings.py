@@ -25,6 +25,7 @@ class StepWrites:
     assigned: frozenset[str]  # attributes written as ``self.x = / += / : T = / for self.x in / as self.x``
     hidden: str | None  # the first construct that may write attributes unseen (``setattr(self, ...)``)
     reads_inputs: bool  # the body reads a name ``inputs`` (a join that forgot its argument)
+    local_names: frozenset[str] = frozenset()  # plain variables it assigns (``items = ...``, no self.)
 
 
 class SourceFacts:
@@ -85,7 +86,8 @@ def _step_writes(step: str, node: cst.FunctionDef | None) -> StepWrites:
     positional = [*node.params.posonly_params, *node.params.params]
     visitor = _Writes(positional[0].name.value if positional else "self")
     node.body.visit(visitor)
-    return StepWrites(frozenset(visitor.assigned), visitor.hidden, visitor.reads_inputs)
+    return StepWrites(frozenset(visitor.assigned), visitor.hidden, visitor.reads_inputs,
+                      frozenset(visitor.local_names))
 
 
 def _bind_statements(statements: Iterable[cst.CSTNode], names: set[str]) -> bool:
@@ -165,6 +167,7 @@ class _Writes(cst.CSTVisitor):
     def __init__(self, me: str):
         self.me = me
         self.assigned: set[str] = set()
+        self.local_names: set[str] = set()
         self.hidden: str | None = None
         self.reads_inputs = False
         self._attribute_names: set[int] = set()  # the ``x`` of ``a.x`` is not a read of ``x``
@@ -178,6 +181,8 @@ class _Writes(cst.CSTVisitor):
         attribute = self._self_attribute(node)
         if attribute is not None:
             self.assigned.add(attribute)
+        elif isinstance(node, cst.Name):
+            self.local_names.add(node.value)
         elif isinstance(node, (cst.Tuple, cst.List)):
             for element in node.elements:
                 self._target(element.value)

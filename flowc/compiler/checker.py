@@ -351,9 +351,14 @@ class _Checker:
                     hint=f"assign it with self.{attribute} = ... in '{step.name}'"))
                 continue
             close = difflib.get_close_matches(attribute, sorted(visible - RESERVED_STEP_NAMES), n=1)
+            if attribute in writes[0].local_names:
+                hint = f"'{attribute}' is a local variable of '{step.name}': assign self.{attribute} instead"
+            elif close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = f"assign self.{attribute} in '{step.name}'"
             self.error(UNSET_ATTRIBUTE, f"step '{step.name}' has foreach='{attribute}', but no step up "
-                       f"to it assigns self.{attribute}", span,
-                       f"did you mean '{close[0]}'?" if close else f"assign self.{attribute} in '{step.name}'")
+                       f"to it assigns self.{attribute}", span, hint)
 
     def ancestors(self, step: ir.Step) -> list[ir.Step]:
         """``step`` and every step with a path to it."""

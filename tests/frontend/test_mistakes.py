@@ -139,3 +139,12 @@ def test_foreach_attribute_from_a_base_class_elsewhere_is_a_warning():
     (warning,) = compile_text(source).diagnostics
     assert warning.code == "FLOW025"
     assert warning.message.endswith("self.items (base class ItemsMixin may)")
+
+
+def test_foreach_over_a_local_variable_says_so():
+    source = flow_with(FOREACH_HIDDEN.replace("{setter}", "items = [1, 2]"))
+    with pytest.raises(CompileError) as info:
+        compile_text(source)
+    (error,) = info.value.diagnostics
+    assert (error.code, error.span.line) == ("FLOW024", 8)
+    assert error.hint == "'items' is a local variable of 'start': assign self.items instead"
