@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 EXAMPLES = ROOT / "examples"
 SHAPES = ROOT / "tests" / "flows"
-SHARED = ROOT.parent / "shared"
+UPSTREAM = ROOT / "tests" / "upstream"  # third-party files the tests read, see its README
 # The datastore root the repository's pyproject.toml gives its examples; goldens carry it.
 TEST_DATASTORE = "s3://flowc-datastore/flowc"
 
