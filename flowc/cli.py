@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -30,7 +31,7 @@ def _print_diagnostics(error: CompileError, fmt: str) -> None:
     click.echo(render_text(error.diagnostics, sources), err=True, nl=False)
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821 - string annotation
+def _fail(message: str) -> NoReturn:
     click.echo(f"flowc: error: {message}", err=True)
     sys.exit(1)
 
@@ -39,9 +40,9 @@ class _FlowcGroup(click.Group):
     """click exits 2 on bad usage; flowc exits 1 on every kind of bad input (a bad flag is no
     different from a bad flow to a CI job), and 0 only on success."""
 
-    def main(self, *args, **kwargs):  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.UsageError as exc:
             exc.show()
             sys.exit(1)
@@ -135,7 +136,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         sys.exit(1)
     if output_dir is None:
         (single,) = result.outputs
-        if check:
+        if check and output is not None:  # --check without -o failed above
             output_dir, single = Path(output).parent, replace(single, relative=Path(Path(output).name))
             result = replace(result, outputs=(single,))
         elif output in (None, "-"):
@@ -336,8 +337,8 @@ def explain_command(code: str | None) -> None:
 
     codes = load_all()
     if code is None:
-        for entry in codes.values():
-            click.echo(f"{entry.code}  {entry.title}")
+        for known in codes.values():
+            click.echo(f"{known.code}  {known.title}")
         return
     entry = codes.get(code.strip().upper())
     if entry is None:
@@ -456,9 +457,11 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 
     try:
         if "/" in pathspec.strip("/"):
-            run = Run(pathspec, datastore)
+            run: Run | None = Run(pathspec, datastore)
         else:
             run = Flow(pathspec, datastore).latest_run
+        if run is None:
+            _fail(f"flow {pathspec} has no runs")
         click.echo(format_run(run, show_data=not no_data), nl=False)
     except (FlowcNotFound, ValueError, DatastoreError) as exc:
         _fail(str(exc))

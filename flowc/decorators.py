@@ -38,7 +38,7 @@ def _signature(cls: type) -> inspect.Signature:
     return inspect.Signature(params)
 
 
-def _make(cls: type) -> Callable[..., Any]:
+def _make(cls: type[Any]) -> Callable[..., Any]:
     name = cls.tag
     scope = cls.scope
     allowed = tuple(f.name for f in ir.decorator_arguments(cls))

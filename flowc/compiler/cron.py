@@ -14,15 +14,15 @@ _MONTHS = {m: i for i, m in enumerate(
 _DAYS_UNIX = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
 _DAYS_AWS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 
-# (field name, low, high, names)
-_UNIX_FIELDS = (
+_Field = tuple[str, int, int, dict[str, int]]  # (field name, low, high, names)
+_UNIX_FIELDS: tuple[_Field, ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS_UNIX),
 )
-_AWS_FIELDS = (
+_AWS_FIELDS: tuple[_Field, ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

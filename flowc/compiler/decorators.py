@@ -197,7 +197,7 @@ def _evaluate_argument(tag: str, name: str, node: cst.BaseExpression, constants:
     return evaluate(node, constants)
 
 
-def lower(cls: type, call: cst.Call | None, decorator: cst.Decorator, span_of: Spanner,
+def lower(cls: type[Any], call: cst.Call | None, decorator: cst.Decorator, span_of: Spanner,
           constants: Mapping[str, Any], functions: frozenset[str] = frozenset()
           ) -> tuple[Any, list[Diagnostic]]:
     """Bind, evaluate and check one decorator's arguments; returns the record and diagnostics."""

@@ -105,7 +105,7 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
         return None, diagnostics
     if name.lower() in RESERVED:
         diagnostics.append(Diagnostic(RESERVED_PARAMETER, f"parameter name {name!r} is reserved",
-                                      span_of(name_node), hint="choose another name"))
+                                      span_of(name_node or call), hint="choose another name"))
 
     values: dict[str, Any] = {}
     for key in (*_BOOLEAN_ARGS, *_STRING_ARGS):
@@ -149,7 +149,7 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
             default_source = cst.Module([]).code_for_node(default_node)
     if type_name is None:
         type_name = _type_of(default) if default_kind == "literal" and default is not None else "str"
-    if default_kind == "literal" and default is not None:
+    if default_node is not None and default_kind == "literal" and default is not None:
         problem = None
         if type_name == "json":
             if isinstance(default, tuple):

@@ -249,9 +249,9 @@ class aws_errors:
     def __enter__(self) -> "aws_errors":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, DeployError):
-            return False
+            return
         try:
             from botocore import exceptions as bx
         except ImportError:  # pragma: no cover - boto3 is in the s3/test extras
@@ -270,7 +270,6 @@ class aws_errors:
             raise DeployError(f"{self.action}: cannot reach AWS: {exc}") from None
         if isinstance(exc, bx.BotoCoreError):
             raise DeployError(f"{self.action}: {exc}") from None
-        return False
 
 
 def new_run_id(prefix: str) -> str:

@@ -134,7 +134,7 @@ class _HashingWriter(io.RawIOBase):
 class _HashingReader(io.RawIOBase):
     """Reads from ``raw`` and hashes what was read, so a load can verify its blob for free."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.BufferedIOBase):
         self.raw = raw
         self.digest = hashlib.sha256()
 
@@ -255,7 +255,7 @@ class LocalBackend:
         except FileNotFoundError:
             return None
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError:

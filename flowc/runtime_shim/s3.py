@@ -8,6 +8,7 @@ turned off so there is one retry policy, and it is tested.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -73,7 +74,7 @@ def _status(exc: BaseException) -> tuple[str, int]:
     return code, status
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException | None) -> bool:
     """5xx, throttling and connection-level errors; a 4xx other than 429 is never retried."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -173,7 +174,7 @@ class S3Backend:
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         """Downloads to an anonymous temporary file (so a retry restarts cleanly) and returns it."""
         handle = tempfile.TemporaryFile(prefix="flowc-blob-")
 
@@ -191,7 +192,7 @@ class S3Backend:
             handle.close()
             return None
         handle.seek(0)
-        return handle  # type: ignore[return-value]
+        return handle
 
     def exists(self, key: str) -> bool:
         def head() -> bool:

@@ -34,7 +34,7 @@ _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
 class TaskRequest:
     """Everything one task needs; ``flow_class`` is already imported (preload, then fork)."""
 
-    flow_class: type
+    flow_class: type[FlowSpec]
     manifest: ir.Flow
     step: str
     run_id: str
@@ -231,9 +231,10 @@ class _Task:
             if call is not None:
                 raise InvalidNextError(f"the end step {name!r} must not call self.next()")
             return {}
-        if call is None and called:
-            raise StepError(f"step {name!r} finished without calling self.next()")
-        if called and not isinstance(transition, ir.Switch) and call.targets != transition.targets:
+        if call is None:
+            if called:
+                raise StepError(f"step {name!r} finished without calling self.next()")
+        elif called and not isinstance(transition, ir.Switch) and call.targets != transition.targets:
             raise InvalidNextError(f"step {name!r} called self.next({', '.join(call.targets)}) but "
                                    f"the compiled flow goes to {', '.join(transition.targets)}; recompile")
         if isinstance(transition, ir.Foreach):
