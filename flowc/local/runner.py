@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import shim
+from flowc.local import RunError, shim
 from flowc.local.plan import Facts, Planner, PlanError, TaskKey
 from flowc.local.processes import Child, ProcessPool
 from flowc.local.progress import Progress
@@ -33,10 +33,6 @@ TIMEOUT_GRACE_SECONDS = 2.0
 _TAIL_LINES = 25
 # Lines of each stream of a finished task shown on the console (all are stored).
 _ECHO_LINES = 200
-
-
-class RunError(RuntimeError):
-    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)
