@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from flowc.compiler import ir
-from flowc.current import current
+from flowc.current import Parallel, current
 from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
@@ -398,8 +398,6 @@ def run_task(request: TaskRequest) -> TaskResult:
 
 
 def _parallel(instance: FlowSpec, task: _Task) -> Any:
-    from flowc.current import Parallel
-
     frames = instance._flowc_frames()
     if not frames:
         return Parallel("127.0.0.1", 1, 0, task.key.task_id)
