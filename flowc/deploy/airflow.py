@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, iso, join_url,
-                               new_run_id, put_s3)
+                               put_s3)
+from flowc.runtime_shim.ids import new_run_id
 
 PARSE_TIMEOUT_SECONDS = 180
 REQUEST_TIMEOUT_SECONDS = 120

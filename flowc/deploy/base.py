@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets as _secrets
 import shutil
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from flowc.compiler import ir
+from flowc.exceptions import ParameterError
+from flowc.runtime_shim.params import check_assignments
 from flowc.targets import Settings
 
 # Setting names that must never be stored (pyproject) or passed on the command line.
@@ -272,22 +273,11 @@ class aws_errors:
             raise DeployError(f"{self.action}: {exc}") from None
 
 
-def new_run_id(prefix: str) -> str:
-    """``<prefix>-<UTC yyyymmddhhmmss>-<6 hex>``: sorts by start time, unique, valid as an SFN
-    execution name, an Airflow run id and a Kubernetes name."""
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    return f"{prefix}-{stamp}-{_secrets.token_hex(3)}"
-
-
 def parse_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
     """``NAME=VALUE`` strings checked against the flow's parameters, as ``flowc run`` checks them."""
-    from flowc.local.runner import RunError, parse_params as check
-
     try:
-        return check(flow, tuple(pairs))
-    except RunError as exc:
-        raise DeployError(str(exc)) from None
-    except ValueError as exc:  # a value the parameter's type refuses
+        return check_assignments(flow, pairs)
+    except ParameterError as exc:
         raise DeployError(str(exc)) from None
 
 
@@ -334,4 +324,4 @@ def iso(value: Any) -> str | None:
 
 
 __all__ = ["Action", "DeployError", "Deployment", "Engine", "Prepared", "RunInfo", "iso",
-           "new_run_id", "parse_params", "prepare", "redact", "wait_for"]
+           "parse_params", "prepare", "redact", "wait_for"]

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 
 from flowc.compiler import ir
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, aws_errors, iso,
-                               new_run_id, put_s3)
+                               put_s3)
+from flowc.runtime_shim.ids import new_run_id
 
 FORCED_SETTINGS = {"sfn_format": "asl"}
 
