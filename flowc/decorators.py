@@ -93,9 +93,6 @@ pypi_base = _make(ir.PypiBase)
 conda_base = _make(ir.CondaBase)
 exit_hook = _make(ir.ExitHook)
 
-STEP_DECORATOR_FUNCTIONS = {name: globals()[name] for name in ir.STEP_DECORATORS}
-FLOW_DECORATOR_FUNCTIONS = {name: globals()[name] for name in ir.FLOW_DECORATORS}
-
 
 def step(f: Callable[..., Any] | None = None, *, start: bool = False, end: bool = False) -> Any:
     """Marks a method as a step; ``@step(start=True)`` / ``@step(end=True)`` name the ends of the graph."""
