@@ -70,8 +70,6 @@ class TaskResult:
     retryable: bool = False
     caught: bool = False
     foreach_width: int | None = None
-    foreach_indices: tuple[int, ...] | None = None
-    switch_case: str | None = None
     next_step: str | None = None
 
 
@@ -331,8 +329,6 @@ def run_task(request: TaskRequest) -> TaskResult:
     switch = facts.get("switch")
     return TaskResult(ok=True, pathspec=request.key.pathspec, attempt=request.attempt, caught=caught,
                       foreach_width=foreach["width"] if foreach else None,
-                      foreach_indices=tuple(range(foreach["width"])) if foreach else None,
-                      switch_case=switch["case"] if switch else None,
                       next_step=switch["next_step"] if switch else None)
 
 
