@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowc.compiler import ir
+from flowc.build import build
+from flowc.compiler import compile_file, ir
+from flowc.compiler.diagnostics import ERROR, CompileError
 from flowc.exceptions import ParameterError
+from flowc.package import PackageError, build_package
 from flowc.runtime_shim.params import check_assignments
+from flowc.settings import SettingsError, load_settings
 from flowc.targets import Settings
 
 # Setting names that must never be stored (pyproject) or passed on the command line.
@@ -149,11 +153,6 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
-    from flowc.build import build
-    from flowc.compiler import compile_file
-    from flowc.compiler.diagnostics import ERROR, CompileError
-    from flowc.settings import SettingsError, load_settings
-
     check_no_secrets(overrides, "--set")
     flow = compile_file(flow_file, flow_name=flow_name).flow
     overrides = dict(overrides)
@@ -184,8 +183,6 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 def upload_code_package(flow_file: Path, destination: str) -> str:
     """Build the flow's code package and copy it to ``destination`` (a directory or ``s3://``
     prefix) unless an object of that name (hence that content) is already there; returns its URL."""
-    from flowc.package import PackageError, build_package
-
     with tempfile.TemporaryDirectory(prefix="flowc-package-") as tmp:
         try:
             built = build_package(flow_file, Path(tmp))
