@@ -8,11 +8,12 @@ the same shape as ``golden/<target>/<case><ext>``.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
+from flowc.compiler.ir import Span
 from flowc.targets import TARGET_NAMES
 
 NO_FLOW_FILES = register(
@@ -150,7 +151,5 @@ def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, lis
     return "".join(diffs), diagnostics
 
 
-def _file_span(path: Path):
-    from flowc.compiler.ir import Span
-
+def _file_span(path: Path) -> Span:
     return Span(str(path), 0, 0, 0, 0)

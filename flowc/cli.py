@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
+from flowc.compiler import CompileResult
 from flowc.compiler.diagnostics import CompileError, render_json, render_text
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def _print_diagnostics(error: CompileError, fmt: str) -> None:
@@ -101,7 +104,7 @@ def main() -> None:
               show_default=True, help="Format of diagnostics.")
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
-                    diag_format: str, **overrides) -> None:
+                    diag_format: str, **overrides: Any) -> None:
     """Compile flow files (or directories of them) to orchestrator specs.
 
     Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
@@ -198,7 +201,7 @@ def targets_command(markdown: bool) -> None:
     click.echo(render_markdown() if markdown else render_text(), nl=False)
 
 
-def _local_run_options(command):
+def _local_run_options(command: _Command) -> _Command:
     """The options `flowc run` and `flowc resume` share (both start a local run)."""
     options = (
         click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
@@ -231,7 +234,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
     """
     from flowc.local.api import run_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     try:
@@ -258,7 +261,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     RUN_ID may be Flow/run_id. Without FLOW_FILE the flow file recorded by the run is used.
     """
     from flowc.local.api import resume_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     flow_file: Path | None = None
@@ -282,7 +285,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     sys.exit(result.exit_code)
 
 
-def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
+def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -> CompileResult:
     """Compile for the inspection commands; diagnostics to stderr, exit 1 on errors."""
     from flowc.compiler import compile_file
 
@@ -347,7 +350,7 @@ def explain_command(code: str | None) -> None:
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
 
-def _engine_options(command):
+def _engine_options(command: _Command) -> _Command:
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
         click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
@@ -363,11 +366,12 @@ def _engine_options(command):
     return command
 
 
-def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwargs):
+def _engine_call(function: Callable[..., Any], *args: Any, diag_format: str, sets: tuple[str, ...],
+                 **kwargs: Any) -> Any:
     """Call a flowc.deploy function; compile errors print as diagnostics, engine errors as one line."""
     from flowc.deploy import DeployError
 
-    settings = {}
+    settings: dict[str, str] = {}
     for pair in sets:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():

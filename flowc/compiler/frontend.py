@@ -621,7 +621,7 @@ class _FlowLowering:
         for arg in positional:
             target = self._step_reference(me, arg.value)
             if target is None:
-                self._invalid(arg, f"self.next() arguments must be steps of the flow, written self.<step>",
+                self._invalid(arg, "self.next() arguments must be steps of the flow, written self.<step>",
                               "e.g. self.next(self.train)")
                 return None
             if target in targets:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import manifest_cache, shim
+from flowc.local import RunError, manifest_cache, shim
 from flowc.local.resume import find_origin, origin_params, resume_source
-from flowc.local.runner import DEFAULT_MAX_WORKERS, RunError, RunResult, Scheduler
+from flowc.local.runner import DEFAULT_MAX_WORKERS, RunResult, Scheduler
 from flowc.runtime_shim.ids import new_run_id
 
 
