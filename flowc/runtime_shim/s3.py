@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from flowc.runtime_shim.datastore import Datastore, DatastoreError, remove_if_present
+from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 T = TypeVar("T")
 
@@ -221,11 +221,6 @@ class S3Backend:
             return self.call(f"list {key}", listing)
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot list {self.url}/{key}: {exc}") from exc
-
-
-class S3Datastore(Datastore):
-    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
-        super().__init__(S3Backend(root, client=client, **retry), compression)
 
 
 def read_url(url: str) -> bytes:
