@@ -341,7 +341,7 @@ def run_task(request: TaskRequest) -> TaskResult:
     caught = False
     try:
         if secrets_kwargs and secrets_kwargs.get("sources"):
-            env.update(resolve_secrets(list(secrets_kwargs["sources"])))
+            env.update(resolve_secrets(list(secrets_kwargs["sources"]), secrets_kwargs.get("role")))
         with task_environment(env), enforce_timeout(seconds, pathspec):
             if state.is_join:
                 func(instance, state.inputs)
