@@ -318,7 +318,7 @@ def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str)
         if entry:
             locked = os.path.join(temp, "flowc-requirements.txt")
             with open(locked, "w", encoding="utf-8") as handle:
-                handle.write(entry["requirements"])
+                handle.write("".join(f"{line}\n" for line in entry["requirements"]))
             _run_uv([*uv, "pip", "install", "--quiet", *target, "--no-deps", "--require-hashes",
                      "-r", locked], "installing the locked packages")
         elif spec.packages:

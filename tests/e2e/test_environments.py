@@ -83,3 +83,46 @@ def test_a_pypi_step_runs_in_its_environment_under_flowc_run(write_flow, tmp_pat
     assert again.status == "succeeded"
     assert json.loads((envs[0] / "flowc-env.json").read_text()) == marker
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
+
+
+def test_flowc_lock_pins_with_hashes_and_tasks_install_exactly_that(write_flow, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from tests.e2e.conftest import flowc_cli
+
+    cache = tmp_path / "envs"
+    monkeypatch.setenv("FLOWC_ENV_CACHE", str(cache))
+    path = write_flow("joke_flow", FLOW)
+    locked = flowc_cli("lock", path.name, cwd=tmp_path, timeout=300)
+    assert locked.returncode == 0, locked.stderr
+    lock_file = tmp_path / "joke_flow.flowc.lock"
+    assert locked.stdout.strip() == lock_file.name
+    lock = json.loads(lock_file.read_text())
+    assert lock["platform"] == "x86_64-unknown-linux-gnu"
+    [entry] = lock["environments"].values()
+    assert entry["steps"] == ["joke"] and entry["packages"] == {"pyjokes": "0.8.3"}
+    pins = {line.split("==")[0]: line for line in entry["requirements"]}
+    assert pins["pyjokes"].startswith("pyjokes==0.8.3 --hash=sha256:")
+    assert "boto3" in pins  # the shim's own need for S3, resolved with the user's packages
+    assert all("--hash=sha256:" in line for line in entry["requirements"])
+
+    result = run_flow(path, datastore=str(tmp_path / "ds"), stream=io.StringIO(), live=False)
+    assert result.status == "succeeded"
+    [env_dir] = [p for p in cache.iterdir() if p.is_dir()]
+    assert json.loads((env_dir / "flowc-env.json").read_text())["locked"] is True
+    assert (env_dir / "flowc-requirements.txt").read_text().splitlines() == entry["requirements"]
+
+    # Changing the step's packages without locking again is refused, by name of the cure.
+    path.write_text(path.read_text().replace('"0.8.3"', '"0.8.2"'))
+    out = io.StringIO()
+    stale = run_flow(path, datastore=str(tmp_path / "ds"), stream=out, live=False)
+    assert stale.status == "failed"
+    assert "run flowc lock again" in out.getvalue()
+
+
+def test_flowc_lock_without_environments_writes_nothing(write_flow, tmp_path: Path) -> None:
+    from tests.e2e.conftest import flowc_cli
+
+    path = write_flow("plain", FLOW.replace('@pypi(packages={"pyjokes": "0.8.3"})', ""))
+    done = flowc_cli("lock", path.name, cwd=tmp_path)
+    assert done.returncode == 0 and "nothing to lock" in done.stdout
+    assert not (tmp_path / "plain.flowc.lock").exists()

@@ -106,7 +106,7 @@ def test_the_key_depends_on_python_packages_and_lock_but_not_order():
     assert env.env_key(a, None) == env.env_key(EnvSpec("pypi", "3.11", (("a", "1"), ("b", "2"))), None)
     assert env.env_key(a, None) != env.env_key(EnvSpec("pypi", "3.10", a.packages), None)
     assert env.env_key(a, None) != env.env_key(EnvSpec("pypi", "3.11", (("a", "1"),)), None)
-    locked = {"python": "3.11", "requirements": "a==1 --hash=sha256:00\n"}
+    locked = {"python": "3.11", "requirements": ["a==1 --hash=sha256:00"]}
     assert env.env_key(a, locked) != env.env_key(a, None)
 
 
@@ -115,9 +115,9 @@ def test_lock_entries_are_found_by_spec_id_and_a_stale_lock_is_refused(tmp_path)
     spec = EnvSpec("pypi", None, (("a", "1"),))
     assert env.read_lock(str(flow_file)) is None and env.lock_hash(str(flow_file)) is None
     Path(env.lock_path(str(flow_file))).write_text(json.dumps(
-        {"version": 1, "environments": {spec.spec_id: {"python": "3.11", "requirements": "a==1\n"}}}))
+        {"version": 1, "environments": {spec.spec_id: {"python": "3.11", "requirements": ["a==1"]}}}))
     lock = env.read_lock(str(flow_file))
-    assert env.locked_entry(lock, spec, str(flow_file))["requirements"] == "a==1\n"
+    assert env.locked_entry(lock, spec, str(flow_file))["requirements"] == ["a==1"]
     assert len(env.lock_hash(str(flow_file))) == 64
     with pytest.raises(StepEnvironmentError, match="no entry for this step's environment"):
         env.locked_entry(lock, EnvSpec("pypi", None, (("a", "2"),)), str(flow_file))
