@@ -130,6 +130,14 @@ def test_a_run_with_secrets_never_stores_or_prints_their_values(secrets_manager,
     for text in (out.getvalue(), captured.out, captured.err):
         assert PASSWORD not in text and TOKEN not in text
     assert _every_file_mentioning(tmp_path, [PASSWORD, TOKEN]) == []
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    for args in (["show", f"SecretFlow/{result.run_id}"], ["logs", f"SecretFlow/{result.run_id}/start"],
+                 ["logs", "--stderr", f"SecretFlow/{result.run_id}/start"]):
+        shown = CliRunner().invoke(main, [*args, "--datastore", str(tmp_path / "ds")])
+        assert shown.exit_code == 0 and PASSWORD not in shown.output and TOKEN not in shown.output
     # The scan does read the stored logs: what the step printed is found there.
     assert _every_file_mentioning(tmp_path, ["connected as etl"])
 
