@@ -137,14 +137,20 @@ def has_environment(flow: ir.Flow, step_name: str) -> bool:
 def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, run_id: str,
                           key: TaskKey, attempt: int, params: dict[str, str],
                           origin_run_id: str | None = None) -> Callable[[], int]:
-    """What a forked child runs for a step with an environment: it becomes
-    ``python -m flowc.runtime_shim``, which builds or reuses the environment and re-executes
-    in that interpreter (the flow this process imported is of no use there). The shim stores
-    the task's logs; its exit code is 0 or 1 (retryable) like a forked task's."""
+    """What a forked child runs for a step with an environment: it builds or reuses the
+    environment, then becomes ``python -m flowc.runtime_shim`` in that environment's
+    interpreter (the flow this process imported is of no use there). The shim stores the task's
+    logs; its exit code is 0 or 1 (retryable) like a forked task's."""
+    from flowc.runtime_shim.environment import StepEnvironmentError, prepare
     from flowc.runtime_shim.manifest_source import encode_inline
 
     def body() -> int:
-        argv = [sys.executable, "-m", "flowc.runtime_shim", "--flow-file", str(flow_file.resolve()),
+        try:
+            python = prepare(flow, key.step, str(flow_file.resolve()), store.root) or sys.executable
+        except StepEnvironmentError as exc:
+            print(f"flowc run: {exc}", file=sys.stderr)
+            return EXIT_RETRYABLE
+        argv = [python, "-m", "flowc.runtime_shim", "--flow-file", str(flow_file.resolve()),
                 "--step", key.step, "--run-id", run_id,
                 "--index-path", ".".join(str(i) for i in key.index_path),
                 "--iteration", str(key.iteration), "--attempt", str(attempt),
@@ -155,7 +161,7 @@ def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, r
             argv += ["--origin-run-id", origin_run_id]
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, argv)
+        os.execv(python, argv)
         return EXIT_RETRYABLE  # not reached
 
     return body

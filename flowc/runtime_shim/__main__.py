@@ -49,9 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from flowc.runtime_shim import manifest_source
+    from flowc.runtime_shim.environment import StepEnvironmentError
+
+    try:  # first, with the fewest imports: a step with an environment runs in another interpreter
+        manifest = manifest_source.load(args.manifest or "")
+        manifest.step(args.step)
+        _enter_step_environment(args, manifest, argv)
+    except KeyError as exc:
+        print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
+        return 2
+    except (ValueError, StepEnvironmentError, OSError) as exc:
+        print(f"flowc shim: error: {exc}", file=sys.stderr)
+        return 2
     from flowc.runtime_shim.capture import capture_output
     from flowc.runtime_shim.datastore import DatastoreError, open_datastore
-    from flowc.runtime_shim.environment import StepEnvironmentError
     from flowc.exceptions import ParameterError
     from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
     from flowc.runtime_shim.params import params_from_environment
@@ -72,17 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             if not sep or not name:
                 raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
-        manifest = manifest_source.load(args.manifest or "")
-        manifest.step(args.step)
-        _enter_step_environment(args, manifest, argv)
         flow_class = load_flow_class(args.flow_file, manifest)
         datastore = open_datastore(args.datastore)
         manifest.step(args.step)
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
-    except (ValueError, ParameterError, FlowLoadError, DatastoreError, StepEnvironmentError,
-            OSError) as exc:
+    except (ValueError, ParameterError, FlowLoadError, DatastoreError) as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
         return 2
     request = TaskRequest(flow_class=flow_class, manifest=manifest, step=args.step,

@@ -26,15 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
 import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -219,7 +215,7 @@ def cache_root() -> str:
 
 
 def platform_tag() -> str:
-    return f"{sys.platform}-{platform.machine()}"
+    return f"{sys.platform}-{os.uname().machine}"
 
 
 def python_version(spec: EnvSpec) -> str:
@@ -297,6 +293,8 @@ def ensure_environment(spec: EnvSpec, entry: dict[str, Any] | None = None,
 
 
 def _run_uv(args: list[str], what: str) -> None:
+    import subprocess
+
     result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
         lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
@@ -305,6 +303,9 @@ def _run_uv(args: list[str], what: str) -> None:
 
 
 def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str) -> None:
+    import glob
+    import tempfile
+
     uv = uv_command()
     started = time.monotonic()
     python = entry["python"] if entry else python_version(spec)
@@ -340,6 +341,7 @@ def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str)
 
 
 # --------------------------------------------------------------------------- the shim's hook
+# (imports kept to the standard library's cheapest: this runs before every task of such a step)
 
 
 def runtime_packages(step: ir.Step, datastore: str) -> tuple[str, ...]:
