@@ -9,11 +9,21 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
+from flowc.compiler import compile_file
 from flowc.local.api import run_flow
+from flowc.runtime_shim import environment as env
+from flowc.runtime_shim.datastore import ArtifactRef, TaskKey, open_datastore
+from flowc.runtime_shim.ids import task_id
+from flowc.runtime_shim.manifest_source import encode_inline
+from tests.e2e.conftest import flowc_cli
 from tests.harness import snapshot
 
 pytestmark = pytest.mark.network
@@ -87,8 +97,6 @@ def test_a_pypi_step_runs_in_its_environment_under_flowc_run(write_flow, tmp_pat
 
 def test_flowc_lock_pins_with_hashes_and_tasks_install_exactly_that(write_flow, tmp_path: Path,
                                                                     monkeypatch) -> None:
-    from tests.e2e.conftest import flowc_cli
-
     cache = tmp_path / "envs"
     monkeypatch.setenv("FLOWC_ENV_CACHE", str(cache))
     path = write_flow("joke_flow", FLOW)
@@ -120,9 +128,90 @@ def test_flowc_lock_pins_with_hashes_and_tasks_install_exactly_that(write_flow, 
 
 
 def test_flowc_lock_without_environments_writes_nothing(write_flow, tmp_path: Path) -> None:
-    from tests.e2e.conftest import flowc_cli
-
     path = write_flow("plain", FLOW.replace('@pypi(packages={"pyjokes": "0.8.3"})', ""))
     done = flowc_cli("lock", path.name, cwd=tmp_path)
     assert done.returncode == 0 and "nothing to lock" in done.stdout
     assert not (tmp_path / "plain.flowc.lock").exists()
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A bucket in moto's server on loopback; the AWS variables set for this process and its
+    children."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3").create_bucket(Bucket="envs")
+    yield "s3://envs"
+    server.stop()
+
+
+def test_the_shim_command_re_executes_in_the_environment_with_an_s3_datastore(
+        write_flow, tmp_path: Path, s3_bucket: str) -> None:
+    """The container path: ``python -m flowc.runtime_shim`` builds the environment (with boto3
+    added, the shim's own need for S3) and runs the step in it."""
+    path = write_flow("joke_flow", FLOW)
+    environ = {**os.environ, "FLOWC_ENV_CACHE": str(tmp_path / "envs"),
+               "FLOWC_MANIFEST": encode_inline(compile_file(path).flow)}
+    root = f"{s3_bucket}/ds"
+
+    def shim(step: str, index: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flowc.runtime_shim", "--flow-file", path.name, "--step", step,
+             "--run-id", "r1", "--datastore", root, "--index-path", index],
+            cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=300)
+
+    assert shim("start").returncode == 0
+    joke = shim("joke", "0")
+    assert joke.returncode == 0, joke.stderr
+    assert "told a joke 1" in joke.stdout
+    [env_dir] = [p for p in (tmp_path / "envs").iterdir() if p.is_dir()]
+    marker = json.loads((env_dir / "flowc-env.json").read_text())
+    assert dict(map(tuple, marker["spec"][2])) == {"boto3": "", "pyjokes": "0.8.3"}
+    store = open_datastore(root)
+    done = store.read_done(TaskKey("JokeFlow", "r1", "joke", task_id((0,), 0)))
+    version = ArtifactRef.from_json(done["artifacts"]["version"])
+    assert store.load_artifact("JokeFlow", "version", version) == "0.8.3"
+
+
+def _ensure_in_child(root: str, queue) -> None:
+    spec = env.EnvSpec("pypi", None, (("pyjokes", "0.8.3"),))
+    queue.put(env.ensure_environment(spec, root=root))
+
+
+def test_concurrent_builders_build_once(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_ensure_in_child, args=(str(tmp_path), queue)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(300)
+    results = {queue.get(timeout=5) for _ in workers}
+    assert all(w.exitcode == 0 for w in workers)
+    assert len(results) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [Path(results.pop()).name]
+
+
+def test_package_environments_prebuilds_what_tasks_look_up(write_flow, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    path = write_flow("joke_flow", FLOW)
+    built = flowc_cli("package", path.name, "-d", "dist", "--environments", "baked", cwd=tmp_path,
+                      timeout=300)
+    assert built.returncode == 0, built.stderr
+    [env_dir] = [p for p in (tmp_path / "baked").iterdir() if p.is_dir()]
+    marker = (env_dir / "flowc-env.json").read_text()
+    # Tasks pointed at the baked directory find it and build nothing (the marker is untouched);
+    # the S3 datastore's boto3 was baked in, so a production key matches too.
+    monkeypatch.setenv("FLOWC_ENV_CACHE", str(tmp_path / "baked"))
+    flow = compile_file(path).flow
+    python = env.prepare(flow, "joke", str(path), "s3://bucket/ds")
+    assert python == env.env_python(str(env_dir))
+    assert (env_dir / "flowc-env.json").read_text() == marker
