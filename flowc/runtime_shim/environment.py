@@ -239,11 +239,15 @@ def uv_command() -> list[str]:
     found = shutil.which("uv") or shutil.which("uv", path=os.path.dirname(sys.executable))
     if found:
         return [found]
+    import importlib.util
+
     try:
-        import uv  # type: ignore[import-not-found]  # noqa: F401 - only whether it is there
-    except ImportError:
+        found_module = importlib.util.find_spec("uv") is not None
+    except (ImportError, ValueError):
+        found_module = False
+    if not found_module:
         raise StepEnvironmentError("uv is not installed: this step has @pypi/@conda and flowc "
-                                   "builds its environment with uv (pip install uv)") from None
+                                   "builds its environment with uv (pip install uv)")
     return [sys.executable, "-m", "uv"]
 
 
