@@ -134,7 +134,7 @@ def needs_aws(sources: Sequence[str]) -> bool:
 def _secrets_manager_client(region: str | None, role: str | None) -> Any:
     """A Secrets Manager client, with ``role`` assumed through STS first when given."""
     try:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
     except ImportError:
         raise SecretsError("reading AWS Secrets Manager needs boto3 (pip install boto3)") from None
     session = boto3.session.Session()
