@@ -40,9 +40,29 @@ def py(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Expr:
-    """Python source that ``py`` writes as is: a variable or a call flowc built itself."""
+    """Python source that ``py`` writes as is: a variable or a call flowc built itself.
+
+    ``uses`` names the module-level names the source refers to (``Param``, ``k8s``, ...): the DAG
+    file imports and defines exactly the names its expressions use."""
 
     text: str
+    uses: frozenset[str] = frozenset()
+
+
+def call(name: str, *args: str, root: str | None = None) -> Expr:
+    """``name(args...)``, using the module-level name ``root`` (default: ``name`` up to its first dot)."""
+    return Expr(f"{name}({', '.join(args)})", frozenset({root or name.partition(".")[0]}))
+
+
+def names_used(value: Any) -> frozenset[str]:
+    """Every module-level name the expressions inside ``value`` use."""
+    if isinstance(value, Expr):
+        return value.uses
+    if isinstance(value, (list, tuple)):
+        return frozenset().union(*(names_used(v) for v in value))
+    if isinstance(value, dict):
+        return frozenset().union(*(names_used(v) for v in value.values()))
+    return frozenset()
 
 
 def templated(value: str) -> str:

@@ -18,6 +18,7 @@ except ImportError:  # Airflow 2.10
     from airflow.timetables.trigger import CronTriggerTimetable
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -91,6 +92,7 @@ with DAG(
             "min_amount={{ params['min_amount'] }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     extract = KubernetesPodOperator(
         task_id="extract",
@@ -103,6 +105,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Pretend to download both sources.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         retries=3,
         retry_delay=datetime.timedelta(minutes=0),
     )
@@ -117,6 +120,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Parse amounts; rows that do not parse are counted, not fatal.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     clean_customers = KubernetesPodOperator(
         task_id="clean_customers",
@@ -129,6 +133,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Normalise names.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     merge = KubernetesPodOperator(
         task_id="merge",
@@ -141,6 +146,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Revenue per customer name.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -154,6 +160,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Load: here, print the table.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/EtlFlow")],
     )
 

@@ -20,6 +20,7 @@ except ImportError:  # Airflow 2.10
     from airflow.models.param import Param
     from airflow.operators.python import PythonOperator
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -93,6 +94,7 @@ with DAG(
             "{{ ti.try_number - 1 }}", "--param", "ready_after={{ params['ready_after'] }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     wait = KubernetesPodOperator(
         task_id="wait",
@@ -106,6 +108,7 @@ with DAG(
         env_vars=ENV,
         do_xcom_push=True,
         doc_md="One poll; loops back to itself until the data is there or we give up.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         execution_timeout=datetime.timedelta(seconds=30),
     )
     wait__to_process = PythonOperator(
@@ -123,6 +126,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     end = KubernetesPodOperator(
         task_id="end",
@@ -134,6 +138,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/PollingFlow")],
     )
 

@@ -97,6 +97,7 @@ with DAG(
         env_vars=ENV,
         do_xcom_push=True,
         doc_md="Make the data set and the grid to search.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -113,7 +114,7 @@ with DAG(
             ],
             env_vars=ENV,
             doc_md="Fit w and b for one learning rate.",
-            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "512Mi"}),
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "512Mi", "ephemeral-storage": "10240Mi"}),
             retries=2,
             retry_delay=datetime.timedelta(minutes=0),
             execution_timeout=datetime.timedelta(seconds=600),
@@ -132,6 +133,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Keep the model with the lowest held-out error.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -145,6 +147,7 @@ with DAG(
         ],
         env_vars=ENV,
         doc_md="Report the winner.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/TrainFlow")],
     )
 

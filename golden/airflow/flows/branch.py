@@ -16,6 +16,7 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -75,6 +76,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     left = KubernetesPodOperator(
         task_id="left",
@@ -86,6 +88,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     middle = KubernetesPodOperator(
         task_id="middle",
@@ -97,6 +100,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     right = KubernetesPodOperator(
         task_id="right",
@@ -108,6 +112,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     join = KubernetesPodOperator(
         task_id="join",
@@ -119,6 +124,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -131,6 +137,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/BranchFlow")],
     )
 

@@ -17,6 +17,7 @@ except ImportError:  # Airflow 2.10
     from airflow.decorators import task_group
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -79,6 +80,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -94,6 +96,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
         finish = KubernetesPodOperator(
             task_id="finish",
@@ -105,6 +108,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
         prepare >> finish
 
@@ -120,6 +124,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -132,6 +137,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/ForeachTwoStepFlow")],
     )
 

@@ -15,6 +15,7 @@ except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -73,6 +74,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a = KubernetesPodOperator(
         task_id="a",
@@ -84,6 +86,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     b = KubernetesPodOperator(
         task_id="b",
@@ -95,6 +98,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     end = KubernetesPodOperator(
         task_id="end",
@@ -106,6 +110,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/LinearFlow")],
     )
 

@@ -19,6 +19,7 @@ except ImportError:  # Airflow 2.10
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -87,6 +88,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -103,6 +105,7 @@ with DAG(
             ],
             env_vars=ENV,
             do_xcom_push=True,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
 
     start_body = start_body_tasks.expand(index_path=start.output)
@@ -128,6 +131,7 @@ with DAG(
             ],
             env_vars=ENV,
             do_xcom_push=True,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
 
     outer_body = outer_body_tasks.expand(index_path=outer__flatten.output)
@@ -152,6 +156,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
 
     mid_body = mid_body_tasks.expand(index_path=mid__flatten.output)
@@ -169,6 +174,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
@@ -187,6 +193,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
 
@@ -202,6 +209,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -214,6 +222,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/NestedForeachFlow")],
     )
 

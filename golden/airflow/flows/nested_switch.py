@@ -21,6 +21,7 @@ except ImportError:  # Airflow 2.10
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -92,6 +93,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     start__to_big = PythonOperator(
         task_id="start__to_big",
@@ -114,6 +116,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     big__to_big_red = PythonOperator(
         task_id="big__to_big_red",
@@ -135,6 +138,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     big_blue = KubernetesPodOperator(
         task_id="big_blue",
@@ -146,6 +150,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     big_done = KubernetesPodOperator(
         task_id="big_done",
@@ -157,6 +162,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     small = KubernetesPodOperator(
@@ -169,6 +175,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     end = KubernetesPodOperator(
         task_id="end",
@@ -180,6 +187,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         outlets=[Asset("flowc://flows/NestedSwitchFlow")],
     )

@@ -21,6 +21,7 @@ except ImportError:  # Airflow 2.10
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -93,6 +94,7 @@ with DAG(
             "{{ ti.try_number - 1 }}", "--param", "mode={{ params['mode'] }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a = KubernetesPodOperator(
         task_id="a",
@@ -105,6 +107,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a__to_a_fast = PythonOperator(
         task_id="a__to_a_fast",
@@ -126,6 +129,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a_slow = KubernetesPodOperator(
         task_id="a_slow",
@@ -137,6 +141,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a_done = KubernetesPodOperator(
         task_id="a_done",
@@ -148,6 +153,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     b = KubernetesPodOperator(
@@ -160,6 +166,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     join = KubernetesPodOperator(
         task_id="join",
@@ -171,6 +178,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -183,6 +191,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/SwitchInBranchFlow")],
     )
 

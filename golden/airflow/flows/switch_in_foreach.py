@@ -21,6 +21,7 @@ except ImportError:  # Airflow 2.10
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
@@ -91,6 +92,7 @@ with DAG(
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -107,6 +109,7 @@ with DAG(
             ],
             env_vars=ENV,
             do_xcom_push=True,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
         classify__to_even = PythonOperator(
             task_id="classify__to_even",
@@ -128,6 +131,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
         odd = KubernetesPodOperator(
             task_id="odd",
@@ -139,6 +143,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
         collect = KubernetesPodOperator(
             task_id="collect",
@@ -150,6 +155,7 @@ with DAG(
                 "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         )
         classify >> classify__to_even
@@ -171,6 +177,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -183,6 +190,7 @@ with DAG(
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/SwitchInForeachFlow")],
     )
 
