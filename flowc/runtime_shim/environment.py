@@ -93,38 +93,53 @@ class EnvSpec:
 # --------------------------------------------------------------------------- spec from the IR
 
 
-def environment_spec(flow: ir.Flow, step: ir.Step) -> EnvSpec | None:
-    """The step's environment, as Metaflow resolves it; None when the step has none.
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    packages: dict[str, str]
+    python: str | None
+    disabled: bool
 
-    The step's @pypi/@conda augments the flow's base of the same family (its packages win by
-    name, its ``python`` and ``disabled`` win when given); a flow base alone applies to every
-    step; ``disabled=True`` means the step runs in the image's own interpreter.
-    """
-    pypi, conda = step.decorator(ir.Pypi), step.decorator(ir.Conda)
-    pypi_base, conda_base = flow.decorator(ir.PypiBase), flow.decorator(ir.CondaBase)
-    if pypi is not None and conda is not None:
-        raise StepEnvironmentError(f"step {step.name!r} has both @pypi and @conda; use one")
-    if pypi_base is not None and conda_base is not None:
-        raise StepEnvironmentError("the flow has both @pypi_base and @conda_base; use one")
-    if pypi is not None or (conda is None and pypi_base is not None):
-        kind, own, base = "pypi", pypi, pypi_base
-    elif conda is not None or conda_base is not None:
-        kind, own, base = "conda", conda, conda_base
-    else:
+
+def _layer(own: Any, base: Any) -> _Layer | None:
+    """A step decorator over its flow-level base: packages augmented (the step's win by name,
+    conda's deprecated ``libraries=`` merged in), ``python`` and ``disabled`` inherited when the
+    step leaves them unset."""
+    if own is None and base is None:
         return None
-    layers = [d for d in (base, own) if d is not None]
-    disabled = None
-    python = None
     packages: dict[str, str] = {}
-    for deco in layers:
+    python = None
+    disabled = None
+    for deco in (base, own):
+        if deco is None:
+            continue
+        packages.update({str(k): str(v) for k, v in getattr(deco, "libraries", ())})
+        packages.update({str(k): str(v) for k, v in deco.packages})
+        python = deco.python or python
         if deco.disabled is not None:
             disabled = deco.disabled
-        python = deco.python or python
-        packages.update({str(k): str(v) for k, v in deco.packages})
-        packages.update({str(k): str(v) for k, v in getattr(deco, "libraries", ())})
-    if disabled:
+    return _Layer(packages, str(python) if python else None, bool(disabled))
+
+
+def environment_spec(flow: ir.Flow, step: ir.Step) -> EnvSpec | None:
+    """The step's environment, as Metaflow 2.19 resolves it; None when the step has none.
+
+    @pypi over @pypi_base and @conda over @conda_base each merge as :func:`_layer` says; either
+    one disabled means the image's own interpreter; PyPI and conda packages together in one step
+    are refused (Metaflow: "Mixing and matching ... is not yet supported"); @pypi's ``python``
+    falls back on @conda's.
+    """
+    pypi = _layer(step.decorator(ir.Pypi), flow.decorator(ir.PypiBase))
+    conda = _layer(step.decorator(ir.Conda), flow.decorator(ir.CondaBase))
+    present = [layer for layer in (pypi, conda) if layer is not None]
+    if not present or any(layer.disabled for layer in present):
         return None
-    return EnvSpec(kind, str(python) if python else None, tuple(sorted(packages.items())))
+    if pypi is not None and conda is not None and pypi.packages and conda.packages:
+        raise StepEnvironmentError(f"step {step.name!r} mixes @pypi and @conda packages; use "
+                                   "one of @pypi or @conda (and its _base form) only")
+    kind, chosen = ("conda", conda) if conda is not None and (conda.packages or pypi is None) else ("pypi", pypi)
+    assert chosen is not None
+    python = (pypi.python if pypi else None) or (conda.python if conda else None)
+    return EnvSpec(kind, python, tuple(sorted(chosen.packages.items())))
 
 
 def requirement(name: str, version: str) -> str:

@@ -58,10 +58,12 @@ def test_step_python_overrides_the_base():
     assert spec_of(source, "end").python == "3.10"
 
 
-def test_disabled_on_the_step_or_the_base():
+def test_disabled_on_the_step_or_inherited_from_the_base():
     base_off = flow_text('@pypi_base(packages={"a": "1"}, disabled=True)', start='@pypi(disabled=False)')
     assert spec_of(base_off, "end") is None
     assert spec_of(base_off) == EnvSpec("pypi", None, (("a", "1"),))
+    inherited = flow_text('@pypi_base(disabled=True)', start='@pypi(packages={"b": "2"})')
+    assert spec_of(inherited) is None
     step_off = flow_text('@pypi_base(packages={"a": "1"})', start='@pypi(disabled=True)')
     assert spec_of(step_off) is None
     assert spec_of(step_off, "end") is not None
@@ -72,14 +74,17 @@ def test_conda_libraries_merge_into_packages():
     assert spec_of(source) == EnvSpec("conda", None, (("numpy", "1.26.4"), ("pandas", "2.2.3")))
 
 
-def test_pypi_and_conda_on_one_step_are_refused():
-    with pytest.raises(StepEnvironmentError, match="both @pypi and @conda"):
+def test_pypi_and_conda_packages_in_one_step_are_refused():
+    with pytest.raises(StepEnvironmentError, match="mixes @pypi and @conda packages"):
         spec_of(flow_text(start='@pypi(packages={"a": "1"})\n    @conda(packages={"b": "1"})'))
+    with pytest.raises(StepEnvironmentError, match="mixes @pypi and @conda packages"):
+        spec_of(flow_text('@conda_base(packages={"numpy": "1.26.4"})', start='@pypi(packages={"a": "1"})'))
 
 
-def test_a_step_of_the_other_family_ignores_the_base():
-    source = flow_text('@conda_base(packages={"numpy": "1.26.4"})', start='@pypi(packages={"a": "1"})')
-    assert spec_of(source) == EnvSpec("pypi", None, (("a", "1"),))
+def test_pypi_takes_its_python_from_conda_when_it_names_none():
+    source = flow_text('@conda_base(python="3.10")', start='@pypi(packages={"a": "1"})')
+    assert spec_of(source) == EnvSpec("pypi", "3.10", (("a", "1"),))
+    assert spec_of(source, "end") == EnvSpec("conda", "3.10", ())
 
 
 @pytest.mark.parametrize("version,expected", [
