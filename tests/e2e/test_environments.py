@@ -215,3 +215,64 @@ def test_package_environments_prebuilds_what_tasks_look_up(write_flow, tmp_path:
     python = env.prepare(flow, "joke", str(path), "s3://bucket/ds")
     assert python == env.env_python(str(env_dir))
     assert (env_dir / "flowc-env.json").read_text() == marker
+
+
+def test_a_pypi_step_runs_in_its_environment_under_the_argo_harness(write_flow, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """Each pod's process is the real shim: it builds the environment and re-executes in it."""
+    from tests.harness.argo_interpreter import SUCCEEDED
+    from tests.targets.argo_helpers import failure_report, run_compiled
+
+    monkeypatch.setenv("FLOWC_ENV_CACHE", str(tmp_path / "envs"))
+    path = write_flow("joke_flow", FLOW)
+    run, _text = run_compiled(path, tmp_path / "argo")
+    assert run.phase == SUCCEEDED, failure_report(run)
+    tasks = snapshot(tmp_path / "argo" / "datastore", "JokeFlow", "argo-run")
+    assert [t["version"] for t in tasks["joke"].values()] == ["0.8.3", "0.8.3"]
+    assert tasks["start"]["t"]["outside"] == "absent"
+
+
+@pytest.mark.slow
+def test_a_pypi_step_runs_in_its_environment_under_the_step_functions_harness(write_flow,
+                                                                              tmp_path: Path) -> None:
+    """Batch jobs are the real shim on moto, with moto's S3 as the datastore (boto3 added)."""
+    from flowc.compiler.plan import build as build_plan
+    from flowc.settings import from_values
+    from flowc.targets import get_target, sfn
+    from tests.harness.moto_sfn import MotoSfn, _environ
+
+    path = write_flow("joke_flow", FLOW)
+    flow = compile_file(path).flow
+    datastore = "s3://flowc-test/datastore"
+    with MotoSfn(tmp_path / "moto", extra_env={"FLOWC_ENV_CACHE": str(tmp_path / "envs")}) as aws:
+        settings = from_values(code_dir=str(tmp_path), python=sys.executable, datastore_root=datastore,
+                               sfn_job_queue=aws.job_queue, sfn_job_definition=aws.job_definition)
+        emitted = get_target("sfn").emit(build_plan(flow), settings)
+        location = sfn.manifest_location(flow, settings)
+        aws.put_text(location.removeprefix(f"s3://{aws.bucket}/"), sfn.manifest_text(flow))
+        result = aws.run(emitted.text, {}, name="joke-run", timeout=600)
+        logs = "\n".join(Path(job["log"]).read_text(errors="replace")[-1500:] for job in result.jobs)
+        assert result.status == "SUCCEEDED", f"{result.error} {result.cause}\n{logs}"
+        with _environ({"AWS_ENDPOINT_URL": aws.endpoint}):
+            tasks = snapshot(datastore, "JokeFlow", result.name)
+    assert [t["version"] for t in tasks["joke"].values()] == ["0.8.3", "0.8.3"]
+    assert tasks["start"]["t"]["outside"] == "absent"
+
+
+@pytest.mark.slow
+def test_a_pypi_step_runs_in_its_environment_under_airflow(write_flow, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """dag.test() with the local operator: each task is the real shim in a subprocess."""
+    from tests.harness import airflow_env  # sets AIRFLOW_HOME before airflow is imported
+    from tests.targets.airflow_helpers import emit_source, local_settings
+
+    monkeypatch.setenv("FLOWC_ENV_CACHE", str(tmp_path / "envs"))
+    path = write_flow("joke_flow", FLOW)
+    emitted = emit_source(path.read_text(), str(path),
+                          **local_settings(tmp_path / "ds", code_dir=str(tmp_path)))
+    dag = airflow_env.load_dag(emitted.text, "joke_flow", "JokeFlow")
+    state, run_id, tasks = airflow_env.run_dag(dag)
+    assert state == "success", tasks
+    found = snapshot(tmp_path / "ds", "JokeFlow", run_id)
+    assert [t["version"] for t in found["joke"].values()] == ["0.8.3", "0.8.3"]
+    assert found["start"]["t"]["outside"] == "absent"
