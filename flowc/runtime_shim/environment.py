@@ -210,6 +210,19 @@ def lock_hash(flow_file: str) -> str | None:
         return None
 
 
+def check_lock_hash(flow_file: str) -> None:
+    """Refuse a lock file other than the one the spec was compiled with (``FLOWC_LOCK_SHA256``,
+    set by the compiled spec; ``none`` when it was compiled without a lock)."""
+    expected = os.environ.get("FLOWC_LOCK_SHA256", "").strip()
+    if not expected:
+        return
+    actual = lock_hash(flow_file) or "none"
+    if actual != expected:
+        raise StepEnvironmentError(
+            f"lock file {lock_path(flow_file)} (sha256 {actual[:12]}) is not the one the flow was "
+            f"compiled with (sha256 {expected[:12]}): compile again after flowc lock")
+
+
 def locked_entry(lock: dict[str, Any] | None, spec: EnvSpec, flow_file: str) -> dict[str, Any] | None:
     """The lock's entry for ``spec``; a lock that lacks it is stale and refused."""
     if lock is None:
@@ -327,6 +340,8 @@ def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str)
 
     uv = uv_command()
     started = time.monotonic()
+    what = "the locked set" if entry else (", ".join(requirements(spec)) or "no packages")
+    print(f"flowc: building a step environment ({what}) in {env_dir}", file=sys.stderr, flush=True)
     python = entry["python"] if entry else python_version(spec)
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     interpreter = sys.executable if python in (here, sys.version.split()[0]) else python
@@ -379,6 +394,7 @@ def prepare(flow: ir.Flow, step_name: str, flow_file: str, datastore: str) -> st
     spec = environment_spec(flow, step)
     if spec is None:
         return None
+    check_lock_hash(flow_file)
     entry = locked_entry(read_lock(flow_file), spec, flow_file)
     if entry is None:
         spec = spec.with_packages(runtime_packages(step, datastore))

@@ -128,6 +128,19 @@ def test_lock_entries_are_found_by_spec_id_and_a_stale_lock_is_refused(tmp_path)
         env.locked_entry(lock, EnvSpec("pypi", None, (("a", "2"),)), str(flow_file))
 
 
+def test_a_lock_other_than_the_compiled_one_is_refused(tmp_path, monkeypatch):
+    flow_file = str(tmp_path / "f.py")
+    monkeypatch.delenv("FLOWC_LOCK_SHA256", raising=False)
+    env.check_lock_hash(flow_file)  # nothing expected: nothing checked
+    monkeypatch.setenv("FLOWC_LOCK_SHA256", "none")
+    env.check_lock_hash(flow_file)  # compiled without a lock, and there is none
+    Path(env.lock_path(flow_file)).write_text('{"version": 1, "environments": {}}')
+    with pytest.raises(StepEnvironmentError, match=r"is not the one the flow was compiled with \(sha256 none\)"):
+        env.check_lock_hash(flow_file)
+    monkeypatch.setenv("FLOWC_LOCK_SHA256", env.lock_hash(flow_file))
+    env.check_lock_hash(flow_file)
+
+
 def test_missing_uv_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(env.shutil, "which", lambda *a, **k: None)
     monkeypatch.setitem(__import__("sys").modules, "uv", None)
