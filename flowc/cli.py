@@ -210,13 +210,19 @@ def _prebuild_environments(flow_file: Path, directory: Path) -> None:
 @main.command("lock")
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
-def lock_command(flow_file: Path, flow_name: str | None) -> None:
+@click.option("--check", is_flag=True, help="Write nothing: exit 1 when the lock misses an environment.")
+def lock_command(flow_file: Path, flow_name: str | None, check: bool) -> None:
     """Resolve each @pypi/@conda environment of FLOW_FILE for Linux x86_64 with uv and write
     <flow>.flowc.lock beside it (pinned requirements with hashes); tasks install exactly that."""
-    from flowc.environments import write_lock
+    from flowc.environments import stale_environments, write_lock
     from flowc.runtime_shim.environment import StepEnvironmentError
 
     flow = _compile_or_exit(flow_file, flow_name, "text").flow
+    if check:
+        stale = stale_environments(flow, flow_file)
+        if stale:
+            _fail(f"{flow_file}: the lock does not cover step(s) {', '.join(stale)}: run flowc lock")
+        return
     try:
         path = write_lock(flow, flow_file)
     except StepEnvironmentError as exc:

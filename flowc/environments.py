@@ -89,6 +89,15 @@ def write_lock(flow: ir.Flow, flow_file: Path, platform: str = env.LOCK_PLATFORM
     return path
 
 
+def stale_environments(flow: ir.Flow, flow_file: Path) -> list[str]:
+    """Steps whose environment the lock beside the flow does not cover (all of them without a
+    lock); empty when the lock is current. Resolves nothing: cheap enough for a CI check."""
+    lock = env.read_lock(str(flow_file)) or {}
+    locked = lock.get("environments", {})
+    return [step for spec_id, (_spec, steps) in flow_environments(flow).items()
+            if spec_id not in locked for step in steps]
+
+
 def prebuild(flow: ir.Flow, flow_file: Path, directory: Path) -> list[Path]:
     """Build every environment of ``flow`` into ``directory`` as tasks will look them up
     (locked when the lock is there, else with the shim's S3 needs added)."""

@@ -113,6 +113,7 @@ def test_flowc_lock_pins_with_hashes_and_tasks_install_exactly_that(write_flow, 
     assert "boto3" in pins  # the shim's own need for S3, resolved with the user's packages
     assert all("--hash=sha256:" in line for line in entry["requirements"])
 
+    assert flowc_cli("lock", "--check", path.name, cwd=tmp_path).returncode == 0
     result = run_flow(path, datastore=str(tmp_path / "ds"), stream=io.StringIO(), live=False)
     assert result.status == "succeeded"
     [env_dir] = [p for p in cache.iterdir() if p.is_dir()]
@@ -121,6 +122,10 @@ def test_flowc_lock_pins_with_hashes_and_tasks_install_exactly_that(write_flow, 
 
     # Changing the step's packages without locking again is refused, by name of the cure.
     path.write_text(path.read_text().replace('"0.8.3"', '"0.8.2"'))
+    check = flowc_cli("lock", "--check", path.name, cwd=tmp_path)
+    assert check.returncode == 1
+    assert check.stderr.strip() == ("flowc: error: joke_flow.py: the lock does not cover step(s) "
+                                    "joke: run flowc lock")
     out = io.StringIO()
     stale = run_flow(path, datastore=str(tmp_path / "ds"), stream=out, live=False)
     assert stale.status == "failed"
