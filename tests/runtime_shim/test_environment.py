@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from flowc.compiler import compile_source
+from flowc.compiler import compile_file, compile_source, ir
 from flowc.runtime_shim import environment as env
 from flowc.runtime_shim.environment import EnvSpec, StepEnvironmentError
+from tests.runtime_shim.driver import write_flow
 
 
 def spec_of(source: str, step: str = "start") -> EnvSpec | None:
@@ -143,7 +145,7 @@ def test_a_lock_other_than_the_compiled_one_is_refused(tmp_path, monkeypatch):
 
 def test_missing_uv_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(env.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setitem(__import__("sys").modules, "uv", None)
+    monkeypatch.setitem(sys.modules, "uv", None)
     with pytest.raises(StepEnvironmentError, match=r"uv is not installed.*pip install uv"):
         env.uv_command()
 
@@ -181,3 +183,27 @@ def test_a_cold_build_installs_the_package_and_exposes_only_flowc(tmp_path):
     assert probe.stdout.split() == ["0.8.3", "isolated"]
     marker = json.loads(Path(env_dir, env.MARKER).read_text())
     assert marker["locked"] is False and marker["build_seconds"] > 0
+
+
+@pytest.mark.network
+def test_a_failed_build_is_one_line_and_leaves_nothing_behind(tmp_path):
+    spec = EnvSpec("pypi", None, (("flowc-surely-no-such-package", "1.0"),))
+    with pytest.raises(StepEnvironmentError) as caught:
+        env.ensure_environment(spec, root=str(tmp_path))
+    message = str(caught.value)
+    assert message.startswith("installing flowc-surely-no-such-package==1.0 failed: ")
+    assert "\n" not in message
+    assert [p.name for p in tmp_path.iterdir()] == [env.env_key(spec, None) + ".lock"]
+
+
+def test_the_shim_refuses_conda_only_packages_in_one_line(tmp_path):
+    path = write_flow(tmp_path, flow_text(start='@conda(packages={"cudatoolkit": "11.8"})'), "cuda.py")
+    (tmp_path / "m.json").write_text(ir.dump_manifest(compile_file(path).flow))
+    done = subprocess.run([sys.executable, "-m", "flowc.runtime_shim", "--flow-file", "cuda.py",
+                           "--step", "start", "--run-id", "r", "--manifest", "m.json"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "FLOWC_ENV_CACHE": str(tmp_path / "envs")})
+    assert done.returncode == 2
+    assert done.stderr == ("flowc shim: error: @conda package(s) cudatoolkit exist only on conda "
+                           "channels and flowc installs with uv from PyPI: install them in the "
+                           "image (docs/environments.md)\n")
