@@ -47,8 +47,8 @@ from flowc.compiler.plan import FlowPlan, Pod
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
 from flowc.targets.airflow_render import (
-    ATTEMPT, RUN_ID, Expr, GroupBlock, Model, Task, call, kw, names_used, nullable, param_value,
-    params_json, pretty, py, render, templated,
+    ATTEMPT, Expr, GroupBlock, Model, Task, call, kw, literal, names_used, nullable, param_value,
+    params_json, pod_text, pretty, py, render, run_id,
 )
 
 NAME = "airflow"
@@ -372,32 +372,38 @@ class _Lowering:
 
     # ----------------------------------------------------------------- steps
 
-    def shim_prefix(self) -> list[str]:
+    def text(self, value: str) -> str | Expr:
+        """A literal in a task's command or environment: safe from Jinja, and from the kubelet's
+        ``$(VAR)`` expansion when the task is a pod."""
+        return literal(pod_text(value) if self.kubernetes else value)
+
+    def shim_prefix(self) -> list[str | Expr]:
         """The part of every task's command before ``--step``: ``SHIM`` in the DAG file."""
         argv = common.task_argv(self.flow, self.settings, step="-", run_id="-", datastore=None)
-        return [templated(a) for a in argv[:argv.index("--step")]]
+        return [self.text(a) for a in argv[:argv.index("--step")]]
 
     def argv(self, step: ir.Step, index_path: Expr | None) -> list[Any]:
         """The shim command of ``step``: ``SHIM`` plus what only Airflow knows at run time."""
-        params = [(p.name, param_value(p)) for p in self.flow.parameters if not nullable(p)]
-        argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=RUN_ID,
+        params = [(p.name, param_value(p, self.kubernetes)) for p in self.flow.parameters if not nullable(p)]
+        run = run_id(self.kubernetes)
+        argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=run,
                                 attempt=ATTEMPT, datastore=None,
                                 params=params if step.name == "start" else ())
         rest = argv[argv.index("--step"):]
-        engine = {RUN_ID, ATTEMPT} | {f"{name}={value}" for name, value in params}
-        out: list[Any] = [Expr("*SHIM")] + [a if a in engine else templated(a) for a in rest]
+        engine = {run, ATTEMPT} | {f"{name}={value}" for name, value in params}
+        out: list[Any] = [Expr("*SHIM")] + [a if a in engine else self.text(a) for a in rest]
         if index_path is not None:
             out += ["--index-path", index_path]
         return out
 
     def env(self, step: ir.Step) -> Any:
-        extra: dict[str, str] = {k: templated(v) for k, v in self.plan.step(step.name).environment}
+        extra: dict[str, Any] = {k: self.text(v) for k, v in self.plan.step(step.name).environment}
         unset = [p.name for p in self.flow.parameters if nullable(p)]
         if step.name == "start" and unset:
-            extra["FLOWC_PARAMS"] = params_json(unset)
+            extra["FLOWC_PARAMS"] = params_json(unset, self.kubernetes)
         if not extra:
             return Expr("ENV")
-        return Expr("{**ENV, " + py(extra)[1:])
+        return Expr("{**ENV, " + py(extra)[1:], names_used(extra))
 
     def task_options(self, step: ir.Step, trigger_any: bool) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -439,8 +445,8 @@ class _Lowering:
         pod = planned.pod or Pod()
         resources = common.kubernetes_resources(planned.resources)
         opts: dict[str, Any] = {
-            "image": planned.image or Expr("IMAGE"),
-            "namespace": pod.namespace or self.settings.namespace,
+            "image": literal(planned.image) if planned.image else Expr("IMAGE"),
+            "namespace": _optional_literal(pod.namespace or self.settings.namespace),
             "service_account_name": pod.service_account or self.settings.service_account,
             "container_resources": call("k8s.V1ResourceRequirements",
                                         *(f"{k}={py(v)}" for k, v in resources.items())),
@@ -450,15 +456,15 @@ class _Lowering:
             opts["env_from"] = _k8s_list(
                 f"k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={py(s)}))" for s in pod.secrets)
         if pod.node_selector:
-            opts["node_selector"] = dict(pod.node_selector)
+            opts["node_selector"] = {k: literal(v) for k, v in pod.node_selector}
         if pod.tolerations:
             opts["tolerations"] = _k8s_list(
                 "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(ir.plain_value(v))}" for k, v in tol) + ")"
                 for tol in pod.tolerations)
         if pod.labels:
-            opts["labels"] = dict(pod.labels)
+            opts["labels"] = {k: literal(v) for k, v in pod.labels}
         if pod.annotations:
-            opts["annotations"] = dict(pod.annotations)
+            opts["annotations"] = {k: literal(v) for k, v in pod.annotations}
         shm = planned.resources.shared_memory_mib
         if shm:
             opts["volumes"] = _k8s_list([
@@ -559,8 +565,11 @@ class _Lowering:
                     if self.flow.step(member).fans_out:
                         blocks.append(self.flatten_task(member))
         dag_kwargs = self.dag_kwargs()
+        header, header_names = self.header()
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
-        names = {self.operator, "DAG", *names_used([v for _, v in dag_kwargs])}
+        names = {self.operator, "DAG", *header_names, *names_used([v for _, v in dag_kwargs])}
+        if self.kubernetes:
+            names.add("literal")  # SHIM_CMDS
         for t in tasks:
             names.add(t.operator)
             names |= names_used([v for _, v in t.kwargs])
@@ -571,7 +580,7 @@ class _Lowering:
             source=self.flow.path,
             docstring=self.flow.docstring,
             operator=self.operator,
-            header=self.header(),
+            header=header,
             dag_kwargs=dag_kwargs,
             blocks=tuple(blocks),
             edges=tuple(outer),
@@ -583,17 +592,19 @@ class _Lowering:
             return []
         return [self.case_task(step.name, t, here) for t in step.transition.targets if t != step.name]
 
-    def header(self) -> tuple[tuple[str, str], ...]:
+    def header(self) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+        """The module constants (name, Python source), and the names their sources use."""
         manifest = common.inline_manifest(self.flow)
         chunks = textwrap.wrap(manifest, 88, break_on_hyphens=False)
         manifest_src = "(\n" + "".join(f"    {py(c)}\n" for c in chunks) + ")"
         env = {"FLOWC_MANIFEST": Expr("MANIFEST"),
-               "FLOWC_DATASTORE": templated(self.settings.datastore_root)}
-        out = [("MANIFEST", manifest_src), ("SHIM", pretty(self.shim_prefix(), 0, 7)),
-               ("ENV", pretty(env, 0, 6))]
+               "FLOWC_DATASTORE": self.text(self.settings.datastore_root)}
+        shim = self.shim_prefix()
+        out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
+        image = literal(self.settings.image)
         if self.kubernetes:
-            out.insert(0, ("IMAGE", py(self.settings.image)))
-        return tuple(out)
+            out.insert(0, ("IMAGE", py(image)))
+        return tuple(out), names_used([shim, env, image if self.kubernetes else None])
 
 
 def finish_asset(flow_name: str) -> str:
@@ -608,6 +619,10 @@ def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _snake(name: str) -> str:
     """``tolerationSeconds`` (Kubernetes YAML) -> ``toleration_seconds`` (the client's keyword)."""
     return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def _optional_literal(value: str | None) -> str | Expr | None:
+    return literal(value) if value is not None else None
 
 
 def _timedelta(seconds: int) -> Expr:

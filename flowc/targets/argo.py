@@ -22,6 +22,7 @@ inline form from ``common.inline_manifest``), never repeated per template.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,12 @@ Argo substitutes every '{{...}}' in a workflow before it runs, and has no way to
 parameter default, an @environment value or a @kubernetes label/annotation holding '{{' would be
 replaced or fail the workflow. Build the value inside the step instead (the shim passes it through
 unchanged), or avoid '{{' in it.""")
+
+TOO_LARGE = register("FLOW210", "Argo object over the size Kubernetes stores", """
+Kubernetes keeps every object in etcd, which refuses a request over 1.5 MiB (its default
+--max-request-bytes); a WorkflowTemplate that large cannot be created. Split the flow, or move
+large values (the manifest grows with the flow) out of the spec.""")
+OBJECT_LIMIT = 1_572_864  # etcd's default --max-request-bytes
 
 ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
 
@@ -428,7 +435,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    defaults["env"] = [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}]
+    defaults["env"] = [{"name": MANIFEST_ENV, "value": syn.container_text(common.inline_manifest(flow))}]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
@@ -490,4 +497,16 @@ class ArgoTarget(Target):
 
     def render(self, plan: FlowPlan, settings: Settings) -> tuple[str, list[Diagnostic]]:
         docs, problems = documents(plan, settings)
-        return render(docs), problems
+        return render(docs), problems + _size_diagnostics(plan, docs)
+
+
+def _size_diagnostics(plan: FlowPlan, docs: list[dict[str, Any]]) -> list[Diagnostic]:
+    """Objects the API server would refuse for their size (measured as the JSON it stores)."""
+    out = []
+    for doc in docs:
+        size = len(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+        if size > OBJECT_LIMIT:
+            out.append(Diagnostic(TOO_LARGE, f"the {doc['kind']} is {size:,} bytes, over the "
+                                  f"{OBJECT_LIMIT:,} bytes etcd stores", plan.flow.span, ERROR,
+                                  "split the flow into smaller flows"))
+    return out

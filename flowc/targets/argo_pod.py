@@ -72,7 +72,7 @@ def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
     """The container template that runs ``step`` once."""
     params: list[tuple[str, str]] = []
     if step.name == "start":
-        params = [(p.name, syn.workflow_parameter(p.name)) for p in exposed_params]
+        params = [(p.name, syn.container_workflow_parameter(p.name)) for p in exposed_params]
     argv = common.task_argv(
         flow, settings,
         step=step.name,
@@ -115,9 +115,9 @@ def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
     container: dict[str, Any] = {"image": step.image or settings.image}
     if pod is not None and pod.image_pull_policy:
         container["imagePullPolicy"] = pod.image_pull_policy
-    container["command"] = argv
+    container["command"] = [syn.container_text(a) for a in argv]
     if step.environment:
-        container["env"] = [{"name": k, "value": v} for k, v in step.environment]
+        container["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in step.environment]
     if pod is not None and pod.secrets:
         container["envFrom"] = [{"secretRef": {"name": name}} for name in pod.secrets]
     container["resources"] = common.kubernetes_resources(step.resources)

@@ -52,6 +52,15 @@ A schedule is an EventBridge Scheduler resource next to the state machine; only
 --sfn-format cloudformation creates it.""")
 ENV_NOT_INSTALLED = register("FLOW238", "@pypi / @conda on sfn", """
 Packages are not installed by the sfn target: the job's image must already provide them.""")
+DEFINITION_TOO_LARGE = register("FLOW241", "state machine definition over 1 MiB", """
+Step Functions refuses a state machine definition over 1,048,576 bytes (about 1,100 steps of
+flowc's output). Split the flow into smaller flows.""")
+INPUT_TOO_LARGE = register("FLOW242", "execution input over 256 KiB", """
+An execution's input (the flow's parameters) and every state's data must stay under 262,144
+bytes. flowc's states carry only a small task context; the parameters' default values are what
+can grow: keep large values in files (IncludeFile) or the datastore.""")
+DEFINITION_LIMIT = 1_048_576
+PAYLOAD_LIMIT = 262_144
 CRON_NOT_AWS = register("FLOW240", "cron expression EventBridge cannot express", """
 EventBridge cron restricts day-of-month or day-of-week, not both (it has no 'either' form).""")
 
@@ -191,7 +200,7 @@ class SfnTarget(Target):
                                  job_definitions=tuple((s.name, job_definition) for s in flow.steps))
             builder = AslBuilder(plan, settings, options)
             document = builder.definition()
-        return render(document), list(_size_diagnostics(plan, builder))
+        return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]
 
 
 def _size_diagnostics(plan: FlowPlan, builder: AslBuilder) -> Iterator[Diagnostic]:
@@ -204,6 +213,21 @@ def _size_diagnostics(plan: FlowPlan, builder: AslBuilder) -> Iterator[Diagnosti
                              f"the Batch container overrides of step {step.name!r} take up to {size} "
                              f"characters, over AWS Batch's {OVERRIDES_LIMIT}", step.span, ERROR,
                              "move large @environment values into the image or a file")
+
+
+def _limits(plan: FlowPlan, builder: AslBuilder) -> Iterator[Diagnostic]:
+    """The definition's size and the largest execution input, against Step Functions' limits."""
+    definition = len(json.dumps(builder.definition(), separators=(",", ":")).encode("utf-8"))
+    if definition > DEFINITION_LIMIT:
+        yield Diagnostic(DEFINITION_TOO_LARGE, f"the state machine definition is {definition:,} "
+                         f"bytes, over Step Functions' {DEFINITION_LIMIT:,}", plan.flow.span, ERROR,
+                         "split the flow into smaller flows")
+    defaults = {p.name: ir.plain_value(p.default) for p in plan.flow.parameters if p.default_kind == "literal"}
+    payload = len(json.dumps(defaults, separators=(",", ":")).encode("utf-8"))
+    if payload > PAYLOAD_LIMIT:
+        yield Diagnostic(INPUT_TOO_LARGE, f"the parameters' default values make an execution input "
+                         f"of {payload:,} bytes, over Step Functions' {PAYLOAD_LIMIT:,}",
+                         plan.flow.parameters[0].span, ERROR, "keep large values in files (IncludeFile)")
 
 
 def render(document: dict[str, Any]) -> str:

@@ -179,10 +179,17 @@ class AslBuilder:
         self.root: S3Root = root
         self.recursive = any(s.is_recursive for s in flow.steps)
         self.definitions = dict(options.job_definitions)
+        self._definition: dict[str, Any] | None = None
 
     # -- the whole machine
 
     def definition(self) -> dict[str, Any]:
+        """The whole machine (built once; the size checks read it again)."""
+        if self._definition is None:
+            self._definition = self._build()
+        return self._definition
+
+    def _build(self) -> dict[str, Any]:
         start = self.flow.step("start")
         states: dict[str, Any] = {
             INIT_STATE: {

@@ -19,7 +19,7 @@ import pytest
 
 from flowc.compiler import compile_source
 from flowc.targets.airflow import place
-from flowc.targets.airflow_render import pretty, py, templated
+from flowc.targets.airflow_render import literal, pretty, py
 from tests.conftest import ROOT, example_flows, shape_flows
 from flowc.compiler.plan import build as build_plan
 from tests.targets.airflow_helpers import codes, emit, emit_source, relative
@@ -326,9 +326,9 @@ def test_literals_round_trip_through_python() -> None:
     nasty = ['a"b', "c'd", "line\nbreak", "back\\slash", "{{ jinja }}", "ünï", None, True, 1.5, {"k": [1]}]
     assert ast.literal_eval(py(nasty)) == nasty
     assert ast.literal_eval(pretty(nasty * 5, 4, 10)) == nasty * 5
-    assert templated("{{ ds }}") == "{% raw %}{{ ds }}{% endraw %}"
-    assert templated("/etc/x.yaml").endswith("{% endraw %}")
-    assert templated("plain") == "plain"
+    assert py(literal("{{ ds }}")) == 'literal("{{ ds }}")'
+    assert py(literal("/etc/x.yaml")) == 'literal("/etc/x.yaml")'
+    assert literal("plain") == "plain"
 
 
 # --------------------------------------------------------------------------- pods, offline

@@ -213,7 +213,8 @@ def test_parameters_become_workflow_arguments() -> None:
         {"name": "flag", "value": "true"},
     ]
     start = next(t for t in wt["spec"]["templates"] if t["name"] == "start")
-    assert "alpha={{workflow.parameters.alpha}}" in start["container"]["command"]
+    # every "$" doubled for the kubelet, which expands $(VAR) in a container's command
+    assert 'alpha={{=sprig.replace("$", "$$", workflow.parameters["alpha"])}}' in start["container"]["command"]
 
 
 @pytest.mark.parametrize("version,key", [("3.5", "schedule"), ("3.7", "schedules"), ("4", "schedules")])

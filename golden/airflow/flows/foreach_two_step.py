@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, TriggerRule, literal, task_group
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
+    from airflow.utils.template import literal
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
@@ -58,7 +59,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -75,7 +78,7 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
@@ -92,8 +95,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "prepare", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "prepare", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -104,8 +107,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "finish", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "finish", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -120,7 +123,7 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "join", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "join", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
@@ -133,7 +136,7 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,

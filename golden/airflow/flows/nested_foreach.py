@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, TriggerRule, literal, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -60,7 +61,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 def flowc_flatten(lists):
@@ -83,7 +86,7 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
@@ -100,8 +103,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "outer", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "outer", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             do_xcom_push=True,
@@ -126,8 +129,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "mid", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "mid", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             do_xcom_push=True,
@@ -152,8 +155,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "inner", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "inner", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -170,8 +173,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "inner_join", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "inner_join", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -189,8 +192,8 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "mid_join", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "mid_join", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -205,8 +208,8 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "outer_join", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "outer_join", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
@@ -218,7 +221,7 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
