@@ -380,11 +380,14 @@ def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str)
 
 def runtime_packages(step: ir.Step, datastore: str) -> tuple[str, ...]:
     """What the shim itself imports inside the environment: boto3 for S3 or Secrets Manager."""
-    from flowc.runtime_shim.step_env import needs_aws
-
-    secrets = step.decorator(ir.Secrets)
-    if datastore.startswith("s3://") or (secrets is not None and needs_aws(secrets.sources)):
+    if datastore.startswith("s3://"):
         return RUNTIME_PACKAGES
+    secrets = step.decorator(ir.Secrets)
+    if secrets is not None:
+        from flowc.runtime_shim.step_env import needs_aws
+
+        if needs_aws(secrets.sources):
+            return RUNTIME_PACKAGES
     return ()
 
 
