@@ -207,3 +207,16 @@ def test_the_shim_refuses_conda_only_packages_in_one_line(tmp_path):
     assert done.stderr == ("flowc shim: error: @conda package(s) cudatoolkit exist only on conda "
                            "channels and flowc installs with uv from PyPI: install them in the "
                            "image (docs/environments.md)\n")
+
+
+@pytest.mark.parametrize("secrets,datastore,expected", [
+    ("", ".flowc", ()),
+    ("", "s3://bucket/ds", ("boto3",)),
+    ('@secrets(sources=["env:TOKEN"])', ".flowc", ()),
+    ('@secrets(sources=["prod/db"])', ".flowc", ("boto3",)),
+])
+def test_the_shim_adds_boto3_only_when_it_needs_it(secrets, datastore, expected):
+    source = flow_text(start=f'{secrets}\n    @pypi(packages={{"a": "1"}})').replace(
+        "import FlowSpec, step,", "import FlowSpec, secrets, step,")
+    flow = compile_source(textwrap.dedent(source)).flow
+    assert env.runtime_packages(flow.step("start"), datastore) == expected
