@@ -49,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from flowc.runtime_shim import manifest_source
-    from flowc.runtime_shim.environment import StepEnvironmentError
+    from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
 
     try:  # first, with the fewest imports: a step with an environment runs in another interpreter
         manifest = manifest_source.load(args.manifest or "")
         manifest.step(args.step)
         _enter_step_environment(args, manifest, argv)
+    except EnvironmentBuildError as exc:
+        print(f"flowc shim: error: {exc}", file=sys.stderr)
+        return 1  # a failed task: the orchestrator's retry may find the index reachable again
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2

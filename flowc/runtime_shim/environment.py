@@ -69,6 +69,10 @@ class StepEnvironmentError(FlowcException):
     headline = "step environment"
 
 
+class EnvironmentBuildError(StepEnvironmentError):
+    """uv failed (an index unreachable, a package missing): another attempt may succeed."""
+
+
 @dataclass(frozen=True, slots=True)
 class EnvSpec:
     """What a step's environment contains. ``python`` None means the running interpreter's."""
@@ -331,7 +335,7 @@ def _run_uv(args: list[str], what: str) -> None:
     if result.returncode != 0:
         lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
         detail = " / ".join(lines[-3:]) if lines else f"exit code {result.returncode}"
-        raise StepEnvironmentError(f"{what} failed: {detail}")
+        raise EnvironmentBuildError(f"{what} failed: {detail}")
 
 
 def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str) -> None:

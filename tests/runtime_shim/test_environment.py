@@ -196,17 +196,29 @@ def test_a_failed_build_is_one_line_and_leaves_nothing_behind(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [env.env_key(spec, None) + ".lock"]
 
 
-def test_the_shim_refuses_conda_only_packages_in_one_line(tmp_path):
-    path = write_flow(tmp_path, flow_text(start='@conda(packages={"cudatoolkit": "11.8"})'), "cuda.py")
+def _shim_start(tmp_path: Path, decorator: str) -> subprocess.CompletedProcess[str]:
+    path = write_flow(tmp_path, flow_text(start=decorator), "env_flow.py")
     (tmp_path / "m.json").write_text(ir.dump_manifest(compile_file(path).flow))
-    done = subprocess.run([sys.executable, "-m", "flowc.runtime_shim", "--flow-file", "cuda.py",
+    return subprocess.run([sys.executable, "-m", "flowc.runtime_shim", "--flow-file", path.name,
                            "--step", "start", "--run-id", "r", "--manifest", "m.json"],
                           cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "FLOWC_ENV_CACHE": str(tmp_path / "envs")})
-    assert done.returncode == 2
+
+
+def test_the_shim_refuses_conda_only_packages_in_one_line(tmp_path):
+    done = _shim_start(tmp_path, '@conda(packages={"cudatoolkit": "11.8"})')
+    assert done.returncode == 2  # refused: no retry can help
     assert done.stderr == ("flowc shim: error: @conda package(s) cudatoolkit exist only on conda "
                            "channels and flowc installs with uv from PyPI: install them in the "
                            "image (docs/environments.md)\n")
+
+
+@pytest.mark.network
+def test_a_failed_build_fails_the_task_so_it_can_be_retried(tmp_path):
+    done = _shim_start(tmp_path, '@pypi(packages={"flowc-surely-no-such-package": "1.0"})')
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("flowc shim: error: installing flowc-surely-no-such-package==1.0 failed: ")
 
 
 @pytest.mark.parametrize("secrets,datastore,expected", [
