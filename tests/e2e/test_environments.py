@@ -281,3 +281,41 @@ def test_a_pypi_step_runs_in_its_environment_under_airflow(write_flow, tmp_path:
     found = snapshot(tmp_path / "ds", "JokeFlow", run_id)
     assert [t["version"] for t in found["joke"].values()] == ["0.8.3", "0.8.3"]
     assert found["start"]["t"]["outside"] == "absent"
+
+
+SECRET_FLOW = '''
+    import os
+
+    from metaflow import FlowSpec, pypi, secrets, step
+
+
+    class SecretJokeFlow(FlowSpec):
+        @secrets(sources=["api-token"])
+        @pypi(packages={"pyjokes": "0.8.3"})
+        @step
+        def start(self):
+            import pyjokes  # noqa: F401
+
+            self.token_length = len(os.environ["API_TOKEN"])
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+'''
+
+
+def test_a_secret_is_read_inside_the_environment(write_flow, tmp_path: Path, s3_bucket: str,
+                                                 monkeypatch) -> None:
+    """Secrets Manager is read by the shim in the step's interpreter: boto3 joins the environment."""
+    token = "tok-3c1e-never-print-me"
+    boto3.client("secretsmanager").create_secret(Name="api-token", SecretString=token)
+    monkeypatch.setenv("FLOWC_ENV_CACHE", str(tmp_path / "envs"))
+    path = write_flow("secret_joke_flow", SECRET_FLOW)
+    out = io.StringIO()
+    result = run_flow(path, datastore=str(tmp_path / "ds"), stream=out, live=False)
+    assert result.status == "succeeded", out.getvalue()
+    assert snapshot(tmp_path / "ds", "SecretJokeFlow", result.run_id)["start"]["t"]["token_length"] == len(token)
+    assert token not in out.getvalue()
+    [env_dir] = [p for p in (tmp_path / "envs").iterdir() if p.is_dir()]
+    assert ["boto3", ""] in json.loads((env_dir / "flowc-env.json").read_text())["spec"][2]
