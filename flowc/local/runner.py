@@ -136,6 +136,7 @@ class Scheduler:
     def run(self) -> RunResult:
         started = time.monotonic()
         flow_class = shim.load_flow_class(self.flow_file, self.flow)
+        shim.prepare_environments(self.flow, self.flow_file, self.datastore.root)
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
                            self.clone.origin_run_id if self.clone else None)

@@ -134,6 +134,20 @@ def has_environment(flow: ir.Flow, step_name: str) -> bool:
         raise RunError(str(exc)) from None
 
 
+def prepare_environments(flow: ir.Flow, flow_file: Path, datastore_root: str) -> None:
+    """Build (or find) every step environment before the first task, as Metaflow bootstraps
+    them at the start of a run: a build's time never counts against a task's @timeout, and a
+    refused environment stops the run before it starts."""
+    from flowc.local.runner import RunError
+    from flowc.runtime_shim.environment import StepEnvironmentError, prepare
+
+    try:
+        for step in flow.steps:
+            prepare(flow, step.name, str(flow_file.resolve()), datastore_root)
+    except StepEnvironmentError as exc:
+        raise RunError(str(exc)) from None
+
+
 def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, run_id: str,
                           key: TaskKey, attempt: int, params: dict[str, str],
                           origin_run_id: str | None = None) -> Callable[[], int]:
