@@ -328,14 +328,14 @@ def ensure_environment(spec: EnvSpec, entry: dict[str, Any] | None = None,
     return env_dir
 
 
-def _run_uv(args: list[str], what: str) -> None:
+def _run_uv(args: list[str], what: str, hint: str = "") -> None:
     import subprocess
 
     result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
-        lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
+        lines = [line.strip() for line in result.stdout.strip().splitlines() if line.strip()]
         detail = " / ".join(lines[-3:]) if lines else f"exit code {result.returncode}"
-        raise EnvironmentBuildError(f"{what} failed: {detail}")
+        raise EnvironmentBuildError(f"{what} failed: {detail}{hint}")
 
 
 def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str) -> None:
@@ -352,7 +352,8 @@ def _build(spec: EnvSpec, entry: dict[str, Any] | None, root: str, env_dir: str)
     temp = tempfile.mkdtemp(prefix=".build-", dir=root)
     try:
         _run_uv([*uv, "venv", "--quiet", "--relocatable", "--python", interpreter, temp],
-                f"creating a Python {python} environment")
+                f"creating a Python {python} environment",
+                f" (uv finds Python {python} on PATH or among its own installs, else downloads it)")
         target = ["--python", env_python(temp)]
         if entry:
             locked = os.path.join(temp, "flowc-requirements.txt")
