@@ -170,7 +170,11 @@ def _aws_secret(secret_id: str, source: str, role: str | None) -> dict[str, str]
 
 
 def resolve_secrets(sources: Sequence[str], role: str | None = None) -> dict[str, str]:
-    """Every source's variables, later sources winning; values never reach a message."""
+    """Every source's variables, later sources winning; values never reach a message. Without
+    ``role=``, Secrets Manager is read with ``FLOWC_DEFAULT_SECRETS_ROLE`` (or Metaflow's
+    ``METAFLOW_DEFAULT_SECRETS_ROLE``) when set, else with the task's own credentials."""
+    role = (role or os.environ.get("FLOWC_DEFAULT_SECRETS_ROLE")
+            or os.environ.get("METAFLOW_DEFAULT_SECRETS_ROLE") or None)
     values: dict[str, str] = {}
     for source in sources:
         kind, target = classify_source(source)

@@ -52,6 +52,22 @@ def test_role_is_assumed_through_sts(secrets_manager):
     assert resolve_secrets(["api-token"], role=role) == {"API_TOKEN": TOKEN}
 
 
+def test_the_default_role_comes_from_the_environment(secrets_manager, monkeypatch):
+    import flowc.runtime_shim.step_env as step_env
+
+    assumed = []
+    real = step_env._secrets_manager_client
+    monkeypatch.setattr(step_env, "_secrets_manager_client",
+                        lambda region, role: assumed.append(role) or real(region, role))
+    monkeypatch.setenv("METAFLOW_DEFAULT_SECRETS_ROLE", "arn:aws:iam::123456789012:role/metaflow")
+    assert resolve_secrets(["api-token"]) == {"API_TOKEN": TOKEN}
+    monkeypatch.setenv("FLOWC_DEFAULT_SECRETS_ROLE", "arn:aws:iam::123456789012:role/flowc")
+    resolve_secrets(["api-token"])
+    resolve_secrets(["api-token"], role="arn:aws:iam::123456789012:role/own")
+    assert assumed == ["arn:aws:iam::123456789012:role/metaflow", "arn:aws:iam::123456789012:role/flowc",
+                       "arn:aws:iam::123456789012:role/own"]
+
+
 def test_a_missing_secret_is_one_clear_line(secrets_manager):
     with pytest.raises(SecretsError) as caught:
         resolve_secrets(["api-token", "no-such-secret"])
