@@ -26,7 +26,8 @@ def secrets_manager(monkeypatch):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("AWS_PROFILE", "FLOWC_DEFAULT_SECRETS_ROLE", "METAFLOW_DEFAULT_SECRETS_ROLE"):
+        monkeypatch.delenv(name, raising=False)
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         db = client.create_secret(Name="prod/db-creds",
