@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from flowc.compiler import ir
@@ -34,6 +35,34 @@ def flow_environments(flow: ir.Flow) -> dict[str, tuple[EnvSpec, tuple[str, ...]
             steps = found.get(spec.spec_id, (spec, ()))[1]
             found[spec.spec_id] = (spec, (*steps, step.name))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something the shim would refuse at run time, found at compile time (for a diagnostic)."""
+
+    step: str
+    span: ir.Span
+    message: str
+
+
+def problems(flow: ir.Flow, flow_file: Path | None = None) -> list[Problem]:
+    """Environments the shim would refuse: PyPI and conda packages mixed in one step, conda-only
+    packages, and (given the flow file) a lock beside it that misses the step."""
+    out: list[Problem] = []
+    lock = env.read_lock(str(flow_file)) if flow_file is not None else None
+    for step in flow.steps:
+        deco = next((d for d in step.decorators if isinstance(d, (ir.Pypi, ir.Conda))), None)
+        span = deco.span if deco is not None else step.span
+        try:
+            spec = env.environment_spec(flow, step)
+            if spec is not None:
+                env.requirements(spec)
+                if flow_file is not None:
+                    env.locked_entry(lock, spec, str(flow_file))
+        except StepEnvironmentError as exc:
+            out.append(Problem(step.name, span, str(exc)))
+    return out
 
 
 def resolve(spec: EnvSpec, python: str, platform: str = env.LOCK_PLATFORM) -> list[str]:

@@ -232,3 +232,22 @@ def test_the_shim_adds_boto3_only_when_it_needs_it(secrets, datastore, expected)
         "import FlowSpec, step,", "import FlowSpec, secrets, step,")
     flow = compile_source(textwrap.dedent(source)).flow
     assert env.runtime_packages(flow.step("start"), datastore) == expected
+
+
+def test_compile_time_problems_name_the_step(tmp_path):
+    from flowc.environments import problems
+
+    source = flow_text(start='@conda(packages={"cudatoolkit": "11.8"})',
+                       end='@pypi(packages={"a": "1"})\n    @conda(packages={"b": "1"})')
+    flow = compile_source(textwrap.dedent(source)).flow
+    found = {p.step: p.message for p in problems(flow)}
+    assert found == {"start": "@conda package(s) cudatoolkit exist only on conda channels and flowc "
+                              "installs with uv from PyPI: install them in the image (docs/environments.md)",
+                     "end": "step 'end' mixes @pypi and @conda packages; use one of @pypi or @conda "
+                            "(and its _base form) only"}
+    assert all(p.span.line > 0 for p in problems(flow))
+    clean = compile_source(textwrap.dedent(flow_text(start='@pypi(packages={"a": "1"})'))).flow
+    assert problems(clean) == []
+    flow_file = tmp_path / "f.py"
+    Path(env.lock_path(str(flow_file))).write_text('{"version": 1, "environments": {}}')
+    assert [p.step for p in problems(clean, flow_file)] == ["start"]
