@@ -6,7 +6,7 @@ into a virtual environment under the cache directory (``$FLOWC_ENV_CACHE``, defa
 ``~/.cache/flowc/envs``), named by a hash of (Python version, packages or locked set, platform):
 
 - warm: one ``stat`` of the marker file plus one ``readlink``, so a task pays microseconds;
-- cold: under an exclusive ``flock`` per key, ``uv venv --relocatable`` in a temporary directory,
+- cold: under an exclusive ``flock`` per key (``.<key>.lock``), ``uv venv --relocatable`` in a temporary directory,
   ``uv pip install``, the marker written last, then one ``rename`` into place. A crashed builder
   leaves only a temporary directory; a second builder waits for the first and reuses its result.
 
@@ -321,7 +321,8 @@ def ensure_environment(spec: EnvSpec, entry: dict[str, Any] | None = None,
         _runtime_link(env_dir)
         return env_dir
     os.makedirs(root, exist_ok=True)
-    with _exclusive(env_dir + ".lock"):
+    # Hidden, like the temporary build directories: the cache holds only environments to see.
+    with _exclusive(os.path.join(root, f".{os.path.basename(env_dir)}.lock")):
         if not os.path.exists(os.path.join(env_dir, MARKER)):
             _build(spec, entry, root, env_dir)
     _runtime_link(env_dir)

@@ -193,7 +193,7 @@ def test_a_failed_build_is_one_line_and_leaves_nothing_behind(tmp_path):
     message = str(caught.value)
     assert message.startswith("installing flowc-surely-no-such-package==1.0 failed: ")
     assert "\n" not in message
-    assert [p.name for p in tmp_path.iterdir()] == [env.env_key(spec, None) + ".lock"]
+    assert [p.name for p in tmp_path.iterdir()] == [f".{env.env_key(spec, None)}.lock"]
 
 
 def _shim_start(tmp_path: Path, decorator: str) -> subprocess.CompletedProcess[str]:
