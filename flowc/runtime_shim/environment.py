@@ -6,8 +6,8 @@ into a virtual environment under the cache directory (``$FLOWC_ENV_CACHE``, defa
 ``~/.cache/flowc/envs``), named by a hash of (Python version, packages or locked set, platform):
 
 - warm: one ``stat`` of the marker file plus one ``readlink``, so a task pays microseconds;
-- cold: under an exclusive ``flock`` per key (``.<key>.lock``), ``uv venv --relocatable`` in a temporary directory,
-  ``uv pip install``, the marker written last, then one ``rename`` into place. A crashed builder
+- cold: under an exclusive ``flock`` per key (``.<key>.lock``), ``uv venv --relocatable`` in a
+  temporary directory, ``uv pip install``, the marker written last, then one ``rename`` into place. A crashed builder
   leaves only a temporary directory; a second builder waits for the first and reuses its result.
 
 The environment does not get flowc installed: a ``.pth`` file (relative, so the environment
@@ -140,7 +140,8 @@ def environment_spec(flow: ir.Flow, step: ir.Step) -> EnvSpec | None:
     if pypi is not None and conda is not None and pypi.packages and conda.packages:
         raise StepEnvironmentError(f"step {step.name!r} mixes @pypi and @conda packages; use "
                                    "one of @pypi or @conda (and its _base form) only")
-    kind, chosen = ("conda", conda) if conda is not None and (conda.packages or pypi is None) else ("pypi", pypi)
+    use_conda = conda is not None and (bool(conda.packages) or pypi is None)
+    kind, chosen = ("conda", conda) if use_conda else ("pypi", pypi)
     assert chosen is not None
     python = (pypi.python if pypi else None) or (conda.python if conda else None)
     return EnvSpec(kind, python, tuple(sorted(chosen.packages.items())))
