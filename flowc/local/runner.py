@@ -99,6 +99,7 @@ class Scheduler:
     def run(self) -> RunResult:
         started = time.monotonic()
         flow_class = shim.load_flow_class(self.flow_file, self.flow)
+        shim.prepare_environments(self.flow, self.flow_file, self.datastore.root)
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
                            self.clone.origin_run_id if self.clone else None)
@@ -175,9 +176,13 @@ class Scheduler:
         self._spawned += 1
         attempt_dir = workdir / str(self._spawned)
         params = self.params if key.step == "start" else {}
-        body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
-                              attempt, params, attempt_dir,
-                              self.clone.origin_run_id if self.clone else None)
+        origin = self.clone.origin_run_id if self.clone else None
+        if shim.has_environment(self.flow, key.step):  # @pypi/@conda: its own interpreter
+            body = shim.environment_task_body(self.flow, self.flow_file, self.task_datastore,
+                                              self.run_id, key, attempt, params, origin)
+        else:
+            body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
+                                  attempt, params, attempt_dir, origin)
         timeout = step.decorator(ir.Timeout)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
         pool.spawn(str(key), body, attempt_dir, timeout=limit, payload=pending)

@@ -389,7 +389,7 @@ def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], 
     try:
         env = dict(prepared.env)
         if prepared.secrets and prepared.secrets.get("sources"):
-            env.update(resolve_secrets(list(prepared.secrets["sources"])))
+            env.update(resolve_secrets(list(prepared.secrets["sources"]), prepared.secrets.get("role")))
         with task_environment(env), enforce_timeout(prepared.timeout_seconds, prepared.task.key.pathspec):
             if prepared.state.is_join:
                 prepared.func(instance, prepared.state.inputs)
