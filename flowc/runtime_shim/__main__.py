@@ -1,7 +1,8 @@
 """``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4).
 
 Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
-failed, 2 for a bad command line or an unusable flow file/manifest.
+failed, 2 for a bad command line, a bad parameter value, an id flowc never produces (a run id
+with a '/', say) or an unusable flow file/manifest: retrying those cannot help.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import os
 import sys
 
+from flowc.runtime_shim import ids
 from flowc.runtime_shim.ids import parse_index_path
 
 
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     from flowc.runtime_shim.task import TaskRequest, run_task
 
     try:
+        ids.check_run_id(args.run_id)
+        ids.check_step_name(args.step)
+        if args.origin_run_id:
+            ids.check_run_id(args.origin_run_id)
         index_path = parse_index_path(args.index_path)
         if args.attempt is None:
             text = os.environ.get("FLOWC_ATTEMPT", "").strip() or "0"
@@ -80,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             datastore.save_log(request.key, request.attempt, stream, getattr(captured, stream).getvalue())
         except DatastoreError as exc:
             print(f"flowc shim: warning: {exc}", file=sys.stderr)
+    if not result.ok and result.error_type == "ParameterError":
+        return 2  # a bad parameter value fails every attempt alike: not retryable
     return 0 if result.ok else 1
 
 
