@@ -4,7 +4,10 @@ Start-up per task is what makes a local run slow (Metaflow starts a fresh interp
 the flow for every task). A fork inherits the imported module for free. Each child gets its own
 process group, so a crash, a ``sys.exit`` or a runaway subprocess in a step stays in that child,
 Ctrl-C in the terminal reaches only the scheduler (which then stops children deliberately), and
-a timeout kills the step's whole group.
+a timeout kills the step's whole group. On Linux each child also asks the kernel to SIGKILL it
+when the scheduler dies (``PR_SET_PDEATHSIG``), so ``kill -9`` of ``flowc run`` leaves no task
+running; processes a step starts itself are in the task's group and are killed with it when the
+scheduler ends them, but not by the kernel on the scheduler's sudden death.
 """
 
 from __future__ import annotations
@@ -53,10 +56,37 @@ def _exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """Linux's prctl(2) through ctypes (looked up once, in the scheduler); None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
+    """Have the kernel SIGKILL this task when the scheduler dies, however it dies (kill -9
+    included), so no task outlives the run that started it."""
+    if prctl is None:
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the scheduler died before the line above took effect
+        os._exit(1)
+
+
+def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path,
+                prctl: Callable[..., int] | None = None, parent: int = 0) -> None:
     """Runs in the forked child and never returns: every outcome ends in ``os._exit``."""
     code = 1
     try:
+        _die_with_parent(prctl, parent)
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -103,6 +133,7 @@ class ProcessPool:
         self._children: dict[int, Child] = {}
         self._use_pidfd = hasattr(os, "pidfd_open")
         self._frozen = False
+        self._prctl = _load_prctl()
 
     def __len__(self) -> int:
         return len(self._children)
@@ -122,9 +153,10 @@ class ProcessPool:
             # collection would otherwise touch (and so copy) every page the parent owns.
             gc.freeze()
             self._frozen = True
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child process; covered by the e2e tests
-            _child_main(body, stdout_path, stderr_path)
+            _child_main(body, stdout_path, stderr_path, self._prctl, parent)
         try:
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
         except OSError:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flowc.compiler import ir
+from flowc.local.liveness import scheduler_identity
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
@@ -68,6 +69,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "source_sha256": flow.source_sha256,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
+        **scheduler_identity(),  # so a reader can tell a killed run from a running one
     })
 
 

@@ -506,11 +506,12 @@ def _optional(data: dict[str, Any], field: str, kinds: tuple[type, ...], what: s
 
 
 def _check_run_record(data: dict[str, Any]) -> None:
-    for field in ("started_at", "finished_at", "created_at", "scheduler_started_at"):
+    for field in ("started_at", "finished_at", "created_at"):
         _optional(data, field, (int, float), "a number (seconds since the epoch)")
-    for field in ("status", "scheduler", "flow_file", "boot_id"):
+    for field in ("status", "scheduler", "flow_file", "scheduler_host", "scheduler_boot_id"):
         _optional(data, field, (str,), "a string")
-    _optional(data, "scheduler_pid", (int,), "an integer")
+    for field in ("scheduler_pid", "scheduler_start_ticks"):
+        _optional(data, field, (int,), "an integer")
     for field in ("parameters", "cli_parameters"):
         _optional(data, field, (dict,), "an object")
     if data.get("origin_run_id") is not None:
