@@ -210,7 +210,8 @@ def _local_run_options(command):
                      help="Write the new run's id to this file as soon as the run starts."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
-                     help="Show each task's output when it finishes (it is always stored)."),
+                     help="Show each task's output when it finishes (it is always stored; "
+                     "output the datastore cannot take is shown even with --no-logs)."),
     )
     for option in reversed(options):
         command = option(command)

@@ -177,7 +177,8 @@ class Scheduler:
 
     def _stop_all(self, pool: ProcessPool) -> None:
         for child in pool.terminate_all():
-            self._finish_logs(child)
+            if not self._finish_logs(child):
+                self._echo(child, child.payload.key, force=True)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the loop
 
@@ -224,6 +225,10 @@ class Scheduler:
         pending: _Pending = child.payload  # type: ignore[assignment]
         key, attempt = pending.key, pending.attempt
         done = None
+        # Output the datastore could not take is shown whatever --no-logs says: never lost silently.
+        show_logs = child.returncode == shim.EXIT_LOGS_UNSTORED
+        if show_logs:
+            child.returncode = 0
         if child.returncode == 0:
             done = shim.task_done(self.datastore, self.flow.name, self.run_id, key)
             if done is None:
@@ -233,8 +238,11 @@ class Scheduler:
                                  "(os._exit in the step?)\n")
         if child.returncode != 0:
             # The child stores its logs as it exits; one that crashed or was killed could not.
-            self._finish_logs(child)
-        self._echo(child, key)
+            show_logs = not self._finish_logs(child) or show_logs
+        if show_logs and not self.echo_logs:
+            self.progress.message(f"warning: the output of {key} could not be stored in the "
+                                  f"datastore; here it is")
+        self._echo(child, key, force=show_logs)
         if done is not None:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
             if not state.stopping:
@@ -289,17 +297,20 @@ class Scheduler:
 
     # ------------------------------------------------------------------ helpers
 
-    def _finish_logs(self, child: Child) -> None:
+    def _finish_logs(self, child: Child) -> bool:
+        """Store a task's logs for it; False (with a warning) when they could not be stored."""
         pending: _Pending = child.payload  # type: ignore[assignment]
         try:
             shim.store_logs(self.datastore, self.flow.name, self.run_id, pending.key,
                             pending.attempt, child.stdout_path, child.stderr_path)
         except Exception as exc:  # noqa: BLE001 - losing a log must not lose the run
             self.progress.message(f"warning: cannot store logs of {pending.key}: {exc}")
+            return False
+        return True
 
-    def _echo(self, child: Child, key: TaskKey) -> None:
+    def _echo(self, child: Child, key: TaskKey, force: bool = False) -> None:
         """Show what a finished task printed, each line prefixed with the task."""
-        if not self.echo_logs:
+        if not (self.echo_logs or force):
             return
         out: list[str] = []
         for path in (child.stdout_path, child.stderr_path):
