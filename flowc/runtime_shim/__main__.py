@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
         manifest = manifest_source.load(args.manifest or "")
+        ids.check_flow_name(manifest.name)
         flow_class = load_flow_class(args.flow_file, manifest)
         datastore = open_datastore(args.datastore)
         manifest.step(args.step)

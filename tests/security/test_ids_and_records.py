@@ -167,3 +167,18 @@ def test_a_corrupt_record_is_one_error_line(finished_run, corrupt, command):
         assert unexpected is None and code == 0  # logs never read run.json
         return
     assert_one_line_error(code, output, unexpected)
+
+
+def test_the_shim_refuses_a_manifest_whose_flow_name_leaves_the_root(finished_run, tmp_path):
+    import dataclasses
+
+    root, path = finished_run
+    flow = dataclasses.replace(compile_file(path).flow, name="../../escaped")
+    result = subprocess.run(
+        [sys.executable, "-m", "flowc.runtime_shim", "--flow-file", str(path), "--step", "start",
+         "--run-id", "r9", "--datastore", str(root)],
+        cwd=tmp_path, env={**os.environ, "FLOWC_MANIFEST": encode_inline(flow)},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "not a flow name: '../../escaped'" in result.stderr
+    assert not (tmp_path / "escaped").exists() and not (root.parent.parent / "escaped").exists()
