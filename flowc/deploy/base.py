@@ -43,7 +43,7 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 MAX_MESSAGE = 400
 # Environment variables whose values are secrets wherever they turn up (a server may echo them).
 SECRET_ENV = ("ARGO_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AIRFLOW_PASSWORD",
-              "AIRFLOW_TOKEN")
+              "AIRFLOW_API_TOKEN")
 _MIN_SECRET = 4  # shorter values would blank out ordinary words
 
 
