@@ -153,10 +153,11 @@ class _HashingWriter(io.RawIOBase):
         return n
 
 
-def _sha256_of(handle: BinaryIO) -> str:
-    """The sha256 of everything ``handle`` still has to give, read in large chunks."""
+def _sha256_of(handle: BinaryIO, size_hint: int) -> str:
+    """The sha256 of everything ``handle`` still has to give, read in chunks of up to 1 MiB
+    (no bigger than the expected size: loading many small artifacts allocates little)."""
     digest = hashlib.sha256()
-    buffer = memoryview(bytearray(_PIPELINE))
+    buffer = memoryview(bytearray(min(_CHUNK, max(size_hint + 1, 4096))))
     while True:
         n = handle.readinto(buffer)  # type: ignore[attr-defined]
         if not n:
@@ -363,7 +364,7 @@ class Datastore:
         if handle is None:
             raise DatastoreError(f"artifact {name!r} is missing: blob {ref.sha} not found under {self.root}")
         with handle:
-            if _sha256_of(handle) != ref.sha:
+            if _sha256_of(handle, ref.size) != ref.sha:
                 raise DatastoreError(f"artifact {name!r} is corrupt: blob {ref.sha} does not "
                                      f"match its sha256; it was not loaded")
             handle.seek(0)
