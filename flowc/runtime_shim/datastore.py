@@ -452,12 +452,16 @@ class Datastore:
 
     # logs
 
+    def _log_key(self, task: TaskKey, attempt: int, stream: str) -> str:
+        if stream not in ("stdout", "stderr"):
+            raise InvalidId(f"unknown log stream {stream!r} (stdout or stderr)")
+        return f"{self.attempt_key(task, attempt)}/{stream}.log"
+
     def save_log(self, task: TaskKey, attempt: int, stream: str, data: bytes) -> None:
         """Store one captured stream (``stdout`` or ``stderr``) of an attempt."""
-        if stream not in ("stdout", "stderr"):
-            raise ValueError(f"unknown log stream {stream!r}")
+        key = self._log_key(task, attempt, stream)
         try:
-            self.backend.put_bytes(f"{self.attempt_key(task, attempt)}/{stream}.log", data)
+            self.backend.put_bytes(key, data)
         except OSError as exc:
             raise DatastoreError(f"cannot store {stream} of {task.pathspec}: {exc}") from exc
 
@@ -466,7 +470,7 @@ class Datastore:
             self.save_log(task, attempt, stream, handle.read())
 
     def read_log(self, task: TaskKey, attempt: int, stream: str) -> bytes | None:
-        return self.backend.get_bytes(f"{self.attempt_key(task, attempt)}/{stream}.log")
+        return self.backend.get_bytes(self._log_key(task, attempt, stream))
 
     # listings
 

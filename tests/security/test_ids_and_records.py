@@ -43,11 +43,12 @@ def test_logs_refuses_ids_that_leave_the_root(finished_run, pathspec):
     lambda root: Run("SecFlow/..", str(root)),
     lambda root: Flow("..", str(root)),
     lambda root: Task("SecFlow/r1/start/t\n", str(root)),
+    lambda root: Task("SecFlow/r1/start/t", str(root)).loglines("../../../../../../runs/x/s/t/0/stdout"),
 ])
 def test_client_objects_refuse_ids_that_leave_the_root(finished_run, make):
     root, _ = finished_run
     _plant_outside(root)
-    with pytest.raises(ValueError, match=r"not a (flow name|run id|step name|flowc task id)"):
+    with pytest.raises(ValueError, match=r"not a (flow name|run id|step name|flowc task id)|unknown log stream"):
         make(root)
 
 
