@@ -444,11 +444,16 @@ class Datastore:
     def read_done(self, task: TaskKey) -> dict[str, Any] | None:
         return self._get_record(f"{self.task_key(task)}/DONE.json", _check_done_record)
 
+    def _task_file_key(self, task: TaskKey, name: str) -> str:
+        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
+            raise InvalidId(f"not a task file name: {name!r} (a plain name ending in .json)")
+        return f"{self.task_key(task)}/{name}"
+
     def write_task_file(self, task: TaskKey, name: str, data: Any) -> None:
-        self._put_json(f"{self.task_key(task)}/{name}", data)
+        self._put_json(self._task_file_key(task, name), data)
 
     def read_task_file(self, task: TaskKey, name: str) -> Any:
-        return self._get_json(f"{self.task_key(task)}/{name}")
+        return self._get_json(self._task_file_key(task, name))
 
     # logs
 

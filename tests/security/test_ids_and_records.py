@@ -114,7 +114,9 @@ def test_keys_are_never_built_from_unchecked_parts(tmp_path):
                 lambda: TaskKey("F", "r", "s", "../t"), lambda: store.run_key("../F", "r"),
                 lambda: store.attempt_key(TaskKey("F", "r", "s", "t"), -1),  # type: ignore[arg-type]
                 lambda: store.attempt_key(TaskKey("F", "r", "s", "t"), "0/../.."),  # type: ignore[arg-type]
-                lambda: store.list_tasks("F", "r", "../../x")):
+                lambda: store.list_tasks("F", "r", "../../x"),
+                lambda: store.read_task_file(TaskKey("F", "r", "s", "t"), "../../../x.json"),
+                lambda: store.read_log(TaskKey("F", "r", "s", "t"), 0, "../../x")):
         with pytest.raises(ValueError):
             bad()
 
