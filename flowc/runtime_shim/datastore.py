@@ -202,6 +202,14 @@ def _disk_full(exc: OSError) -> bool:
 # --------------------------------------------------------------------------- backends
 
 
+def check_key(key: str) -> str:
+    """The last line of defence (keys are built from checked ids): no backend ever sees a key
+    with an empty, ``.`` or ``..`` part, a backslash or a NUL."""
+    if key and (any(part in ("", ".", "..") for part in key.split("/")) or "\\" in key or "\0" in key):
+        raise InvalidId(f"not a datastore key: {key!r}")
+    return key
+
+
 def remove_if_present(path: str) -> None:
     """Delete a local (temporary) file; one that is already gone is fine."""
     try:
@@ -218,7 +226,7 @@ class LocalBackend:
         self.url = self.root
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, *key.split("/"))
+        return os.path.join(self.root, *check_key(key).split("/"))
 
     def _open_temp(self, directory: str) -> tuple[BinaryIO, str]:
         os.makedirs(directory, exist_ok=True)

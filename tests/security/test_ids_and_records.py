@@ -116,7 +116,9 @@ def test_keys_are_never_built_from_unchecked_parts(tmp_path):
                 lambda: store.attempt_key(TaskKey("F", "r", "s", "t"), "0/../.."),  # type: ignore[arg-type]
                 lambda: store.list_tasks("F", "r", "../../x"),
                 lambda: store.read_task_file(TaskKey("F", "r", "s", "t"), "../../../x.json"),
-                lambda: store.read_log(TaskKey("F", "r", "s", "t"), 0, "../../x")):
+                lambda: store.read_log(TaskKey("F", "r", "s", "t"), 0, "../../x"),
+                lambda: store.backend.get_bytes("F/runs/../../x"),
+                lambda: store.backend.put_bytes("F//x", b"")):
         with pytest.raises(ValueError):
             bad()
 
