@@ -172,8 +172,10 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     """Build a reproducible code package of FLOW_FILE's directory.
 
     The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
-    the same files. Hidden files, __pycache__ and whatever .gitignore ignores are left out. Upload
-    it, then compile with --code-package URL: each task verifies the hash before running.
+    the same files. Hidden files, __pycache__, the output directory and whatever .gitignore
+    ignores are left out; a package the flow imports from beside its directory (same project) is
+    included; a symlinked file is packaged only if it points inside the directory. Upload it,
+    then compile with --code-package URL: each task verifies the hash before running.
     """
     from flowc.package import PackageError, build_package
 
