@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR
 
 FLOW = '''
     import os
+    import subprocess
     import time
     from flowc import FlowSpec, step
 
@@ -32,8 +33,10 @@ FLOW = '''
 
         @step
         def body(self):
-            with open(os.path.join({barrier!r}, str(os.getpid())), "w"):
-                pass  # the test's barrier: this task is running
+            helper = subprocess.Popen(["sleep", "120"])  # a process the step starts itself
+            for pid in (helper.pid, os.getpid()):  # the test's barrier: both are running
+                with open(os.path.join({barrier!r}, str(pid)), "w"):
+                    pass
             time.sleep(120)
             self.next(self.join)
 
@@ -65,6 +68,8 @@ def _wait(condition, seconds: float, what: str) -> None:
 
 
 def test_kill_9_of_the_scheduler_takes_its_tasks_and_reads_as_failed(write_flow, tmp_path: Path):
+    """Two tasks, each with a process of its own: after kill -9 of flowc run none of the four
+    is left (the kernel kills the tasks, the watchdog their process groups)."""
     barrier = tmp_path / "running"
     barrier.mkdir()
     path = write_flow("orphan_flow", FLOW.format(barrier=str(barrier)))
@@ -74,10 +79,10 @@ def test_kill_9_of_the_scheduler_takes_its_tasks_and_reads_as_failed(write_flow,
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pids: list[int] = []
     try:
-        _wait(lambda: len(os.listdir(barrier)) == 2 or proc.poll() is not None, 60,
+        _wait(lambda: len(os.listdir(barrier)) == 4 or proc.poll() is not None, 60,
               "the foreach tasks did not start")
         pids = [int(name) for name in os.listdir(barrier)]
-        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 4 and all(_alive(pid) for pid in pids)
         run_id = (tmp_path / "run_id").read_text()
         record = open_datastore(str(tmp_path / "ds")).read_run("OrphanFlow", run_id)
         assert record["status"] == "running" and not scheduler_gone(record)
