@@ -156,7 +156,14 @@ CORRUPTIONS = {
     "run is a list": _run_json(lambda r: [r]),
     "run date a string": _run_json(lambda r: {**r, "created_at": "2024-01-01", "started_at": "x"}),
     "run parameters a list": _run_json(lambda r: {**r, "parameters": [1]}),
+    "run is a directory": lambda root: _replace_with_directory(root / "SecFlow" / "runs" / "r1" / "run.json"),
+    "attempt is a list": lambda root: (task_dir(root, "end") / "0" / "attempt.json").write_text("[]"),
 }
+
+
+def _replace_with_directory(path):
+    path.unlink()
+    path.mkdir()
 
 
 @pytest.mark.parametrize("corrupt", sorted(CORRUPTIONS))
@@ -167,8 +174,8 @@ def test_a_corrupt_record_is_one_error_line(finished_run, corrupt, command):
     args = {"show": ["show", "SecFlow/r1"], "logs": ["logs", "SecFlow/r1/end/t"],
             "resume": ["resume", str(path), "r1"]}[command]
     code, output, unexpected = cli(*args, "--datastore", str(root))
-    if command == "logs" and corrupt.startswith("run"):
-        assert unexpected is None and code == 0  # logs never read run.json
+    if (command, corrupt.split()[0]) in (("logs", "run"), ("logs", "attempt"), ("show", "attempt")):
+        assert unexpected is None and code == 0  # a record this command does not need
         return
     assert_one_line_error(code, output, unexpected)
 
