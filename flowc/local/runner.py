@@ -372,13 +372,47 @@ def _ignore_interrupts() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+_TAIL_BYTES = 256 << 10  # the console shows at most this much of a log's end ...
+_LINE_CHARS = 2000  # ... and at most this much of one line
+
+
 def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
-    """(lines left out, the last ``limit`` lines) of a log file."""
+    """(lines left out, the last ``limit`` lines) of a log file, reading at most its last
+    256 KiB and cutting each line at 2,000 characters: a 100 MB single-line log is neither
+    echoed whole nor read into memory (the datastore keeps all of it)."""
     try:
-        if not path.stat().st_size:
-            return 0, []
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if not size:
+                return 0, []
+            start = max(0, size - _TAIL_BYTES)
+            newlines = _count_newlines(handle, start)
+            handle.seek(start)
+            data = handle.read()
     except OSError:
         return 0, []
+    if start and b"\n" in data:  # began inside a line: its end alone would mislead
+        data = data[data.index(b"\n") + 1:]
+        newlines += 1
+    text = data.decode("utf-8", errors="replace")
     lines = text.rstrip("\n").splitlines() if text.strip() else []
-    return max(0, len(lines) - limit), lines[-limit:]
+    skipped = newlines + max(0, len(lines) - limit)
+    return skipped, [_cut(line) for line in lines[-limit:]]
+
+
+def _count_newlines(handle: Any, end: int) -> int:
+    """Newlines in the first ``end`` bytes, counted a chunk at a time."""
+    handle.seek(0)
+    count = 0
+    while handle.tell() < end:
+        chunk = handle.read(min(1 << 20, end - handle.tell()))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+    return count
+
+
+def _cut(line: str) -> str:
+    if len(line) <= _LINE_CHARS:
+        return line
+    return f"{line[:_LINE_CHARS]}... ({len(line) - _LINE_CHARS} more characters in the stored log)"

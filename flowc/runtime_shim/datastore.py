@@ -479,8 +479,22 @@ class Datastore:
             raise DatastoreError(f"cannot store {stream} of {task.pathspec}: {exc}") from exc
 
     def save_log_file(self, task: TaskKey, attempt: int, stream: str, path: str) -> None:
-        with open(path, "rb") as handle:
-            self.save_log(task, attempt, stream, handle.read())
+        """Store a captured stream from a file, copied in chunks (a 100 MB log is never held
+        in memory whole)."""
+        import shutil
+
+        key = self._log_key(task, attempt, stream)
+        handle, temp = self.backend.temp_file(key)
+        try:
+            with handle, open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, _CHUNK)
+            self.backend.commit_file(temp, key)
+        except OSError as exc:
+            self.backend.discard_temp(temp)
+            raise DatastoreError(f"cannot store {stream} of {task.pathspec}: {exc}") from exc
+        except BaseException:
+            self.backend.discard_temp(temp)
+            raise
 
     def read_log(self, task: TaskKey, attempt: int, stream: str) -> bytes | None:
         return self.backend.get_bytes(self._log_key(task, attempt, stream))

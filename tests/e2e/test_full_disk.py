@@ -57,7 +57,8 @@ LOUD = '''
     class LoudFlow(FlowSpec):
         @step
         def start(self):
-            print("LOUD-START " + "x" * 300_000)
+            for i in range(3000):
+                print("LOUD-LINE", i, "x" * 100)
             self.next(self.end)
 
         @step
@@ -70,7 +71,7 @@ def test_output_the_datastore_cannot_take_is_shown_despite_no_logs(write_flow, t
     path = write_flow("loud_flow", LOUD)
     (run,) = _on_tiny_disk(tmp_path, 160 * 1024,
                            ["run", str(path), "--no-logs", "--datastore", str(tmp_path / "disk" / "ds")])
-    assert "LOUD-START" in run.stderr, run.stderr[-2000:]
+    assert "[start/t] LOUD-LINE 2999 xxx" in run.stderr, run.stderr[-2000:]
     assert "warning: the output of start/t could not be stored in the datastore" in run.stderr
 
 
