@@ -1,7 +1,7 @@
 """Is the scheduler of a "running" run still alive? A run record carries its scheduler's identity.
 
-``flowc run`` records the host, the kernel's boot id, its pid and that pid's start time (in clock
-ticks since boot, from ``/proc``). A run killed with ``kill -9`` (or by a power cut) never writes
+``flowc run`` records the host, the kernel's boot id, its pid namespace, its pid and that pid's
+start time (in clock ticks since boot, from ``/proc``). A run killed with ``kill -9`` (or by a power cut) never writes
 its final status; any reader can then tell that the run is dead rather than still running: the
 host rebooted, the pid is gone, or the pid now belongs to a process that started later.
 Standard library only; on a system without ``/proc`` a run is never declared dead.
@@ -37,11 +37,20 @@ def _start_ticks(pid: int) -> int | None:
         return None
 
 
+def _pid_namespace() -> str | None:
+    """Which pid namespace pids are numbered in (containers on one host share the boot id)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def scheduler_identity() -> dict[str, Any]:
     """What ``run.json`` records about the process scheduling the run."""
     pid = os.getpid()
     return {"scheduler_host": socket.gethostname(), "scheduler_boot_id": _boot_id(),
-            "scheduler_pid": pid, "scheduler_start_ticks": _start_ticks(pid)}
+            "scheduler_pid_namespace": _pid_namespace(), "scheduler_pid": pid,
+            "scheduler_start_ticks": _start_ticks(pid)}
 
 
 def scheduler_gone(record: dict[str, Any]) -> bool:
@@ -56,5 +65,7 @@ def scheduler_gone(record: dict[str, Any]) -> bool:
         return False
     if record.get("scheduler_boot_id") != boot:
         return True
+    if record.get("scheduler_pid_namespace") != _pid_namespace():
+        return False  # its pid means another process here: nothing to check
     current = _start_ticks(pid)
     return current is None or (isinstance(ticks, int) and current != ticks)

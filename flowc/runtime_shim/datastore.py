@@ -540,7 +540,8 @@ def _optional(data: dict[str, Any], field: str, kinds: tuple[type, ...], what: s
 def _check_run_record(data: dict[str, Any]) -> None:
     for field in ("started_at", "finished_at", "created_at"):
         _optional(data, field, (int, float), "a number (seconds since the epoch)")
-    for field in ("status", "scheduler", "flow_file", "scheduler_host", "scheduler_boot_id"):
+    for field in ("status", "scheduler", "flow_file", "scheduler_host", "scheduler_boot_id",
+                  "scheduler_pid_namespace"):
         _optional(data, field, (str,), "a string")
     for field in ("scheduler_pid", "scheduler_start_ticks"):
         _optional(data, field, (int,), "an integer")

@@ -89,7 +89,7 @@ def test_kill_9_of_the_scheduler_takes_its_tasks_and_reads_as_failed(write_flow,
 
         proc.kill()
         proc.wait(timeout=10)
-        _wait(lambda: not any(_alive(pid) for pid in pids), 10, "tasks outlived their scheduler")
+        _wait(lambda: not any(_alive(pid) for pid in pids), 30, "tasks outlived their scheduler")
 
         run = Run(f"OrphanFlow/{run_id}", str(tmp_path / "ds"))
         assert run.record["status"] == "running"  # nobody was left to say otherwise ...
@@ -111,4 +111,6 @@ def test_a_record_of_a_process_that_is_gone_or_reused_reads_as_dead(tmp_path):
     child.wait()
     assert scheduler_gone({**me, "scheduler_pid": child.pid})
     assert not scheduler_gone({**me, "scheduler_host": "elsewhere"})  # cannot tell: not dead
+    assert not scheduler_gone({**me, "scheduler_pid": child.pid,  # another container's pid
+                               "scheduler_pid_namespace": "pid:[1]"})
     assert not scheduler_gone({"status": "running"})  # engine runs record no scheduler
