@@ -76,8 +76,9 @@ def _check_private(path: Path) -> None:
 
 
 def _matches(target: Path, data: bytes) -> bool:
-    """Whether the extraction at ``target`` holds exactly the archive's files, owned by this
-    user and writable by no one else (Python's own ``__pycache__`` aside)."""
+    """Whether the extraction at ``target`` holds exactly the archive's files (and the marker),
+    owned by this user and writable by no one else. Tasks run with ``PYTHONDONTWRITEBYTECODE``,
+    so nothing is ever added to an extraction: anything extra is someone else's."""
     import io
 
     try:
@@ -98,7 +99,7 @@ def _matches(target: Path, data: bytes) -> bool:
                 if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or \
                         info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                     return False
-                if "__pycache__" in Path(rel).parts or rel == READY_MARKER:
+                if rel == READY_MARKER:
                     continue
                 if expected.get(rel) != path.read_bytes():
                     return False
@@ -126,7 +127,11 @@ def extract(data: bytes, sha256: str, cache: Path) -> Path:
         _check_private(target)
         if _matches(target, data):
             return target
-        shutil.rmtree(target)  # ours (checked above), but not what the archive holds
+        # Ours (checked above) but not what the archive holds: set it aside in one atomic step
+        # (a task may still be running from it) and extract afresh.
+        stale = Path(tempfile.mkdtemp(prefix=f".stale-{sha256[:12]}-", dir=cache))
+        target.rename(stale / "code")
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=cache))
     archive = staging / "package.tar.gz"
     archive.write_bytes(data)
@@ -167,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"flowc: error: {exc}", file=sys.stderr)
         sys.exit(2)
     os.chdir(code_dir)
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # an extraction stays exactly the archive
     os.execv(sys.executable, [sys.executable, "-m", "flowc.runtime_shim", *shim_args])
 
 
