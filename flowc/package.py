@@ -29,7 +29,10 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 # 1980-01-01: the earliest time every archive format and tool accepts.
 FIXED_MTIME = 315532800
@@ -49,7 +52,7 @@ class Package:
     siblings: tuple[str, ...] = ()  # project-local packages beside the flow's directory
 
 
-def _gitignore_specs(root: Path) -> list[tuple[PurePosixPath, object]]:
+def _gitignore_specs(root: Path) -> list[tuple[PurePosixPath, GitIgnoreSpec]]:
     import pathspec
 
     specs = []
@@ -148,7 +151,7 @@ def sibling_modules(flow_file: Path, root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _git_ignored(specs: list[tuple[PurePosixPath, object]], rel: str) -> bool:
+def _git_ignored(specs: list[tuple[PurePosixPath, GitIgnoreSpec]], rel: str) -> bool:
     for base, spec in specs:
         base_text = base.as_posix()
         if base_text in ("", "."):

@@ -12,3 +12,7 @@
 - ``manifest_cache``: compiled manifests of unchanged flows, kept in a local datastore.
 - ``liveness``: who schedules a run (recorded in run.json) and whether it is still alive.
 """
+
+
+class RunError(RuntimeError):
+    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""

@@ -30,14 +30,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterator
 
 from flowc.runtime_shim import ids
-from flowc.runtime_shim.ids import InvalidId
+from flowc.runtime_shim.ids import InvalidId, check_key
+from flowc.runtime_shim.s3 import S3Backend
+from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 PICKLE_PROTOCOL = 5
 _CHUNK = 1 << 20
-
-
-class DatastoreError(RuntimeError):
-    """A datastore failure with a message a user can act on (names the artifact or path)."""
 
 
 class CorruptRecord(DatastoreError):
@@ -153,13 +151,13 @@ class _HashingWriter(io.RawIOBase):
         return n
 
 
-def _sha256_of(handle: BinaryIO, size_hint: int) -> str:
+def _sha256_of(handle: io.BufferedIOBase, size_hint: int) -> str:
     """The sha256 of everything ``handle`` still has to give, read in chunks of up to 1 MiB
     (no bigger than the expected size: loading many small artifacts allocates little)."""
     digest = hashlib.sha256()
     buffer = memoryview(bytearray(min(_CHUNK, max(size_hint + 1, 4096))))
     while True:
-        n = handle.readinto(buffer)  # type: ignore[attr-defined]
+        n = handle.readinto(buffer)
         if not n:
             return digest.hexdigest()
         digest.update(buffer[:n])
@@ -200,22 +198,6 @@ def _disk_full(exc: OSError) -> bool:
 
 
 # --------------------------------------------------------------------------- backends
-
-
-def check_key(key: str) -> str:
-    """The last line of defence (keys are built from checked ids): no backend ever sees a key
-    with an empty, ``.`` or ``..`` part, a backslash or a NUL."""
-    if key and (any(part in ("", ".", "..") for part in key.split("/")) or "\\" in key or "\0" in key):
-        raise InvalidId(f"not a datastore key: {key!r}")
-    return key
-
-
-def remove_if_present(path: str) -> None:
-    """Delete a local (temporary) file; one that is already gone is fine."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 class LocalBackend:
@@ -265,7 +247,7 @@ class LocalBackend:
             except OSError as exc:
                 raise DatastoreError(f"cannot read {self._path(key)}: {exc.strerror}") from None
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError:
@@ -584,6 +566,11 @@ class LocalDatastore(Datastore):
         super().__init__(LocalBackend(root), compression)
 
 
+class S3Datastore(Datastore):
+    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
+        super().__init__(S3Backend(root, client=client, **retry), compression)
+
+
 def parse_compression(text: str | None) -> int | None:
     """``None``/``""``/``none`` -> no compression; ``gzip`` -> level 3; ``gzip:N`` -> level N."""
     if not text or text == "none":
@@ -610,8 +597,6 @@ def open_datastore(root: str | None = None) -> Datastore:
     root = root or os.environ.get("FLOWC_DATASTORE") or ".flowc"
     compression = os.environ.get("FLOWC_DATASTORE_COMPRESSION")
     if root.startswith("s3://"):
-        from flowc.runtime_shim.s3 import S3Datastore
-
         return S3Datastore(root, compression=compression)
     return LocalDatastore(root, compression)
 

@@ -1,4 +1,4 @@
-"""Deterministic task ids (docs/contracts.md section 3).
+"""Run ids, and deterministic task ids (docs/contracts.md section 3).
 
 A task is named by what any orchestrator already knows: the step, the foreach index path and the
 recursion iteration. A join therefore finds its parents by computing their ids, never by being
@@ -8,6 +8,7 @@ handed a list of them.
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable
 
 _TASK_ID = re.compile(r"t((?:_[0-9]+)*)(?:_r([0-9]+))?\Z")
@@ -67,6 +68,14 @@ def check_sha256(value: object) -> str:
     return value
 
 
+def check_key(key: str) -> str:
+    """The last line of defence (keys are built from checked ids): no datastore backend ever
+    sees a key with an empty, ``.`` or ``..`` part, a backslash or a NUL."""
+    if key and (any(part in ("", ".", "..") for part in key.split("/")) or "\\" in key or "\0" in key):
+        raise InvalidId(f"not a datastore key: {key!r}")
+    return key
+
+
 def is_valid(check: Callable[[object], object], value: object) -> bool:
     """Whether ``check`` (one of the functions above) accepts ``value``; for filtering listings."""
     try:
@@ -113,3 +122,16 @@ def parse_index_path(text: str) -> tuple[int, ...]:
 
 def pathspec(flow: str, run_id: str, step: str | None = None, task: str | None = None) -> str:
     return "/".join(part for part in (flow, run_id, step, task) if part is not None)
+
+
+_last_run_stamp = 0
+
+
+def new_run_id(engine: str | None = None) -> str:
+    """Microseconds since the epoch, after ``<engine>-`` for a run an orchestrator executes
+    (``1764912345678901``, ``sfn-1764912345678901``), as Metaflow names local and deployed runs:
+    sorts in start order, never repeats in one process, and is valid as a Step Functions
+    execution name, an Airflow run id and a Kubernetes name."""
+    global _last_run_stamp
+    _last_run_stamp = max(time.time_ns() // 1000, _last_run_stamp + 1)
+    return f"{engine}-{_last_run_stamp}" if engine else str(_last_run_stamp)

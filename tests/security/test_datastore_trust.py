@@ -75,7 +75,7 @@ def test_a_blob_swapped_for_another_valid_blob_is_refused(finished_run):
 def test_a_replaced_s3_blob_is_refused_before_it_is_unpickled(tmp_path, bucket):
     import boto3
 
-    from flowc.runtime_shim.s3 import S3Datastore
+    from flowc.runtime_shim.datastore import S3Datastore
 
     store = S3Datastore(f"s3://{bucket}/root")
     ref = store.save_artifact("F", "model", [1, 2, 3])
