@@ -329,7 +329,7 @@ class Run:
             return "succeeded"
         status = str(self.record.get("status") or "running")
         if status == "running":
-            from flowc.local.liveness import scheduler_gone
+            from flowc.runtime_shim.liveness import scheduler_gone
 
             if scheduler_gone(self.record):
                 return "failed"  # its scheduler was killed before it could say so

@@ -10,7 +10,6 @@
 - ``shim``: the only door into the runtime shim and the datastore.
 - ``progress``: per-step counts, redrawn on a terminal, plain lines elsewhere.
 - ``manifest_cache``: compiled manifests of unchanged flows, kept in a local datastore.
-- ``liveness``: who schedules a run (recorded in run.json) and whether it is still alive.
 """
 
 

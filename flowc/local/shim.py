@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from flowc.compiler import ir
 from flowc.exceptions import ParameterError
 from flowc.local import RunError
-from flowc.local.liveness import scheduler_identity
+from flowc.runtime_shim.liveness import scheduler_identity
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class as _load_flow_class

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flowc.client import Run
-from flowc.local.liveness import scheduler_gone
+from flowc.runtime_shim.liveness import scheduler_gone
 from flowc.runtime_shim.datastore import open_datastore
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -101,7 +101,7 @@ def test_kill_9_of_the_scheduler_takes_its_tasks_and_reads_as_failed(write_flow,
 
 
 def test_a_record_of_a_process_that_is_gone_or_reused_reads_as_dead(tmp_path):
-    from flowc.local.liveness import scheduler_identity
+    from flowc.runtime_shim.liveness import scheduler_identity
 
     me = scheduler_identity()
     assert not scheduler_gone(me)
