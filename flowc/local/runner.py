@@ -221,7 +221,9 @@ class Scheduler:
             state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
             return
         self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "failed")
-        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
+        # Its stderr tail goes with the error unless the whole log was just shown.
+        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}",
+                   None if show_logs else child)
 
     def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
                  facts: Facts) -> None:
