@@ -219,8 +219,10 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     """Build a reproducible code package of FLOW_FILE's directory.
 
     The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
-    the same files. Hidden files, __pycache__ and whatever .gitignore ignores are left out. Upload
-    it, then compile with --code-package URL: each task verifies the hash before running.
+    the same files. Hidden files, __pycache__, the output directory and whatever .gitignore
+    ignores are left out; a package the flow imports from beside its directory (same project) is
+    included; a symlinked file is packaged only if it points inside the directory. Upload it,
+    then compile with --code-package URL: each task verifies the hash before running.
     """
     from flowc.package import PackageError, build_package
 
@@ -230,6 +232,8 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
         _fail(str(exc))
     for link in built.skipped_links:
         click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
+    for name in built.siblings:
+        click.echo(f"flowc: note: {name} (imported by the flow, beside its directory) included", err=True)
     click.echo(f"{built.path}  ({len(built.files)} files, sha256 {built.sha256})", err=True)
     click.echo(str(built.path))
     if environments_dir is not None:
@@ -292,7 +296,8 @@ def _local_run_options(command: _Command) -> _Command:
                      help="Write the new run's id to this file as soon as the run starts."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
-                     help="Show each task's output when it finishes (it is always stored)."),
+                     help="Show each task's output when it finishes (it is always stored; "
+                     "output the datastore cannot take is shown even with --no-logs)."),
     )
     for option in reversed(options):
         command = option(command)

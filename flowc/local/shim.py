@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from flowc.compiler import ir
 from flowc.exceptions import ParameterError
 from flowc.local import RunError
+from flowc.runtime_shim.liveness import scheduler_identity
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class as _load_flow_class
@@ -62,6 +63,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "source_sha256": flow.source_sha256,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
+        **scheduler_identity(),  # so a reader can tell a killed run from a running one
     })
 
 
@@ -69,8 +71,9 @@ def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> 
     store.update_run(flow.name, run_id, status=status, finished_at=ds.now())
 
 
-# Exit codes of a forked task (the child's own convention, never seen outside flowc run).
-EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
+# Exit codes of a forked task (the child's own convention, never seen outside flowc run);
+# EXIT_LOGS_UNSTORED: the task succeeded but its output could not be stored (a full disk, say).
+EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL, EXIT_LOGS_UNSTORED = 0, 1, 3, 4
 
 
 def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskKey,
@@ -80,7 +83,8 @@ def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str,
 
     A failure's traceback goes to the child's stderr; the child stores its own stdout and stderr
     (``log_dir``) in the datastore before it exits, so the scheduler does not have to. The exit
-    code tells the scheduler whether the shim considers a failure retryable.
+    code tells the scheduler whether the shim considers a failure retryable, and whether a
+    success's output is missing from the datastore (the scheduler then shows it instead).
     """
 
     def run() -> int:
@@ -101,16 +105,19 @@ def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str,
         return EXIT_RETRYABLE if result.retryable else EXIT_FINAL
 
     def body() -> int:
+        stored = False
         try:
-            return run()
+            code = run()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
             try:
                 store_logs(store, flow.name, run_id, key, attempt, log_dir / "stdout.log",
                            log_dir / "stderr.log")
-            except Exception as exc:  # noqa: BLE001 - the scheduler stores them on failure
+                stored = True
+            except Exception as exc:  # noqa: BLE001 - the scheduler shows them instead
                 print(f"flowc run: cannot store this task's logs: {exc}", file=sys.stderr)
+        return EXIT_LOGS_UNSTORED if code == EXIT_OK and not stored else code
 
     return body
 

@@ -1,7 +1,8 @@
 """``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4).
 
 Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
-failed, 2 for a bad command line or an unusable flow file/manifest.
+failed, 2 for a bad command line, a bad parameter value, an id flowc never produces (a run id
+with a '/', say) or an unusable flow file/manifest: retrying those cannot help.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 from flowc.exceptions import ParameterError
 from flowc.compiler import ir
-from flowc.runtime_shim import environment, manifest_source
+from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
 from flowc.runtime_shim.datastore import DatastoreError, open_datastore
 from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
@@ -54,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:  # first: a step with an environment runs in another interpreter, before the flow loads
+        ids.check_run_id(args.run_id)
+        ids.check_step_name(args.step)
+        if args.origin_run_id:
+            ids.check_run_id(args.origin_run_id)
         manifest = manifest_source.load(args.manifest or "")
+        ids.check_flow_name(manifest.name)
         manifest.step(args.step)
         _enter_step_environment(args, manifest, argv)
     except EnvironmentBuildError as exc:
@@ -104,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             datastore.save_log(request.key, request.attempt, stream, getattr(captured, stream).getvalue())
         except DatastoreError as exc:
             print(f"flowc shim: warning: {exc}", file=sys.stderr)
+    if not result.ok and result.error_type == "ParameterError":
+        return 2  # a bad parameter value fails every attempt alike: not retryable
     return 0 if result.ok else 1
 
 
