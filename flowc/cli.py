@@ -252,7 +252,7 @@ def _prebuild_environments(flow_file: Path, directory: Path) -> None:
         _fail(str(exc))
 
 
-@main.command("lock")
+@main.command("lock", short_help="Pin every @pypi/@conda environment of a flow in a lock file.")
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--check", is_flag=True, help="Write nothing: exit 1 when the lock misses an environment.")

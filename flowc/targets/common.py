@@ -22,6 +22,8 @@ from flowc.compiler.plan import Resources
 from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
+# How every target carries @pypi / @conda: the shim does it, the same way everywhere.
+PYTHON_ENVIRONMENT = "built at task start by the shim with uv (docs/environments.md)"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
 
 # --------------------------------------------------------------------------- the shim command
