@@ -102,7 +102,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
           flow_name: str | None = None) -> BuildResult:
     """Compile every flow file once and emit it for every target."""
     from flowc.compiler import compile_file
-    from flowc.compiler.plan import build as build_plan
+    from flowc.plan import build as build_plan
     from flowc.settings import load_settings, project_paths
     from flowc.targets import get_target
 
