@@ -361,13 +361,35 @@ def _ignore_interrupts() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+_TAIL_BYTES = 256 * 1024
+_LINE_CHARS = 2000
+
+
 def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
-    """(lines left out, the last ``limit`` lines) of a log file."""
+    """(lines left out, the last ``limit`` lines) of a log file. Only its last 256 KiB are held
+    in memory and each line shown is clipped, so a task that printed 100 MB on one line is
+    neither echoed whole nor read whole; the stored log keeps everything."""
     try:
-        if not path.stat().st_size:
-            return 0, []
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            newlines, size = 0, 0
+            while chunk := handle.read(1 << 20):
+                newlines, size = newlines + chunk.count(b"\n"), size + len(chunk)
+            handle.seek(max(0, size - _TAIL_BYTES))
+            data = handle.read(_TAIL_BYTES)
     except OSError:
         return 0, []
-    lines = text.rstrip("\n").splitlines() if text.strip() else []
-    return max(0, len(lines) - limit), lines[-limit:]
+    stripped = data.rstrip(b"\n")
+    if not stripped.strip():
+        return 0, []
+    total = newlines - (len(data) - len(stripped)) + 1
+    lines = stripped.decode("utf-8", errors="replace").split("\n")
+    if size > len(data) and len(lines) > 1:
+        lines = lines[1:]  # the first line read is cut
+    shown = [_clip(line.rstrip("\r")) for line in lines[-limit:]]
+    return max(0, total - len(shown)), shown
+
+
+def _clip(line: str) -> str:
+    if len(line) <= _LINE_CHARS:
+        return line
+    return f"{line[:_LINE_CHARS]} ... [line clipped: the stored log has all of it]"
