@@ -21,6 +21,7 @@ SCHEMAS = SHARED / "schemas"
 WORKFLOWS = {"3.7.0": "argo-workflows-v3.7.0.schema.json", "4.1.2": "argo-workflows-v4.1.2.schema.json"}
 EVENTS = "argo-events-v1.9.11.schema.json"
 DEFINITION = {
+    "Workflow": "io.argoproj.workflow.v1alpha1.Workflow",
     "WorkflowTemplate": "io.argoproj.workflow.v1alpha1.WorkflowTemplate",
     "CronWorkflow": "io.argoproj.workflow.v1alpha1.CronWorkflow",
     "Sensor": "io.argoproj.events.v1alpha1.Sensor",
