@@ -67,6 +67,18 @@ def validator(filename: str, kind: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(root)
 
 
+@functools.lru_cache(maxsize=None)
+def definition_validator(filename: str, definition: str) -> jsonschema.Draft202012Validator:
+    """A strict validator of any definition of the schema (e.g. an API request body)."""
+    root = {"$ref": f"#/definitions/{definition}", "definitions": _definitions(filename)}
+    return jsonschema.Draft202012Validator(root)
+
+
+def definition_errors(value: Any, filename: str, definition: str) -> list[str]:
+    errors = definition_validator(filename, definition).iter_errors(strip_nulls(value))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
 def schema_errors(doc: dict[str, Any], filename: str) -> list[str]:
     errors = validator(filename, doc["kind"]).iter_errors(strip_nulls(doc))
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
