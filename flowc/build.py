@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
-from flowc.targets import TARGET_NAMES
+from flowc.targets import target_names
 
 NO_FLOW_FILES = register(
     "FLOW300", "no flow files",
@@ -55,15 +55,16 @@ class BuildResult:
 def parse_targets(spec: str) -> tuple[str, ...]:
     """``argo,sfn`` or ``all`` -> target names in the canonical order; raises ValueError."""
     names = [part.strip() for part in spec.split(",") if part.strip()]
+    known = target_names()
     if names == ["all"]:
-        return TARGET_NAMES
-    unknown = [n for n in names if n not in TARGET_NAMES]
+        return known
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise ValueError(
             f"unknown target {', '.join(map(repr, unknown)) or repr(spec)}; "
-            f"choose from {', '.join(TARGET_NAMES)} or 'all'"
+            f"choose from {', '.join(known)} or 'all'"
         )
-    return tuple(n for n in TARGET_NAMES if n in names)
+    return tuple(n for n in known if n in names)
 
 
 def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -99,6 +100,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
           flow_name: str | None = None) -> BuildResult:
     """Compile every flow file once and emit it for every target."""
     from flowc.compiler import compile_file
+    from flowc.compiler.plan import build as build_plan
     from flowc.settings import load_settings
     from flowc.targets import get_target
 
@@ -113,8 +115,9 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             continue
         diagnostics.extend(result.diagnostics)
         settings = load_settings(flow_file, overrides)
+        plan = build_plan(result.flow)
         for target in targets:
-            emitted = get_target(target).emit(result.flow, settings)
+            emitted = get_target(target).emit(plan, settings)
             diagnostics.extend(emitted.diagnostics)
             if any(d.severity == ERROR for d in emitted.diagnostics):
                 continue

@@ -115,11 +115,13 @@ def main() -> None:
 @click.option("--sfn-batch-job-role-arn", help="Role of the Batch job containers (sfn).")
 @click.option("--code-package", help="URL of a 'flowc package' archive the tasks fetch and verify "
               "instead of using the code baked into the image.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any setting, as in [tool.flowc] (repeatable); `flowc config` lists them.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
-                    diag_format: str, **overrides) -> None:
+                    diag_format: str, sets: tuple[str, ...], **overrides) -> None:
     """Compile flow files (or directories of them) to orchestrator specs.
 
     Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
@@ -144,6 +146,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         _fail("several flows or targets need --output-dir DIR (-o writes one flow for one target)")
     if check and output_dir is None and output in (None, "-"):
         _fail("--check needs --output-dir DIR or -o FILE to compare with")
+    overrides = {**_parse_sets(sets), **{k: v for k, v in overrides.items() if v is not None}}
     try:
         result = build(paths, targets, overrides, flow_name=flow_name)
     except SettingsError as exc:
@@ -359,7 +362,7 @@ def explain_command(code: str | None) -> None:
     """Explain diagnostic CODE (e.g. FLOW022); without CODE, list every code."""
     import difflib
 
-    from flowc.compiler.codes import load_all
+    from flowc.catalogue import load_all
 
     codes = load_all()
     if code is None:
@@ -377,8 +380,8 @@ def _engine_options(command):
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
         click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--target", "-t", required=True, type=click.Choice(["argo", "sfn", "airflow"]),
-                     help="The engine the flow is deployed to."),
+        click.option("--target", "-t", required=True, metavar="TARGET",
+                     help="The engine the flow is deployed to (argo, sfn, airflow)."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a [tool.flowc] setting (repeatable); never a credential."),
@@ -393,18 +396,38 @@ def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwa
     """Call a flowc.deploy function; compile errors print as diagnostics, engine errors as one line."""
     from flowc.deploy import DeployError
 
-    settings = {}
-    for pair in sets:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--set {pair!r}: expected KEY=VALUE")
-        settings[key.strip().replace("-", "_")] = value
+    settings = _parse_sets(sets)
     try:
         return function(*args, settings, **kwargs)
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
     except DeployError as exc:
+        _fail(str(exc))
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
+    """``--set KEY=VALUE`` pairs as settings overrides (checked against the known keys later)."""
+    settings = {}
+    for pair in sets:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {pair!r}: expected KEY=VALUE")
+        settings[key.strip().replace("-", "_")] = value
+    return settings
+
+
+@main.command("config")
+@click.argument("flow_file", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a setting, as compile does.")
+def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
+    """Print every setting in effect for FLOW_FILE (default: the current directory) and where
+    each value comes from: a default, [tool.flowc] in the nearest pyproject.toml, or --set."""
+    from flowc.settings import SettingsError, describe
+
+    try:
+        click.echo(describe(flow_file, _parse_sets(sets)), nl=False)
+    except SettingsError as exc:
         _fail(str(exc))
 
 

@@ -13,7 +13,7 @@ import re
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.frontend import Lowered
-from flowc.compiler.graph import Walk, edges, fans_out, walk
+from flowc.compiler.graph import Walk, edges, walk
 from flowc.compiler.parameters import DUPLICATE_PARAMETER
 
 RESERVED_STEP = register("FLOW010", "reserved step name", """
@@ -253,7 +253,7 @@ class _Checker:
                        step.span, "every split needs its own join, innermost first")
             return
         split = self.steps[next(iter(splits))]
-        if isinstance(split.transition, (ir.Foreach, ir.Parallel)):
+        if split.fans_out:
             if split.name in parents:
                 kind = "foreach" if isinstance(split.transition, ir.Foreach) else "parallel"
                 self.error(EMPTY_FOREACH, f"{kind} step '{split.name}' is directly followed by its join "
@@ -299,4 +299,4 @@ def check(flow: ir.Flow, lowered: Lowered) -> list[Diagnostic]:
     return _Checker(flow, lowered).run()
 
 
-__all__ = ["check", "fans_out"]
+__all__ = ["check"]

@@ -113,9 +113,11 @@ class Prepared:
     warnings: tuple[str, ...] = ()
 
     def option(self, key: str, default: Any = None) -> Any:
-        """A deploy-only setting: ``[tool.flowc]`` keys flowc's compiler does not know land in
-        ``Settings.extra``."""
-        return dict(self.settings.extra).get(key, default)
+        """A setting by its flat name (``argo_server``), or ``default`` when it is unset."""
+        from flowc.settings import value_of
+
+        value = value_of(self.settings, key)
+        return default if value is None else value
 
 
 class Engine(Protocol):
@@ -160,9 +162,8 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
         settings = load_settings(flow_file, overrides)
     except SettingsError as exc:
         raise DeployError(str(exc)) from None
-    check_no_secrets(dict(settings.extra), "[tool.flowc]")
     package_url = None
-    package_dir = dict(settings.extra).get("code_package_dir")
+    package_dir = settings.code_package_dir
     if with_package and package_dir:
         package_url = upload_code_package(flow_file, str(package_dir))
         overrides["code_package"] = package_url

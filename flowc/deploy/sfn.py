@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from flowc.compiler import ir
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, aws_errors, iso,
                                new_run_id, put_s3)
+from flowc.targets.sfn_asl import SfnSettings
 
 FORCED_SETTINGS = {"sfn_format": "asl"}
 
@@ -68,8 +69,7 @@ class SfnEngine:
         return machine_name(prepared.flow)
 
     def deploy(self, prepared: Prepared) -> Deployment:
-        settings = prepared.settings
-        role = settings.sfn_role_arn
+        role = prepared.settings.of(SfnSettings).role_arn
         if not role:
             raise DeployError("Step Functions needs an IAM role for the state machine: set "
                               "sfn_role_arn in [tool.flowc] (or --set sfn_role_arn=arn:aws:iam::...)")

@@ -191,7 +191,7 @@ class _Task:
         instance = self.request.flow_class._flowc_new(state)
         stack = views[0]._flowc_frames()
         split = graph.split_of(self.flow, self.node.name)
-        if split is not None and isinstance(split.transition, (ir.Foreach, ir.Parallel)):
+        if split is not None and split.fans_out:
             stack = stack[:-1]
         instance.__dict__[FOREACH_STACK] = stack
         return instance

@@ -3,56 +3,25 @@
 - the shim's command line (one builder; each target passes its own expressions for the values
   only the engine knows at run time, such as the run id or the retry count);
 - the inline manifest every target hands to the shim;
-- graph facts every lowering needs (the fan-outs enclosing a step, a topological order);
-- name shortening with a deterministic hash;
-- the vocabulary of constructs behind each target's capability table, and the diagnostic a target
-  returns for a construct it cannot express.
+- the Kubernetes form of a step's resources (Argo and Airflow's pod operator);
+- name shortening with a deterministic hash.
+
+Graph facts and decorator meanings are not here: they are in the plan (``flowc.compiler.plan``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 import posixpath
 from pathlib import PurePath, PurePosixPath
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
 from flowc.compiler import ir
-from flowc.compiler.diagnostics import ERROR, Diagnostic
-
-if TYPE_CHECKING:
-    from flowc.targets import Settings
+from flowc.compiler.plan import Resources
+from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
-
-# Constructs a capability table speaks of, in the order `flowc targets` prints them.
-CONSTRUCTS: tuple[tuple[str, str], ...] = (
-    ("linear", "linear steps"),
-    ("split", "static branches and their join"),
-    ("foreach", "foreach fan-out and join"),
-    ("foreach_multi_step", "foreach with a multi-step body"),
-    ("nested_foreach", "foreach inside a foreach"),
-    ("switch", "switch (self.next({...}, condition=...))"),
-    ("recursion", "a switch step looping to itself"),
-    ("parallel", "@parallel / num_parallel gangs"),
-    ("parameters", "Parameter / JSONType"),
-    ("include_file", "IncludeFile"),
-    ("retry", "@retry"),
-    ("catch", "@catch"),
-    ("timeout", "@timeout"),
-    ("resources", "@resources"),
-    ("kubernetes", "@kubernetes"),
-    ("batch", "@batch"),
-    ("environment", "@environment"),
-    ("secrets", "@secrets"),
-    ("schedule", "@schedule"),
-    ("trigger", "@trigger"),
-    ("trigger_on_finish", "@trigger_on_finish"),
-    ("project", "@project"),
-    ("exit_hook", "@exit_hook"),
-)
-
 
 # --------------------------------------------------------------------------- the shim command
 
@@ -101,7 +70,7 @@ def shim_argv(
     return argv
 
 
-def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> list[str]:
+def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[str]:
     """The full command of one task under ``settings``: what every target should call.
 
     ``engine_values`` are ``shim_argv``'s keyword arguments (step, run_id, index_path, attempt,
@@ -125,52 +94,25 @@ def inline_manifest(flow: ir.Flow) -> str:
     return encode_inline(flow)
 
 
-# --------------------------------------------------------------------------- graph facts
+# --------------------------------------------------------------------------- Kubernetes
 
 
-def topological_order(flow: ir.Flow) -> tuple[str, ...]:
-    """Steps in a topological order that breaks ties by source order (recursion edges ignored)."""
-    position = {name: i for i, name in enumerate(flow.step_names)}
-    indegree = dict.fromkeys(position, 0)
-    for s in flow.steps:
-        for target in set(s.transition.targets):
-            if target != s.name and target in indegree:
-                indegree[target] += 1
-    ready = [position[n] for n, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        name = flow.steps[heapq.heappop(ready)].name
-        order.append(name)
-        for target in set(flow.step(name).transition.targets):
-            if target == name or target not in indegree:
-                continue
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                heapq.heappush(ready, position[target])
-    return tuple(order)
+def cpu_quantity(cores: float) -> str:
+    """Cores as a Kubernetes quantity: ``2``, ``500m``."""
+    return str(int(cores)) if float(cores).is_integer() else f"{int(round(cores * 1000))}m"
 
 
-def enclosing(step: ir.Step) -> tuple[str, ...]:
-    """The split, foreach and parallel steps whose region ``step`` runs in, outermost first.
-
-    A join's ``split_parents`` end with the split it closes (Metaflow's convention), but the join
-    itself runs outside that region.
-    """
-    return step.split_parents[:-1] if step.is_join else step.split_parents
-
-
-def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
-    """The foreach and parallel steps enclosing ``step``, outermost first: one per entry of its
-    index path."""
-    return tuple(
-        p for p in enclosing(step) if isinstance(flow.step(p).transition, (ir.Foreach, ir.Parallel))
-    )
-
-
-def foreach_depth(step: ir.Step, flow: ir.Flow) -> int:
-    """The length of ``step``'s index path."""
-    return len(foreach_stack(flow, step))
+def kubernetes_resources(resources: Resources) -> dict[str, dict[str, str]]:
+    """A container's ``resources`` (requests, and limits for GPUs) from a step's plan; Argo and
+    Airflow's pod operator both write exactly this."""
+    out = {"requests": {
+        "cpu": cpu_quantity(resources.cpu),
+        "memory": f"{resources.memory_mib}Mi",
+        "ephemeral-storage": f"{resources.disk_mib}Mi",
+    }}
+    if resources.gpu:
+        out["limits"] = {f"{resources.gpu_vendor}.com/gpu": str(resources.gpu)}
+    return out
 
 
 # --------------------------------------------------------------------------- names
@@ -184,17 +126,3 @@ def short_name(name: str, limit: int, separator: str = "-") -> str:
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
     keep = limit - len(digest) - len(separator)
     return name[:keep].rstrip(separator) + separator + digest
-
-
-# --------------------------------------------------------------------------- unsupported constructs
-
-
-def unsupported(code: str, construct: str, target: str, span: ir.Span, way_out: str) -> Diagnostic:
-    """The error a target returns for a construct it cannot express, pointing at the source."""
-    return Diagnostic(
-        code=code,
-        message=f"{construct} cannot be expressed on {target}",
-        span=span,
-        severity=ERROR,
-        hint=way_out,
-    )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from flowc.settings import SettingsError
 import yaml
 
 from tests.conftest import ROOT, example_flows, shape_flows
@@ -189,7 +191,7 @@ def test_settings_reach_the_spec() -> None:
 
 
 def test_code_package_runs_through_the_bootstrap() -> None:
-    package = "s3://b/packages/" + "0" * 64 + ".tar.gz"
+    package = "s3://b/packages/flow-" + "0" * 64 + ".tar.gz"
     wt = documents(emit_source(_dsl(LINEAR.replace("{decorators}", "")), code_package=package).text)[0]
     assert "workingDir" not in wt["spec"]["templateDefaults"]["container"]  # the bootstrap picks it
     command = next(t for t in wt["spec"]["templates"] if t["name"] == "end")["container"]["command"]
@@ -211,7 +213,8 @@ def test_parameters_become_workflow_arguments() -> None:
         {"name": "flag", "value": "true"},
     ]
     start = next(t for t in wt["spec"]["templates"] if t["name"] == "start")
-    assert "alpha={{workflow.parameters.alpha}}" in start["container"]["command"]
+    # every "$" doubled for the kubelet, which expands $(VAR) in a container's command
+    assert 'alpha={{=sprig.replace("$", "$$", workflow.parameters["alpha"])}}' in start["container"]["command"]
 
 
 @pytest.mark.parametrize("version,key", [("3.5", "schedule"), ("3.7", "schedules"), ("4", "schedules")])
@@ -404,12 +407,12 @@ def test_warnings_and_settings_errors() -> None:
     assert "FLOW203" in codes and "FLOW204" in codes
     wt = documents(emitted.text)[0]
     assert "arguments" not in wt["spec"]  # the run-time default is computed by the start task
-    bad = emit_source(_dsl(LINEAR.replace("{decorators}", "")), argo_version="2")
-    assert bad.text == "" and [d.code for d in bad.diagnostics] == ["FLOW205"]
+    with pytest.raises(SettingsError, match="'argo_version' must be one of 3.5, 3.6, 3.7, 4"):
+        emit_source(_dsl(LINEAR.replace("{decorators}", "")), argo_version="2")
 
 
 def test_aws_cron_converts_when_the_year_is_open() -> None:
-    from flowc.targets.argo_events import aws_to_unix
+    from flowc.compiler.cron import to_unix as aws_to_unix
 
     assert aws_to_unix("0 12 * * ? *") == "0 12 * * *"
     assert aws_to_unix("0 12 * * 1") == "0 12 * * 1"

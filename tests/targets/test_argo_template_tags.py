@@ -8,7 +8,9 @@ import textwrap
 import pytest
 
 from flowc.compiler import compile_source
+from flowc.compiler.plan import build as build_plan
 from flowc.targets import Settings, get_target
+from flowc.settings import from_values
 
 FLOW = textwrap.dedent('''
     from flowc import FlowSpec, Parameter, environment, kubernetes, step
@@ -32,7 +34,7 @@ FLOW = textwrap.dedent('''
 def emit(**values):
     source = FLOW.format(**{"default": "hi", "label": "ml", "env": "x", **values})
     flow = compile_source(source, "tags.py").flow
-    return get_target("argo").emit(flow, Settings())
+    return get_target("argo").emit(build_plan(flow), from_values())
 
 
 @pytest.mark.parametrize("field, line", [("default", 6), ("env", 9), ("label", 8)])
