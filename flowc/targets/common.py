@@ -22,6 +22,10 @@ from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
+# The shim enforces @timeout itself (so @catch can record the timeout); an engine's own deadline
+# (an Argo pod's activeDeadlineSeconds, a Step Functions Task's TimeoutSeconds) is the backstop
+# for a step stuck where the shim cannot interrupt it, so it fires a little later.
+DEADLINE_GRACE_SECONDS = 30
 
 # --------------------------------------------------------------------------- the shim command
 
