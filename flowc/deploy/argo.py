@@ -281,14 +281,14 @@ class ArgoEngine:
 
 
 def _run_info(workflow: Any) -> RunInfo:
-    try:
-        status = workflow.get("status") or {}
-        phase = str(status.get("phase") or "")
-        return RunInfo(str(workflow["metadata"]["name"]), _PHASES.get(phase, phase.lower() or "queued"),
-                       phase, status.get("startedAt") or None, status.get("finishedAt") or None)
-    except (AttributeError, KeyError, TypeError):
-        raise DeployError("the Argo Server answered a Workflow without metadata.name or status: "
-                          "is ARGO_SERVER the Argo Server?") from None
+    name, status = _field(workflow, "metadata", "name"), _field(workflow, "status") or {}
+    phase, times = status.get("phase") or "", (status.get("startedAt"), status.get("finishedAt"))
+    if not isinstance(name, str) or not name or not isinstance(phase, str) or not all(
+            t is None or isinstance(t, str) for t in times):
+        raise DeployError("the Argo Server answered a Workflow without a string metadata.name, "
+                          "status.phase and times: is ARGO_SERVER the Argo Server?")
+    return RunInfo(name, _PHASES.get(phase, phase.lower() or "queued"), phase, times[0] or None,
+                   times[1] or None)
 
 
 ENGINE = ArgoEngine()
