@@ -282,9 +282,9 @@ class ArgoEngine:
 
 def _run_info(workflow: Any) -> RunInfo:
     name, status = _field(workflow, "metadata", "name"), _field(workflow, "status") or {}
-    phase, times = status.get("phase") or "", (status.get("startedAt"), status.get("finishedAt"))
-    if not isinstance(name, str) or not name or not isinstance(phase, str) or not all(
-            t is None or isinstance(t, str) for t in times):
+    phase, times = _field(status, "phase") or "", (_field(status, "startedAt"), _field(status, "finishedAt"))
+    if not isinstance(name, str) or not name or not isinstance(status, dict) or not isinstance(phase, str) \
+            or not all(t is None or isinstance(t, str) for t in times):
         raise DeployError("the Argo Server answered a Workflow without a string metadata.name, "
                           "status.phase and times: is ARGO_SERVER the Argo Server?")
     return RunInfo(name, _PHASES.get(phase, phase.lower() or "queued"), phase, times[0] or None,
