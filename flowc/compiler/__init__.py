@@ -50,8 +50,8 @@ def compile_source(source: str, path: str = "<string>", flow_name: str | None = 
     try:
         lowered = frontend.lower(source, path, flow_name, source_sha256)
         flow = graph.analyze(lowered.flow)
-        diagnostics = [*lowered.diagnostics, *names.check_parameter_names(flow),
-                       *checker.check(flow, lowered)]
+        diagnostics = checker.supersede([*lowered.diagnostics, *names.check_parameter_names(flow),
+                                         *checker.check(flow, lowered)])
     except frontend.FrontendError as exc:
         raise CompileError([exc.diagnostic]) from None
     except (RecursionError, MemoryError) as exc:

@@ -9,6 +9,9 @@ nesting each logical line can build, so such a file gets a diagnostic instead.
 
 from __future__ import annotations
 
+import io
+import tokenize
+
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import Diagnostic, register
 
@@ -38,15 +41,12 @@ def check_source(source: str, path: str) -> Diagnostic | None:
     bracket that opens a display (list, dict, tuple), which libcst nests as two nodes. A file the
     tokenizer rejects is left to libcst, which reports the syntax error where it stops.
     """
-    import io
-    import tokenize  # here, not at the top: flowc.compiler is imported by the runtime shim too
-
     if len(source) > MAX_SOURCE_CHARS:
         return refusal(f"the file has {len(source):,} characters; flowc compiles at most "
                        f"{MAX_SOURCE_CHARS:,}", path, 0)
     segments = [0]  # the estimated depth added at each open bracket since its last separator
     depth = 0  # sum(segments)
-    previous = None
+    previous: tokenize.TokenInfo | None = None
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             kind, text = token.type, token.string
@@ -59,7 +59,7 @@ def check_source(source: str, path: str) -> Diagnostic | None:
                 depth -= segments[-1]
                 segments[-1] = 0
             else:
-                weight = _weight(token, previous, tokenize)
+                weight = _weight(token, previous)
                 segments[-1] += weight
                 depth += weight
                 if kind == tokenize.OP and text in _OPENERS:
@@ -74,7 +74,7 @@ def check_source(source: str, path: str) -> Diagnostic | None:
     return None
 
 
-def _weight(token, previous, tokenize) -> int:
+def _weight(token: tokenize.TokenInfo, previous: tokenize.TokenInfo | None) -> int:
     """How much deeper libcst's tree gets at ``token``: 2 for a bracket opening a display, 1 for
     a trailer (call, subscript), an operator or an implicitly concatenated string, else 0."""
     kind, text = token.type, token.string

@@ -9,7 +9,7 @@ CloudFormation format wraps it with ``sfn_cloudformation``. Output is determinis
 Where the shim's manifest comes from (never the container overrides, which Batch caps at 8,192
 characters): in the ``asl`` format, an S3 object at ``manifest_location()`` that the deploy step
 uploads (``flowc ir --json flow.py``); in the ``cloudformation`` format, the job definitions'
-``FLOWC_MANIFEST`` environment variable holding the inline ``z:`` form.
+``FLOWC_MANIFEST`` environment variable holding the manifest's JSON text.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def manifest_location(flow: ir.Flow, settings: Settings) -> str:
     if explicit:
         return explicit
     digest = hashlib.sha256(manifest_text(flow).encode("utf-8")).hexdigest()
-    return f"{settings.datastore_root.rstrip('/')}/{flow.name}/manifests/{digest}.json"
+    return f"{settings.datastore.rstrip('/')}/{flow.name}/manifests/{digest}.json"
 
 
 def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
@@ -124,8 +124,8 @@ def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
     the constructs)."""
     out: list[Diagnostic] = []
     cloudformation = settings.of(SfnSettings).format == "cloudformation"
-    if S3Root.parse(settings.datastore_root) is None:
-        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore_root!r} is not an s3:// URL; "
+    if S3Root.parse(settings.datastore) is None:
+        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore!r} is not an s3:// URL; "
                               "AWS Step Functions needs an S3 datastore", plan.flow.span, ERROR,
                               "set --datastore-root s3://bucket/prefix"))
     for step in plan.steps:

@@ -69,10 +69,25 @@ def test_output_is_deterministic_and_free_of_machine_details(tmp_path: Path) -> 
 
 def test_the_manifest_is_carried_once() -> None:
     text = emit(relative(next(p for p in SHAPES if p.stem == "nested_foreach")))
-    assert text.count("z:") == 1
+    assert text.count('"manifest_version": 1') == 1
     wt = documents(text)[0]
     env = wt["spec"]["templateDefaults"]["container"]["env"]
     assert [e["name"] for e in env] == ["FLOWC_MANIFEST"]
+
+
+def test_the_manifest_is_a_readable_block_an_edit_changes_a_few_lines_of() -> None:
+    """Reviewers diff specs: the manifest is JSON text, so editing a step's decorator changes the
+    lines of that decorator, not one opaque blob."""
+    import difflib
+
+    flow = (ROOT / "tests" / "flows" / "retry.py").read_text()
+    before = emit_source(flow, "retry.py").text
+    after = emit_source(flow.replace("times=2", "times=4"), "retry.py").text
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert any('"times": 4' in line for line in changed)
+    assert len(changed) <= 8, changed  # the retry limit, the manifest field and its source hash
+    assert "{{" not in documents(after)[0]["spec"]["templateDefaults"]["container"]["env"][0]["value"]
 
 
 def test_spec_size_does_not_depend_on_foreach_width() -> None:
@@ -334,7 +349,8 @@ def test_cli_bad_input_writes_nothing(tmp_path: Path) -> None:
         pass
 """))
     out = tmp_path / "out.yaml"
-    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "argo", "-o", str(out)])
+    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "argo", "--datastore-root",
+                                       "s3://b/p", "-o", str(out)])
     assert result.exit_code == 1
     assert "FLOW200" in result.output
     assert not out.exists()
@@ -435,6 +451,7 @@ def test_pyproject_settings_and_flags_reach_the_spec(tmp_path: Path) -> None:
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.flowc]\nimage = "reg/from-pyproject:1"\nnamespace = "data"\nmax-workers = 12\n'
+        'datastore_root = "s3://team/flowc"\n'
         'argo_events_source = "team-events"\n')
     flow = tmp_path / "flow.py"
     flow.write_text(_dsl(LINEAR.replace("{decorators}", "")).replace(
