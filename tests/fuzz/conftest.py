@@ -25,6 +25,7 @@ settings.register_profile("fuzz", deadline=None, database=None, print_blob=True,
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Paths the cases use, in a fresh directory."""
     root = tmp_path_factory.mktemp("fuzz")
+    (root / "pyproject.toml").write_text('[tool.flowc]\ndatastore_root = "s3://fuzz/flows"\n')
     flow = root / "flow.py"
     shutil.copyfile(SHAPES / "linear.py", flow)
     (root / "a_dir").mkdir()  # flows beside a FIFO and a broken link: compiling it must not hang

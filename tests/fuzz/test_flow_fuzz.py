@@ -66,7 +66,7 @@ def damaged_flows(source, directory):
         assert_clean_failure(result.exit_code, result.stderr, result.exception, source[:200], "emit")
 
 
-def test_damaged_flows(tmp_path):
+def test_damaged_flows(sandbox):
     before = COUNTS.get("flows-generated", 0)
-    damaged_flows(directory=tmp_path)
+    damaged_flows(directory=Path(sandbox["root"]))  # under the sandbox's pyproject.toml
     assert COUNTS["flows-generated"] - before >= SHARES["flows-generated"]  # most are bad
