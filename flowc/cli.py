@@ -14,7 +14,7 @@ from typing import Any, Callable, NoReturn, TypeVar
 import click
 
 from flowc.compiler import CompileResult
-from flowc.compiler.diagnostics import CompileError, render_json, render_text
+from flowc.compiler.diagnostics import CompileError, one_line, render_json, render_text
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 _Written = TypeVar("_Written")
@@ -38,7 +38,7 @@ def _print_diagnostics(error: CompileError, fmt: str) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"flowc: error: {message}", err=True)
+    click.echo(f"flowc: error: {one_line(message)}", err=True)
     sys.exit(1)
 
 

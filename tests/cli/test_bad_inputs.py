@@ -185,3 +185,11 @@ class LoudFlow(FlowSpec):
 def _run_id(root: Path) -> str:
     (run,) = [p.name for p in (root / "LoudFlow" / "runs").iterdir()]
     return run
+
+
+@pytest.mark.parametrize("args", [["ir"], ["compile", "-t", "argo", *STORE, "-o", "out.yaml"]])
+def test_a_path_with_a_newline_stays_one_line(tmp_path, args):
+    """Found by the fuzz suite: a file named 'a<newline>b' split the error over two lines."""
+    name = str(tmp_path / "a\nb.py")
+    result = CliRunner().invoke(main, [args[0], name, *args[1:]])
+    assert_one_line(result, "a\\nb.py")
