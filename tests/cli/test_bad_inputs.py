@@ -193,3 +193,24 @@ def test_a_path_with_a_newline_stays_one_line(tmp_path, args):
     name = str(tmp_path / "a\nb.py")
     result = CliRunner().invoke(main, [args[0], name, *args[1:]])
     assert_one_line(result, "a\\nb.py")
+
+
+@pytest.mark.parametrize("body", [b"[1]", b"[" * 100_000 + b"]" * 100_000, b"<html>", b'{"access_token": 3}'])
+def test_odd_answers_to_the_airflow_login(body):
+    from flowc.deploy.airflow import _login
+    from flowc.deploy.base import DeployError
+
+    with RawServer() as server:
+        server.answer = Answer(200, body)
+        with pytest.raises(DeployError, match="cannot reach Airflow") as error:
+            _login(server.url, "user", "password")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["http://a b", "http://[::1"])
+def test_malformed_airflow_url(url):
+    from flowc.deploy.airflow import _login
+    from flowc.deploy.base import DeployError
+
+    with pytest.raises(DeployError, match="cannot reach Airflow"):
+        _login(url, "user", "password")
