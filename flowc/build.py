@@ -159,11 +159,15 @@ def write_atomically(path: Path, text: str) -> None:
 
     A path that is not a regular file (``/dev/stdout``, ``/dev/full``, a FIFO) cannot be
     renamed over, so it is written in place."""
+    if path.is_symlink() and path.resolve().is_file():
+        path = path.resolve()  # write the file the link names, keep the link
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
     if path.exists() and not path.is_file():
-        try:
-            with open(path, "w", encoding="utf-8") as handle:
+        try:  # non-blocking open: a FIFO nobody reads is an error (ENXIO), not a hang
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            with open(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, str(path)) from None

@@ -214,3 +214,19 @@ def test_malformed_airflow_url(url):
 
     with pytest.raises(DeployError, match="cannot reach Airflow"):
         _login(url, "user", "password")
+
+
+def test_output_to_a_fifo_nobody_reads_is_an_error_not_a_hang(tmp_path):
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    assert_one_line(flowc("compile", str(FLOW), "-t", "argo", *STORE, "-o", str(fifo), timeout=30),
+                    "No such device or address")
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    (tmp_path / "real.yaml").write_text("old")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yaml")
+    result = CliRunner().invoke(main, ["compile", str(FLOW), "-t", "argo", *STORE, "-o",
+                                       str(tmp_path / "link.yaml")])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "link.yaml").is_symlink() and "kind: WorkflowTemplate" in (tmp_path / "real.yaml").read_text()
