@@ -552,6 +552,23 @@ def dump_manifest(flow: Flow) -> str:
     return json.dumps(to_manifest(flow), indent=2, ensure_ascii=False) + "\n"
 
 
+def relocate(node: Any, paths: dict[str, str]) -> Any:
+    """``node`` (a flow, or any IR value) with every source path in ``paths`` replaced, in its
+    spans and the flow's own ``path``: specs name files relative to the project, not to the
+    directory compile ran from."""
+    if isinstance(node, Span):
+        return dataclasses.replace(node, path=paths.get(node.path, node.path))
+    if isinstance(node, tuple):
+        return tuple(relocate(v, paths) for v in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: relocate(getattr(node, f.name), paths) for f in dataclasses.fields(node)
+                   if f.init and f.name != "path"}
+        if isinstance(node, Flow):
+            changes["path"] = paths.get(node.path, node.path)
+        return dataclasses.replace(node, **changes)
+    return node
+
+
 def plain_value(value: Value) -> Any:
     """An IR value in its JSON shape: the IR keeps mappings as tuples of (str, value) pairs and
     lists as tuples; this gives back dicts and lists (for JSON, YAML or Python literals)."""

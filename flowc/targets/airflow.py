@@ -72,9 +72,6 @@ The decorator has no counterpart in the Airflow DAG flowc generates.""")
 FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
-ENV_NOT_BUILT = register("FLOW266", "@pypi / @conda on Airflow", """
-Packages named by @pypi / @conda are not installed by the Airflow target: the image (kubernetes
-operator) or the worker (local operator) must provide them.""")
 BATCH_IGNORED = register("FLOW267", "@batch on Airflow", """
 Airflow runs steps as pods or subprocesses, not AWS Batch jobs: @batch's cpu, memory and gpu size
 the pod, and its queue, roles and image are ignored.""")
@@ -111,8 +108,7 @@ CAPABILITIES: dict[str, Capability] = {
                          "use @kubernetes or @resources"),
     "environment": supported("env_vars / subprocess environment"),
     "secrets": supported("resolved by the shim; @kubernetes(secrets=...) as env_from"),
-    "python_environment": with_caveat(ENV_NOT_BUILT, "not installed: the image (or the worker) must "
-                                      "provide the packages", "bake the packages into the image"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronTriggerTimetable with timezone"),
     "trigger": supported("assets (datasets on Airflow 2); parameter mappings: FLOW262"),

@@ -32,10 +32,10 @@ from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.compiler.plan import FlowPlan
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
-                           setting, supported, unsupported, with_caveat)
+                           setting, supported, with_caveat)
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
-from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, RUNTIME_SECRET_PREFIXES,
+from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -54,9 +54,9 @@ step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""
 RUNTIME_DEFAULT = register("FLOW203", "parameter default computed at run time on argo", """
 A Parameter whose default is computed at run time cannot be a workflow argument with a default
 value; on Argo it is not exposed as an argument and the start task computes its default.""")
-ENV_NOT_BUILT = register("FLOW204", "@pypi / @conda / @batch on argo", """
-Argo runs the image as it is: @pypi and @conda packages must already be in the image, and
-@batch (an AWS Batch decorator) only contributes its resources and image.""")
+BATCH_ON_ARGO = register("FLOW204", "@batch on argo", """
+@batch is an AWS Batch decorator: on Argo it only contributes its resources and image; its
+queue and roles are ignored.""")
 BAD_CRON = register("FLOW206", "cron expression Argo cannot express", """
 CronWorkflow takes 5-field cron expressions; an AWS 6-field expression converts only when its
 year field is '*'.""")
@@ -64,9 +64,6 @@ BAD_TRIGGER = register("FLOW207", "@trigger event Argo Events cannot express", "
 Each @trigger event must be a name or a {"name": ..., "parameters": {...}} mapping known at
 compile time; each @trigger_on_finish flow must be a flow name.""")
 
-SECRET_SOURCE = register("FLOW208", "@secrets source the shim cannot resolve on argo", """
-The shim resolves @secrets sources 'env:NAME' and 'file:PATH' inside the pod. Mount a
-Kubernetes secret with @kubernetes(secrets=[...]) (it becomes envFrom) and read it as env:NAME.""")
 
 TEMPLATE_TAG = register("FLOW209", "a value Argo would read as a template tag", """
 Argo substitutes every '{{...}}' in a workflow before it runs, and has no way to escape one: a
@@ -98,11 +95,10 @@ CAPABILITIES: dict[str, Capability] = {
     "timeout": supported("activeDeadlineSeconds per attempt"),
     "resources": supported("container requests/limits"),
     "kubernetes": supported("image, requests/limits, GPU, node selector, tolerations, labels, secrets"),
-    "batch": with_caveat(ENV_NOT_BUILT, "resources and image only", "use @kubernetes or @resources"),
+    "batch": with_caveat(BATCH_ON_ARGO, "resources and image only", "use @kubernetes or @resources"),
     "environment": supported("container env"),
-    "secrets": supported("env:/file: sources resolved by the shim; others " + SECRET_SOURCE),
-    "python_environment": with_caveat(ENV_NOT_BUILT, "the image runs as it is: packages must be in it",
-                                      "bake the packages into --image"),
+    "secrets": supported("resolved by the shim (Secrets Manager, env:, file:); @kubernetes(secrets=...) as envFrom"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
     "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
@@ -133,12 +129,6 @@ def check(plan: FlowPlan) -> list[Diagnostic]:
         if step.pod is not None and step.pod.namespace:
             out.append(Diagnostic(STEP_NAMESPACE, f"@kubernetes(namespace=...) on step {step.name!r} is ignored on argo",
                                   step.pod.span, WARNING, "set --namespace for the whole workflow"))
-        secrets = step.step.decorator(ir.Secrets)
-        for source in step.secret_sources:
-            if not source.startswith(RUNTIME_SECRET_PREFIXES):
-                out.append(unsupported(
-                    SECRET_SOURCE, f"@secrets source {source!r} on step {step.name!r}", "argo", secrets.span,
-                    "use @kubernetes(secrets=[NAME]) and the source 'env:VAR'"))
     out.extend(_template_tags(plan))
     for param in plan.flow.parameters:
         if param.default_kind == "runtime":

@@ -5,7 +5,7 @@ Everything comes resolved from the step's plan (``flowc.compiler.plan``): retry 
 period: the shim's own timeout fires first); resources -> requests and limits, ``/dev/shm``; the
 pod's image, pull policy, node selector, tolerations, service account, labels, annotations;
 Kubernetes secrets -> ``envFrom``; @environment -> env. @secrets sources are
-resolved by the shim inside the pod (``env:`` / ``file:``; the target refuses others).
+resolved by the shim inside the pod.
 @catch needs nothing here: the shim swallows the failure on the last attempt.
 """
 
@@ -26,7 +26,6 @@ WIDTH_OUTPUT = "foreach-width"
 CASE_OUTPUT = "switch-case"
 INDEX_INPUT = "index-path"
 ITERATION_INPUT = "iteration"
-RUNTIME_SECRET_PREFIXES = ("env:", "file:")  # resolved by the shim inside the container
 
 
 @dataclass(frozen=True, slots=True)

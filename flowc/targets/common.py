@@ -22,6 +22,8 @@ from flowc.compiler.plan import Resources
 from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
+# How every target carries @pypi / @conda: the shim does it, the same way everywhere.
+PYTHON_ENVIRONMENT = "built at task start by the shim with uv (docs/environments.md)"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
 # The shim enforces @timeout itself (so @catch can record the timeout); an engine's own deadline
 # (an Argo pod's activeDeadlineSeconds, a Step Functions Task's TimeoutSeconds) is the backstop

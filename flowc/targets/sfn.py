@@ -50,8 +50,6 @@ and its other arguments are ignored.""")
 SCHEDULE_NEEDS_CFN = register("FLOW237", "@schedule in the ASL format", """
 A schedule is an EventBridge Scheduler resource next to the state machine; only
 --sfn-format cloudformation creates it.""")
-ENV_NOT_INSTALLED = register("FLOW238", "@pypi / @conda on sfn", """
-Packages are not installed by the sfn target: the job's image must already provide them.""")
 DEFINITION_TOO_LARGE = register("FLOW241", "state machine definition over 1 MiB", """
 Step Functions refuses a state machine definition over 1,048,576 bytes (about 1,100 steps of
 flowc's output). Split the flow into smaller flows.""")
@@ -84,8 +82,7 @@ CAPABILITIES: dict[str, Capability] = {
     "batch": supported("ResourceRequirements, JobQueue; image/roles via job definitions (cloudformation)"),
     "environment": supported("ContainerOverrides.Environment"),
     "secrets": supported("by the shim (env/file sources)"),
-    "python_environment": with_caveat(ENV_NOT_INSTALLED, "not installed: the job's image must provide "
-                                      "the packages", "build the packages into the image"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("EventBridge Scheduler with timezone (cloudformation)"),
     "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
