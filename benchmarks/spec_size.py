@@ -45,7 +45,7 @@ FLOW = textwrap.dedent('''
 
 def main() -> int:
     from flowc.compiler import compile_file
-    from flowc.compiler.plan import build as build_plan
+    from flowc.plan import build as build_plan
     from flowc.settings import from_values
     from flowc.targets import get_target
 

@@ -338,6 +338,15 @@ class Project:
     tag: ClassVar[str] = "project"
     scope: ClassVar[str] = "flow"
 
+    def branch_name(self, user: str, branch: str | None = None, production: bool | None = None) -> str:
+        """Metaflow's branch of a deployment: ``prod`` or ``prod.<branch>`` in production,
+        ``test.<branch>`` for a named branch, else the deployer's own ``user.<user>``. The
+        ``--branch`` / ``--production`` options win over the decorator's arguments."""
+        branch = branch or self.branch
+        if self.production if production is None else production:
+            return f"prod.{branch}" if branch else "prod"
+        return f"test.{branch}" if branch else f"user.{user}"
+
 
 @dataclass(frozen=True, slots=True)
 class PypiBase(_PypiArguments):

@@ -215,10 +215,13 @@ def lock_hash(flow_file: str) -> str | None:
         return None
 
 
+LOCK_ENV = "FLOWC_LOCK_SHA256"  # set by every compiled spec of a flow with step environments
+
+
 def check_lock_hash(flow_file: str) -> None:
     """Refuse a lock file other than the one the spec was compiled with (``FLOWC_LOCK_SHA256``,
     set by the compiled spec; ``none`` when it was compiled without a lock)."""
-    expected = os.environ.get("FLOWC_LOCK_SHA256", "").strip()
+    expected = os.environ.get(LOCK_ENV, "").strip()
     if not expected:
         return
     actual = lock_hash(flow_file) or "none"
@@ -286,9 +289,7 @@ def uv_command() -> list[str]:
 
 def _runtime_link(env_dir: str) -> None:
     """Point ``<env>/flowc-runtime/flowc`` at the running flowc package (atomic when it moved)."""
-    import flowc
-
-    target = os.path.dirname(os.path.abspath(flowc.__file__))
+    target = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../flowc
     link = os.path.join(env_dir, RUNTIME_DIR, "flowc")
     try:
         if os.readlink(link) == target:

@@ -42,7 +42,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan, Pod
+from flowc.plan import FlowPlan, Pod
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
 from flowc.targets.airflow_render import (
@@ -348,7 +348,8 @@ class _Lowering:
     def dag_kwargs(self) -> tuple[tuple[str, Any], ...]:
         schedule = self.schedule()
         doc = (self.flow.docstring or "").strip()
-        kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
+        identity = common.project_identity(self.flow, self.settings)
+        kwargs: list[tuple[str, Any]] = [("dag_id", identity.flow_name if identity else self.flow.name)]
         if doc:
             kwargs.append(("description", doc.splitlines()[0]))
             if "\n" in doc:
@@ -595,7 +596,8 @@ class _Lowering:
         # Never rendered by Jinja; its "$" doubled for the kubelet when it is a pod's env value.
         manifest_value = 'MANIFEST.replace("$", "$$")' if self.kubernetes else "MANIFEST"
         env = {"FLOWC_MANIFEST": Expr(f"literal({manifest_value})", frozenset({"literal"})),
-               "FLOWC_DATASTORE": self.text(self.settings.datastore)}
+               "FLOWC_DATASTORE": self.text(self.settings.datastore),
+               **{k: self.text(v) for k, v in common.spec_environment(self.plan, self.settings)}}
         shim = self.shim_prefix()
         out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
         image = literal(self.settings.image)

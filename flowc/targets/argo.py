@@ -30,7 +30,7 @@ import yaml
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan
+from flowc.plan import FlowPlan
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
 from flowc.targets import argo_syntax as syn
@@ -357,38 +357,27 @@ class Lowering:
 # --------------------------------------------------------------------------- documents
 
 
-def resource_name(flow: ir.Flow, limit: int = syn.NAME_LIMIT) -> str:
-    """The WorkflowTemplate's name: the flow's, prefixed by @project's name and branch."""
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if project is None or not project.name:
-        return syn.flow_resource_name(flow.name, limit)
-    return syn.flow_resource_name(".".join(project_parts(project) + [flow.name]), limit)
+def resource_name(flow: ir.Flow, settings: Settings, limit: int = syn.NAME_LIMIT) -> str:
+    """The WorkflowTemplate's name: the flow's, or ``project.branch.Flow`` with @project."""
+    identity = common.project_identity(flow, settings)
+    return syn.flow_resource_name(identity.flow_name if identity else flow.name, limit)
 
 
-def upstream_template_name(flow: ir.Flow, upstream: str) -> str:
+def upstream_template_name(flow: ir.Flow, settings: Settings, upstream: str) -> str:
     """An upstream flow's WorkflowTemplate name: in this flow's @project and branch, as Metaflow
     resolves @trigger_on_finish, unless the name is already qualified (``project.branch.Flow``)."""
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if "." in upstream or project is None or not project.name:
+    identity = common.project_identity(flow, settings)
+    if "." in upstream or identity is None:
         return syn.flow_resource_name(upstream)
-    return syn.flow_resource_name(".".join(project_parts(project) + [upstream]))
+    return syn.flow_resource_name(f"{identity.project}.{identity.branch}.{upstream}")
 
 
-def project_parts(project: ir.Project) -> list[str]:
-    if project.production:
-        branch = f"prod.{project.branch}" if project.branch else "prod"
-    else:
-        branch = f"test.{project.branch}" if project.branch else "user"
-    return [project.name or "", branch]
-
-
-def labels(flow: ir.Flow) -> dict[str, str]:
+def labels(flow: ir.Flow, settings: Settings) -> dict[str, str]:
     out = {"app.kubernetes.io/managed-by": "flowc", "flowc/flow": syn.flow_resource_name(flow.name)}
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if project is not None and project.name:
-        name, branch = project_parts(project)
-        out["flowc/project"] = syn.flow_resource_name(name)
-        out["flowc/branch"] = syn.flow_resource_name(branch)
+    identity = common.project_identity(flow, settings)
+    if identity is not None:
+        out["flowc/project"] = syn.flow_resource_name(identity.project)
+        out["flowc/branch"] = syn.flow_resource_name(identity.branch)
     return out
 
 
@@ -396,7 +385,7 @@ def metadata(name: str, flow: ir.Flow, settings: Settings) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if settings.namespace:
         meta["namespace"] = settings.namespace
-    meta["labels"] = labels(flow)
+    meta["labels"] = labels(flow, settings)
     meta["annotations"] = {"flowc/flow-name": flow.name}
     return meta
 
@@ -425,11 +414,12 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    defaults["env"] = [{"name": MANIFEST_ENV, "value": syn.container_text(common.inline_manifest(flow))}]
+    env = [(MANIFEST_ENV, common.inline_manifest(flow)), *common.spec_environment(plan, settings)]
+    defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-            "metadata": metadata(resource_name(flow), flow, settings), "spec": spec}
+            "metadata": metadata(resource_name(flow, settings), flow, settings), "spec": spec}
 
 
 def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
@@ -441,13 +431,14 @@ def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]],
     diagnostics: list[Diagnostic] = []
     if plan.schedule is not None:
         cron, problems = cron_workflow(settings, own.version, plan.schedule, template["metadata"]["name"],
-                                       resource_name(flow, syn.CRON_NAME_LIMIT), labels(flow), BAD_CRON)
+                                       resource_name(flow, settings, syn.CRON_NAME_LIMIT), labels(flow, settings),
+                                       BAD_CRON)
         diagnostics += problems
         if cron is not None:
             docs.append(cron)
     events, problems = sensors(plan, settings, (own.events_source, own.workflows_event_source),
-                               template["metadata"]["name"], labels(flow), BAD_TRIGGER,
-                               lambda upstream: upstream_template_name(flow, upstream))
+                               template["metadata"]["name"], labels(flow, settings), BAD_TRIGGER,
+                               lambda upstream: upstream_template_name(flow, settings, upstream))
     diagnostics += problems
     docs += events
     return docs, diagnostics

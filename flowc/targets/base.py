@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import CONSTRUCT_NAMES, FlowPlan
+from flowc.plan import CONSTRUCT_NAMES, FlowPlan
 
 T = TypeVar("T", bound="TargetSettings")
 
@@ -49,6 +49,9 @@ class Settings:
     code_package: str | None = setting(None, "URL of a `flowc package` archive the tasks fetch and verify")
     code_package_dir: str | None = setting(None, "deploy: where `flowc deploy` uploads code packages (a directory or s3:// prefix)")
     aws_region: str | None = setting(None, "deploy: AWS region of the engine's API and uploads")
+    branch: str | None = setting(None, "@project branch to deploy to (test.<branch>; prod.<branch> with "
+                                 "production); default: the deployer's user.<name>")
+    production: bool = setting(False, "deploy an @project flow to its production branch")
     targets: tuple[TargetSettings, ...] = ()
 
     @property

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
@@ -194,7 +194,8 @@ class SfnTarget(Target):
         else:
             job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
-                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps))
+                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps),
+                                 environment=tuple(common.spec_environment(plan, settings)))
             builder = AslBuilder(plan, settings, options)
             document = builder.definition()
         return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]

@@ -439,7 +439,7 @@ def test_aws_cron_converts_when_the_year_is_open() -> None:
 def test_secrets_sources_the_shim_cannot_resolve_are_refused_on_every_target(target: str) -> None:
     from tests.conftest import target_settings
     from flowc.compiler import compile_source
-    from flowc.compiler.plan import build as build_plan
+    from flowc.plan import build as build_plan
     from flowc.targets import get_target
 
     def emit_for(sources: str):

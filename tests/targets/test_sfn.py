@@ -10,11 +10,11 @@ import pytest
 
 from flowc.compiler import compile_file, compile_source, ir
 from flowc.compiler.diagnostics import REGISTRY
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import get_target
 from flowc.settings import SettingsError
 from flowc.targets import sfn, sfn_asl
-from flowc.compiler.plan import CONSTRUCTS
+from flowc.plan import CONSTRUCTS
 from flowc.compiler.cron import to_aws as aws_cron
 from tests.conftest import ROOT, example_flows, shape_flows, target_settings
 from tests.targets.sfn_helpers import emit, emit_source
