@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowc.compiler import compile_file
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.settings import from_values
 from flowc.targets import get_target, sfn
 from tests.harness.artifacts import run_locally, snapshot
