@@ -236,9 +236,6 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise FrontendError(_syntax_error(source, path, exc)) from None
-    except (RecursionError, MemoryError):
-        raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
-                                       ir.Span(path, 0, 0, 0, 0))) from None
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(FastPositionProvider)
     skeleton, representatives = _skeleton(module)
     qualified = MetadataWrapper(skeleton, unsafe_skip_copy=True).resolve(QualifiedNameProvider)

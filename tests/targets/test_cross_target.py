@@ -101,7 +101,7 @@ def from_sfn(text: str) -> dict[str, Any]:
         "retries": retry.get("MaxAttempts", 0),
         # ASL's interval cannot be 0: a retry without delay waits its 1-second minimum
         "retry_delay": retry.get("IntervalSeconds", 0),
-        "timeout": task.get("TimeoutSeconds"),
+        "timeout": task["TimeoutSeconds"] - 30 if "TimeoutSeconds" in task else None,
     }
 
 
