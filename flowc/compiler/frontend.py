@@ -640,10 +640,10 @@ class _FlowLowering:
             arg = keywords["num_parallel"]
             try:
                 count = evaluate(arg.value, self.constants)
-            except NotStatic:
-                count = None
+            except NotStatic:  # e.g. self.nodes (a Parameter): the task reports it at run time
+                return ir.Parallel(target=targets[0], num_parallel=None)
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                self._invalid(arg.value, "num_parallel= must be a positive integer known statically")
+                self._invalid(arg.value, "num_parallel= must be a positive integer")
                 return None
             return ir.Parallel(target=targets[0], num_parallel=count)
         if len(targets) == 1:

@@ -101,7 +101,9 @@ class Parallel:
     """``self.next(self.train, num_parallel=4)``: a gang of tasks for a ``@parallel`` step."""
 
     target: str
-    num_parallel: int
+    # None: known only at run time (e.g. ``num_parallel=self.nodes``, a Parameter); the task
+    # reports the width it passed to ``self.next``, like a foreach's.
+    num_parallel: int | None
     tag: ClassVar[str] = "parallel"
 
     @property

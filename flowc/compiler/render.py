@@ -39,7 +39,7 @@ def transition_text(transition: ir.Transition) -> str:
     if isinstance(transition, ir.Foreach):
         return f"foreach self.{transition.items} -> {transition.target}"
     if isinstance(transition, ir.Parallel):
-        return f"parallel x{transition.num_parallel} -> {transition.target}"
+        return f"parallel x{transition.num_parallel or '(run time)'} -> {transition.target}"
     if isinstance(transition, ir.Switch):
         cases = ", ".join(f"{key!r} -> {target}" for key, target in transition.cases)
         return f"switch on self.{transition.condition}: {cases}"
@@ -111,7 +111,7 @@ def _edges(flow: ir.Flow) -> list[tuple[str, str, str | None]]:
         elif isinstance(transition, ir.Foreach):
             out.append((step.name, transition.target, f"foreach {transition.items}"))
         elif isinstance(transition, ir.Parallel):
-            out.append((step.name, transition.target, f"num_parallel={transition.num_parallel}"))
+            out.append((step.name, transition.target, f"num_parallel={transition.num_parallel or '(run time)'}"))
         else:
             out.extend((step.name, target, None) for target in transition.targets)
     return out

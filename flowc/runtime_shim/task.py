@@ -250,7 +250,7 @@ class _Task:
                                 "there is nothing to run (guard it with a switch)")
             return {"foreach": {"width": width, "var": transition.items}}
         if isinstance(transition, ir.Parallel):
-            return {"foreach": {"width": int(transition.num_parallel), "var": None}}
+            return {"foreach": {"width": _parallel_width(name, transition, call), "var": None}}
         if isinstance(transition, ir.Switch):
             try:
                 value = getattr(instance, transition.condition)
@@ -421,3 +421,13 @@ def _failed(request: TaskRequest, started: float, exc: BaseException, last_attem
     return TaskResult(ok=False, pathspec=request.key.pathspec, attempt=request.attempt,
                       error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
                       retryable=retryable)
+
+
+def _parallel_width(step: str, transition: ir.Parallel, call: Any) -> int:
+    """The gang size: compiled in, or (``num_parallel=self.x``) the value the step passed."""
+    if transition.num_parallel is not None:
+        return int(transition.num_parallel)
+    width = getattr(call, "num_parallel", None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise StepError(f"step {step!r}: num_parallel must be a positive integer, got {width!r}")
+    return width
