@@ -18,11 +18,13 @@ from flowc.decorators import (batch, card, catch, conda, conda_base, environment
 from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsException,
                               MetaflowException, MetaflowExceptionWrapper,
                               MissingInMergeArtifactsException, TimeoutException)
+from flowc.config import Config, ConfigValue, config_expr
 from flowc.flowspec import FlowSpec
 from flowc.parameters import IncludeFile, JSONType, Parameter
 
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
+    "Config", "ConfigValue", "config_expr",
     "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
     "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
     "pypi_base", "conda_base", "exit_hook",

@@ -16,22 +16,23 @@ from typing import Any, Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
+from flowc.compiler import configs, evaluation, ir, options, parameters
 from flowc.compiler import decorators as deco
-from flowc.compiler import ir, parameters
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate
 
 API_PACKAGES = frozenset({"metaflow", "flowc"})
-API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType",
-                       *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "Config",
+                       "config_expr", *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
 
 SYNTAX_ERROR = register("FLOW003", "syntax error", """
 The file is not valid Python (flowc parses it with libcst, which accepts Python 3.0-3.12 syntax).""")
 NO_FLOW = register("FLOW004", "no flow in the file", """
 The file defines no class deriving from `FlowSpec` (imported from `metaflow` or `flowc`).""")
 SEVERAL_FLOWS = register("FLOW005", "several flows in the file", """
-The file defines more than one `FlowSpec` subclass; choose one with `--flow NAME`.""")
+The file defines more than one `FlowSpec` subclass and its `if __name__ == "__main__":` block
+instantiates none of them (that is the class Metaflow runs); choose one with `--flow NAME`.""")
 FLOW_NOT_FOUND = register("FLOW006", "the requested flow is not in the file", """
 `--flow NAME` names a class that is not a `FlowSpec` subclass of this file.""")
 DUPLICATE_STEP = register("FLOW014", "step defined twice", """
@@ -261,6 +262,8 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
     if not flows:
         raise FrontendError(Diagnostic(NO_FLOW, "no FlowSpec subclass found (define a class deriving "
                                        "from metaflow.FlowSpec or flowc.FlowSpec)", ir.Span(path, 0, 0, 0, 0)))
+    if flow_name is None and len(flows) > 1:
+        flow_name = _main_flow(module, local_flows)
     if flow_name is None:
         if len(flows) > 1:
             listed = ", ".join(c.name.value for c in flows)
@@ -276,12 +279,35 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
                 + ", ".join(c.name.value for c in flows) + ")", ir.Span(path, 0, 0, 0, 0),
                 hint=f"did you mean '{close[0]}'?" if close else None))
         chosen = matching[-1]
-    constants = collect_constants(module)
+    extension = evaluation.Extension(evaluation.import_aliases(module), span_of)
+    constants = collect_constants(module, extension)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
     lowering = _FlowLowering(path, names, span_of, constants, functions)
+    lowering.module, lowering.extension = module, extension
     flow = lowering.lower_class(chosen, source_sha256, _lineage(chosen, local_flows))
     return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
                    frozenset(lowering.invalid), frozenset(lowering.helpers))
+
+
+def _main_flow(module: cst.Module, flows: dict[str, cst.ClassDef]) -> str | None:
+    """The flow class that ``if __name__ == "__main__":`` instantiates (what Metaflow runs)."""
+    for statement in module.body:
+        if not (isinstance(statement, cst.If) and isinstance(statement.test, cst.Comparison)):
+            continue
+        text = _dotted(statement.test).replace("'", '"').replace(" ", "")
+        if text not in ('__name__=="__main__"', '"__main__"==__name__'):
+            continue
+        found: list[str] = []
+
+        class Calls(cst.CSTVisitor):
+            def visit_Call(self, call: cst.Call) -> None:
+                if isinstance(call.func, cst.Name) and call.func.value in flows:
+                    found.append(call.func.value)
+
+        statement.body.visit(Calls())
+        if len(set(found)) == 1:
+            return found[0]
+    return None
 
 
 def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
@@ -315,6 +341,11 @@ class _FlowLowering:
         self.target_spans: dict[tuple[str, str], ir.Span] = {}
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
+        self.module: cst.Module = cst.Module([])
+        self.extension: evaluation.Extension | None = None
+        self.configs: list[ir.Config] = []
+        self.evaluated: list[ir.Evaluated] = []
+        self.sources: list[str] = []  # files besides the flow file the flow is built from
 
     # ------------------------------------------------------------------ the class
 
@@ -322,6 +353,7 @@ class _FlowLowering:
         decorators: dict[str, Any] = {}
         steps: dict[str, ir.Step] = {}
         params: list[ir.Parameter] = []
+        self._resolve_configs(lineage or [node])
         for cls in lineage or [node]:
             own: dict[str, ir.Step] = {}
             own_params: list[ir.Parameter] = []
@@ -358,7 +390,40 @@ class _FlowLowering:
             decorators=tuple(decorators.values()),
             docstring=node.get_docstring(),
             span=self.span_of(node.name),
+            configs=tuple(self.configs),
+            evaluated=(*self.evaluated, *(self.extension.records.values() if self.extension else ())),
+            sources=tuple(dict.fromkeys(self.sources)),
         )
+
+    def _class_assignments(self, cls: cst.ClassDef) -> Iterable[tuple[str, cst.Call]]:
+        """``name = <call>`` statements of a class body."""
+        for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                            and isinstance(small.targets[0].target, cst.Name) and isinstance(small.value, cst.Call)):
+                        yield small.targets[0].target.value, small.value
+
+    def _resolve_configs(self, lineage: list[cst.ClassDef]) -> None:
+        """Every ``Config`` of the flow, resolved before any decorator or default refers to it."""
+        calls: dict[str, cst.Call] = {}
+        for cls in lineage:
+            for attribute, call in self._class_assignments(cls):
+                if self.names.api(call.func) == "Config":
+                    calls[attribute] = call  # a subclass's config replaces its base's
+        if not calls or self.extension is None:
+            return
+        ctx = configs.ConfigContext(configs.flow_dir_of(self.path), self.module, self.constants, self.span_of,
+                                    self.names.api, options.current(), self.functions)
+        for attribute, call in calls.items():
+            resolved, problems = configs.resolve(attribute, call, ctx)
+            self.diagnostics.extend(problems)
+            if resolved is not None:
+                self.configs.append(resolved.config)
+                self.evaluated.extend(resolved.evaluated)
+                self.sources.extend(e.detail for e in resolved.evaluated if e.kind == "config-file")
+                self.extension.configs[attribute] = resolved.value
+                self.extension.config_names[resolved.config.name] = attribute
 
     def _parameter(self, small: cst.BaseSmallStatement) -> ir.Parameter | None:
         if isinstance(small, cst.Assign) and len(small.targets) == 1:

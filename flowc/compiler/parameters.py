@@ -40,6 +40,10 @@ _SIGNATURES = {
     "Parameter": ("name", "default", "type", "help", "required", "show_default", "separator"),
     "IncludeFile": ("name", "required", "is_text", "encoding", "help", "default"),
 }
+# Keyword arguments Metaflow passes through to its command line or to event triggering; they do
+# not change what a run receives, so flowc accepts and ignores them (``is_flag`` only says how
+# a boolean option is spelled on Metaflow's command line).
+PASS_THROUGH = frozenset({"is_flag", "envvar", "external_trigger", "external_artifact"})
 _TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 _BOOLEAN_ARGS = ("required", "show_default", "is_text")
 _STRING_ARGS = ("help", "separator", "encoding")
@@ -78,6 +82,8 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
             position += 1
         else:
             key = arg.keyword.value
+            if key in PASS_THROUGH and kind == "Parameter":
+                continue
             if key not in signature:
                 close = difflib.get_close_matches(key, signature, n=1)
                 diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind}() has no argument '{key}'",

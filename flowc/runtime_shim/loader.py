@@ -84,6 +84,9 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
                 f"flow file {flow_file} (sha256 {actual[:12]}) differs from the compiled manifest "
                 f"(sha256 {manifest.source_sha256[:12]}): recompile the flow and rebuild the image")
     install_metaflow_alias()
+    from flowc import config
+
+    config.install(manifest.configs)  # decorator arguments and steps read the compiled values
     if dotted is not None:
         try:
             module = importlib.import_module(dotted)

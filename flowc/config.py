@@ -1,0 +1,139 @@
+"""``Config``, ``ConfigValue`` and ``config_expr`` at run time. Standard library only.
+
+The compiler resolves every config once and writes the values into the manifest; before the
+shim imports the flow module it installs them here (``install``), so ``cfg.cpu`` in a decorator
+argument, ``**config_expr("cfg.pypi")`` and ``self.cfg.x`` in a step all see exactly the values
+that were compiled in. Outside flowc's runtime (the module imported by plain Python) a config
+has no value yet: reading one raises a one-line error instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Iterator
+
+_VALUES: dict[str, Any] = {}  # config name -> resolved (JSON) value, installed from the manifest
+_INSTALLED = False
+
+
+class ConfigNotResolved(LookupError):
+    """A config was read outside a compiled run."""
+
+
+def install(configs: Any) -> None:
+    """Make the manifest's configs (``ir.Config`` records) the values every Config returns."""
+    global _INSTALLED
+    _VALUES.clear()
+    for config in configs:
+        _VALUES[config.name] = json.loads(config.value)
+    _INSTALLED = True
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ConfigValue(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+class ConfigValue(Mapping):
+    """A resolved config: read-only, keys readable as attributes (``cfg.a.b``) and items
+    (``cfg["a"]["b"]``); ``to_dict()`` gives a plain copy."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key: str) -> Any:
+        return _wrap(self._data[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return _wrap(self._data[name])
+        except KeyError:
+            raise AttributeError(f"config has no key {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError("a config is read-only")
+
+    def __repr__(self) -> str:
+        return f"ConfigValue({self._data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ConfigValue):
+            return self._data == other._data
+        return self._data == other if isinstance(other, dict) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._data))
+
+    def __reduce__(self) -> tuple:  # pickles as its data (artifacts, inputs)
+        return (ConfigValue, (self._data,))
+
+
+def _value_of(name: str) -> Any:
+    if name not in _VALUES:
+        where = "no value was compiled in for it" if _INSTALLED else "configs are resolved by flowc " \
+            "when it compiles the flow (run it with flowc run or a compiled spec)"
+        raise ConfigNotResolved(f"config {name!r} is not available: {where}")
+    return _wrap(_VALUES[name])
+
+
+class Config:
+    """``cfg = Config("cfg", default="config.json", ...)`` in a flow class. Every argument is
+    read by the compiler; here the object stands for the compiled value."""
+
+    def __init__(self, name: str, default: Any = None, default_value: Any = None, help: str | None = None,
+                 required: bool | None = None, parser: Any = None, plain: bool | None = False, **kwargs: Any):
+        self.name = name
+        self.default, self.default_value, self.help = default, default_value, help
+        self.required, self.parser, self.plain = required, parser, plain
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return self if instance is None else _value_of(self.name)
+
+    @property
+    def value(self) -> Any:
+        return _value_of(self.name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_value_of(self.__dict__["name"]), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return _value_of(self.name)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_value_of(self.name))
+
+    def keys(self) -> Any:  # ``**cfg``
+        return _value_of(self.name).keys()
+
+    def __repr__(self) -> str:
+        return f"Config({self.name!r})"
+
+
+def config_expr(expression: str) -> Any:
+    """The value of ``expression`` (e.g. ``"cfg.project"``) over the compiled configs, by name."""
+    names = {name: _value_of(name) for name in _VALUES}
+    try:
+        return eval(expression, {"__builtins__": {}}, names)  # noqa: S307 - the flow's own expression
+    except NameError as exc:
+        raise ConfigNotResolved(f"config_expr({expression!r}): {exc}") from None
+
+
+__all__ = ["Config", "ConfigValue", "config_expr", "install", "ConfigNotResolved"]
