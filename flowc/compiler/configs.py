@@ -167,9 +167,10 @@ def _resolve(attribute: str, call: cst.Call, ctx: ConfigContext) -> Resolved:
         raise _Failure(CONFIG_ARGUMENT, f"Config '{attribute}': the name must be a string", bound["name"])
     flags = {key: bool(_static(bound[key], ctx, key)) for key in ("required", "plain") if key in bound}
     evaluated: list[ir.Evaluated] = []
+    parser = _parser(name, bound.get("parser"), ctx)  # checked even when there is no text to parse
     text, value, origin = _source(name, bound, ctx, evaluated)
     if text is not None:
-        value = _parse(name, text, bound.get("parser"), ctx, evaluated)
+        value = _parse(name, text, bound.get("parser"), parser, ctx, evaluated)
     if value is None and origin == "none" and flags.get("required"):
         raise _Failure(CONFIG_VALUE, f"config {name!r} is required and has no value (give "
                        f"--config {name} PATH or --config-value {name} JSON)", call)
@@ -227,9 +228,10 @@ def _read(path: Path, name: str, node: cst.CSTNode) -> str:
                        f"{getattr(exc, 'strerror', None) or exc}", node) from None
 
 
-def _parse(name: str, text: str, parser: cst.BaseExpression | None, ctx: ConfigContext,
+def _parse(name: str, text: str, parser: cst.BaseExpression | None,
+           chosen: tuple[str, Callable[[str], Any] | None], ctx: ConfigContext,
            evaluated: list[ir.Evaluated]) -> Any:
-    label, function = _parser(name, parser, ctx)
+    label, function = chosen
     try:
         if function is not None:
             return function(text)

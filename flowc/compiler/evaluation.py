@@ -26,6 +26,9 @@ from flowc.compiler.secret_names import looks_secret
 from flowc.compiler.values import NotStatic, evaluate
 
 API_PACKAGES = ("metaflow", "flowc")
+# In the reason of a NotStatic raised for a config that already failed to resolve: the front end
+# drops such diagnostics, so one bad config file is one diagnostic, not one per use.
+CASCADE = "(config not resolved, reported above)"
 
 
 def import_aliases(module: cst.Module) -> dict[str, str]:
@@ -77,6 +80,7 @@ class Extension:
         self.environ = os.environ if environ is None else environ
         self.configs: dict[str, Any] = {}  # class attribute -> resolved Python value
         self.config_names: dict[str, str] = {}  # config name -> class attribute
+        self.failed: set[str] = set()  # attributes and names of configs that did not resolve
         self.records: dict[tuple[str, str], ir.Evaluated] = {}
 
     # ------------------------------------------------------------------ names
@@ -183,6 +187,8 @@ class Extension:
                 node = node.value
             else:
                 break
+        if isinstance(node, cst.Name) and node.value in self.failed:
+            raise NotStatic(node, f"config {node.value!r} {CASCADE}")
         if not isinstance(node, cst.Name) or node.value not in self.configs:
             return False, None
         value = self.configs[node.value]
@@ -206,6 +212,7 @@ class Extension:
         by_name = {name: self.configs[attribute] for name, attribute in self.config_names.items()}
         inner = Extension({}, self.span_of, self.environ)
         inner.configs = {**by_name, **self.configs}
+        inner.failed = self.failed
         try:
             return evaluate(expression, _WithExtension(constants, inner))
         except NotStatic as exc:

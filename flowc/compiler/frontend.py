@@ -381,6 +381,8 @@ class _FlowLowering:
             # a subclass's parameter replaces the base's of the same attribute
             overridden = {p.attribute for p in own_params}
             params = [p for p in params if p.attribute not in overridden] + own_params
+        if self.extension is not None and self.extension.failed:
+            self.diagnostics = [d for d in self.diagnostics if evaluation.CASCADE not in d.message]
         return ir.Flow(
             name=node.name.value,
             path=self.path,
@@ -418,7 +420,12 @@ class _FlowLowering:
         for attribute, call in calls.items():
             resolved, problems = configs.resolve(attribute, call, ctx)
             self.diagnostics.extend(problems)
-            if resolved is not None:
+            if resolved is None:
+                self.extension.failed.add(attribute)
+                name = call.args[0].value if call.args else None
+                if isinstance(name, cst.SimpleString):
+                    self.extension.failed.add(name.evaluated_value)
+            else:
                 self.configs.append(resolved.config)
                 self.evaluated.extend(resolved.evaluated)
                 self.sources.extend(e.detail for e in resolved.evaluated if e.kind == "config-file")

@@ -72,6 +72,9 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     dotted = flow_file if resolved != flow_file else None
     path = os.path.abspath(resolved)
     cache_key = (path, manifest.name, manifest.source_sha256)
+    from flowc import config
+
+    config.install(manifest.configs)  # decorator arguments and steps read the compiled values
     cached = _LOADED.get(cache_key)
     if cached is not None:
         return cached
@@ -84,9 +87,6 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
                 f"flow file {flow_file} (sha256 {actual[:12]}) differs from the compiled manifest "
                 f"(sha256 {manifest.source_sha256[:12]}): recompile the flow and rebuild the image")
     install_metaflow_alias()
-    from flowc import config
-
-    config.install(manifest.configs)  # decorator arguments and steps read the compiled values
     if dotted is not None:
         try:
             module = importlib.import_module(dotted)
