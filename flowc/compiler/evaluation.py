@@ -31,9 +31,10 @@ API_PACKAGES = ("metaflow", "flowc")
 CASCADE = "(config not resolved, reported above)"
 
 
-def import_aliases(module: cst.Module) -> dict[str, str]:
+def import_aliases(module: cst.Module, package: str = "") -> dict[str, str]:
     """Module-level import bindings: local name -> dotted origin (``o`` -> ``os``,
-    ``getenv`` -> ``os.getenv``, ``config_expr`` -> ``metaflow.config_expr``)."""
+    ``getenv`` -> ``os.getenv``, ``config_expr`` -> ``metaflow.config_expr``). Relative imports
+    resolve against ``package`` (the module's package, "" for a script)."""
     aliases: dict[str, str] = {}
     for statement in module.body:
         if not isinstance(statement, cst.SimpleStatementLine):
@@ -45,9 +46,17 @@ def import_aliases(module: cst.Module) -> dict[str, str]:
                     local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) \
                         else dotted.split(".")[0]
                     aliases[local] = dotted if alias.asname else local
-            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative \
-                    and not isinstance(small.names, cst.ImportStar):
-                origin = _code(small.module)
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                origin = _code(small.module) if small.module is not None else ""
+                if small.relative:
+                    level = len(small.relative)
+                    parts = package.split(".") if package else []
+                    if not package or level - 1 > len(parts):
+                        continue
+                    base = ".".join(parts[:len(parts) - (level - 1)])
+                    origin = ".".join(p for p in (base, origin) if p)
+                elif not origin:
+                    continue
                 for alias in small.names:
                     name = _code(alias.name)
                     local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) \
@@ -82,6 +91,8 @@ class Extension:
         self.config_names: dict[str, str] = {}  # config name -> class attribute
         self.failed: set[str] = set()  # attributes and names of configs that did not resolve
         self.records: dict[tuple[str, str], ir.Evaluated] = {}
+        # origin ("common.settings.IMAGE") -> (found, value) in a project-local module
+        self.external: Callable[[str], tuple[bool, Any]] | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -112,6 +123,11 @@ class Extension:
         found, value = self._config_path(node)
         if found:
             return freeze(value)
+        origin = self.origin(node) if self.external is not None else None
+        if origin is not None and "." in origin:
+            found, value = self.external(origin)
+            if found:
+                return value
         if isinstance(node, cst.Name):
             raise NotStatic(node, f"the name {node.value!r} is not a module-level constant")
         raise NotStatic(node, "an expression that is only known at run time")

@@ -10,15 +10,16 @@ spelling. The module is never imported or executed.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-from flowc.compiler import configs, evaluation, ir, options, parameters
+from flowc.compiler import configs, evaluation, ir, options, parameters, project
 from flowc.compiler import decorators as deco
-from flowc.compiler.diagnostics import Diagnostic, register
+from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate
 
@@ -67,6 +68,15 @@ The same decorator is applied twice to one step or flow; only `@card` may be rep
 MISPLACED_DECORATOR = register("FLOW059", "decorator in the wrong place", """
 A flow decorator (`@schedule`, `@project`, `@trigger`...) is applied to a step or a method, or
 a step decorator (`@retry`, `@resources`...) to the flow class or to a method without `@step`.""")
+IMPORTED_MODULE = register("FLOW085", "project-local module cannot be read", """
+The flow imports a module of its project (found under the flow's directory, the project root or
+`--pythonpath`) that flowc cannot read: it is not UTF-8 or cannot be opened. (A syntax error in
+it is reported as FLOW003, at its place in that module.)""")
+OUTSIDE_PACKAGE = register("FLOW087", "imported module outside the flow's directory", """
+A warning: the flow uses a project-local module that is not under the flow file's directory
+(e.g. at the project root). The compile follows it, but code packages hold the flow's directory
+only, and at run time Python (like Metaflow) finds the module only if the image or environment
+puts its root on `PYTHONPATH`.""")
 CONFLICTING_COMPUTE = register("FLOW061", "conflicting compute decorators", """
 A step may run on Kubernetes or on AWS Batch, not both: use `@kubernetes` or `@batch`.""")
 
@@ -96,12 +106,15 @@ class Lowered:
 
 
 class _Names:
-    """Qualified-name lookups against the flowc/Metaflow API."""
+    """Qualified-name lookups against the flowc/Metaflow API (``follow`` finds the API names a
+    project-local module re-exports)."""
 
-    def __init__(self, qualified: Any, star_import: bool, representatives: dict[str, cst.CSTNode]):
+    def __init__(self, qualified: Any, star_import: bool, representatives: dict[str, cst.CSTNode],
+                 follow: Callable[[str], str | None] | None = None):
         self._qualified = qualified
         self._star = star_import
         self._representatives = representatives
+        self._follow = follow
 
     def api(self, node: cst.CSTNode) -> str | None:
         """``'step'`` for ``step``/``metaflow.step``/``flowc.step``... ; ``None`` otherwise."""
@@ -114,6 +127,11 @@ class _Names:
             parts = qualified.name.split(".")
             if parts[0] in API_PACKAGES and len(parts) >= 2:
                 return parts[-1]
+        if self._follow is not None:
+            for qualified in names:
+                found = self._follow(qualified.name) if "." in qualified.name else None
+                if found is not None:
+                    return found
         if self._star and not names and isinstance(node, cst.Name) and node.value in API_NAMES:
             return node.value
         return None
@@ -228,15 +246,33 @@ def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> Diagnos
     return Diagnostic(SYNTAX_ERROR, f"syntax error: {message}", ir.Span(path, line, column, line, column + 1))
 
 
-def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
-    """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
+@dataclass
+class _Module:
+    """One parsed module of the flow's project: the flow file or a project-local import."""
+
+    path: str  # as diagnostics show it
+    module: cst.Module
+    names: _Names
+    span_of: Callable[[cst.CSTNode], ir.Span]
+    extension: evaluation.Extension
+    constants: Any
+    functions: frozenset[str]
+    classes: dict[str, cst.ClassDef]
+
+
+def _parse(source: str, path: str) -> cst.Module:
     try:
-        module = cst.parse_module(source)
+        return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise FrontendError(_syntax_error(source, path, exc)) from None
     except (RecursionError, MemoryError):
         raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
                                        ir.Span(path, 0, 0, 0, 0))) from None
+
+
+def _analyze(module: cst.Module, path: str, package: str, follow: Callable[[str], str | None] | None
+             ) -> _Module:
+    """Positions, qualified names, imports and constants of one parsed module."""
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(FastPositionProvider)
     skeleton, representatives = _skeleton(module)
     qualified = MetadataWrapper(skeleton, unsafe_skip_copy=True).resolve(QualifiedNameProvider)
@@ -244,22 +280,158 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
         isinstance(i, cst.ImportFrom) and isinstance(i.names, cst.ImportStar)
         and i.module is not None and _dotted(i.module) in API_PACKAGES for i in s.body)
         for s in module.body)
-    names = _Names(qualified, star, representatives)
+    names = _Names(qualified, star, representatives, follow)
 
     def span_of(node: cst.CSTNode) -> ir.Span:
         # The one place where libcst's 0-based columns become the 1-based columns editors show.
         line, column, end_line, end_column = positions[node]
         return ir.Span(path, line, column + 1, end_line, end_column + 1)
 
-    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
-    # A flow derives from FlowSpec directly or from another flow class of this file.
-    local_flows: dict[str, cst.ClassDef] = {}
-    for c in classes:
-        if any(names.api(b.value) == "FlowSpec" or (isinstance(b.value, cst.Name) and b.value.value in local_flows)
-               for b in c.bases):
-            local_flows[c.name.value] = c
+    extension = evaluation.Extension(evaluation.import_aliases(module, package), span_of)
+    constants = collect_constants(module, extension)
+    functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
+    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+    return _Module(path, module, names, span_of, extension, constants, functions, classes)
+
+
+class _Project:
+    """The flow file's project-local modules (``project.py`` finds them), parsed on first use and
+    never imported. Base flows, mixins, constants and re-exported decorators are followed
+    through them; every file read is a source of the flow."""
+
+    def __init__(self, flow_path: str, compile_options: options.CompileOptions):
+        self.flow_path = flow_path
+        self.real = not flow_path.startswith("<")
+        self.flow_dir = os.path.dirname(os.path.abspath(flow_path))
+        self.roots = project.import_roots(flow_path, compile_options.pythonpath) if self.real else ()
+        self.modules: dict[str, _Module | None] = {}
+        self.sources: list[str] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.shared = evaluation.Extension({}, lambda node: ir.NO_SPAN)  # configs, seen by every module
+
+    def adopt(self, module: _Module) -> _Module:
+        """Share configs and external lookups with every module's evaluation extension."""
+        ext = module.extension
+        ext.configs, ext.config_names, ext.failed = self.shared.configs, self.shared.config_names, self.shared.failed
+        ext.external = self.constant
+        return module
+
+    def display(self, file: str) -> str:
+        relative = os.path.relpath(file, self.flow_dir)
+        return os.path.normpath(os.path.join(os.path.dirname(self.flow_path), relative))
+
+    def load(self, dotted: str, file: str) -> _Module | None:
+        if file in self.modules:
+            return self.modules[file]
+        self.modules[file] = None  # an import cycle resolves to nothing instead of recursing
+        path = self.display(file)
+        try:
+            source = open(file, encoding="utf-8").read()
+            parsed = _parse(source, path)
+        except FrontendError as exc:
+            self.diagnostics.append(exc.diagnostic)
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.diagnostics.append(Diagnostic(IMPORTED_MODULE, f"cannot read module {dotted} ({file}): {exc}",
+                                               ir.Span(path, 0, 0, 0, 0)))
+            return None
+        package = dotted if file.endswith("__init__.py") else dotted.rpartition(".")[0]
+        module = self.adopt(_analyze(parsed, path, package, self.api))
+        self.modules[file] = module
+        self.sources.append(os.path.relpath(file, self.flow_dir).replace(os.sep, "/"))
+        return module
+
+    def resolve(self, origin: str, depth: int = 0) -> tuple[str, Any] | None:
+        """What ``origin`` (``common.pipeline.Pipeline``) is: ``("api", "retry")``, ``("class",
+        (ClassDef, _Module))``, ``("constant", value)``, or None when not project-local."""
+        head = origin.split(".")[0]
+        if head in API_PACKAGES:
+            return ("api", origin.rsplit(".", 1)[-1]) if "." in origin else None
+        if not self.roots or depth > 16:
+            return None
+        found = project.split_origin(origin, self.roots)
+        if found is None or "." in found[2]:
+            return None
+        dotted, file, attribute = found
+        module = self.load(dotted, file)
+        if module is None:
+            return None
+        if attribute in module.classes:
+            return "class", (module.classes[attribute], module)
+        if attribute in module.constants:
+            return "constant", module.constants[attribute]
+        if attribute in module.extension.aliases:
+            return self.resolve(module.extension.aliases[attribute], depth + 1)
+        return None
+
+    def api(self, origin: str) -> str | None:
+        """The flowc/Metaflow name a project module re-exports under ``origin``, if any."""
+        if "." not in origin or not self.roots or origin.split(".")[0] in API_PACKAGES:
+            return None
+        found = self.resolve(origin)
+        return found[1] if found is not None and found[0] == "api" else None
+
+    def constant(self, origin: str) -> tuple[bool, Any]:
+        found = self.resolve(origin)
+        return (True, found[1]) if found is not None and found[0] == "constant" else (False, None)
+
+    # ------------------------------------------------------------------ classes
+
+    def base(self, expression: cst.BaseExpression, module: _Module) -> tuple[str, Any] | None:
+        """A class base: ``("api", "FlowSpec")``, ``("class", (ClassDef, _Module))`` or None."""
+        api = module.names.api(expression)
+        if api is not None:
+            return "api", api
+        if isinstance(expression, cst.Name) and expression.value in module.classes:
+            return "class", (module.classes[expression.value], module)
+        origin = module.extension.origin(expression)
+        found = self.resolve(origin) if origin is not None and "." in origin else None
+        return found if found is not None and found[0] == "class" else None
+
+    def is_flow(self, cls: cst.ClassDef, module: _Module, seen: frozenset[int] = frozenset()) -> bool:
+        if id(cls) in seen:
+            return False
+        for b in cls.bases:
+            found = self.base(b.value, module)
+            if found == ("api", "FlowSpec"):
+                return True
+            if found is not None and found[0] == "class" and self.is_flow(*found[1], seen | {id(cls)}):
+                return True
+        return False
+
+    def lineage(self, cls: cst.ClassDef, module: _Module) -> list[tuple[cst.ClassDef, _Module]]:
+        """The project classes ``cls`` inherits from (base flows and mixins, wherever defined),
+        bases first, then ``cls``: a later class overrides an earlier one's steps, as Python's
+        method resolution order does for ``class C(A, B)`` (A over B)."""
+        out: list[tuple[cst.ClassDef, _Module]] = []
+        seen: set[int] = set()
+
+        def visit(node: cst.ClassDef, where: _Module) -> None:
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for b in reversed(node.bases):
+                found = self.base(b.value, where)
+                if found is not None and found[0] == "class":
+                    visit(*found[1])
+            out.append((node, where))
+
+        visit(cls, module)
+        return out
+
+
+def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
+    """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
+    module = _parse(source, path)
+    work = _Project(path, options.current())
+    main = work.adopt(_analyze(module, path, "", work.api))
+    # A flow derives from FlowSpec, directly or through other flow classes of this file or of
+    # project-local modules.
+    local_flows = {name: c for name, c in main.classes.items() if work.is_flow(c, main)}
     flows = list(local_flows.values())
     if not flows:
+        if work.diagnostics:  # e.g. the module holding the base flow does not parse
+            raise FrontendError(work.diagnostics[0])
         raise FrontendError(Diagnostic(NO_FLOW, "no FlowSpec subclass found (define a class deriving "
                                        "from metaflow.FlowSpec or flowc.FlowSpec)", ir.Span(path, 0, 0, 0, 0)))
     if flow_name is None and len(flows) > 1:
@@ -279,13 +451,9 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
                 + ", ".join(c.name.value for c in flows) + ")", ir.Span(path, 0, 0, 0, 0),
                 hint=f"did you mean '{close[0]}'?" if close else None))
         chosen = matching[-1]
-    extension = evaluation.Extension(evaluation.import_aliases(module), span_of)
-    constants = collect_constants(module, extension)
-    functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
-    lowering = _FlowLowering(path, names, span_of, constants, functions)
-    lowering.module, lowering.extension = module, extension
-    flow = lowering.lower_class(chosen, source_sha256, _lineage(chosen, local_flows))
-    return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
+    lowering = _FlowLowering(main)
+    flow = lowering.lower_class(chosen, source_sha256, work.lineage(chosen, main), work)
+    return Lowered(flow, tuple([*work.diagnostics, *lowering.diagnostics]), lowering.target_spans,
                    frozenset(lowering.invalid), frozenset(lowering.helpers))
 
 
@@ -310,51 +478,36 @@ def _main_flow(module: cst.Module, flows: dict[str, cst.ClassDef]) -> str | None
     return None
 
 
-def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
-    """The flow classes of this file that ``node`` inherits from, base classes first, then
-    ``node``; a subclass's steps and parameters override its bases' by name."""
-    out: list[cst.ClassDef] = []
-    seen: set[int] = set()
-
-    def visit(cls: cst.ClassDef) -> None:
-        if id(cls) in seen:
-            return
-        seen.add(id(cls))
-        for base in reversed(cls.bases):
-            if isinstance(base.value, cst.Name) and base.value.value in local_flows:
-                visit(local_flows[base.value.value])
-        out.append(cls)
-
-    visit(node)
-    return out
-
-
 class _FlowLowering:
-    def __init__(self, path: str, names: _Names, span_of: Any, constants: dict[str, Any],
-                 functions: frozenset[str]):
-        self.path = path
-        self.names = names
-        self.span_of = span_of
-        self.constants = constants
-        self.functions = functions
+    def __init__(self, main: _Module):
+        self.main = main
+        self.use(main)
+        self.flow_path = main.path
         self.diagnostics: list[Diagnostic] = []
         self.target_spans: dict[tuple[str, str], ir.Span] = {}
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
-        self.module: cst.Module = cst.Module([])
-        self.extension: evaluation.Extension | None = None
         self.configs: list[ir.Config] = []
         self.evaluated: list[ir.Evaluated] = []
         self.sources: list[str] = []  # files besides the flow file the flow is built from
 
+    def use(self, module: _Module) -> None:
+        """Lower what follows in ``module``'s context (its names, constants and positions), so a
+        class inherited from another module is read, and its problems reported, there."""
+        self.path, self.names, self.span_of = module.path, module.names, module.span_of
+        self.constants, self.functions = module.constants, module.functions
+        self.module, self.extension = module.module, module.extension
+
     # ------------------------------------------------------------------ the class
 
-    def lower_class(self, node: cst.ClassDef, sha: str, lineage: list[cst.ClassDef] | None = None) -> ir.Flow:
+    def lower_class(self, node: cst.ClassDef, sha: str, lineage: list[tuple[cst.ClassDef, _Module]],
+                    work: _Project) -> ir.Flow:
         decorators: dict[str, Any] = {}
         steps: dict[str, ir.Step] = {}
         params: list[ir.Parameter] = []
-        self._resolve_configs(lineage or [node])
-        for cls in lineage or [node]:
+        self._resolve_configs(lineage)
+        for cls, where in lineage:
+            self.use(where)
             own: dict[str, ir.Step] = {}
             own_params: list[ir.Parameter] = []
             for record in self._decorators(cls.decorators, scope="flow", owner=f"flow {cls.name.value}"):
@@ -381,8 +534,18 @@ class _FlowLowering:
             # a subclass's parameter replaces the base's of the same attribute
             overridden = {p.attribute for p in own_params}
             params = [p for p in params if p.attribute not in overridden] + own_params
-        if self.extension is not None and self.extension.failed:
+        self.use(self.main)
+        if work.shared.failed:
             self.diagnostics = [d for d in self.diagnostics if evaluation.CASCADE not in d.message]
+        records = {key: record for m in (self.main, *(m for m in work.modules.values() if m is not None))
+                   for key, record in m.extension.records.items()}
+        self.sources.extend(work.sources)
+        for source in work.sources:
+            if source.startswith("../"):
+                self.diagnostics.append(Diagnostic(
+                    OUTSIDE_PACKAGE, f"module {source} is outside the flow's directory: code packages do "
+                    "not include it", self.span_of(node.name), WARNING,
+                    hint="put its root on PYTHONPATH where tasks run, or move it beside the flow"))
         return ir.Flow(
             name=node.name.value,
             path=self.path,
@@ -393,7 +556,7 @@ class _FlowLowering:
             docstring=node.get_docstring(),
             span=self.span_of(node.name),
             configs=tuple(self.configs),
-            evaluated=(*self.evaluated, *(self.extension.records.values() if self.extension else ())),
+            evaluated=(*self.evaluated, *records.values()),
             sources=tuple(dict.fromkeys(self.sources)),
         )
 
@@ -406,18 +569,17 @@ class _FlowLowering:
                             and isinstance(small.targets[0].target, cst.Name) and isinstance(small.value, cst.Call)):
                         yield small.targets[0].target.value, small.value
 
-    def _resolve_configs(self, lineage: list[cst.ClassDef]) -> None:
+    def _resolve_configs(self, lineage: list[tuple[cst.ClassDef, _Module]]) -> None:
         """Every ``Config`` of the flow, resolved before any decorator or default refers to it."""
-        calls: dict[str, cst.Call] = {}
-        for cls in lineage:
+        calls: dict[str, tuple[cst.Call, _Module]] = {}
+        for cls, where in lineage:
             for attribute, call in self._class_assignments(cls):
-                if self.names.api(call.func) == "Config":
-                    calls[attribute] = call  # a subclass's config replaces its base's
-        if not calls or self.extension is None:
-            return
-        ctx = configs.ConfigContext(configs.flow_dir_of(self.path), self.module, self.constants, self.span_of,
-                                    self.names.api, options.current(), self.functions)
-        for attribute, call in calls.items():
+                if where.names.api(call.func) == "Config":
+                    calls[attribute] = (call, where)  # a subclass's config replaces its base's
+        for attribute, (call, where) in calls.items():
+            self.use(where)
+            ctx = configs.ConfigContext(configs.flow_dir_of(self.flow_path), self.module, self.constants,
+                                        self.span_of, self.names.api, options.current(), self.functions)
             resolved, problems = configs.resolve(attribute, call, ctx)
             self.diagnostics.extend(problems)
             if resolved is None:
