@@ -20,11 +20,14 @@ from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsExc
                               MissingInMergeArtifactsException, TimeoutException)
 from flowc.config import Config, ConfigValue, config_expr
 from flowc.flowspec import FlowSpec
+from flowc.user_decorators import (USER_SKIP_STEP, FlowMutator, StepMutator, UserStepDecorator,
+                                   user_step_decorator)
 from flowc.parameters import IncludeFile, JSONType, Parameter
 
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
-    "Config", "ConfigValue", "config_expr",
+    "Config", "ConfigValue", "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
+    "user_step_decorator", "USER_SKIP_STEP",
     "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
     "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
     "pypi_base", "conda_base", "exit_hook",

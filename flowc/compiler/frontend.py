@@ -17,15 +17,18 @@ from typing import Any, Callable, Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-from flowc.compiler import configs, evaluation, ir, options, parameters, project
+from flowc.compiler import configs, evaluation, ir, mutation, options, parameters, project
 from flowc.compiler import decorators as deco
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
-from flowc.compiler.values import NotStatic, collect_constants, evaluate
+from flowc.compiler.values import NotStatic, collect_constants, evaluate, to_python
 
 API_PACKAGES = frozenset({"metaflow", "flowc"})
 API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "Config",
-                       "config_expr", *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+                       "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
+                       "user_step_decorator", *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+# Bases and decorators that make a project definition a user decorator or a mutator.
+USER_KINDS = frozenset({"FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator"})
 
 SYNTAX_ERROR = register("FLOW003", "syntax error", """
 The file is not valid Python (flowc parses it with libcst, which accepts Python 3.0-3.12 syntax).""")
@@ -258,6 +261,7 @@ class _Module:
     constants: Any
     functions: frozenset[str]
     classes: dict[str, cst.ClassDef]
+    function_defs: dict[str, cst.FunctionDef] = field(default_factory=dict)
 
 
 def _parse(source: str, path: str) -> cst.Module:
@@ -291,7 +295,8 @@ def _analyze(module: cst.Module, path: str, package: str, follow: Callable[[str]
     constants = collect_constants(module, extension)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
     classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
-    return _Module(path, module, names, span_of, extension, constants, functions, classes)
+    defs = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    return _Module(path, module, names, span_of, extension, constants, functions, classes, defs)
 
 
 class _Project:
@@ -358,6 +363,8 @@ class _Project:
             return None
         if attribute in module.classes:
             return "class", (module.classes[attribute], module)
+        if attribute in module.function_defs:
+            return "function", (module.function_defs[attribute], module)
         if attribute in module.constants:
             return "constant", module.constants[attribute]
         if attribute in module.extension.aliases:
@@ -398,6 +405,39 @@ class _Project:
             if found is not None and found[0] == "class" and self.is_flow(*found[1], seen | {id(cls)}):
                 return True
         return False
+
+    def definition(self, target: cst.BaseExpression, module: _Module) -> tuple[cst.CSTNode, _Module] | None:
+        """The class or function a decorator names, in this module or a project-local one."""
+        if isinstance(target, cst.Name):
+            if target.value in module.classes:
+                return module.classes[target.value], module
+            if target.value in module.function_defs:
+                return module.function_defs[target.value], module
+        origin = module.extension.origin(target)
+        found = self.resolve(origin) if origin is not None and "." in origin else None
+        return found[1] if found is not None and found[0] in ("class", "function") else None
+
+    def user_kind(self, node: cst.CSTNode, module: _Module, depth: int = 0) -> str | None:
+        """``FlowMutator`` / ``StepMutator`` / ``UserStepDecorator`` (a subclass of it) or
+        ``user_step_decorator`` (a generator function it decorates); None for anything else."""
+        if isinstance(node, cst.FunctionDef):
+            for d in node.decorators:
+                target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                if module.names.api(target) == "user_step_decorator":
+                    return "user_step_decorator"
+            return None
+        if not isinstance(node, cst.ClassDef) or depth > 16:
+            return None
+        for b in node.bases:
+            api = module.names.api(b.value)
+            if api in USER_KINDS:
+                return api
+            found = self.base(b.value, module)
+            if found is not None and found[0] == "class":
+                kind = self.user_kind(*found[1], depth=depth + 1)
+                if kind is not None:
+                    return kind
+        return None
 
     def lineage(self, cls: cst.ClassDef, module: _Module) -> list[tuple[cst.ClassDef, _Module]]:
         """The project classes ``cls`` inherits from (base flows and mixins, wherever defined),
@@ -494,6 +534,7 @@ class _FlowLowering:
     def use(self, module: _Module) -> None:
         """Lower what follows in ``module``'s context (its names, constants and positions), so a
         class inherited from another module is read, and its problems reported, there."""
+        self.current = module
         self.path, self.names, self.span_of = module.path, module.names, module.span_of
         self.constants, self.functions = module.constants, module.functions
         self.module, self.extension = module.module, module.extension
@@ -505,6 +546,8 @@ class _FlowLowering:
         decorators: dict[str, Any] = {}
         steps: dict[str, ir.Step] = {}
         params: list[ir.Parameter] = []
+        self.work = work
+        self.mutators: list[mutation.Mutator] = []
         self._resolve_configs(lineage)
         for cls, where in lineage:
             self.use(where)
@@ -546,7 +589,7 @@ class _FlowLowering:
                     OUTSIDE_PACKAGE, f"module {source} is outside the flow's directory: code packages do "
                     "not include it", self.span_of(node.name), WARNING,
                     hint="put its root on PYTHONPATH where tasks run, or move it beside the flow"))
-        return ir.Flow(
+        flow = ir.Flow(
             name=node.name.value,
             path=self.path,
             source_sha256=sha,
@@ -559,6 +602,11 @@ class _FlowLowering:
             evaluated=(*self.evaluated, *records.values()),
             sources=tuple(dict.fromkeys(self.sources)),
         )
+        if not self.mutators:
+            return flow
+        compile_options = options.current()
+        return mutation.apply_mutators(flow, self.mutators, compile_options.evaluate_code, work.flow_dir,
+                                       [*work.roots], self.diagnostics)
 
     def _class_assignments(self, cls: cst.ClassDef) -> Iterable[tuple[str, cst.Call]]:
         """``name = <call>`` statements of a class body."""
@@ -625,6 +673,7 @@ class _FlowLowering:
                         MISPLACED_DECORATOR, f"@{api} is applied to method '{name}', which is not a step",
                         self.span_of(d), hint="add @step below it"))
             return None
+        self.step_name = name
         step_at = step_positions[0]
         for extra in step_positions[1:]:
             self.diagnostics.append(Diagnostic(DUPLICATE_DECORATOR, f"@step is applied twice to '{name}'",
@@ -715,6 +764,8 @@ class _FlowLowering:
                 self.diagnostics.append(Diagnostic(
                     MISPLACED_DECORATOR, f"@{api} is a {'step' if scope == 'flow' else 'flow'} decorator "
                     f"and cannot be applied to {where}", self.span_of(d)))
+            elif self._user_decorator(target, call, d, scope):
+                continue
             else:
                 record, problems = deco.unknown(_dotted(target), call, d, self.span_of, self.constants)
                 self.diagnostics.extend(problems)
@@ -724,6 +775,42 @@ class _FlowLowering:
                 CONFLICTING_COMPUTE, f"{owner} has both @kubernetes and @batch", self.span_of(seen["batch"]),
                 hint="keep one of them"))
         return tuple(records)
+
+    def _user_decorator(self, target: cst.BaseExpression, call: cst.Call | None, d: cst.Decorator,
+                        scope: str) -> bool:
+        """A user step decorator (run time only) or a mutator (run at compile time, collected
+        here): True when ``d`` is one of them and has been handled."""
+        work = getattr(self, "work", None)
+        found = work.definition(target, self.current) if work is not None else None
+        kind = work.user_kind(*found) if found is not None else None
+        if kind is None:
+            return False
+        wanted = "FlowMutator" if scope == "flow" else ("StepMutator", "UserStepDecorator", "user_step_decorator")
+        if kind not in wanted:
+            self.diagnostics.append(Diagnostic(MISPLACED_DECORATOR, f"@{_dotted(target)} is a {kind} and "
+                                               f"cannot be applied to {'the flow class' if scope == 'flow' else 'a step'}",
+                                               self.span_of(d)))
+            return True
+        if kind in ("UserStepDecorator", "user_step_decorator"):
+            return True  # wraps the step when it runs: the shim applies it on import
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in call.args if call is not None else ():
+            try:
+                value = to_python(arg.value, self.constants)
+            except NotStatic as exc:
+                self.diagnostics.append(Diagnostic(deco.NOT_STATIC, f"@{_dotted(target)}: argument is not known "
+                                                   f"statically: {exc.reason}", self.span_of(exc.node)))
+                return True
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        definition, where = found
+        self.mutators.append(mutation.Mutator(definition.name.value, where.module, where.constants,
+                                              None if scope == "flow" else self.step_name, args, kwargs,
+                                              self.span_of(d)))
+        return True
 
     # ------------------------------------------------------------------ transitions
 

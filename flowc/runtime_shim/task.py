@@ -26,6 +26,7 @@ from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
 
@@ -343,10 +344,9 @@ def run_task(request: TaskRequest) -> TaskResult:
         if secrets_kwargs and secrets_kwargs.get("sources"):
             env.update(resolve_secrets(list(secrets_kwargs["sources"])))
         with task_environment(env), enforce_timeout(seconds, pathspec):
-            if state.is_join:
-                func(instance, state.inputs)
-            else:
-                func(instance)
+            # through the user step decorators on it, if any (flowc.user_decorators)
+            call_step(func, instance, task.node.name, state.inputs if state.is_join else None,
+                      auto_next_for(instance, task.node.transition))
         facts = task.transition_facts(instance, called=True)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
         if not (catch is not None and last_attempt and not isinstance(exc, StepError)):

@@ -1,0 +1,245 @@
+"""``MutableFlow`` / ``MutableStep``: what mutators edit. Standard library only.
+
+One implementation serves both moments a mutator runs:
+
+* compile time (``apply_recorded``, inside ``isolated``'s subprocess): the flow is a plain
+  description (decorator specs per step and for the flow, parameters, configs) and every edit is
+  recorded; the compiler applies the recorded edits to the IR, so a mutator adding
+  ``@retry(times=3)`` to every step gives retries on every target.
+* run time (``apply_at_run_time``, when the flow module is imported by the shim): Metaflow's own
+  decorators are already in the manifest, so only edits the manifest cannot hold take effect:
+  user step decorators added to steps, parameters added to the class.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from flowc.compiler import ir
+from flowc.user_decorators import MUTATORS, FlowMutator, StepMutator, UserStepDecorator, _Decorator
+
+
+class MutationError(ValueError):
+    pass
+
+
+def _spec_name(deco_type: Any, deco_kwargs: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+    """(name, kwargs, user class or None) of what ``add_decorator`` was given: a Metaflow
+    decorator, its name or decospec (``"retry:times=3"``), or a user decorator class."""
+    if isinstance(deco_type, str):
+        name, _, arguments = deco_type.partition(":")
+        parsed: dict[str, Any] = {}
+        for part in filter(None, arguments.split(",")):
+            key, _, text = part.partition("=")
+            try:
+                parsed[key.strip()] = json.loads(text)
+            except ValueError:
+                parsed[key.strip()] = text.strip()
+        if parsed and deco_kwargs:
+            raise MutationError(f"{deco_type!r}: arguments both in the spec and in deco_kwargs")
+        return name.strip(), {**parsed, **deco_kwargs}, None
+    if isinstance(deco_type, type) and issubclass(deco_type, _Decorator):
+        return deco_type.__name__, dict(deco_kwargs), deco_type
+    name = getattr(deco_type, "__name__", None)
+    if name in ir.STEP_DECORATORS or name in ir.FLOW_DECORATORS:
+        return name, dict(deco_kwargs), None
+    raise MutationError(f"add_decorator() cannot add {deco_type!r}")
+
+
+class _Specs:
+    """Decorator specs of a step or of the flow, with Metaflow's duplicate modes."""
+
+    IGNORE, ERROR, OVERRIDE = 1, 2, 3
+
+    def __init__(self, owner: str | None, specs: list[list[Any]], edits: list[dict[str, Any]] | None,
+                 on_user: Any = None):
+        self.owner = owner  # step name, None for the flow
+        self.specs = specs  # [[name, kwargs], ...]
+        self.edits = edits  # recorded edits (compile time), or None (run time)
+        self.on_user = on_user  # run time: attaches a user decorator class
+
+    @property
+    def decorator_specs(self) -> Iterator[tuple[str, str, list[Any], dict[str, Any]]]:
+        for name, kwargs in self.specs:
+            yield name, f"metaflow.{name}" if name in ir.STEP_DECORATORS or name in ir.FLOW_DECORATORS \
+                else name, [], dict(kwargs)
+
+    def add_decorator(self, deco_type: Any, deco_args: list[Any] | None = None,
+                      deco_kwargs: dict[str, Any] | None = None, duplicates: int = IGNORE) -> Any:
+        if deco_args:
+            raise MutationError("decorators take keyword arguments only")
+        name, kwargs, user = _spec_name(deco_type, dict(deco_kwargs or {}))
+        exists = any(spec[0] == name for spec in self.specs)
+        if exists and name != "card":
+            if duplicates == self.IGNORE:
+                return None
+            if duplicates == self.ERROR:
+                raise MutationError(f"@{name} is already on {self.owner or 'the flow'}")
+            self.remove_decorator(name)
+        self.specs.append([name, kwargs])
+        if self.edits is not None:
+            self.edits.append({"op": "add_decorator", "step": self.owner, "name": name, "kwargs": kwargs,
+                               "user": user is not None})
+        elif user is not None and self.on_user is not None:
+            self.on_user(user, kwargs)
+        return name
+
+    def remove_decorator(self, deco_name: str, deco_args: list[Any] | None = None,
+                         deco_kwargs: dict[str, Any] | None = None) -> bool:
+        before = len(self.specs)
+        self.specs[:] = [s for s in self.specs if not (s[0] == deco_name and (
+            deco_kwargs is None or dict(s[1]) == deco_kwargs))]
+        removed = len(self.specs) != before
+        if removed and self.edits is not None:
+            self.edits.append({"op": "remove_decorator", "step": self.owner, "name": deco_name,
+                               "kwargs": deco_kwargs})
+        return removed
+
+
+class MutableStep(_Specs):
+    def __init__(self, flow: "MutableFlow", name: str, specs: list[list[Any]], edits: Any, on_user: Any = None):
+        super().__init__(name, specs, edits, on_user)
+        self._flow = flow
+
+    @property
+    def flow(self) -> "MutableFlow":
+        return self._flow
+
+    @property
+    def name(self) -> str:
+        return str(self.owner)
+
+
+class _ParameterView:
+    """A parameter as a mutator sees it (compile time: from the description)."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.name = spec.get("name")
+        self.kwargs = {k: v for k, v in spec.items() if k != "name"}
+        self.default = spec.get("default")
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r})"
+
+
+class MutableFlow(_Specs):
+    """The whole flow: ``steps``, ``configs``, ``parameters``, flow decorators, parameter edits."""
+
+    def __init__(self, description: dict[str, Any], edits: list[dict[str, Any]] | None,
+                 flow_cls: type | None = None):
+        super().__init__(None, description.setdefault("decorators", []), edits)
+        self._description = description
+        self._flow_cls = flow_cls
+        self._steps = {name: MutableStep(self, name, specs, edits, self._user_attacher(name))
+                       for name, specs in description.setdefault("steps", {}).items()}
+
+    def _user_attacher(self, step: str) -> Any:
+        if self._flow_cls is None:
+            return None
+
+        def attach(user_cls: type, kwargs: dict[str, Any]) -> None:
+            user_cls(**kwargs)(getattr(self._flow_cls, step))
+
+        return attach
+
+    @property
+    def steps(self) -> Iterator[tuple[str, MutableStep]]:
+        yield from self._steps.items()
+
+    @property
+    def configs(self) -> Iterator[tuple[str, Any]]:
+        from flowc.config import ConfigValue
+
+        for name, value in self._description.get("configs", {}).items():
+            yield name, ConfigValue(value) if isinstance(value, dict) else value
+
+    @property
+    def parameters(self) -> Iterator[tuple[str, Any]]:
+        for attribute, spec in self._description.setdefault("parameters", {}).items():
+            yield attribute, _ParameterView(spec)
+
+    def add_parameter(self, name: str, value: Any, overwrite: bool = False) -> None:
+        parameters = self._description.setdefault("parameters", {})
+        if name in parameters and not overwrite:
+            raise MutationError(f"the flow already has a parameter {name!r} (pass overwrite=True)")
+        spec = {"name": getattr(value, "name", name), "default": getattr(value, "default", None),
+                "help": getattr(value, "help", None), "required": bool(getattr(value, "required", False)),
+                "separator": getattr(value, "separator", None),
+                "type": _type_name(getattr(value, "type", None), getattr(value, "default", None))}
+        parameters[name] = spec
+        if self.edits is not None:
+            self.edits.append({"op": "add_parameter", "attribute": name, "spec": spec})
+        elif self._flow_cls is not None:
+            setattr(self._flow_cls, name, value)
+            if hasattr(value, "__set_name__"):
+                value.__set_name__(self._flow_cls, name)
+
+    def remove_parameter(self, parameter_name: str) -> bool:
+        parameters = self._description.setdefault("parameters", {})
+        found = [a for a, s in parameters.items() if a == parameter_name or s.get("name") == parameter_name]
+        for attribute in found:
+            del parameters[attribute]
+            if self.edits is not None:
+                self.edits.append({"op": "remove_parameter", "attribute": attribute})
+        return bool(found)
+
+
+def _type_name(tp: Any, default: Any) -> str:
+    from flowc.parameters import type_name
+
+    return type_name(tp, default)
+
+
+def apply_recorded(namespace: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Compile time, in the isolated subprocess: instantiate each mutator named in ``payload``
+    from ``namespace``, run ``pre_mutate`` then ``mutate`` on the description, return the edits."""
+    edits: list[dict[str, Any]] = []
+    flow = MutableFlow(payload["flow"], edits)
+    for mutator in payload["mutators"]:
+        cls = namespace[mutator["class"]]
+        instance = cls(*mutator.get("args", []), **mutator.get("kwargs", {}))
+        if mutator["step"] is None:
+            if not isinstance(instance, FlowMutator):
+                raise MutationError(f"{mutator['class']} is not a FlowMutator")
+            if mutator.get("args") or mutator.get("kwargs") or "init" in type(instance).__dict__:
+                instance.init(*mutator.get("args", []), **mutator.get("kwargs", {}))
+            target: Any = flow
+        else:
+            if not isinstance(instance, StepMutator):
+                raise MutationError(f"{mutator['class']} is not a StepMutator")
+            if mutator.get("args") or mutator.get("kwargs") or "init" in type(instance).__dict__:
+                instance.init(*mutator.get("args", []), **mutator.get("kwargs", {}))
+            target = flow._steps[mutator["step"]]
+        instance.pre_mutate(target)
+        instance.mutate(target)
+    return edits
+
+
+def _description_at_run_time(flow_cls: type) -> dict[str, Any]:
+    from flowc import config
+
+    steps = {name: [] for name in dir(flow_cls) if getattr(getattr(flow_cls, name, None), "is_step", False)}
+    return {"decorators": [], "steps": steps, "parameters": {}, "configs": dict(config._VALUES)}
+
+
+def apply_at_run_time(flow_cls: type, mutator: FlowMutator) -> None:
+    """Run time: apply a flow mutator's edits the manifest cannot hold (user step decorators,
+    parameters). Its Metaflow decorators are recorded but need nothing here."""
+    flow = MutableFlow(_description_at_run_time(flow_cls), None, flow_cls)
+    mutator.pre_mutate(flow)
+    mutator.mutate(flow)
+
+
+def apply_step_mutators_at_run_time(flow_cls: type, func: Any) -> None:
+    """Run time: the step mutators above one step, once per step function."""
+    mutators = [m for m in getattr(func, MUTATORS, []) if isinstance(m, StepMutator)]
+    setattr(func, MUTATORS, [])
+    flow = MutableFlow(_description_at_run_time(flow_cls), None, flow_cls)
+    step = flow._steps.get(func.__name__) or MutableStep(flow, func.__name__, [], None, flow._user_attacher(func.__name__))
+    for mutator in mutators:
+        mutator.pre_mutate(step)
+        mutator.mutate(step)
+
+
+__all__ = ["MutableFlow", "MutableStep", "MutationError", "apply_recorded"]
