@@ -18,7 +18,8 @@ from flowc.decorators import (batch, card, catch, conda, conda_base, environment
 from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsException,
                               MetaflowException, MetaflowExceptionWrapper,
                               MissingInMergeArtifactsException, TimeoutException)
-from flowc.config import Config, ConfigValue, config_expr
+from flowc.config import (Config, ConfigValue, config_expr, pyproject_toml_parser, requirements_txt_parser,
+                          yaml_parser)
 from flowc.flowspec import FlowSpec
 from flowc.user_decorators import (USER_SKIP_STEP, FlowMutator, StepMutator, UserStepDecorator,
                                    user_step_decorator)
@@ -27,7 +28,8 @@ from flowc.parameters import IncludeFile, JSONType, Parameter
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
     "Config", "ConfigValue", "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
-    "user_step_decorator", "USER_SKIP_STEP",
+    "user_step_decorator", "USER_SKIP_STEP", "pyproject_toml_parser", "requirements_txt_parser",
+    "yaml_parser",
     "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
     "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
     "pypi_base", "conda_base", "exit_hook",

@@ -10,6 +10,7 @@ has no value yet: reading one raises a one-line error instead of guessing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Iterator
 
@@ -136,4 +137,60 @@ def config_expr(expression: str) -> Any:
         raise ConfigNotResolved(f"config_expr({expression!r}): {exc}") from None
 
 
-__all__ = ["Config", "ConfigValue", "config_expr", "install", "ConfigNotResolved"]
+# --------------------------------------------------------------------------- parsers
+# The parsers Metaflow ships, by name (``Config(..., parser=requirements_txt_parser)``). The
+# compiler applies them (flowc.compiler.configs); flows import them from here.
+
+def toml_loads(text: str) -> Any:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def yaml_parser(text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("the YAML parser needs PyYAML installed where flowc compiles") from None
+    return yaml.safe_load(text)
+
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*(.*?)\s*$")
+
+
+def requirements_txt_parser(text: str) -> dict[str, Any]:
+    """Metaflow's requirements_txt_parser: {"packages": {name: specifier}, "python": spec}."""
+    packages: dict[str, str] = {}
+    python = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            raise ValueError(f"unsupported option in requirements.txt: {line!r}")
+        if ";" in line:
+            raise ValueError(f"environment markers are not supported: {line!r}")
+        match = _REQUIREMENT.match(line)
+        if match is None:
+            raise ValueError(f"invalid requirement {line!r}")
+        name, spec = match.group(1), match.group(2)
+        if name.lower() == "python":
+            if python is not None:
+                raise ValueError("python is constrained twice")
+            python = spec
+        else:
+            packages[name] = spec
+    return {"packages": packages, "python": python}
+
+
+def pyproject_toml_parser(text: str) -> dict[str, Any]:
+    """Metaflow's pyproject_toml_parser: [project] dependencies and requires-python."""
+    project = toml_loads(text).get("project", {})
+    parsed = requirements_txt_parser("\n".join(project.get("dependencies", [])))
+    parsed["python"] = project.get("requires-python")
+    return parsed
+
+
+
+__all__ = ["Config", "ConfigValue", "config_expr", "install", "ConfigNotResolved", "toml_loads",
+           "yaml_parser", "requirements_txt_parser", "pyproject_toml_parser"]

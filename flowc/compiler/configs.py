@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import libcst as cst
 
+from flowc import config as parsers
 from flowc.compiler import ir, isolated
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.options import CompileOptions
@@ -45,61 +46,12 @@ A Config parser function or a mutator, run in isolation at compile time, raised 
 _ARGUMENTS = ("name", "default", "default_value", "help", "required", "parser", "plain")
 
 
-def _loads_toml(text: str) -> Any:
-    import tomllib
-
-    return tomllib.loads(text)
-
-
-def _loads_yaml(text: str) -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise ValueError("the YAML parser needs PyYAML installed where flowc compiles") from None
-    return yaml.safe_load(text)
-
-
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*(.*?)\s*$")
-
-
-def _requirements(text: str) -> dict[str, Any]:
-    """Metaflow's requirements_txt_parser: {"packages": {name: specifier}, "python": spec}."""
-    packages: dict[str, str] = {}
-    python = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if line.startswith("-"):
-            raise ValueError(f"unsupported option in requirements.txt: {line!r}")
-        if ";" in line:
-            raise ValueError(f"environment markers are not supported: {line!r}")
-        match = _REQUIREMENT.match(line)
-        if match is None:
-            raise ValueError(f"invalid requirement {line!r}")
-        name, spec = match.group(1), match.group(2)
-        if name.lower() == "python":
-            if python is not None:
-                raise ValueError("python is constrained twice")
-            python = spec
-        else:
-            packages[name] = spec
-    return {"packages": packages, "python": python}
-
-
-def _pyproject(text: str) -> dict[str, Any]:
-    """Metaflow's pyproject_toml_parser: [project] dependencies and requires-python."""
-    project = _loads_toml(text).get("project", {})
-    parsed = _requirements("\n".join(project.get("dependencies", [])))
-    parsed["python"] = project.get("requires-python")
-    return parsed
-
-
 # Parsers applied in the compiler's process: standard formats, no user code.
 NAMED_PARSERS: dict[str, Callable[[str], Any]] = {
-    "json.loads": json.loads, "tomllib.loads": _loads_toml, "toml.loads": _loads_toml,
-    "yaml.safe_load": _loads_yaml, "yaml.load": _loads_yaml, "yaml_parser": _loads_yaml,
-    "pyproject_toml_parser": _pyproject, "requirements_txt_parser": _requirements,
+    "json.loads": json.loads, "tomllib.loads": parsers.toml_loads, "toml.loads": parsers.toml_loads,
+    "yaml.safe_load": parsers.yaml_parser, "yaml.load": parsers.yaml_parser, "yaml_parser": parsers.yaml_parser,
+    "pyproject_toml_parser": parsers.pyproject_toml_parser,
+    "requirements_txt_parser": parsers.requirements_txt_parser,
 }
 
 

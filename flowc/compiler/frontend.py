@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-from flowc.compiler import configs, evaluation, ir, mutation, options, parameters, project
+from flowc.compiler import configs, evaluation, imports, ir, mutation, options, parameters, project
 from flowc.compiler import decorators as deco
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
@@ -493,7 +493,8 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
         chosen = matching[-1]
     lowering = _FlowLowering(main)
     flow = lowering.lower_class(chosen, source_sha256, work.lineage(chosen, main), work)
-    return Lowered(flow, tuple([*work.diagnostics, *lowering.diagnostics]), lowering.target_spans,
+    surface = imports.check(source, path)  # names imported from metaflow that flowc lacks
+    return Lowered(flow, tuple([*work.diagnostics, *surface, *lowering.diagnostics]), lowering.target_spans,
                    frozenset(lowering.invalid), frozenset(lowering.helpers))
 
 

@@ -32,6 +32,9 @@ def install_metaflow_alias() -> None:
     sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
                         "metaflow.parameters": parameters, "metaflow.current": current_module,
                         "metaflow.decorators": decorators})
+    from flowc import surface
+
+    surface.install_aliases(sys.meta_path)  # metaflow.client, ... (flowc.surface.MODULES)
 
 
 def file_sha256(path: str) -> str:
