@@ -59,4 +59,8 @@ def __getattr__(name: str) -> Any:
         from flowc import api
 
         return getattr(api, name)
+    if name == "metaflow_version":
+        import importlib
+
+        return importlib.import_module("flowc.metaflow_version")
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")

@@ -17,7 +17,7 @@ import json
 from typing import Any, Iterator
 
 from flowc.compiler import ir
-from flowc.user_decorators import MUTATORS, FlowMutator, StepMutator, UserStepDecorator, _Decorator
+from flowc.user_decorators import MUTATORS, REGISTRY, FlowMutator, StepMutator, _Decorator
 
 
 class MutationError(ValueError):
@@ -38,7 +38,10 @@ def _spec_name(deco_type: Any, deco_kwargs: dict[str, Any]) -> tuple[str, dict[s
                 parsed[key.strip()] = text.strip()
         if parsed and deco_kwargs:
             raise MutationError(f"{deco_type!r}: arguments both in the spec and in deco_kwargs")
-        return name.strip(), {**parsed, **deco_kwargs}, None
+        name = name.strip()
+        user = REGISTRY.get(name.rsplit(".", 1)[-1]) if name not in ir.STEP_DECORATORS \
+            and name not in ir.FLOW_DECORATORS else None  # a user decorator named by string
+        return (user.__name__ if user else name), {**parsed, **deco_kwargs}, user
     if isinstance(deco_type, type) and issubclass(deco_type, _Decorator):
         return deco_type.__name__, dict(deco_kwargs), deco_type
     name = getattr(deco_type, "__name__", None)
@@ -131,6 +134,7 @@ class MutableFlow(_Specs):
         super().__init__(None, description.setdefault("decorators", []), edits)
         self._description = description
         self._flow_cls = flow_cls
+        self.pending: list[FlowMutator] = []  # flow mutators a mutator added (run next)
         self._steps = {name: MutableStep(self, name, specs, edits, self._user_attacher(name))
                        for name, specs in description.setdefault("steps", {}).items()}
 
@@ -142,6 +146,36 @@ class MutableFlow(_Specs):
             user_cls(**kwargs)(getattr(self._flow_cls, step))
 
         return attach
+
+    def add_decorator(self, deco_type: Any, deco_args: list[Any] | None = None,
+                      deco_kwargs: dict[str, Any] | None = None, duplicates: int = _Specs.IGNORE) -> Any:
+        """A flow decorator, or a FlowMutator (it runs after this one's stage, as in Metaflow)."""
+        if isinstance(deco_type, str):
+            name, kwargs, user = _spec_name(deco_type, dict(deco_kwargs or {}))
+            if user is not None and issubclass(user, FlowMutator):
+                deco_type, deco_kwargs = user, kwargs
+        if isinstance(deco_type, type) and issubclass(deco_type, FlowMutator):
+            mutator = deco_type(*(deco_args or []), **(deco_kwargs or {}))
+            _init(mutator, deco_args or [], deco_kwargs or {})
+            self.pending.append(mutator)
+            return mutator
+        return super().add_decorator(deco_type, deco_args, deco_kwargs, duplicates)
+
+    def __getattr__(self, name: str) -> Any:
+        """``mutable_flow.start`` (a step) and ``mutable_flow.config`` (a Config attribute)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._steps:
+            return self._steps[name]
+        by_attribute = self._description.get("config_attributes", {})
+        if name in by_attribute:
+            value = self._description.get("configs", {}).get(by_attribute[name])
+            from flowc.config import ConfigValue
+
+            return ConfigValue(value) if isinstance(value, dict) else value
+        if self._flow_cls is not None and hasattr(self._flow_cls, name):
+            return getattr(self._flow_cls, name)
+        raise AttributeError(f"the flow has no step or config {name!r}")
 
     @property
     def steps(self) -> Iterator[tuple[str, MutableStep]]:
@@ -196,24 +230,32 @@ def apply_recorded(namespace: dict[str, Any], payload: dict[str, Any]) -> list[d
     from ``namespace``, run ``pre_mutate`` then ``mutate`` on the description, return the edits."""
     edits: list[dict[str, Any]] = []
     flow = MutableFlow(payload["flow"], edits)
+    staged: list[tuple[Any, Any]] = []
     for mutator in payload["mutators"]:
         cls = namespace[mutator["class"]]
-        instance = cls(*mutator.get("args", []), **mutator.get("kwargs", {}))
-        if mutator["step"] is None:
-            if not isinstance(instance, FlowMutator):
-                raise MutationError(f"{mutator['class']} is not a FlowMutator")
-            if mutator.get("args") or mutator.get("kwargs") or "init" in type(instance).__dict__:
-                instance.init(*mutator.get("args", []), **mutator.get("kwargs", {}))
-            target: Any = flow
-        else:
-            if not isinstance(instance, StepMutator):
-                raise MutationError(f"{mutator['class']} is not a StepMutator")
-            if mutator.get("args") or mutator.get("kwargs") or "init" in type(instance).__dict__:
-                instance.init(*mutator.get("args", []), **mutator.get("kwargs", {}))
-            target = flow._steps[mutator["step"]]
+        args, kwargs = mutator.get("args", []), mutator.get("kwargs", {})
+        instance = cls(*args, **kwargs)
+        wanted = FlowMutator if mutator["step"] is None else StepMutator
+        if not isinstance(instance, wanted):
+            raise MutationError(f"{mutator['class']} is not a {wanted.__name__}")
+        _init(instance, args, kwargs)
+        staged.append((instance, flow if mutator["step"] is None else flow._steps[mutator["step"]]))
+    index = 0
+    while index < len(staged):  # every pre_mutate, including of mutators added on the way
+        instance, target = staged[index]
         instance.pre_mutate(target)
+        staged.extend((added, flow) for added in flow.pending)
+        flow.pending.clear()
+        index += 1
+    for instance, target in staged:
         instance.mutate(target)
     return edits
+
+
+def _init(instance: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Metaflow's rule: ``init`` runs when the mutator got arguments or defines it."""
+    if args or kwargs or "init" in type(instance).__dict__:
+        instance.init(*args, **kwargs)
 
 
 def _description_at_run_time(flow_cls: type) -> dict[str, Any]:

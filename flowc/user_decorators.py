@@ -29,12 +29,21 @@ class UserDecoratorError(TypeError):
     pass
 
 
+# Every user decorator and mutator class by name, so a mutator can add one by its name
+# (``add_decorator("MyMutator:tag=x")``), as Metaflow allows.
+REGISTRY: dict[str, type] = {}
+
+
 class _Decorator:
     """What user step decorators and step mutators share: bare (``@d``) or called
     (``@d(a=1)``) above ``@step``; arguments go to ``init`` once the step is known."""
 
     _allowed_args = False
     _field = WRAPPERS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        REGISTRY[cls.__name__] = cls
 
     def __init__(self, *args: Any, **kwargs: Any):
         self._step: Callable[..., Any] | None = None
@@ -206,13 +215,21 @@ class StepMutator(_Decorator):
 class FlowMutator:
     """A class decorator editing the whole flow (``pre_mutate`` / ``mutate(mutable_flow)``)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        REGISTRY[cls.__name__] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        self = super().__new__(cls)
+        self._flow_cls = None
+        self._args, self._kwargs = args, kwargs
+        if args and isinstance(args[0], type):  # bare ``@MyMutator``: the flow class stays the class
+            self._args = args[1:]
+            return self._apply(args[0])
+        return self
+
     def __init__(self, *args: Any, **kwargs: Any):
-        self._flow_cls: type | None = None
-        if args and isinstance(args[0], type):
-            self._args, self._kwargs = args[1:], kwargs
-            self._apply(args[0])
-        else:
-            self._args, self._kwargs = args, kwargs
+        return None  # __new__ kept the arguments
 
     def __call__(self, flow_cls: type) -> type:
         return self._apply(flow_cls)

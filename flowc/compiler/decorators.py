@@ -193,6 +193,17 @@ INERT_FIELDS = frozenset((tag, name) for tag in ("pypi", "conda", "pypi_base", "
 FUNCTION_FIELDS = {("exit_hook", "on_success"), ("exit_hook", "on_error")}
 
 
+def _environment_strings(pairs: tuple) -> Any:
+    """``@environment(vars={"N": 42})``: Metaflow sets each variable to ``str(value)``; numbers
+    and booleans become their text here too (other values stay, for the type check to report)."""
+    out = []
+    for pair in pairs:
+        if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], (int, float, bool)):
+            pair = (pair[0], str(pair[1]))
+        out.append(pair)
+    return tuple(out)
+
+
 def _evaluate_argument(tag: str, name: str, node: cst.BaseExpression, constants: Mapping[str, Any],
                        functions: frozenset[str]) -> Any:
     if (tag, name) in FUNCTION_FIELDS:
@@ -287,6 +298,8 @@ def lower(cls: type, call: cst.Call | None, decorator: cst.Decorator, span_of: S
                 span_of(exc.node), hint="use a literal or a module-level constant"))
             continue
         hint = hints[name]
+        if (tag, name) == ("environment", "vars") and isinstance(value, tuple):
+            value = _environment_strings(value)
         if not conforms(value, hint):
             # Metaflow also accepts a dict where flowc stores pairs, and numbers as strings for
             # quantities; anything else is a type error.

@@ -152,6 +152,14 @@ class Extension:
             if not isinstance(text, str):
                 raise NotStatic(node.args[0].value, "config_expr() takes a string")
             return self.config_expression(text, node, constants)
+        builtin = _SAFE_BUILTINS.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        if builtin is not None and node.func.value not in self.aliases and node.func.value not in constants \
+                and all(not a.star and a.keyword is None for a in node.args):
+            values = [evaluate(a.value, constants) for a in node.args]
+            try:
+                return builtin(*values)
+            except (TypeError, ValueError) as exc:
+                raise NotStatic(node, f"a call that fails ({exc})") from None
         raise NotStatic(node, "a function call, only known at run time")
 
     def _subscript(self, node: cst.Subscript, constants: Mapping[str, Any]) -> Any:
@@ -233,6 +241,21 @@ class Extension:
             return evaluate(expression, _WithExtension(constants, inner))
         except NotStatic as exc:
             raise NotStatic(node, f"config_expr({text!r}): {exc.reason}") from None
+
+
+def _scalar(function: Callable[[Any], Any]) -> Callable[..., Any]:
+    def apply(*values: Any) -> Any:
+        if len(values) != 1 or not isinstance(values[0], (str, int, float, bool)):
+            raise TypeError("takes one number or string")
+        return function(values[0])
+    return apply
+
+
+# Pure builtins a config expression may call (``config_expr("str(cfg.port)")``), on scalars.
+_SAFE_BUILTINS: dict[str, Callable[..., Any]] = {
+    "str": _scalar(str), "int": _scalar(int), "float": _scalar(float), "bool": _scalar(bool),
+    "abs": _scalar(abs), "len": lambda value: len(value), "min": min, "max": max,
+}
 
 
 class _WithExtension(dict):

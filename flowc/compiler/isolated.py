@@ -41,6 +41,12 @@ def _referenced(node: cst.CSTNode) -> set[str]:
         def visit_Name(self, name: cst.Name) -> None:
             found.add(name.value)
 
+        def visit_SimpleString(self, text: cst.SimpleString) -> None:
+            # add_decorator("MyMutator:tag=x") names a class by string
+            value = text.evaluated_value
+            if isinstance(value, str):
+                found.add(value.partition(":")[0].strip().rsplit(".", 1)[-1])
+
     node.visit(Names())
     return found
 
@@ -116,7 +122,10 @@ def run(extracted: Extract, action: str, payload: dict[str, Any], cwd: str, path
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise IsolatedError(lines[-1] if lines else f"exited with status {done.returncode}")
-    result = json.loads(done.stdout)
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        raise IsolatedError("produced no result (did it replace sys.stdout?)") from None
     if "error" in result:
         raise IsolatedError(result["error"])
     return result["value"]

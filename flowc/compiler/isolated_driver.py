@@ -14,11 +14,15 @@ def _jsonable(value: Any) -> Any:
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
+    import contextlib
+    import sys
+
     namespace: dict[str, Any] = {"__name__": "__flowc_isolated__"}
     try:
-        exec(compile(request["source"], "<flowc isolated>", "exec"), namespace)  # noqa: S102 - the point
-        action = _ACTIONS[request["action"]]
-        return {"value": _jsonable(action(namespace, request["payload"]))}
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the result alone
+            exec(compile(request["source"], "<flowc isolated>", "exec"), namespace)  # noqa: S102 - the point
+            action = _ACTIONS[request["action"]]
+            return {"value": _jsonable(action(namespace, request["payload"]))}
     except Exception as exc:  # reported as one line by the compiler
         return {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
 

@@ -66,6 +66,7 @@ def describe(flow: ir.Flow) -> dict[str, Any]:
         "parameters": {p.attribute: {"name": p.name, "default": p.default, "type": p.type, "help": p.help,
                                      "required": p.required} for p in flow.parameters},
         "configs": {c.name: json.loads(c.value) for c in flow.configs},
+        "config_attributes": {c.attribute: c.name for c in flow.configs},
     }
 
 
