@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Any, Iterator
 
 _VALUES: dict[str, Any] = {}  # config name -> resolved (JSON) value, installed from the manifest
@@ -39,50 +38,41 @@ def _wrap(value: Any) -> Any:
     return value
 
 
-class ConfigValue(Mapping):
-    """A resolved config: read-only, keys readable as attributes (``cfg.a.b``) and items
-    (``cfg["a"]["b"]``); ``to_dict()`` gives a plain copy."""
+class ConfigValue(dict):
+    """A resolved config: a read-only dict whose keys also read as attributes (``cfg.a.b``,
+    ``cfg["a"]["b"]``, nested dicts wrapped too); ``to_dict()`` gives a plain copy. Stored as an
+    artifact under its attribute, as Metaflow stores configs."""
 
-    __slots__ = ("_data",)
+    def __getitem__(self, key: Any) -> Any:
+        return _wrap(dict.__getitem__(self, key))
 
-    def __init__(self, data: Mapping[str, Any]):
-        object.__setattr__(self, "_data", dict(data))
-
-    def __getitem__(self, key: str) -> Any:
-        return _wrap(self._data[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+    def get(self, key: Any, default: Any = None) -> Any:
+        return _wrap(dict.get(self, key, default))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return _wrap(self._data[name])
+            return _wrap(dict.__getitem__(self, name))
         except KeyError:
             raise AttributeError(f"config has no key {name!r}") from None
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("a config is read-only")
 
-    def __repr__(self) -> str:
-        return f"ConfigValue({self._data!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ConfigValue):
-            return self._data == other._data
-        return self._data == other if isinstance(other, dict) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __setattr__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._data))
+        return json.loads(json.dumps(self))
 
     def __reduce__(self) -> tuple:  # pickles as its data (artifacts, inputs)
-        return (ConfigValue, (self._data,))
+        return (ConfigValue, (dict(self),))
+
+
+def artifacts(configs: Any) -> dict[str, Any]:
+    """The artifacts the start task stores for the manifest's configs, by attribute."""
+    return {config.attribute: _wrap(json.loads(config.value)) for config in configs}
 
 
 def _value_of(name: str) -> Any:

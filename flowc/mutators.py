@@ -50,6 +50,16 @@ def _spec_name(deco_type: Any, deco_kwargs: dict[str, Any]) -> tuple[str, dict[s
     raise MutationError(f"add_decorator() cannot add {deco_type!r}")
 
 
+class Added:
+    """What ``add_decorator`` returns: the decorator that was added (name and arguments)."""
+
+    def __init__(self, name: str, attributes: dict[str, Any]):
+        self.name, self.attributes = name, attributes
+
+    def __repr__(self) -> str:
+        return f"@{self.name}({self.attributes})"
+
+
 class _Specs:
     """Decorator specs of a step or of the flow, with Metaflow's duplicate modes."""
 
@@ -84,9 +94,13 @@ class _Specs:
         if self.edits is not None:
             self.edits.append({"op": "add_decorator", "step": self.owner, "name": name, "kwargs": kwargs,
                                "user": user is not None})
+            if user is not None and issubclass(user, StepMutator) and isinstance(self, MutableStep):
+                mutator = user(**kwargs)  # a step mutator added by a mutator runs too
+                _init(mutator, [], kwargs)
+                self._flow.pending.append((mutator, self))
         elif user is not None and self.on_user is not None:
             self.on_user(user, kwargs)
-        return name
+        return Added(name, kwargs)
 
     def remove_decorator(self, deco_name: str, deco_args: list[Any] | None = None,
                          deco_kwargs: dict[str, Any] | None = None) -> bool:
@@ -134,7 +148,7 @@ class MutableFlow(_Specs):
         super().__init__(None, description.setdefault("decorators", []), edits)
         self._description = description
         self._flow_cls = flow_cls
-        self.pending: list[FlowMutator] = []  # flow mutators a mutator added (run next)
+        self.pending: list[tuple[Any, Any]] = []  # (mutator, target) a mutator added (run next)
         self._steps = {name: MutableStep(self, name, specs, edits, self._user_attacher(name))
                        for name, specs in description.setdefault("steps", {}).items()}
 
@@ -157,7 +171,7 @@ class MutableFlow(_Specs):
         if isinstance(deco_type, type) and issubclass(deco_type, FlowMutator):
             mutator = deco_type(*(deco_args or []), **(deco_kwargs or {}))
             _init(mutator, deco_args or [], deco_kwargs or {})
-            self.pending.append(mutator)
+            self.pending.append((mutator, self))
             return mutator
         return super().add_decorator(deco_type, deco_args, deco_kwargs, duplicates)
 
@@ -244,7 +258,7 @@ def apply_recorded(namespace: dict[str, Any], payload: dict[str, Any]) -> list[d
     while index < len(staged):  # every pre_mutate, including of mutators added on the way
         instance, target = staged[index]
         instance.pre_mutate(target)
-        staged.extend((added, flow) for added in flow.pending)
+        staged.extend(flow.pending)
         flow.pending.clear()
         index += 1
     for instance, target in staged:
@@ -259,10 +273,24 @@ def _init(instance: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
 
 
 def _description_at_run_time(flow_cls: type) -> dict[str, Any]:
+    """What a mutator sees when it runs again on import: steps, parameters and configs of the
+    class (decorator specs are the manifest's business and are not repeated here)."""
     from flowc import config
+    from flowc.parameters import Parameter
 
-    steps = {name: [] for name in dir(flow_cls) if getattr(getattr(flow_cls, name, None), "is_step", False)}
-    return {"decorators": [], "steps": steps, "parameters": {}, "configs": dict(config._VALUES)}
+    steps: dict[str, list[Any]] = {}
+    parameters: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    for name in dir(flow_cls):
+        value = next((k.__dict__[name] for k in flow_cls.__mro__ if name in k.__dict__), None)
+        if isinstance(value, Parameter):
+            parameters[name] = {"name": value.name, "default": value.default, "help": value.help}
+        elif isinstance(value, config.Config):
+            attributes[name] = value.name
+        elif getattr(getattr(flow_cls, name, None), "is_step", False):
+            steps[name] = []
+    return {"decorators": [], "steps": steps, "parameters": parameters, "configs": dict(config._VALUES),
+            "config_attributes": attributes}
 
 
 def apply_at_run_time(flow_cls: type, mutator: FlowMutator) -> None:

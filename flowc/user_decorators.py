@@ -70,7 +70,10 @@ class _Decorator:
         self._step = step
         if self._args or self._kwargs or "init" in type(self).__dict__:
             self.init(*self._args, **self._kwargs)
-        setattr(step, self._field, [self, *getattr(step, self._field, [])])  # outermost first
+        fields = {self._field} | ({WRAPPERS} if isinstance(self, UserStepDecorator) else set()) \
+            | ({MUTATORS} if isinstance(self, StepMutator) else set())  # a class may be both
+        for field in sorted(fields):
+            setattr(step, field, [self, *getattr(step, field, [])])  # outermost first
         return step
 
     def init(self, *args: Any, **kwargs: Any) -> None:

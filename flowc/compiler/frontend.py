@@ -417,27 +417,28 @@ class _Project:
         found = self.resolve(origin) if origin is not None and "." in origin else None
         return found[1] if found is not None and found[0] in ("class", "function") else None
 
-    def user_kind(self, node: cst.CSTNode, module: _Module, depth: int = 0) -> str | None:
-        """``FlowMutator`` / ``StepMutator`` / ``UserStepDecorator`` (a subclass of it) or
-        ``user_step_decorator`` (a generator function it decorates); None for anything else."""
+    def user_kinds(self, node: cst.CSTNode, module: _Module, depth: int = 0) -> frozenset[str]:
+        """What a definition is among ``FlowMutator`` / ``StepMutator`` / ``UserStepDecorator``
+        (subclasses; a class may be both of the last two) and ``user_step_decorator`` (a generator
+        function it decorates); empty for anything else."""
         if isinstance(node, cst.FunctionDef):
             for d in node.decorators:
                 target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
                 if module.names.api(target) == "user_step_decorator":
-                    return "user_step_decorator"
-            return None
+                    return frozenset({"user_step_decorator"})
+            return frozenset()
         if not isinstance(node, cst.ClassDef) or depth > 16:
-            return None
+            return frozenset()
+        kinds: set[str] = set()
         for b in node.bases:
             api = module.names.api(b.value)
             if api in USER_KINDS:
-                return api
+                kinds.add(api)
+                continue
             found = self.base(b.value, module)
             if found is not None and found[0] == "class":
-                kind = self.user_kind(*found[1], depth=depth + 1)
-                if kind is not None:
-                    return kind
-        return None
+                kinds |= self.user_kinds(*found[1], depth=depth + 1)
+        return frozenset(kinds)
 
     def lineage(self, cls: cst.ClassDef, module: _Module) -> list[tuple[cst.ClassDef, _Module]]:
         """The project classes ``cls`` inherits from (base flows and mixins, wherever defined),
@@ -783,16 +784,16 @@ class _FlowLowering:
         here): True when ``d`` is one of them and has been handled."""
         work = getattr(self, "work", None)
         found = work.definition(target, self.current) if work is not None else None
-        kind = work.user_kind(*found) if found is not None else None
-        if kind is None:
+        kinds = work.user_kinds(*found) if found is not None else frozenset()
+        if not kinds:
             return False
-        wanted = "FlowMutator" if scope == "flow" else ("StepMutator", "UserStepDecorator", "user_step_decorator")
-        if kind not in wanted:
-            self.diagnostics.append(Diagnostic(MISPLACED_DECORATOR, f"@{_dotted(target)} is a {kind} and "
+        wanted = {"FlowMutator"} if scope == "flow" else {"StepMutator", "UserStepDecorator", "user_step_decorator"}
+        if not kinds & wanted:
+            self.diagnostics.append(Diagnostic(MISPLACED_DECORATOR, f"@{_dotted(target)} is a {min(kinds)} and "
                                                f"cannot be applied to {'the flow class' if scope == 'flow' else 'a step'}",
                                                self.span_of(d)))
             return True
-        if kind in ("UserStepDecorator", "user_step_decorator"):
+        if not kinds & {"FlowMutator", "StepMutator"}:
             return True  # wraps the step when it runs: the shim applies it on import
         args: list[Any] = []
         kwargs: dict[str, Any] = {}

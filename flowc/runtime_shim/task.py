@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from flowc.compiler import ir
+from flowc.config import artifacts as config_artifacts
 from flowc.current import current
 from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
@@ -133,6 +134,8 @@ class _Task:
         self.node = request.manifest.step(request.step)
         self.key = request.key
         self.param_names = params.parameter_names(request.flow_class, request.manifest)
+        # configs are stored and inherited like parameters (artifacts named by attribute)
+        self.constant_names = (*self.param_names, *(c.attribute for c in request.manifest.configs))
 
     def loader(self, name: str, ref: ArtifactRef) -> Any:
         return self.ds.load_artifact(self.flow.name, name, ref)
@@ -148,10 +151,11 @@ class _Task:
         request = self.request
         if self.node.name == "start" or not self.node.in_steps:
             values = params.resolve_parameters(request.flow_class, self.flow, request.params)
-            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.param_names,
+            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.constant_names,
                               task_label=self.key.pathspec)
             instance = request.flow_class._flowc_new(state)
             instance.__dict__.update(values)
+            instance.__dict__.update(config_artifacts(self.flow.configs))
             instance.__dict__[FOREACH_STACK] = []
             self._record_run(values)
             return instance, []
@@ -163,7 +167,7 @@ class _Task:
             return self._build_join(parents), parents
         parent = parents[0]
         refs = {name: ArtifactRef.from_json(r) for name, r in parent.done["artifacts"].items()}
-        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.param_names,
+        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.constant_names,
                           task_label=self.key.pathspec)
         instance = request.flow_class._flowc_new(state)
         splitter = self.flow.step(parent.step)
@@ -186,9 +190,9 @@ class _Task:
         views = [self.view(p, f"{self.flow.name}/{self.request.run_id}/{p.step}/{p.task_id}")
                  for p in parents]
         first = parents[0].done["artifacts"]
-        refs = {name: ArtifactRef.from_json(first[name]) for name in self.param_names if name in first}
+        refs = {name: ArtifactRef.from_json(first[name]) for name in self.constant_names if name in first}
         state = TaskState(self.node.name, refs, self.loader, is_join=True, inputs=Inputs(views),
-                          parameter_names=self.param_names, task_label=self.key.pathspec)
+                          parameter_names=self.constant_names, task_label=self.key.pathspec)
         instance = self.request.flow_class._flowc_new(state)
         stack = views[0]._flowc_frames()
         split = graph.split_of(self.flow, self.node.name)
