@@ -7,8 +7,8 @@ One implementation serves both moments a mutator runs:
   recorded; the compiler applies the recorded edits to the IR, so a mutator adding
   ``@retry(times=3)`` to every step gives retries on every target.
 * run time (``apply_at_run_time``, when the flow module is imported by the shim): Metaflow's own
-  decorators are already in the manifest, so only edits the manifest cannot hold take effect:
-  user step decorators added to steps, parameters added to the class.
+  decorators and added parameters are already in the manifest, so only what the manifest cannot
+  hold takes effect: user step decorators added to steps.
 """
 
 from __future__ import annotations
@@ -218,10 +218,7 @@ class MutableFlow(_Specs):
         parameters[name] = spec
         if self.edits is not None:
             self.edits.append({"op": "add_parameter", "attribute": name, "spec": spec})
-        elif self._flow_cls is not None:
-            setattr(self._flow_cls, name, value)
-            if hasattr(value, "__set_name__"):
-                value.__set_name__(self._flow_cls, name)
+        # at run time the manifest declares it (with the value the compile-time run gave it)
 
     def remove_parameter(self, parameter_name: str) -> bool:
         parameters = self._description.setdefault("parameters", {})
@@ -239,31 +236,48 @@ def _type_name(tp: Any, default: Any) -> str:
     return type_name(tp, default)
 
 
-def apply_recorded(namespace: dict[str, Any], payload: dict[str, Any]) -> list[dict[str, Any]]:
+def apply_recorded(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Compile time, in the isolated subprocess: instantiate each mutator named in ``payload``
-    from ``namespace``, run ``pre_mutate`` then ``mutate`` on the description, return the edits."""
+    (from the namespace of its module), run every ``pre_mutate`` (flow mutators first), then
+    every ``mutate``, as Metaflow orders them; return the edits."""
     edits: list[dict[str, Any]] = []
     flow = MutableFlow(payload["flow"], edits)
     staged: list[tuple[Any, Any]] = []
     for mutator in payload["mutators"]:
-        cls = namespace[mutator["class"]]
+        cls = namespaces[mutator.get("module", 0)][mutator["class"]]
         args, kwargs = mutator.get("args", []), mutator.get("kwargs", {})
         instance = cls(*args, **kwargs)
         wanted = FlowMutator if mutator["step"] is None else StepMutator
         if not isinstance(instance, wanted):
             raise MutationError(f"{mutator['class']} is not a {wanted.__name__}")
         _init(instance, args, kwargs)
-        staged.append((instance, flow if mutator["step"] is None else flow._steps[mutator["step"]]))
-    index = 0
-    while index < len(staged):  # every pre_mutate, including of mutators added on the way
-        instance, target = staged[index]
-        instance.pre_mutate(target)
-        staged.extend(flow.pending)
+        target = flow if mutator["step"] is None else flow._steps[mutator["step"]]
+        staged.append((instance, target, len(staged)))
+    position = 0
+    while position < len(staged):  # every pre_mutate, including of mutators added on the way
+        instance, target, origin = staged[position]
+        _call(instance.pre_mutate, target, origin, edits)
+        staged.extend((added, added_target, origin) for added, added_target in flow.pending)
         flow.pending.clear()
-        index += 1
-    for instance, target in staged:
-        instance.mutate(target)
+        position += 1
+    for instance, target, origin in staged:
+        _call(instance.mutate, target, origin, edits)
     return edits
+
+
+class MutatorFailed(RuntimeError):
+    """Carries which payload mutator failed (``@index@``) through the isolated process."""
+
+
+def _call(method: Any, target: Any, origin: int, edits: list[dict[str, Any]]) -> None:
+    """Run one stage of one mutator; tag its edits with the mutator (``by``) that made them."""
+    before = len(edits)
+    try:
+        method(target)
+    except Exception as exc:  # noqa: BLE001 - reported, by mutator, as one line
+        raise MutatorFailed(f"@{origin}@{type(exc).__name__}: {exc}") from None
+    for edit in edits[before:]:
+        edit["by"] = origin
 
 
 def _init(instance: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -273,9 +287,10 @@ def _init(instance: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
 
 
 def _description_at_run_time(flow_cls: type) -> dict[str, Any]:
-    """What a mutator sees when it runs again on import: steps, parameters and configs of the
-    class (decorator specs are the manifest's business and are not repeated here)."""
+    """What a mutator sees when it runs again on import: steps with the decorators written on
+    them, flow decorators, parameters and configs of the class."""
     from flowc import config
+    from flowc.decorators import flow_decorators, step_decorators
     from flowc.parameters import Parameter
 
     steps: dict[str, list[Any]] = {}
@@ -288,9 +303,9 @@ def _description_at_run_time(flow_cls: type) -> dict[str, Any]:
         elif isinstance(value, config.Config):
             attributes[name] = value.name
         elif getattr(getattr(flow_cls, name, None), "is_step", False):
-            steps[name] = []
-    return {"decorators": [], "steps": steps, "parameters": parameters, "configs": dict(config._VALUES),
-            "config_attributes": attributes}
+            steps[name] = [[s.name, dict(s.kwargs)] for s in step_decorators(getattr(flow_cls, name))]
+    return {"decorators": [[s.name, dict(s.kwargs)] for s in flow_decorators(flow_cls)], "steps": steps,
+            "parameters": parameters, "configs": dict(config._VALUES), "config_attributes": attributes}
 
 
 def apply_at_run_time(flow_cls: type, mutator: FlowMutator) -> None:

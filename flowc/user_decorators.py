@@ -65,6 +65,8 @@ class _Decorator:
         return self._step.__get__(instance, owner) if instance is not None else self._step
 
     def _attach(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        while isinstance(step, _Decorator):  # stacked user decorators: attach to the function
+            step = step._step
         if not callable(step):
             raise UserDecoratorError(f"{type(self).__name__} decorates a step method")
         self._step = step

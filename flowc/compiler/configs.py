@@ -123,7 +123,9 @@ def _resolve(attribute: str, call: cst.Call, ctx: ConfigContext) -> Resolved:
     text, value, origin = _source(name, bound, ctx, evaluated)
     if text is not None and not text.strip() and origin == "default_value":
         text, origin = None, "none"  # default_value="": no value until one is given
-    if text is not None:
+    if text is not None and flags.get("plain") and "parser" not in bound:
+        value = text  # plain=True without a parser: the text itself, as Metaflow gives it
+    elif text is not None:
         value = _parse(name, text, bound.get("parser"), parser, ctx, evaluated)
     if value is None and origin == "none" and flags.get("required"):
         raise _Failure(CONFIG_VALUE, f"config {name!r} is required and has no value (give "

@@ -110,9 +110,12 @@ sys.stdout.write(json.dumps(driver.run(request)))
 """
 
 
-def run(extracted: Extract, action: str, payload: dict[str, Any], cwd: str, path: Iterable[str] = ()) -> Any:
-    """Execute ``extracted`` in a subprocess, then the driver's ``action`` on it; its JSON result."""
-    request = {"source": extracted.source, "action": action, "payload": payload, "path": list(path)}
+def run(extracted: Extract | list[Extract], action: str, payload: dict[str, Any], cwd: str,
+        path: Iterable[str] = ()) -> Any:
+    """Execute ``extracted`` (each in its own namespace) in a subprocess, then the driver's
+    ``action`` on the namespaces; its JSON result."""
+    sources = [e.source for e in (extracted if isinstance(extracted, list) else [extracted])]
+    request = {"sources": sources, "action": action, "payload": payload, "path": list(path)}
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
     try:
         done = subprocess.run([sys.executable, "-I", "-c", _DRIVER], input=json.dumps(request), text=True,

@@ -17,23 +17,26 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     import contextlib
     import sys
 
-    namespace: dict[str, Any] = {"__name__": "__flowc_isolated__"}
+    namespaces: list[dict[str, Any]] = []
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the result alone
-            exec(compile(request["source"], "<flowc isolated>", "exec"), namespace)  # noqa: S102 - the point
+            for source in request["sources"]:  # one namespace per module the code comes from
+                namespace: dict[str, Any] = {"__name__": "__flowc_isolated__"}
+                exec(compile(source, "<flowc isolated>", "exec"), namespace)  # noqa: S102 - the point
+                namespaces.append(namespace)
             action = _ACTIONS[request["action"]]
-            return {"value": _jsonable(action(namespace, request["payload"]))}
+            return {"value": _jsonable(action(namespaces, request["payload"]))}
     except Exception as exc:  # reported as one line by the compiler
         return {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
 
 
-def _parse(namespace: dict[str, Any], payload: dict[str, Any]) -> Any:
+def _parse(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
     """A Config parser function applied to the config's text."""
-    parser = namespace[payload["function"]]
+    parser = namespaces[0][payload["function"]]
     return parser(payload["text"])
 
 
-def _import_parse(namespace: dict[str, Any], payload: dict[str, Any]) -> Any:
+def _import_parse(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
     """A parser named by a string, ``"package.module.function"``: import it and apply it."""
     import importlib
 
@@ -41,11 +44,11 @@ def _import_parse(namespace: dict[str, Any], payload: dict[str, Any]) -> Any:
     return getattr(importlib.import_module(module), name)(payload["text"])
 
 
-def _mutate(namespace: dict[str, Any], payload: dict[str, Any]) -> Any:
+def _mutate(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
     """Apply flow/step mutators to a description of the flow; the edits they made."""
     from flowc.mutators import apply_recorded
 
-    return apply_recorded(namespace, payload)
+    return apply_recorded(namespaces, payload)
 
 
 _ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -137,34 +138,50 @@ class _Applier:
                 p for p in self.flow.parameters if p.attribute != edit["attribute"]))
 
 
+def _where(mutator: Mutator) -> str:
+    return "the flow" if mutator.step is None else f"step '{mutator.step}'"
+
+
 def apply_mutators(flow: ir.Flow, mutators: list[Mutator], allowed: bool, cwd: str, path: list[str],
                    diagnostics: list[Diagnostic]) -> ir.Flow:
-    """The flow after every mutator ran (flow mutators, then step mutators, in source order),
-    each in its own isolated process seeing the edits of the ones before it."""
-    evaluated = list(flow.evaluated)
-    for mutator in sorted(mutators, key=lambda m: m.step is not None):
-        where = "the flow" if mutator.step is None else f"step '{mutator.step}'"
-        if not allowed:
-            diagnostics.append(Diagnostic(EVALUATION_REFUSED, f"mutator {mutator.class_name} on {where} would "
-                                          "run at compile time, and evaluation is refused (--no-evaluate)",
+    """The flow after its mutators ran, together in one isolated process: every ``pre_mutate``
+    (flow mutators first), then every ``mutate``, as Metaflow runs them; on one class or step,
+    the decorator nearest to it first (Python applies decorators bottom-up)."""
+    ordered = [*reversed([m for m in mutators if m.step is None]),
+               *reversed([m for m in mutators if m.step is not None])]
+    if not allowed:
+        for mutator in ordered:
+            diagnostics.append(Diagnostic(EVALUATION_REFUSED, f"mutator {mutator.class_name} on {_where(mutator)} "
+                                          "would run at compile time, and evaluation is refused (--no-evaluate)",
                                           mutator.span))
-            continue
-        payload = {"flow": describe(flow), "mutators": [{"class": mutator.class_name, "step": mutator.step,
-                                                         "args": mutator.args, "kwargs": mutator.kwargs}]}
-        try:
-            extracted = isolated.extract(mutator.module, [mutator.class_name], dict(mutator.constants))
-            edits = isolated.run(extracted, "mutate", payload, cwd=cwd, path=path)
-        except isolated.IsolatedError as exc:
-            diagnostics.append(Diagnostic(EVALUATION_FAILED, f"mutator {mutator.class_name} on {where} failed: "
-                                          f"{exc}", mutator.span))
-            continue
-        applier = _Applier(flow, diagnostics)
-        for edit in edits:
-            applier.apply(edit, mutator.span)
-        flow = applier.flow
-        evaluated.append(ir.Evaluated("mutator", mutator.class_name, f"run in isolation on {where}",
-                                      mutator.span))
-    return dataclasses.replace(flow, evaluated=tuple(evaluated))
+        return flow
+    modules: list[cst.Module] = []
+    for mutator in ordered:
+        if not any(m is mutator.module for m in modules):
+            modules.append(mutator.module)
+    index = {id(m): i for i, m in enumerate(modules)}
+    payload = {"flow": describe(flow), "mutators": [
+        {"class": m.class_name, "step": m.step, "args": m.args, "kwargs": m.kwargs, "module": index[id(m.module)],
+         "span": i} for i, m in enumerate(ordered)]}
+    first = ordered[0]
+    try:
+        extracted = [isolated.extract(module, sorted({m.class_name for m in ordered if m.module is module}),
+                                      dict(next(m.constants for m in ordered if m.module is module)))
+                     for module in modules]
+        edits = isolated.run(extracted, "mutate", payload, cwd=cwd, path=path)
+    except isolated.IsolatedError as exc:
+        found = re.search(r"@(\d+)@(.*)", str(exc))
+        culprit = ordered[int(found.group(1))] if found else first
+        message = found.group(2) if found else str(exc)
+        diagnostics.append(Diagnostic(EVALUATION_FAILED, f"mutator {culprit.class_name} on {_where(culprit)} "
+                                      f"failed: {message}", culprit.span))
+        return flow
+    applier = _Applier(flow, diagnostics)
+    for edit in edits:
+        applier.apply(edit, ordered[edit.get("by", 0)].span)
+    evaluated = [*applier.flow.evaluated, *(ir.Evaluated("mutator", m.class_name, f"run in isolation on {_where(m)}",
+                                                        m.span) for m in ordered)]
+    return dataclasses.replace(applier.flow, evaluated=tuple(evaluated))
 
 
 Classifier = Callable[[cst.BaseExpression], tuple[str, Any] | None]

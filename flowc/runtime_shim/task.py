@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from flowc.compiler import ir
 from flowc.config import artifacts as config_artifacts
 from flowc.current import current
-from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
+from flowc.decorators import DecoratorSpec, flow_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
@@ -87,11 +87,8 @@ def max_attempts(node: ir.Step) -> int:
 
 
 def _decorator_kwargs(node: ir.Step, func: Any, cls: type, name: str) -> dict[str, Any] | None:
-    """The user's decorator arguments as imported (exact), else the manifest's record."""
-    for spec in step_decorators(func):
-        if spec.name == name:
-            defaults = {f.name: f.default for f in ir.decorator_arguments(cls)}
-            return {**defaults, **dict(spec.kwargs)}
+    """The manifest's record: what was compiled, mutators' edits and config values included
+    (the decorator as written on ``func`` may differ: a mutator may have changed or removed it)."""
     record = node.decorator(cls)
     if record is None:
         return None

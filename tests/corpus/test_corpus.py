@@ -65,3 +65,23 @@ def test_flow_compiles_for_each_target(name, target):
     assert codes == ([] if expected == "crash" else expected)
     if not codes:
         assert emitted.text
+
+
+# Corpus flows whose artifacts match Metaflow 2.19's exactly (tests/corpus/METAFLOW.md has the
+# whole comparison); each exercises one of the modern constructs.
+SAME_AS_METAFLOW = [
+    "netflix_metaflow/test/unit/configs/flows/config_naming_flow.py",
+    "netflix_metaflow/test/unit/inheritance/flows/comprehensive_diamond_flow.py",
+    "netflix_metaflow/test/unit/mutators/flows/dual_inherit_flow.py",
+    "netflix_metaflow/test/unit/mutators/flows/dynamic_flow_mutator_flow.py",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SAME_AS_METAFLOW)
+def test_artifacts_match_metaflow(name):
+    from tests.corpus.metaflow_compare import METAFLOW_PYTHON, compare
+
+    if not METAFLOW_PYTHON.exists():
+        pytest.skip(f"no Metaflow 2.19 venv at {METAFLOW_PYTHON.parent.parent} (FLOWC_METAFLOW_VENV)")
+    assert compare(name) == "same"
