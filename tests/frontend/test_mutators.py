@@ -145,7 +145,8 @@ def test_the_mutators_effect_is_in_every_targets_spec(tmp_path, monkeypatch):
     assert airflow.count("retries=2") == len(flow.steps)
 
 
-def test_user_decorators_and_mutators_at_run_time(tmp_path):
+def test_user_decorators_and_mutators_at_run_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the module body runs when tasks import the flow (and writes here)
     path = write(tmp_path)
     run_id = run_locally(path, tmp_path / "run")
     artifacts = snapshot(tmp_path / "run" / "datastore", "MutFlow", run_id)
