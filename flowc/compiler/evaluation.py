@@ -90,6 +90,7 @@ class Extension:
         self.configs: dict[str, Any] = {}  # class attribute -> resolved Python value
         self.config_names: dict[str, str] = {}  # config name -> class attribute
         self.failed: set[str] = set()  # attributes and names of configs that did not resolve
+        self.config_expression_only = False  # inside config_expr("..."): pure builtins allowed
         self.records: dict[tuple[str, str], ir.Evaluated] = {}
         # origin ("common.settings.IMAGE") -> (found, value) in a project-local module
         self.external: Callable[[str], tuple[bool, Any]] | None = None
@@ -152,7 +153,8 @@ class Extension:
             if not isinstance(text, str):
                 raise NotStatic(node.args[0].value, "config_expr() takes a string")
             return self.config_expression(text, node, constants)
-        builtin = _SAFE_BUILTINS.get(node.func.value) if isinstance(node.func, cst.Name) else None
+        builtin = _SAFE_BUILTINS.get(node.func.value) \
+            if self.config_expression_only and isinstance(node.func, cst.Name) else None
         if builtin is not None and node.func.value not in self.aliases and node.func.value not in constants \
                 and all(not a.star and a.keyword is None for a in node.args):
             values = [evaluate(a.value, constants) for a in node.args]
@@ -236,6 +238,7 @@ class Extension:
         by_name = {name: self.configs[attribute] for name, attribute in self.config_names.items()}
         inner = Extension({}, self.span_of, self.environ)
         inner.configs = {**by_name, **self.configs}
+        inner.config_expression_only = True
         inner.failed = self.failed
         try:
             return evaluate(expression, _WithExtension(constants, inner))

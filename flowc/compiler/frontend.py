@@ -12,13 +12,14 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeGuard
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
 from flowc.compiler import configs, evaluation, imports, ir, mutation, options, parameters, project
 from flowc.compiler import decorators as deco
+from flowc.compiler.bindings import SourceFacts
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate, to_python
@@ -106,6 +107,8 @@ class Lowered:
     invalid_transitions: frozenset[str] = frozenset()
     # methods of the flow class without ``@step`` (for "did you forget @step?" hints)
     helper_methods: frozenset[str] = frozenset()
+    # names the module binds, attributes each step assigns (computed when a check asks)
+    facts: SourceFacts | None = None
 
 
 class _Names:
@@ -181,7 +184,7 @@ _PASS_LINE = cst.SimpleStatementLine(body=[cst.Pass()])
 _PASS_BODY = cst.IndentedBlock(body=[_PASS_LINE])
 
 
-def _is_next_call(node: cst.CSTNode, me: str) -> bool:
+def _is_next_call(node: cst.CSTNode, me: str) -> TypeGuard[cst.Call]:
     """``<me>.next(...)``. (Plain checks instead of libcst.matchers, whose import alone costs
     more than compiling a small flow.)"""
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
@@ -493,10 +496,14 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
                 hint=f"did you mean '{close[0]}'?" if close else None))
         chosen = matching[-1]
     lowering = _FlowLowering(main)
-    flow = lowering.lower_class(chosen, source_sha256, work.lineage(chosen, main), work)
+    lineage = work.lineage(chosen, main)
+    flow = lowering.lower_class(chosen, source_sha256, lineage, work)
     surface = imports.check(source, path)  # names imported from metaflow that flowc lacks
+    # facts about the flow file's own classes and steps (inherited ones from other modules are
+    # read in their own module and left out here)
+    facts = SourceFacts(module, [c for c, where in lineage if where is main], lowering.step_nodes)
     return Lowered(flow, tuple([*work.diagnostics, *surface, *lowering.diagnostics]), lowering.target_spans,
-                   frozenset(lowering.invalid), frozenset(lowering.helpers))
+                   frozenset(lowering.invalid), frozenset(lowering.helpers), facts)
 
 
 def _main_flow(module: cst.Module, flows: dict[str, cst.ClassDef]) -> str | None:
@@ -530,6 +537,7 @@ class _FlowLowering:
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
         self.configs: list[ir.Config] = []
+        self.step_nodes: dict[str, cst.FunctionDef] = {}  # the flow file's own steps
         self.evaluated: list[ir.Evaluated] = []
         self.sources: list[str] = []  # files besides the flow file the flow is built from
 
@@ -571,6 +579,10 @@ class _FlowLowering:
                         continue
                     own[step.name] = step
                     steps[step.name] = step  # an override keeps the inherited step's place
+                    if where is self.main:
+                        self.step_nodes[step.name] = statement
+                    else:
+                        self.step_nodes.pop(step.name, None)
                 elif isinstance(statement, cst.SimpleStatementLine):
                     for small in statement.body:
                         param = self._parameter(small)
@@ -710,12 +722,12 @@ class _FlowLowering:
             return
         for arg in d.decorator.args:
             keyword = arg.keyword.value if arg.keyword is not None else None
-            flag_ok = (keyword in ("start", "end") and isinstance(arg.value, cst.Name)
-                       and arg.value.value in ("True", "False"))
+            flag = arg.value.value if isinstance(arg.value, cst.Name) else None
+            flag_ok = keyword in ("start", "end") and flag in ("True", "False")
             if not flag_ok:
                 self.diagnostics.append(Diagnostic(STEP_FLAG, "@step accepts only start=True or end=True",
                                                    self.span_of(arg)))
-            elif arg.value.value == "True" and node.name.value != keyword:
+            elif flag == "True" and node.name.value != keyword:
                 self.diagnostics.append(Diagnostic(
                     STEP_FLAG, f"@step({keyword}=True) is on step '{node.name.value}'; flowc requires "
                     f"that step to be named '{keyword}'", self.span_of(arg),
@@ -917,7 +929,7 @@ class _FlowLowering:
             cases: list[tuple[str, str]] = []
             seen: set[str] = set()
             for element in positional[0].value.elements:
-                if isinstance(element, cst.StarredDictElement):
+                if not isinstance(element, cst.DictElement):  # a StarredDictElement
                     self._invalid(element, "a switch's cases must be written out, not expanded with **")
                     return None
                 try:
@@ -944,7 +956,7 @@ class _FlowLowering:
         for arg in positional:
             target = self._step_reference(me, arg.value)
             if target is None:
-                self._invalid(arg, f"self.next() arguments must be steps of the flow, written self.<step>",
+                self._invalid(arg, "self.next() arguments must be steps of the flow, written self.<step>",
                               "e.g. self.next(self.train)")
                 return None
             if target in targets:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
@@ -246,22 +245,34 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
-class Pypi:
+class _PypiArguments:
+    """@pypi's arguments; @pypi_base takes the same ones at flow level."""
+
     packages: tuple[tuple[str, str], ...] = ()
     python: str | None = None
     disabled: bool | None = None
     span: Span = NO_SPAN
-    tag: ClassVar[str] = "pypi"
-    scope: ClassVar[str] = "step"
 
 
 @dataclass(frozen=True, slots=True)
-class Conda:
+class _CondaArguments:
+    """@conda's arguments; @conda_base takes the same ones at flow level."""
+
     packages: tuple[tuple[str, str], ...] = ()
     libraries: tuple[tuple[str, str], ...] = ()
     python: str | None = None
     disabled: bool | None = None
     span: Span = NO_SPAN
+
+
+@dataclass(frozen=True, slots=True)
+class Pypi(_PypiArguments):
+    tag: ClassVar[str] = "pypi"
+    scope: ClassVar[str] = "step"
+
+
+@dataclass(frozen=True, slots=True)
+class Conda(_CondaArguments):
     tag: ClassVar[str] = "conda"
     scope: ClassVar[str] = "step"
 
@@ -329,24 +340,24 @@ class Project:
     tag: ClassVar[str] = "project"
     scope: ClassVar[str] = "flow"
 
+    def branch_name(self, user: str, branch: str | None = None, production: bool | None = None) -> str:
+        """Metaflow's branch of a deployment: ``prod`` or ``prod.<branch>`` in production,
+        ``test.<branch>`` for a named branch, else the deployer's own ``user.<user>``. The
+        ``--branch`` / ``--production`` options win over the decorator's arguments."""
+        branch = branch or self.branch
+        if self.production if production is None else production:
+            return f"prod.{branch}" if branch else "prod"
+        return f"test.{branch}" if branch else f"user.{user}"
+
 
 @dataclass(frozen=True, slots=True)
-class PypiBase:
-    packages: tuple[tuple[str, str], ...] = ()
-    python: str | None = None
-    disabled: bool | None = None
-    span: Span = NO_SPAN
+class PypiBase(_PypiArguments):
     tag: ClassVar[str] = "pypi_base"
     scope: ClassVar[str] = "flow"
 
 
 @dataclass(frozen=True, slots=True)
-class CondaBase:
-    packages: tuple[tuple[str, str], ...] = ()
-    libraries: tuple[tuple[str, str], ...] = ()
-    python: str | None = None
-    disabled: bool | None = None
-    span: Span = NO_SPAN
+class CondaBase(_CondaArguments):
     tag: ClassVar[str] = "conda_base"
     scope: ClassVar[str] = "flow"
 
@@ -501,6 +512,16 @@ class Step:
         return "linear"
 
     @property
+    def opener(self) -> str | None:
+        """For a join: the split, foreach or parallel step it closes (from graph analysis)."""
+        return self.split_parents[-1] if self.is_join and self.split_parents else None
+
+    @property
+    def fans_out(self) -> bool:
+        """A foreach or parallel step: its children run as indexed tasks (one index-path entry)."""
+        return isinstance(self.transition, (Foreach, Parallel))
+
+    @property
     def is_recursive(self) -> bool:
         """A switch step with a case that loops back to itself."""
         return isinstance(self.transition, Switch) and self.name in self.transition.targets
@@ -553,9 +574,9 @@ class Flow:
 # The manifest is the IR as JSON: ``{"manifest_version": 1, "flow": {...}}``. Dataclasses become
 # objects with their fields in declaration order; members of a union (transitions, decorators)
 # carry a ``"type"`` key with their tag; tuples become lists; spans become [path, line, column,
-# end_line, end_column]. docs/manifest.md documents it.
+# end_line, end_column]. docs/contracts.md documents it.
 
-_TAGGED: dict[str, type] = {cls.tag: cls for cls in TRANSITIONS}
+_TAGGED: dict[str, type] = {getattr(cls, "tag"): cls for cls in TRANSITIONS}
 _TAGGED_DECORATORS: dict[str, type] = {**STEP_DECORATORS, **FLOW_DECORATORS, "unknown": UnknownDecorator}
 
 
@@ -587,6 +608,34 @@ def dump_manifest(flow: Flow) -> str:
     return json.dumps(to_manifest(flow), indent=2, ensure_ascii=False) + "\n"
 
 
+def relocate(node: Any, paths: dict[str, str]) -> Any:
+    """``node`` (a flow, or any IR value) with every source path in ``paths`` replaced, in its
+    spans and the flow's own ``path``: specs name files relative to the project, not to the
+    directory compile ran from."""
+    if isinstance(node, Span):
+        return dataclasses.replace(node, path=paths.get(node.path, node.path))
+    if isinstance(node, tuple):
+        return tuple(relocate(v, paths) for v in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: relocate(getattr(node, f.name), paths) for f in dataclasses.fields(node)
+                   if f.init and f.name != "path"}
+        if isinstance(node, Flow):
+            changes["path"] = paths.get(node.path, node.path)
+        return dataclasses.replace(node, **changes)
+    return node
+
+
+def plain_value(value: Value) -> Any:
+    """An IR value in its JSON shape: the IR keeps mappings as tuples of (str, value) pairs and
+    lists as tuples; this gives back dicts and lists (for JSON, YAML or Python literals)."""
+    if isinstance(value, tuple) and value and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        return {k: plain_value(v) for k, v in value}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(v) for v in value]
+    return value
+
+
 def _freeze(value: Any) -> Any:
     """JSON lists back to tuples, objects to tuples of pairs (the IR never holds lists or dicts)."""
     if isinstance(value, list):
@@ -594,14 +643,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple((k, _freeze(v)) for k, v in value.items())
     return value
-
-
-def _decode_field(tp: Any, raw: Any) -> Any:
-    if raw is None:
-        return None
-    if tp is Span or (isinstance(tp, str) and tp == "Span"):
-        return Span(*raw)
-    return _freeze(raw)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

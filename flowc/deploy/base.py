@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets as _secrets
 import shutil
 import tempfile
 import time
@@ -22,29 +21,75 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowc.compiler import ir
+from flowc.build import build, in_project
+from flowc.compiler import compile_file, ir
+from flowc.compiler.diagnostics import ERROR, CompileError
+from flowc.exceptions import ParameterError
+from flowc.package import PackageError, build_package
+from flowc.runtime_shim.params import check_assignments
+from flowc.settings import SettingsError, load_settings, value_of
 from flowc.targets import Settings
 
 # Setting names that must never be stored (pyproject) or passed on the command line.
 _SECRET_KEY = re.compile(r"(token|password|passwd|secret|credential|api_key|access_key)", re.I)
 
+_KEY_WORDS = r"(?:token|password|passwd|secret|signature|credential|api_key|access_key)"
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    # Authorization schemes: "Bearer x", "Basic x", and "Token x" (capitalized, as in headers).
+    (re.compile(r"\b((?i:bearer|basic)|Token)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "***"),
-    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-    (re.compile(r"(?i)((?:token|password|secret|signature|credential)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"),
-     r"\1***"),
+    # user:password@ in a URL; the password may hold '/' (up to the last '@' of the word).
+    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^\s/@:]*:[^\s@]*@"), r"\1***@"),
+    # key=value, key: value, "key": "a quoted value, spaces and all", aws_secret_access_key=...
+    (re.compile(r"(?i)(" + _KEY_WORDS + r"[\w-]*[\"']?\s*[=:]\s*)"
+                r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s\"'&,}]+)"), r"\1***"),
 )
 MAX_MESSAGE = 400
+# Environment variables whose values are secrets wherever they turn up (a server may echo them).
+SECRET_ENV = ("ARGO_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AIRFLOW_PASSWORD",
+              "AIRFLOW_API_TOKEN")
+_MIN_SECRET = 4  # shorter values would blank out ordinary words
+
+
+def known_secrets() -> list[str]:
+    """The secret values this process holds, in the forms they may be echoed back in: as they
+    are, without an auth scheme, JSON-escaped and URL-quoted; longest first."""
+    import json
+    import os
+    import urllib.parse
+
+    values: set[str] = set()
+    for name in SECRET_ENV:
+        value = os.environ.get(name, "").strip()
+        if value:
+            values.update((value, value.split(" ", 1)[-1]))
+    server = os.environ.get("ARGO_SERVER", "")
+    userinfo = server.partition("://")[2].rpartition("@")[0]
+    if userinfo:
+        values.add(userinfo.partition(":")[2])
+    forms = {form for v in values for form in (v, json.dumps(v)[1:-1], urllib.parse.quote(v, safe=""))}
+    return sorted((f for f in forms if len(f) >= _MIN_SECRET), key=len, reverse=True)
 
 
 def redact(text: str) -> str:
-    """``text`` on one line with anything that looks like a credential replaced by ``***``."""
+    """``text`` on one line with every known secret value and anything that looks like a
+    credential replaced by ``***``."""
+    for secret in known_secrets():
+        text = text.replace(secret, "***")
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def check_header_value(name: str, value: str) -> str:
+    """``value`` if it can be sent as an HTTP header: visible ASCII and spaces only. A line break
+    would smuggle in a header (and http.client would print the whole value in its error)."""
+    if not all(" " <= ch <= "~" for ch in value):
+        raise DeployError(f"{name} holds a line break, control or non-ASCII character; "
+                          "it cannot be sent as a header (check how it was exported)")
+    return value
 
 
 class DeployError(Exception):
@@ -113,9 +158,9 @@ class Prepared:
     warnings: tuple[str, ...] = ()
 
     def option(self, key: str, default: Any = None) -> Any:
-        """A deploy-only setting: ``[tool.flowc]`` keys flowc's compiler does not know land in
-        ``Settings.extra``."""
-        return dict(self.settings.extra).get(key, default)
+        """A setting by its flat name (``argo_server``), or ``default`` when it is unset."""
+        value = value_of(self.settings, key)
+        return default if value is None else value
 
 
 class Engine(Protocol):
@@ -148,21 +193,15 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
-    from flowc.build import build
-    from flowc.compiler import compile_file
-    from flowc.compiler.diagnostics import ERROR, CompileError
-    from flowc.settings import SettingsError, load_settings
-
     check_no_secrets(overrides, "--set")
-    flow = compile_file(flow_file, flow_name=flow_name).flow
+    flow = in_project(flow_file, compile_file(flow_file, flow_name=flow_name).flow)  # as the spec names it
     overrides = dict(overrides)
     try:
         settings = load_settings(flow_file, overrides)
     except SettingsError as exc:
         raise DeployError(str(exc)) from None
-    check_no_secrets(dict(settings.extra), "[tool.flowc]")
     package_url = None
-    package_dir = dict(settings.extra).get("code_package_dir")
+    package_dir = settings.code_package_dir
     if with_package and package_dir:
         package_url = upload_code_package(flow_file, str(package_dir))
         overrides["code_package"] = package_url
@@ -183,8 +222,6 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 def upload_code_package(flow_file: Path, destination: str) -> str:
     """Build the flow's code package and copy it to ``destination`` (a directory or ``s3://``
     prefix) unless an object of that name (hence that content) is already there; returns its URL."""
-    from flowc.package import PackageError, build_package
-
     with tempfile.TemporaryDirectory(prefix="flowc-package-") as tmp:
         try:
             built = build_package(flow_file, Path(tmp))
@@ -249,9 +286,9 @@ class aws_errors:
     def __enter__(self) -> "aws_errors":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, DeployError):
-            return False
+            return
         try:
             from botocore import exceptions as bx
         except ImportError:  # pragma: no cover - boto3 is in the s3/test extras
@@ -270,25 +307,13 @@ class aws_errors:
             raise DeployError(f"{self.action}: cannot reach AWS: {exc}") from None
         if isinstance(exc, bx.BotoCoreError):
             raise DeployError(f"{self.action}: {exc}") from None
-        return False
-
-
-def new_run_id(prefix: str) -> str:
-    """``<prefix>-<UTC yyyymmddhhmmss>-<6 hex>``: sorts by start time, unique, valid as an SFN
-    execution name, an Airflow run id and a Kubernetes name."""
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    return f"{prefix}-{stamp}-{_secrets.token_hex(3)}"
 
 
 def parse_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
     """``NAME=VALUE`` strings checked against the flow's parameters, as ``flowc run`` checks them."""
-    from flowc.local.runner import RunError, parse_params as check
-
     try:
-        return check(flow, tuple(pairs))
-    except RunError as exc:
-        raise DeployError(str(exc)) from None
-    except ValueError as exc:  # a value the parameter's type refuses
+        return check_assignments(flow, pairs)
+    except ParameterError as exc:
         raise DeployError(str(exc)) from None
 
 
@@ -335,4 +360,4 @@ def iso(value: Any) -> str | None:
 
 
 __all__ = ["Action", "DeployError", "Deployment", "Engine", "Prepared", "RunInfo", "iso",
-           "new_run_id", "parse_params", "prepare", "redact", "wait_for"]
+           "parse_params", "prepare", "redact", "wait_for"]

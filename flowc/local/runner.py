@@ -8,7 +8,6 @@ start-up differs. The graph logic is in ``plan``, the processes in ``processes``
 
 from __future__ import annotations
 
-import difflib
 import shutil
 import signal
 import sys
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import shim
-from flowc.local.plan import Facts, Planner, PlanError, TaskKey
+from flowc.local import RunError, shim
+from flowc.local.plan import Facts, Planner, PlanError, TaskSlot
 from flowc.local.processes import Child, ProcessPool
 from flowc.local.progress import Progress
 
@@ -33,10 +32,6 @@ TIMEOUT_GRACE_SECONDS = 2.0
 _TAIL_LINES = 25
 # Lines of each stream of a finished task shown on the console (all are stored).
 _ECHO_LINES = 200
-
-
-class RunError(RuntimeError):
-    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +57,7 @@ class CloneSource:
 
 @dataclass(slots=True)
 class _Pending:
-    key: TaskKey
+    key: TaskSlot
     attempt: int = 0
     not_before: float = 0.0
 
@@ -73,38 +68,6 @@ class _State:
     delayed: list[_Pending] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     stopping: bool = False
-
-
-def new_run_id() -> str:
-    """Microseconds since the epoch: unique on one machine and sorting in start order."""
-    return str(time.time_ns() // 1000)
-
-
-def parse_params(flow: ir.Flow, pairs: tuple[str, ...]) -> dict[str, str]:
-    """``name=value`` strings checked against the flow's parameters (values stay text: the shim
-    types them); unknown names get a did-you-mean, missing required ones are named."""
-    known = {p.name: p for p in flow.parameters}
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep:
-            raise RunError(f"--param {pair!r}: expected NAME=VALUE")
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; the flow's parameters are {', '.join(sorted(known))}" if known else
-                "; the flow has no parameters")
-            raise RunError(f"--param {pair!r}: {flow.name} has no parameter {name!r}{hint}")
-        values[name] = value
-    missing = [p.name for p in flow.parameters
-               if p.required and p.name not in values and p.default_kind == "none"]
-    if missing:
-        raise RunError(f"missing required parameter(s): {', '.join(missing)} "
-                       f"(pass --param {missing[0]}=VALUE)")
-    for name, text in values.items():
-        shim.check_param(known[name], text)
-    return values
 
 
 class Scheduler:
@@ -136,6 +99,7 @@ class Scheduler:
     def run(self) -> RunResult:
         started = time.monotonic()
         flow_class = shim.load_flow_class(self.flow_file, self.flow)
+        shim.prepare_environments(self.flow, self.flow_file, self.datastore.root)
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
                            self.clone.origin_run_id if self.clone else None)
@@ -177,7 +141,8 @@ class Scheduler:
 
     def _stop_all(self, pool: ProcessPool) -> None:
         for child in pool.terminate_all():
-            self._finish_logs(child)
+            if not self._finish_logs(child):
+                self._echo(child, child.payload.key, force=True)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the loop
 
@@ -212,9 +177,13 @@ class Scheduler:
         self._spawned += 1
         attempt_dir = workdir / str(self._spawned)
         params = self.params if key.step == "start" else {}
-        body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
-                              attempt, params, attempt_dir,
-                              self.clone.origin_run_id if self.clone else None)
+        origin = self.clone.origin_run_id if self.clone else None
+        if shim.has_environment(self.flow, key.step):  # @pypi/@conda: its own interpreter
+            body = shim.environment_task_body(self.flow, self.flow_file, self.task_datastore,
+                                              self.run_id, key, attempt, params, origin)
+        else:
+            body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
+                                  attempt, params, attempt_dir, origin)
         timeout = step.decorator(ir.Timeout)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
         pool.spawn(str(key), body, attempt_dir, timeout=limit, payload=pending)
@@ -224,6 +193,10 @@ class Scheduler:
         pending: _Pending = child.payload  # type: ignore[assignment]
         key, attempt = pending.key, pending.attempt
         done = None
+        # Output the datastore could not take is shown whatever --no-logs says: never lost silently.
+        show_logs = child.returncode == shim.EXIT_LOGS_UNSTORED
+        if show_logs:
+            child.returncode = 0
         if child.returncode == 0:
             done = shim.task_done(self.datastore, self.flow.name, self.run_id, key)
             if done is None:
@@ -233,8 +206,11 @@ class Scheduler:
                                  "(os._exit in the step?)\n")
         if child.returncode != 0:
             # The child stores its logs as it exits; one that crashed or was killed could not.
-            self._finish_logs(child)
-        self._echo(child, key)
+            show_logs = not self._finish_logs(child) or show_logs
+        if show_logs and not self.echo_logs:
+            self.progress.message(f"warning: the output of {key} could not be stored in the "
+                                  f"datastore; here it is")
+        self._echo(child, key, force=show_logs)
         if done is not None:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
             if not state.stopping:
@@ -250,9 +226,11 @@ class Scheduler:
             state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
             return
         self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "failed")
-        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
+        # Its stderr tail goes with the error unless the whole log was just shown.
+        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}",
+                   None if show_logs else child)
 
-    def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
+    def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskSlot,
                  facts: Facts) -> None:
         try:
             released = planner.finished(key, facts)
@@ -289,17 +267,20 @@ class Scheduler:
 
     # ------------------------------------------------------------------ helpers
 
-    def _finish_logs(self, child: Child) -> None:
+    def _finish_logs(self, child: Child) -> bool:
+        """Store a task's logs for it; False (with a warning) when they could not be stored."""
         pending: _Pending = child.payload  # type: ignore[assignment]
         try:
             shim.store_logs(self.datastore, self.flow.name, self.run_id, pending.key,
                             pending.attempt, child.stdout_path, child.stderr_path)
         except Exception as exc:  # noqa: BLE001 - losing a log must not lose the run
             self.progress.message(f"warning: cannot store logs of {pending.key}: {exc}")
+            return False
+        return True
 
-    def _echo(self, child: Child, key: TaskKey) -> None:
+    def _echo(self, child: Child, key: TaskSlot, force: bool = False) -> None:
         """Show what a finished task printed, each line prefixed with the task."""
-        if not self.echo_logs:
+        if not (self.echo_logs or force):
             return
         out: list[str] = []
         for path in (child.stdout_path, child.stderr_path):
@@ -361,13 +342,47 @@ def _ignore_interrupts() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+_TAIL_BYTES = 256 << 10  # the console shows at most this much of a log's end ...
+_LINE_CHARS = 2000  # ... and at most this much of one line
+
+
 def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
-    """(lines left out, the last ``limit`` lines) of a log file."""
+    """(lines left out, the last ``limit`` lines) of a log file, reading at most its last
+    256 KiB and cutting each line at 2,000 characters: a 100 MB single-line log is neither
+    echoed whole nor read into memory (the datastore keeps all of it)."""
     try:
-        if not path.stat().st_size:
-            return 0, []
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if not size:
+                return 0, []
+            start = max(0, size - _TAIL_BYTES)
+            newlines = _count_newlines(handle, start)
+            handle.seek(start)
+            data = handle.read()
     except OSError:
         return 0, []
+    if start and b"\n" in data:  # began inside a line: its end alone would mislead
+        data = data[data.index(b"\n") + 1:]
+        newlines += 1
+    text = data.decode("utf-8", errors="replace")
     lines = text.rstrip("\n").splitlines() if text.strip() else []
-    return max(0, len(lines) - limit), lines[-limit:]
+    skipped = newlines + max(0, len(lines) - limit)
+    return skipped, [_cut(line) for line in lines[-limit:]]
+
+
+def _count_newlines(handle: Any, end: int) -> int:
+    """Newlines in the first ``end`` bytes, counted a chunk at a time."""
+    handle.seek(0)
+    count = 0
+    while handle.tell() < end:
+        chunk = handle.read(min(1 << 20, end - handle.tell()))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+    return count
+
+
+def _cut(line: str) -> str:
+    if len(line) <= _LINE_CHARS:
+        return line
+    return f"{line[:_LINE_CHARS]}... ({len(line) - _LINE_CHARS} more characters in the stored log)"

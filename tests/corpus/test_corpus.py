@@ -15,7 +15,7 @@ import pytest
 
 from flowc.compiler import CompileError, compile_file
 from flowc.compiler.options import CompileOptions, using
-from flowc.targets import Settings, get_target
+from tests.frontend.helpers import emit
 
 CORPUS = Path(__file__).resolve().parent
 EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -59,7 +59,7 @@ CASES = [pytest.param(name, target, marks=[pytest.mark.xfail(strict=True, reason
 @pytest.mark.parametrize("name,target", CASES)
 def test_flow_compiles_for_each_target(name, target):
     flow = _compile(name).flow
-    emitted = get_target(target).emit(flow, Settings())
+    emitted = emit(target, flow)
     codes = sorted({d.code for d in emitted.diagnostics if d.severity == "error"})
     expected = EXPECTED[name]["targets"][target]
     assert codes == ([] if expected == "crash" else expected)

@@ -12,7 +12,7 @@ import pytest
 from flowc.compiler import CompileError, compile_file, ir
 from flowc.compiler.options import CompileOptions, using
 from flowc.compiler.render import dump
-from flowc.targets import Settings, get_target
+from tests.frontend.helpers import emit
 from tests.harness import run_locally, snapshot
 
 FLOW = '''
@@ -86,13 +86,12 @@ def test_config_drives_decorators_parameters_and_flow_decorators(tmp_path):
 
 def test_config_values_reach_every_target(tmp_path):
     with_trigger = compile_with(write(tmp_path, settings__json=json.dumps(SETTINGS)))
-    assert "data_ready" in get_target("argo").emit(with_trigger, Settings()).text  # the sensor's event
+    assert "data_ready" in emit("argo", with_trigger).text  # the sensor's event
     # Step Functions refuses @trigger (FLOW232) whatever its value: the rest without it
     flow = compile_with(write(tmp_path, FLOW.replace('@trigger(event=config_expr("settings.event"))\n', "")))
     texts = {}
-    for target, settings in (("argo", Settings()), ("sfn", Settings(sfn_format="cloudformation")),
-                             ("airflow", Settings())):
-        emitted = get_target(target).emit(flow, settings)
+    for target, settings in (("argo", {}), ("sfn", {"sfn_format": "cloudformation"}), ("airflow", {})):
+        emitted = emit(target, flow, **settings)
         assert [d for d in emitted.diagnostics if d.severity == "error"] == [], target
         texts[target] = emitted.text
         assert "8192" in emitted.text, target  # @resources(memory=cfg["memory"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowc.compiler import compile_file, ir
-from flowc.targets import Settings, get_target
+from tests.frontend.helpers import emit
 from tests.harness import run_locally, snapshot
 
 SHAPES = Path(__file__).resolve().parent.parent / "graph_shapes"
@@ -39,7 +39,7 @@ def test_num_parallel_from_a_parameter_is_a_run_time_width() -> None:
 @pytest.mark.parametrize("target", ["argo", "sfn", "airflow"])
 def test_shape_compiles_for_every_target(stem: str, target: str) -> None:
     result = compile_file(SHAPES / f"{stem}.py")
-    emitted = get_target(target).emit(result.flow, Settings())
+    emitted = emit(target, result.flow)
     assert [d for d in emitted.diagnostics if d.severity == "error"] == []
     for step in result.flow.step_names:  # every step is a task of the spec
         assert step in emitted.text
@@ -117,5 +117,5 @@ def test_sfn_run_matches_flowc_run(stem, tmp_path) -> None:
                    reason="airflow (lead-owned) compares num_parallel=None with its map limit")
 def test_airflow_compiles_a_run_time_num_parallel() -> None:
     flow = compile_file(SHAPES / "parallel_from_parameter.py").flow
-    emitted = get_target("airflow").emit(flow, Settings())
+    emitted = emit("airflow", flow)
     assert [d for d in emitted.diagnostics if d.severity == "error"] == []

@@ -13,7 +13,7 @@ import pytest
 from flowc.compiler import CompileError, compile_file, ir
 from flowc.compiler.options import CompileOptions, using
 from flowc.compiler.render import dump
-from flowc.targets import Settings, get_target
+from tests.frontend.helpers import emit
 from tests.harness import run_locally, snapshot
 
 FLOW = '''
@@ -136,12 +136,12 @@ def test_a_flow_mutator_adds_retry_to_every_step_and_runs_alone(tmp_path, monkey
 def test_the_mutators_effect_is_in_every_targets_spec(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     flow = compile_file(write(tmp_path)).flow
-    argo = get_target("argo").emit(flow, Settings()).text
+    argo = emit("argo", flow).text
     assert argo.count("retryStrategy:") == len(flow.steps)
-    sfn = json.loads(get_target("sfn").emit(flow, Settings()).text)
+    sfn = json.loads(emit("sfn", flow).text)
     retries = [state["Retry"][0]["MaxAttempts"] for state in sfn["States"].values() if "Retry" in state]
     assert retries == [2] * len(flow.steps)
-    airflow = get_target("airflow").emit(flow, Settings()).text
+    airflow = emit("airflow", flow).text
     assert airflow.count("retries=2") == len(flow.steps)
 
 
