@@ -25,6 +25,10 @@ lists the refusals.""")
 _FROM = re.compile(r"^[ \t]*from[ \t]+((?:metaflow|flowc)(?:\.[\w.]+)?)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.M)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]*\b(?:metaflow|flowc)\b[^\n#;]*)", re.M)
 _CURRENT = re.compile(r"\bcurrent\.([A-Za-z_]\w*)")
+_CURRENT_FIELDS = frozenset({"flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
+                             "parameter_names", "namespace", "username", "pathspec", "card", "is_running_flow",
+                             "project_name", "branch_name", "is_production", "project_flow_name", "parallel",
+                             "tags", "get"})
 
 
 def _names(text: str) -> list[str]:
@@ -32,17 +36,26 @@ def _names(text: str) -> list[str]:
             if part.strip()]
 
 
+# Top-level names flowc always has (the authoring API): checked without importing flowc's
+# run-time modules, which would cost a compile more than the check itself.
+_ALWAYS = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "current", "Config",
+                     "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
+                     "USER_SKIP_STEP", *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+
+
 def _candidates(source: str) -> set[tuple[str, str | None]]:
     found: set[tuple[str, str | None]] = set()
     for match in _FROM.finditer(source):
         for name in _names(match.group(2)):
+            if match.group(1) in ("metaflow", "flowc") and name in _ALWAYS:
+                continue
             if surface.refusal(match.group(1), name) is not None:
                 found.add((match.group(1), name))
     for match in _IMPORT.finditer(source):
         for module in _names(match.group(1)):
             if module.split(".")[0] in ("metaflow", "flowc") and surface.refusal(module) is not None:
                 found.add((module, None))
-    for attribute in set(_CURRENT.findall(source)):
+    for attribute in set(_CURRENT.findall(source)) - _CURRENT_FIELDS:
         if surface.current_refusal(attribute) is not None:
             found.add(("current", attribute))
     return found
