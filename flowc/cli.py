@@ -14,29 +14,45 @@ from typing import Any, Callable, NoReturn, TypeVar
 import click
 
 from flowc.compiler import CompileResult
-from flowc.compiler.diagnostics import CompileError, render_json, render_text
+from flowc.compiler.diagnostics import CompileError, one_line, render_json, render_text
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
+_Written = TypeVar("_Written")
 
 
 def _print_diagnostics(error: CompileError, fmt: str) -> None:
     if fmt == "json":
         click.echo(render_json(error.diagnostics), nl=False)
         return
+    from flowc.compiler import read_regular_file
+
     sources: dict[str, list[str]] = {}
     for diag in error.diagnostics:
         path = diag.span.path
-        if path not in sources:
+        if path not in sources and diag.span.line:  # never reopen a FIFO or /dev/zero
             try:
-                sources[path] = Path(path).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
+                sources[path] = read_regular_file(path).decode("utf-8").splitlines()
+            except (CompileError, UnicodeDecodeError):
                 sources[path] = []
     click.echo(render_text(error.diagnostics, sources), err=True, nl=False)
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"flowc: error: {message}", err=True)
+    click.echo(f"flowc: error: {one_line(message)}", err=True)
     sys.exit(1)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush of output that could
+    not be written does not print a second error at exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 # Optional installs: the top-level module a command imports lazily -> the extra that provides it.
@@ -91,6 +107,10 @@ class _FlowcGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except OSError as exc:  # e.g. standard output on a full disk or a closed pipe
+            _silence_stdout()
+            where = f" ({exc.filename})" if exc.filename else " (writing output)"
+            _fail(f"{exc.strerror or exc}{where}")
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -188,7 +208,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
       flowc compile flows/ --target all --output-dir deploy/
       flowc compile flows/ --target all --output-dir deploy/ --check   # in CI
     """
-    from flowc.build import build, check_outputs, parse_targets, write_outputs
+    from flowc.build import build, check_outputs, parse_targets, write_atomically, write_outputs
     from flowc.settings import SettingsError
 
     try:
@@ -219,7 +239,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
             click.echo(single.text, nl=False)
             return
         else:
-            Path(output).write_text(single.text, encoding="utf-8")
+            _write_or_fail(lambda: write_atomically(Path(output), single.text))
             return
     if check:
         diff, missing = check_outputs(result.outputs, output_dir)
@@ -232,8 +252,16 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
                        "without --check and commit the result", err=True)
             sys.exit(1)
         return
-    for path in write_outputs(result.outputs, output_dir):
+    for path in _write_or_fail(lambda: write_outputs(result.outputs, output_dir)):
         click.echo(f"wrote {path}", err=True)
+
+
+def _write_or_fail(write: Callable[[], _Written]) -> _Written:
+    """Run ``write``; a file that cannot be written is one line naming it, not a traceback."""
+    try:
+        return write()
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
 
 
 @main.command("package")

@@ -272,9 +272,6 @@ def _parse(source: str, path: str) -> cst.Module:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise FrontendError(_syntax_error(source, path, exc)) from None
-    except (RecursionError, MemoryError):
-        raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
-                                       ir.Span(path, 0, 0, 0, 0))) from None
 
 
 def _analyze(module: cst.Module, path: str, package: str, follow: Callable[[str], str | None] | None

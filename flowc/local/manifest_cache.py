@@ -30,10 +30,12 @@ def _compiler_fingerprint() -> str:
 
 
 def cache_key(flow_file: Path, flow_name: str | None) -> str | None:
+    from flowc.compiler import CompileError, read_regular_file
+
     try:
-        source = flow_file.read_bytes()
-    except OSError:
-        return None  # the front end reports a missing file properly
+        source = read_regular_file(flow_file)  # never a FIFO or /dev/zero
+    except CompileError:
+        return None  # the front end reports a missing or unreadable file properly
     from flowc.compiler.options import current
 
     digest = hashlib.sha256()
