@@ -18,11 +18,18 @@ from flowc.decorators import (batch, card, catch, conda, conda_base, environment
 from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsException,
                               MetaflowException, MetaflowExceptionWrapper,
                               MissingInMergeArtifactsException, TimeoutException)
+from flowc.config import (Config, ConfigValue, config_expr, pyproject_toml_parser, requirements_txt_parser,
+                          yaml_parser)
 from flowc.flowspec import FlowSpec
+from flowc.user_decorators import (USER_SKIP_STEP, FlowMutator, StepMutator, UserStepDecorator,
+                                   user_step_decorator)
 from flowc.parameters import IncludeFile, JSONType, Parameter
 
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
+    "Config", "ConfigValue", "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
+    "user_step_decorator", "USER_SKIP_STEP", "pyproject_toml_parser", "requirements_txt_parser",
+    "yaml_parser",
     "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
     "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
     "pypi_base", "conda_base", "exit_hook",
@@ -52,4 +59,8 @@ def __getattr__(name: str) -> Any:
         from flowc import api
 
         return getattr(api, name)
+    if name == "metaflow_version":
+        import importlib
+
+        return importlib.import_module("flowc.metaflow_version")
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")

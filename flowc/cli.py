@@ -114,6 +114,34 @@ class _FlowcGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def _compile_time_options(command):
+    """--config, --config-value, --pythonpath and --no-evaluate (what a compile may read or run):
+    set for the whole command, so every compile underneath (run, deploy...) sees them."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args, config_files=(), config_values=(), pythonpath=(), no_evaluate=False, **kwargs):
+        from flowc.compiler.options import CompileOptions, using
+
+        chosen = CompileOptions(tuple(map(tuple, config_files)), tuple(map(tuple, config_values)),
+                                tuple(pythonpath), not no_evaluate)
+        with using(chosen):
+            return command(*args, **kwargs)
+
+    for option in reversed((
+        click.option("--config", "config_files", type=(str, str), multiple=True, metavar="NAME PATH",
+                     help="Read Config NAME from the file PATH (repeatable)."),
+        click.option("--config-value", "config_values", type=(str, str), multiple=True, metavar="NAME TEXT",
+                     help="Config NAME's value as text for its parser, JSON by default (repeatable)."),
+        click.option("--pythonpath", multiple=True, metavar="DIR",
+                     help="Another root for the flow's project-local imports (repeatable)."),
+        click.option("--no-evaluate", is_flag=True,
+                     help="Refuse to run any code at compile time (Config parser functions, mutators)."),
+    )):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @click.group(cls=_FlowcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flowc")
 def main() -> None:
@@ -165,6 +193,7 @@ def main() -> None:
               help="Any setting, as in [tool.flowc] (repeatable); `flowc config` lists them.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
                     diag_format: str, sets: tuple[str, ...], **overrides: Any) -> None:
@@ -343,6 +372,7 @@ def _local_run_options(command: _Command) -> _Command:
 @_local_run_options
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
                 run_id_file: Path | None, flow_name: str | None, echo_logs: bool,
                 diag_format: str) -> None:
@@ -422,6 +452,7 @@ def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def ir_command(flow_file: Path, as_json: bool, flow_name: str | None, diag_format: str) -> None:
     """Print the typed IR of FLOW_FILE: a readable dump, or with --json the manifest the runtime
     shim and the targets consume."""
@@ -439,6 +470,7 @@ def ir_command(flow_file: Path, as_json: bool, flow_name: str | None, diag_forma
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--diagnostics-format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def graph_command(flow_file: Path, graph_format: str, flow_name: str | None, diag_format: str) -> None:
     """Print the step graph of FLOW_FILE as Mermaid or DOT text."""
     from flowc.compiler.render import dot, mermaid
@@ -527,6 +559,7 @@ def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
 @_engine_options
 @click.option("--code-package-dir", metavar="DIR|s3://BUCKET/PREFIX",
               help="Build the flow's code package, upload it here and deploy a spec that uses it.")
+@_compile_time_options
 def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
                    diag_format: str, code_package_dir: str | None) -> None:
     """Compile FLOW_FILE and create or update its deployment on the engine (idempotent).

@@ -32,6 +32,9 @@ def install_metaflow_alias() -> None:
     sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
                         "metaflow.parameters": parameters, "metaflow.current": current_module,
                         "metaflow.decorators": decorators})
+    from flowc import surface
+
+    surface.install_aliases(sys.meta_path)  # metaflow.client, ... (flowc.surface.MODULES)
 
 
 def file_sha256(path: str) -> str:
@@ -72,6 +75,9 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     dotted = flow_file if resolved != flow_file else None
     path = os.path.abspath(resolved)
     cache_key = (path, manifest.name, manifest.source_sha256)
+    from flowc import config
+
+    config.install(manifest.configs)  # decorator arguments and steps read the compiled values
     cached = _LOADED.get(cache_key)
     if cached is not None:
         return cached

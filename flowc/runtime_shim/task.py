@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from flowc.compiler import ir
+from flowc.config import artifacts as config_artifacts
 from flowc.current import Parallel, current
-from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
+from flowc.decorators import DecoratorSpec, flow_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, ParameterError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
 
@@ -83,11 +85,8 @@ def max_attempts(node: ir.Step) -> int:
 
 
 def _decorator_kwargs(node: ir.Step, func: Any, cls: type, name: str) -> dict[str, Any] | None:
-    """The user's decorator arguments as imported (exact), else the manifest's record."""
-    for spec in step_decorators(func):
-        if spec.name == name:
-            defaults = {f.name: f.default for f in ir.decorator_arguments(cls)}
-            return {**defaults, **dict(spec.kwargs)}
+    """The manifest's record: what was compiled, mutators' edits and config values included
+    (the decorator as written on ``func`` may differ: a mutator may have changed or removed it)."""
     record = node.decorator(cls)
     if record is None:
         return None
@@ -130,6 +129,8 @@ class _Task:
         self.node = request.manifest.step(request.step)
         self.key = request.key
         self.param_names = params.parameter_names(request.flow_class, request.manifest)
+        # configs are stored and inherited like parameters (artifacts named by attribute)
+        self.constant_names = (*self.param_names, *(c.attribute for c in request.manifest.configs))
 
     def loader(self, name: str, ref: ArtifactRef) -> Any:
         return self.ds.load_artifact(self.flow.name, name, ref)
@@ -145,10 +146,11 @@ class _Task:
         request = self.request
         if self.node.name == "start" or not self.node.in_steps:
             values = params.resolve_parameters(request.flow_class, self.flow, request.params)
-            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.param_names,
+            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.constant_names,
                               task_label=self.key.pathspec)
             instance = request.flow_class._flowc_new(state)
             instance.__dict__.update(values)
+            instance.__dict__.update(config_artifacts(self.flow.configs))
             instance.__dict__[FOREACH_STACK] = []
             self._record_run(values)
             return instance, []
@@ -160,7 +162,7 @@ class _Task:
             return self._build_join(parents), parents
         parent = parents[0]
         refs = {name: ArtifactRef.from_json(r) for name, r in parent.done["artifacts"].items()}
-        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.param_names,
+        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.constant_names,
                           task_label=self.key.pathspec)
         instance = request.flow_class._flowc_new(state)
         splitter = self.flow.step(parent.step)
@@ -183,9 +185,9 @@ class _Task:
         views = [self.view(p, f"{self.flow.name}/{self.request.run_id}/{p.step}/{p.task_id}")
                  for p in parents]
         first = parents[0].done["artifacts"]
-        refs = {name: ArtifactRef.from_json(first[name]) for name in self.param_names if name in first}
+        refs = {name: ArtifactRef.from_json(first[name]) for name in self.constant_names if name in first}
         state = TaskState(self.node.name, refs, self.loader, is_join=True, inputs=Inputs(views),
-                          parameter_names=self.param_names, task_label=self.key.pathspec)
+                          parameter_names=self.constant_names, task_label=self.key.pathspec)
         instance = self.request.flow_class._flowc_new(state)
         stack = views[0]._flowc_frames()
         split = graph.split_of(self.flow, self.node.name)
@@ -249,7 +251,7 @@ class _Task:
                                 "there is nothing to run (guard it with a switch)")
             return {"foreach": {"width": width, "var": transition.items}}
         if isinstance(transition, ir.Parallel):
-            return {"foreach": {"width": int(transition.num_parallel), "var": None}}
+            return {"foreach": {"width": _parallel_width(name, transition, call), "var": None}}
         if isinstance(transition, ir.Switch):
             try:
                 value = getattr(instance, transition.condition)
@@ -391,10 +393,10 @@ def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], 
         if prepared.secrets and prepared.secrets.get("sources"):
             env.update(resolve_secrets(list(prepared.secrets["sources"]), prepared.secrets.get("role")))
         with task_environment(env), enforce_timeout(prepared.timeout_seconds, prepared.task.key.pathspec):
-            if prepared.state.is_join:
-                prepared.func(instance, prepared.state.inputs)
-            else:
-                prepared.func(instance)
+            # through the user step decorators on it, if any (flowc.user_decorators)
+            call_step(prepared.func, instance, prepared.task.node.name,
+                      prepared.state.inputs if prepared.state.is_join else None,
+                      auto_next_for(instance, prepared.task.node.transition))
         return prepared.task.transition_facts(instance, called=True), False
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
         catch = prepared.catch
@@ -461,3 +463,13 @@ def _failed(request: TaskRequest, started: float, exc: BaseException, last_attem
     return TaskResult(ok=False, pathspec=request.key.pathspec, attempt=request.attempt,
                       error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
                       retryable=retryable)
+
+
+def _parallel_width(step: str, transition: ir.Parallel, call: Any) -> int:
+    """The gang size: compiled in, or (``num_parallel=self.x``) the value the step passed."""
+    if transition.num_parallel is not None:
+        return int(transition.num_parallel)
+    width = getattr(call, "num_parallel", None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise StepError(f"step {step!r}: num_parallel must be a positive integer, got {width!r}")
+    return width

@@ -495,7 +495,7 @@ RUNTIME_DEFAULT = textwrap.dedent('''
     from flowc import FlowSpec, Parameter, step
 
     class RuntimeDefaultFlow(FlowSpec):
-        user = Parameter("user", default=os.environ.get("USER", "nobody"))
+        user = Parameter("user", default=lambda ctx: os.environ.get("USER", "nobody"))  # run time
         size = Parameter("size", default=2, type=int)
         token = Parameter("token", required=True)
 
