@@ -24,6 +24,7 @@ from flowc.flowspec import FlowSpec
 from flowc.user_decorators import (USER_SKIP_STEP, FlowMutator, StepMutator, UserStepDecorator,
                                    user_step_decorator)
 from flowc.parameters import IncludeFile, JSONType, Parameter
+from flowc import mutators as _mutators  # noqa: F401 - installs the run-time mutator hooks
 
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",

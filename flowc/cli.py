@@ -114,13 +114,14 @@ class _FlowcGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-def _compile_time_options(command):
+def _compile_time_options(command: _Command) -> _Command:
     """--config, --config-value, --pythonpath and --no-evaluate (what a compile may read or run):
     set for the whole command, so every compile underneath (run, deploy...) sees them."""
     import functools
 
     @functools.wraps(command)
-    def wrapper(*args, config_files=(), config_values=(), pythonpath=(), no_evaluate=False, **kwargs):
+    def wrapper(*args: Any, config_files: Any = (), config_values: Any = (), pythonpath: Any = (),
+                no_evaluate: bool = False, **kwargs: Any) -> Any:
         from flowc.compiler.options import CompileOptions, using
 
         chosen = CompileOptions(tuple(map(tuple, config_files)), tuple(map(tuple, config_values)),
@@ -139,7 +140,7 @@ def _compile_time_options(command):
                      help="Refuse to run any code at compile time (Config parser functions, mutators)."),
     )):
         wrapper = option(wrapper)
-    return wrapper
+    return wrapper  # type: ignore[return-value]  # the same callable, with more click options
 
 
 @click.group(cls=_FlowcGroup, context_settings={"help_option_names": ["-h", "--help"]})

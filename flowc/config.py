@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any, Iterator
 
 _VALUES: dict[str, Any] = {}  # config name -> resolved (JSON) value, installed from the manifest
@@ -60,7 +61,7 @@ class ConfigValue(dict):
     def _read_only(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("a config is read-only")
 
-    __setitem__ = __delitem__ = __setattr__ = _read_only  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __setattr__ = _read_only
     clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,7 +133,10 @@ def config_expr(expression: str) -> Any:
 # compiler applies them (flowc.compiler.configs); flows import them from here.
 
 def toml_loads(text: str) -> Any:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib
 
     return tomllib.loads(text)
 

@@ -17,6 +17,7 @@ import json
 from typing import Any, Iterator
 
 from flowc.compiler import ir
+from flowc import user_decorators
 from flowc.user_decorators import MUTATORS, REGISTRY, FlowMutator, StepMutator, _Decorator
 
 
@@ -44,9 +45,9 @@ def _spec_name(deco_type: Any, deco_kwargs: dict[str, Any]) -> tuple[str, dict[s
         return (user.__name__ if user else name), {**parsed, **deco_kwargs}, user
     if isinstance(deco_type, type) and issubclass(deco_type, _Decorator):
         return deco_type.__name__, dict(deco_kwargs), deco_type
-    name = getattr(deco_type, "__name__", None)
-    if name in ir.STEP_DECORATORS or name in ir.FLOW_DECORATORS:
-        return name, dict(deco_kwargs), None
+    named = getattr(deco_type, "__name__", None)
+    if isinstance(named, str) and (named in ir.STEP_DECORATORS or named in ir.FLOW_DECORATORS):
+        return named, dict(deco_kwargs), None
     raise MutationError(f"add_decorator() cannot add {deco_type!r}")
 
 
@@ -242,7 +243,7 @@ def apply_recorded(namespaces: list[dict[str, Any]], payload: dict[str, Any]) ->
     every ``mutate``, as Metaflow orders them; return the edits."""
     edits: list[dict[str, Any]] = []
     flow = MutableFlow(payload["flow"], edits)
-    staged: list[tuple[Any, Any]] = []
+    staged: list[tuple[Any, Any, int]] = []  # (mutator, what it edits, its position)
     for mutator in payload["mutators"]:
         cls = namespaces[mutator.get("module", 0)][mutator["class"]]
         args, kwargs = mutator.get("args", []), mutator.get("kwargs", {})
@@ -328,3 +329,6 @@ def apply_step_mutators_at_run_time(flow_cls: type, func: Any) -> None:
 
 
 __all__ = ["MutableFlow", "MutableStep", "MutationError", "apply_recorded"]
+
+
+user_decorators.RUN_TIME_HOOKS.update(flow=apply_at_run_time, step=apply_step_mutators_at_run_time)

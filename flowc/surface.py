@@ -103,7 +103,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         import types
 
         package = types.ModuleType(spec.name)
-        package.__path__ = []  # type: ignore[attr-defined]
+        package.__path__ = []
         return package
 
     def exec_module(self, module: Any) -> None:

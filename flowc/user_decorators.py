@@ -25,6 +25,10 @@ MUTATORS = "_flowc_step_mutators"
 FLOW_MUTATORS = "_flowc_flow_mutators"
 
 
+# How mutators apply at run time lives in flowc.mutators, which builds on this module; it installs
+# its two functions here when imported (flowc/__init__.py imports it), so the modules form no cycle.
+RUN_TIME_HOOKS: dict[str, Callable[..., None]] = {}
+
 class UserDecoratorError(TypeError):
     pass
 
@@ -66,7 +70,10 @@ class _Decorator:
 
     def _attach(self, step: Callable[..., Any]) -> Callable[..., Any]:
         while isinstance(step, _Decorator):  # stacked user decorators: attach to the function
-            step = step._step
+            inner = step._step
+            if inner is None:
+                raise UserDecoratorError(f"{type(self).__name__} decorates a step method")
+            step = inner
         if not callable(step):
             raise UserDecoratorError(f"{type(self).__name__} decorates a step method")
         self._step = step
@@ -194,9 +201,7 @@ def call_step(func: Callable[..., Any], flow: Any, step_name: str, inputs: Any,
             auto_next(next_kwargs)
 
     if getattr(func, MUTATORS, None):
-        from flowc.mutators import apply_step_mutators_at_run_time
-
-        apply_step_mutators_at_run_time(type(flow), func)
+        RUN_TIME_HOOKS["step"](type(flow), func)
         wrappers = [w for w in getattr(func, WRAPPERS, []) if isinstance(w, UserStepDecorator)]
     if not wrappers:
         plain(func)
@@ -219,6 +224,10 @@ class StepMutator(_Decorator):
 
 class FlowMutator:
     """A class decorator editing the whole flow (``pre_mutate`` / ``mutate(mutable_flow)``)."""
+
+    _flow_cls: type | None
+    _args: tuple[Any, ...]
+    _kwargs: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -244,9 +253,7 @@ class FlowMutator:
         if self._args or self._kwargs or "init" in type(self).__dict__:
             self.init(*self._args, **self._kwargs)
         setattr(flow_cls, FLOW_MUTATORS, [*flow_cls.__dict__.get(FLOW_MUTATORS, []), self])
-        from flowc.mutators import apply_at_run_time
-
-        apply_at_run_time(flow_cls, self)
+        RUN_TIME_HOOKS["flow"](flow_cls, self)
         return flow_cls
 
     def init(self, *args: Any, **kwargs: Any) -> None:

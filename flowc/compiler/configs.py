@@ -191,6 +191,7 @@ def _parse(name: str, text: str, parser: cst.BaseExpression | None,
     try:
         if function is not None:
             return function(text)
+        assert parser is not None, "a parser label without a function names a parser expression"
         return _run_parser(name, label, parser, text, ctx, evaluated)
     except _Failure:
         raise

@@ -124,9 +124,10 @@ class Extension:
         found, value = self._config_path(node)
         if found:
             return freeze(value)
-        origin = self.origin(node) if self.external is not None else None
-        if origin is not None and "." in origin:
-            found, value = self.external(origin)
+        external = self.external
+        origin = self.origin(node) if external is not None else None
+        if external is not None and origin is not None and "." in origin:
+            found, value = external(origin)
             if found:
                 return value
         if isinstance(node, cst.Name):
@@ -153,9 +154,9 @@ class Extension:
             if not isinstance(text, str):
                 raise NotStatic(node.args[0].value, "config_expr() takes a string")
             return self.config_expression(text, node, constants)
-        builtin = _SAFE_BUILTINS.get(node.func.value) \
-            if self.config_expression_only and isinstance(node.func, cst.Name) else None
-        if builtin is not None and node.func.value not in self.aliases and node.func.value not in constants \
+        name = node.func.value if isinstance(node.func, cst.Name) else None
+        builtin = _SAFE_BUILTINS.get(name) if self.config_expression_only and name is not None else None
+        if builtin is not None and name not in self.aliases and name not in constants \
                 and all(not a.star and a.keyword is None for a in node.args):
             values = [evaluate(a.value, constants) for a in node.args]
             try:

@@ -402,7 +402,7 @@ class _Project:
             found = self.base(b.value, module)
             if found == ("api", "FlowSpec"):
                 return True
-            if found is not None and found[0] == "class" and self.is_flow(*found[1], seen | {id(cls)}):
+            if found is not None and found[0] == "class" and self.is_flow(found[1][0], found[1][1], seen | {id(cls)}):
                 return True
         return False
 
@@ -437,7 +437,7 @@ class _Project:
                 continue
             found = self.base(b.value, module)
             if found is not None and found[0] == "class":
-                kinds |= self.user_kinds(*found[1], depth=depth + 1)
+                kinds |= self.user_kinds(found[1][0], found[1][1], depth=depth + 1)
         return frozenset(kinds)
 
     def lineage(self, cls: cst.ClassDef, module: _Module) -> list[tuple[cst.ClassDef, _Module]]:
@@ -645,7 +645,7 @@ class _FlowLowering:
                 self.extension.failed.add(attribute)
                 name = call.args[0].value if call.args else None
                 if isinstance(name, cst.SimpleString):
-                    self.extension.failed.add(name.evaluated_value)
+                    self.extension.failed.add(str(name.evaluated_value))
             else:
                 self.configs.append(resolved.config)
                 self.evaluated.extend(resolved.evaluated)
@@ -793,7 +793,7 @@ class _FlowLowering:
         here): True when ``d`` is one of them and has been handled."""
         work = getattr(self, "work", None)
         found = work.definition(target, self.current) if work is not None else None
-        kinds = work.user_kinds(*found) if found is not None else frozenset()
+        kinds = work.user_kinds(*found) if work is not None and found is not None else frozenset()
         if not kinds:
             return False
         wanted = {"FlowMutator"} if scope == "flow" else {"StepMutator", "UserStepDecorator", "user_step_decorator"}
@@ -817,6 +817,7 @@ class _FlowLowering:
                 kwargs[arg.keyword.value] = value
             else:
                 args.append(value)
+        assert found is not None  # kinds were found for it
         definition, where = found
         self.mutators.append(mutation.Mutator(definition.name.value, where.module, where.constants,
                                               None if scope == "flow" else self.step_name, args, kwargs,

@@ -105,7 +105,7 @@ request = json.loads(sys.stdin.read())
 sys.path[:0] = request["path"]
 from flowc.runtime_shim.loader import install_metaflow_alias
 install_metaflow_alias()
-import flowc.compiler.isolated_driver as driver
+import flowc.isolated_driver as driver
 sys.stdout.write(json.dumps(driver.run(request)))
 """
 

@@ -105,9 +105,9 @@ def _dump(flow: ir.Flow) -> str:
         plain = " (plain)" if config.plain else ""
         out.append(f"  Config {config.attribute} {config.name!r}{plain} = {value}  # from {config.origin}, "
                    f"{_span(config.span)}")
-    for record in flow.evaluated:
-        detail = f": {record.detail}" if record.detail else ""
-        out.append(f"  evaluated at compile time: {record.kind} {record.name}{detail}  # {_span(record.span)}")
+    for evaluated in flow.evaluated:
+        detail = f": {evaluated.detail}" if evaluated.detail else ""
+        out.append(f"  evaluated at compile time: {evaluated.kind} {evaluated.name}{detail}  # {_span(evaluated.span)}")
     if flow.sources:
         out.append(f"  sources {', '.join(flow.sources)}")
     for step in flow.steps:

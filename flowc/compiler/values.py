@@ -166,7 +166,7 @@ def collect_constants(module: cst.Module, extension: Any = None) -> Constants:
     ``extension``, values it knows (``IMAGE = os.getenv("IMAGE", "...")``) count as static.
     """
     counts: dict[str, int] = {}
-    values: dict[str, Any] = Constants()
+    values = Constants()
     values.extension = extension
     nodes: dict[str, cst.BaseExpression] = {}
     for statement in module.body:

@@ -274,8 +274,9 @@ class _Lowering:
                     f"of the widths and must stay within max_map_length (default "
                     f"{MAX_MAP_LENGTH})", step.next_span or step.span, WARNING,
                     "raise [core] max_map_length in airflow.cfg if the product can exceed it"))
-            if isinstance(step.transition, ir.Parallel) and step.transition.num_parallel > MAX_MAP_LENGTH:
-                self.error(FLOW264, f"num_parallel={step.transition.num_parallel} exceeds Airflow's "
+            width = step.transition.num_parallel if isinstance(step.transition, ir.Parallel) else None
+            if width is not None and width > MAX_MAP_LENGTH:  # None: known only at run time
+                self.error(FLOW264, f"num_parallel={width} exceeds Airflow's "
                            f"default max_map_length ({MAX_MAP_LENGTH})", step.next_span or step.span,
                            "lower num_parallel or raise [core] max_map_length")
 
