@@ -21,8 +21,7 @@ CORPUS = Path(__file__).resolve().parent
 EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 TARGETS = ("argo", "sfn", "airflow")
 # Target defects reported to the target owner, asserted as strict expected failures.
-KNOWN_TARGET_CRASHES = {("netflix_metaflow/test/parallel/parallel_test_flow.py", "airflow"):
-                        "airflow compares a run-time num_parallel (None) with its map limit"}
+KNOWN_TARGET_CRASHES: dict[tuple[str, str], str] = {}  # (flow, target) -> why, as strict xfails
 
 
 def _options(entry: dict) -> CompileOptions:

@@ -56,13 +56,7 @@ def test_join_holds_one_input_per_branch_that_ran(stem, params, artifact, expect
     assert [list(v) if isinstance(v, tuple) else v for v in join_task[artifact]] == expected
 
 
-# The Argo target (lead-owned) makes a join inside a split depend on every switch case with
-# `&&`, so when one case is skipped the join never runs: reported, expected to fail until fixed.
-ARGO_BROKEN = {("mf_switch_in_branch", None), ("mf_switch_in_branch", "case2"), ("switch_case_into_join", None)}
-ARGO_CASES = [pytest.param(c[0], c[1], id=f"{c[0]}-{c[1]}", marks=[pytest.mark.xfail(
-    strict=True, reason="argo: join after a switch in a branch waits for skipped cases")]
-    if (c[0], c[1] and next(iter(c[1].values()))) in ARGO_BROKEN else [])
-    for c in CASES if c[0] != "parallel_from_parameter"]
+ARGO_CASES = [pytest.param(c[0], c[1], id=f"{c[0]}-{c[1]}") for c in CASES if c[0] != "parallel_from_parameter"]
 
 
 @pytest.mark.parametrize("stem,params", ARGO_CASES)
@@ -120,8 +114,6 @@ def test_sfn_run_matches_flowc_run(stem, tmp_path) -> None:
     assert remote == snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="airflow (lead-owned) compares num_parallel=None with its map limit")
 def test_airflow_compiles_a_run_time_num_parallel() -> None:
     flow = compile_file(SHAPES / "parallel_from_parameter.py").flow
     emitted = emit("airflow", flow)
