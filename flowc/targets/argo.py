@@ -325,9 +325,9 @@ class Lowering:
         such a group needs its tasks finished, none failed, and one succeeded."""
         groups: dict[str, list[str]] = {}
         for parent in step.in_steps:
-            if parent == step.name or self.representative(parent, opener) is None:
-                continue
             rep = self.representative(parent, opener)
+            if parent == step.name or rep is None:
+                continue
             task = task_names[rep + "\0body"] if rep != parent else task_names[parent]
             switch = self.owning_switch(parent, step.name) if rep == parent else None
             members = groups.setdefault(switch or "task:" + task, [])
