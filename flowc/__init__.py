@@ -30,13 +30,13 @@ __all__ = [
     "MissingInMergeArtifactsException", "TimeoutException", "CaughtException",
     "MetaflowExceptionWrapper",
     "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-    "default_namespace", "get_metadata", "metadata", "datastore",
+    "default_namespace", "get_metadata", "metadata", "default_metadata", "datastore", "Metaflow",
     "compile", "Runner", "Deployer",
 ]
 
 _CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
                            "get_namespace", "default_namespace", "get_metadata", "metadata",
-                           "datastore"})
+                           "default_metadata", "datastore", "Metaflow"})
 
 _API_NAMES = frozenset({"compile", "Runner", "Deployer"})
 

@@ -21,17 +21,28 @@ class FlowLoadError(RuntimeError):
     """The flow file cannot be used with this manifest (missing, stale, not importable)."""
 
 
+# ``metaflow.<name>`` -> the flowc module that provides it (all standard-library only at import).
+METAFLOW_MODULES = {
+    "metaflow.exception": "flowc.exceptions",
+    "metaflow.parameters": "flowc.parameters",
+    "metaflow.decorators": "flowc.decorators",
+    "metaflow.client": "flowc.client",
+}
+
+
 def install_metaflow_alias() -> None:
-    """Make ``import metaflow`` (and a few common submodules) resolve to flowc's API."""
+    """Make ``import metaflow`` (and the submodules user code imports) resolve to flowc's API."""
     import flowc
-    from flowc import decorators, exceptions, parameters
     from flowc.current import current
 
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
-    sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
-                        "metaflow.parameters": parameters, "metaflow.current": current_module,
-                        "metaflow.decorators": decorators})
+    sys.modules.update({"metaflow": flowc, "metaflow.current": current_module})
+    for alias, target in METAFLOW_MODULES.items():
+        module = sys.modules[alias] = importlib.import_module(target)
+        # ``import metaflow.exception`` then reads the attribute ``exception`` of ``metaflow``.
+        if not isinstance(getattr(flowc, alias.split(".", 1)[1], None), types.ModuleType):
+            setattr(flowc, alias.split(".", 1)[1], module)
 
 
 def file_sha256(path: str) -> str:
