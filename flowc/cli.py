@@ -222,9 +222,12 @@ def _local_run_options(command):
 @_local_run_options
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A user tag of the run (repeatable).")
+@click.option("--namespace", "namespace", metavar="NS", help="The namespace the client sees inside "
+              "the run's tasks (default user:<name>; '' for every run).")
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
                 run_id_file: Path | None, flow_name: str | None, echo_logs: bool,
-                diag_format: str) -> None:
+                diag_format: str, tags: tuple[str, ...] = (), namespace: str | None = None) -> None:
     """Run FLOW_FILE locally: every task forked from one process that imported the flow once.
 
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
@@ -235,7 +238,8 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 
     try:
         result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
-                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs)
+                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs,
+                          tags=tags, namespace=namespace)
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)

@@ -42,7 +42,7 @@ class Current:
 
     _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
                "parameter_names", "namespace", "username", "project_name", "branch_name",
-               "is_production", "project_flow_name", "parallel", "tags")
+               "is_production", "project_flow_name", "parallel", "tags", "trigger")
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}

@@ -53,8 +53,10 @@ def check_param(param: ir.Parameter, text: str) -> None:
 
 
 def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
-              params: dict[str, str], origin_run_id: str | None) -> None:
-    """The run record, then the manifest the run was scheduled from (for resume and audits)."""
+              params: dict[str, str], origin_run_id: str | None,
+              extra: dict[str, Any] | None = None) -> None:
+    """The run record, then the manifest the run was scheduled from (for resume and audits).
+    ``extra`` adds fields such as the user's ``tags`` and ``namespace``."""
     store.backend.put_bytes(f"{store.run_key(flow.name, run_id)}/manifest.json",
                             ir.dump_manifest(flow).encode("utf-8"))
     store.write_run(flow.name, run_id, {
@@ -68,6 +70,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "source_sha256": flow.source_sha256,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
+        **(extra or {}),
     })
 
 

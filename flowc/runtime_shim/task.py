@@ -115,6 +115,36 @@ def _project_fields(request: TaskRequest) -> dict[str, Any]:
             "project_flow_name": f"{name}.{branch_name}.{request.manifest.name}"}
 
 
+def system_tags(request: TaskRequest) -> list[str]:
+    """Metaflow's system tags of a run: the user (its default namespace), the runtime, the
+    date, and with @project the project, branch and, in production, the production token."""
+    import datetime
+    import platform
+
+    tags = [f"user:{params.username()}", "runtime:dev", f"python_version:{platform.python_version()}",
+            f"date:{datetime.date.today().isoformat()}"]
+    project = _project_fields(request)
+    if project:
+        tags += [f"project:{project['project_name']}", f"project_branch:{project['branch_name']}"]
+        if project["is_production"]:
+            tags.append(production_namespace(project))
+    return sorted(tags)
+
+
+def production_namespace(project: Mapping[str, Any]) -> str:
+    """The namespace of a production deployment: its project flow name is the token."""
+    return f"production:{project['project_flow_name']}"
+
+
+def _run_facts(request: TaskRequest) -> dict[str, Any]:
+    """``current``'s run-level fields (tags, namespace, trigger) from run.json."""
+    record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
+    project = _project_fields(request)
+    default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
+    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
+    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+
+
 def _item_at(items: Any, index: int) -> Any:
     try:
         return items[index]
@@ -214,6 +244,7 @@ class _Task:
         record.setdefault("run_id", self.request.run_id)
         record.setdefault("created_at", now())
         record.setdefault("status", "running")
+        record.setdefault("system_tags", system_tags(self.request))
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
@@ -334,8 +365,8 @@ def run_task(request: TaskRequest) -> TaskResult:
         current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
                      task_id=request.task_id, retry_count=request.attempt,
                      origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
-                     namespace=f"user:{params.username()}", username=params.username(),
-                     tags=[], **_project_fields(request), **gang)
+                     username=params.username(), **_run_facts(request),
+                     **_project_fields(request), **gang)
     except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
         return _failed(request, started, exc, last_attempt)
     caught = False
