@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 from typing import Any
 
@@ -38,18 +39,23 @@ class CardCollector:
 
 
 class Current:
-    """Filled in by the runtime shim before a step runs and cleared afterwards."""
+    """Filled in by the runtime shim before a step runs and cleared afterwards.
+
+    Outside a task every field is None and ``is_running_flow`` is False, as in Metaflow.
+    ``_manifest`` and ``_datastore`` are private: they back ``graph``, ``run`` and ``task``.
+    """
 
     _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
                "parameter_names", "namespace", "username", "project_name", "branch_name",
                "is_production", "project_flow_name", "parallel", "tags", "trigger")
+    _PRIVATE = ("_manifest", "_datastore")
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
-        self._card: CardCollector | None = None
+        self._card: Any = None
 
     def _set(self, **values: Any) -> None:
-        unknown = set(values) - set(self._FIELDS)
+        unknown = set(values) - set(self._FIELDS) - set(self._PRIVATE)
         if unknown:
             raise TypeError(f"unknown current fields {sorted(unknown)}")
         self._values = dict(values)
@@ -66,8 +72,12 @@ class Current:
             return self._values.get(name)
         raise AttributeError(f"current has no attribute {name!r}")
 
+    def __contains__(self, name: str) -> bool:
+        return self._values.get(name) is not None or (name in ("card", "graph", "run", "task", "tempdir")
+                                                      and self.is_running_flow)
+
     @property
-    def card(self) -> CardCollector:
+    def card(self) -> Any:
         if self._card is None:
             self._card = CardCollector()
         return self._card
@@ -82,11 +92,59 @@ class Current:
             return None
         return "/".join((self.flow_name, self.run_id, self.step_name, self.task_id))
 
+    @property
+    def tempdir(self) -> str | None:
+        """A scratch directory for the task (Metaflow's default: the working directory)."""
+        return os.environ.get("METAFLOW_TEMPDIR", ".") if self._values else None
+
+    @property
+    def graph(self) -> dict[str, Any] | None:
+        """The flow's graph in the shape of Metaflow's ``_graph_info``."""
+        manifest = self._values.get("_manifest")
+        return graph_info(manifest) if manifest is not None else None
+
+    @property
+    def run(self) -> Any:
+        """The client's Run of the running task (Metaflow's ``current.run``)."""
+        if not self._values:
+            return None
+        from flowc.client import Run
+
+        return Run(f"{self.flow_name}/{self.run_id}", self._values.get("_datastore"), _namespace_check=False)
+
+    @property
+    def task(self) -> Any:
+        """The client's Task of the running task; it exists for readers once it has finished."""
+        if not self._values:
+            return None
+        from flowc.client import Task
+
+        return Task(self.pathspec, self._values.get("_datastore"), _namespace_check=False)
+
     def get(self, name: str, default: Any = None) -> Any:
-        return self._values.get(name, default)
+        value = self._values.get(name) if not name.startswith("_") else None
+        return default if value is None else value
 
     def __repr__(self) -> str:
         return f"current({self.pathspec or 'not running'})"
+
+
+_KINDS = {"foreach": "split-foreach", "split": "split-static", "switch": "split-switch"}
+
+
+def graph_info(manifest: Any) -> dict[str, Any]:
+    """Metaflow's ``_graph_info`` (``file``, ``name``, ``doc``, ``steps``) from a manifest."""
+    steps = {}
+    for node in manifest.steps:
+        kind = node.kind
+        if kind == "split" and type(node.transition).__name__ == "Parallel":
+            kind = "split-parallel"
+        steps[node.name] = {"name": node.name, "type": _KINDS.get(kind, kind), "line": node.span.line,
+                            "doc": node.docstring or "", "next": list(node.transition.targets),
+                            "decorators": [{"name": d.tag} for d in node.decorators]}
+    return {"file": os.path.basename(manifest.path), "name": manifest.name,
+            "doc": manifest.docstring or "", "steps": steps,
+            "parameters": [{"name": p.name, "type": p.type} for p in manifest.parameters]}
 
 
 current = Current()

@@ -366,7 +366,8 @@ def run_task(request: TaskRequest) -> TaskResult:
                      task_id=request.task_id, retry_count=request.attempt,
                      origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
                      username=params.username(), **_run_facts(request),
-                     **_project_fields(request), **gang)
+                     **_project_fields(request), **gang,
+                     _manifest=request.manifest, _datastore=request.datastore)
     except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
         return _failed(request, started, exc, last_attempt)
     caught = False
