@@ -27,6 +27,8 @@ METAFLOW_MODULES = {
     "metaflow.parameters": "flowc.parameters",
     "metaflow.decorators": "flowc.decorators",
     "metaflow.client": "flowc.client",
+    "metaflow.plugins.datatools": "flowc.s3",
+    "metaflow.plugins.datatools.s3": "flowc.s3",
 }
 
 
@@ -37,12 +39,16 @@ def install_metaflow_alias() -> None:
 
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
-    sys.modules.update({"metaflow": flowc, "metaflow.current": current_module})
+    plugins = types.ModuleType("metaflow.plugins")
+    sys.modules.update({"metaflow": flowc, "metaflow.current": current_module,
+                        "metaflow.plugins": plugins})
     for alias, target in METAFLOW_MODULES.items():
         module = sys.modules[alias] = importlib.import_module(target)
         # ``import metaflow.exception`` then reads the attribute ``exception`` of ``metaflow``.
-        if not isinstance(getattr(flowc, alias.split(".", 1)[1], None), types.ModuleType):
+        if "." not in alias[len("metaflow."):] and not isinstance(
+                getattr(flowc, alias.split(".", 1)[1], None), types.ModuleType):
             setattr(flowc, alias.split(".", 1)[1], module)
+    plugins.datatools = sys.modules["metaflow.plugins.datatools"]  # type: ignore[attr-defined]
 
 
 def file_sha256(path: str) -> str:
