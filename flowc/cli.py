@@ -485,5 +485,73 @@ def logs_command(pathspec: str, stream: str, attempt: int | None, datastore: str
         _fail(str(exc))
 
 
+@main.group("card")
+def card_group() -> None:
+    """The cards a task rendered (@card): view or get them."""
+
+
+def _task_cards(pathspec: str, datastore: str | None, card_id: str | None, card_type: str | None):
+    """The cards of FLOW/RUN/STEP[/TASK] (a step must have one task), or exit 1 saying why."""
+    from flowc.cards import get_cards
+    from flowc.client import FlowcNotFound, Step, Task
+    from flowc.runtime_shim.datastore import DatastoreError
+
+    try:
+        if len(pathspec.strip("/").split("/")) == 3:
+            tasks = Step(pathspec, datastore).tasks()
+            if len(tasks) != 1:
+                _fail(f"step {pathspec} has {len(tasks)} tasks: name one (FLOW/RUN/STEP/TASK)")
+            task = tasks[0]
+        else:
+            task = Task(pathspec, datastore)
+        cards = list(get_cards(task, id=card_id, type=card_type))
+    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _fail(str(exc))
+    if not cards:
+        _fail(f"task {task.pathspec} has no cards" + (f" with id {card_id!r}" if card_id else "")
+              + (f" of type {card_type!r}" if card_type else ""))
+    return cards
+
+
+def _card_options(command):
+    for option in reversed((
+            click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]"),
+            click.option("--id", "card_id", help="Only the card with this id."),
+            click.option("--type", "card_type", help="Only cards of this type."),
+            click.option("--datastore", metavar="ROOT",
+                         help="Datastore root (default: $FLOWC_DATASTORE or .flowc)."))):
+        command = option(command)
+    return command
+
+
+@card_group.command("view")
+@_card_options
+@click.option("--open/--no-open", "open_browser", default=None,
+              help="Open the card in a browser (default: when standard output is a terminal).")
+def card_view_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                      open_browser: bool | None) -> None:
+    """Print the local path of each card of a task (and open the first in a browser)."""
+    cards = _task_cards(pathspec, datastore, card_id, card_type)
+    for card in cards:
+        click.echo(card.path)
+    if open_browser or (open_browser is None and sys.stdout.isatty()):
+        cards[0].view()
+
+
+@card_group.command("get")
+@_card_options
+@click.argument("output", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def card_get_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                     output: Path | None) -> None:
+    """Write the card's HTML to OUTPUT (standard output without one); the first card unless
+    --id or --type picks another."""
+    card = _task_cards(pathspec, datastore, card_id, card_type)[0]
+    if output is None:
+        click.echo(card.get(), nl=False)
+    else:
+        output.write_text(card.get(), encoding="utf-8")
+        click.echo(f"wrote {card.type} card of {pathspec} to {output}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

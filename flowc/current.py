@@ -9,33 +9,77 @@ from typing import Any
 Parallel = namedtuple("Parallel", ["main_ip", "num_nodes", "node_index", "control_task_id"])
 
 
-class CardCollector:
-    """``current.card``: accepts components and keeps them in memory; flowc renders no cards.
+class _Components(list):  # type: ignore[type-arg]
+    """A card's components, in order; ``components["id"]`` finds one appended with an id."""
 
-    Steps written for Metaflow's ``@card`` keep working (``current.card.append(...)``,
-    ``current.card["id"].append(...)``); the components are dropped when the task ends.
-    """
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for component in self:
+                if getattr(component, "component_id", None) == key:
+                    return component
+            raise KeyError(f"no card component with id {key!r}")
+        return super().__getitem__(key)
 
-    def __init__(self) -> None:
-        self.components: list[object] = []
 
-    def append(self, component: object) -> None:
+class _CardView:
+    """The components of one ``@card`` of the running step."""
+
+    def __init__(self, spec: Any = None):
+        self._spec = spec
+        self.components = _Components()
+        if spec is not None:
+            spec.components = self.components
+
+    def append(self, component: Any, id: str | None = None) -> None:  # noqa: A002
+        from flowc.cards.components import as_component
+
+        component = as_component(component)
+        if id is not None:
+            component.component_id = id
         self.components.append(component)
 
-    def extend(self, components: list[object]) -> None:
-        self.components.extend(components)
+    def extend(self, components: list[Any]) -> None:
+        for component in components:
+            self.append(component)
 
     def clear(self) -> None:
         self.components.clear()
 
-    def refresh(self, *args: object, **kwargs: object) -> None:
+    def refresh(self, *args: Any, **kwargs: Any) -> None:
+        """Metaflow redraws live cards here; flowc renders every card once, when the task ends."""
         return None
 
-    def __getitem__(self, card_id: str) -> "CardCollector":
-        return self
 
-    def __setitem__(self, card_id: str, components: list[object]) -> None:
-        self.components = list(components)
+class CardCollector(_CardView):
+    """``current.card``: ``append`` goes to the step's default card (its ``@card`` without an
+    id, or its only ``@card``); ``current.card["id"]`` is the card with that id. Without a
+    ``@card``, components are accepted and dropped, as in Metaflow."""
+
+    def __init__(self, cards: list[Any] | None = None):
+        self._views = {id(spec): _CardView(spec) for spec in cards or []}
+        self._by_id = {spec.id: self._views[id(spec)] for spec in cards or [] if spec.id}
+        plain = [spec for spec in cards or [] if spec.id is None]
+        default = plain[0] if plain else (cards[0] if cards and len(cards) == 1 else None)
+        if default is not None:
+            view = self._views[id(default)]
+            self._spec, self.components = view._spec, view.components
+        else:
+            super().__init__(None)
+
+    def __getitem__(self, card_id: str) -> _CardView:
+        view = self._by_id.get(card_id)
+        if view is None:
+            import sys
+
+            print(f"current.card[{card_id!r}]: the step has no @card(id={card_id!r}); its components "
+                  "are dropped", file=sys.stderr)
+            view = self._by_id[card_id] = _CardView(None)
+        return view
+
+    def __setitem__(self, card_id: str, components: list[Any]) -> None:
+        view = self[card_id]
+        view.clear()
+        view.extend(components)
 
 
 class Current:
@@ -48,7 +92,7 @@ class Current:
     _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
                "parameter_names", "namespace", "username", "project_name", "branch_name",
                "is_production", "project_flow_name", "parallel", "tags", "trigger")
-    _PRIVATE = ("_manifest", "_datastore")
+    _PRIVATE = ("_manifest", "_datastore", "_cards")
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
@@ -79,7 +123,7 @@ class Current:
     @property
     def card(self) -> Any:
         if self._card is None:
-            self._card = CardCollector()
+            self._card = CardCollector(self._values.get("_cards"))
         return self._card
 
     @property

@@ -27,6 +27,7 @@ METAFLOW_MODULES = {
     "metaflow.parameters": "flowc.parameters",
     "metaflow.decorators": "flowc.decorators",
     "metaflow.client": "flowc.client",
+    "metaflow.cards": "flowc.cards",
     "metaflow.plugins.datatools": "flowc.s3",
     "metaflow.plugins.datatools.s3": "flowc.s3",
 }

@@ -360,6 +360,7 @@ def run_task(request: TaskRequest) -> TaskResult:
         env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
         env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
         secrets_kwargs = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+        cards = _card_specs(task.node, func)
         state: TaskState = instance.__dict__[STATE_ATTR]
         gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
         current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
@@ -367,7 +368,7 @@ def run_task(request: TaskRequest) -> TaskResult:
                      origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
                      username=params.username(), **_run_facts(request),
                      **_project_fields(request), **gang,
-                     _manifest=request.manifest, _datastore=request.datastore)
+                     _manifest=request.manifest, _datastore=request.datastore, _cards=cards)
     except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
         return _failed(request, started, exc, last_attempt)
     caught = False
@@ -398,6 +399,8 @@ def run_task(request: TaskRequest) -> TaskResult:
     current._clear()
     try:
         artifacts = task.save(instance)
+        if cards:
+            _render_cards(request, instance, artifacts, cards)
         done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
                 "task_id": request.task_id, "index_path": list(request.index_path),
                 "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
@@ -426,6 +429,37 @@ def run_task(request: TaskRequest) -> TaskResult:
                       foreach_indices=tuple(range(foreach["width"])) if foreach else None,
                       switch_case=switch["case"] if switch else None,
                       next_step=switch["next_step"] if switch else None)
+
+
+def _card_specs(node: ir.Step, func: Any) -> list[Any]:
+    """The step's ``@card`` decorators (a step may have several), as imported, else as compiled."""
+    given = [dict(spec.kwargs) for spec in step_decorators(func) if spec.name == "card"]
+    if not given:
+        given = [{f.name: getattr(d, f.name) for f in ir.decorator_arguments(ir.Card)}
+                 for d in node.decorators if isinstance(d, ir.Card)]
+    if not given:
+        return []
+    from flowc.cards.render import CardSpec
+
+    return [CardSpec(type=str(k.get("type") or "default"), id=k.get("id"), options=dict(k.get("options") or {}),
+                     timeout=float(k.get("timeout") or 45)) for k in given]
+
+
+def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[str, ArtifactRef],
+                  cards: list[Any]) -> None:
+    """Render and store the step's cards before DONE.json; a card never fails the task (a card
+    that cannot be rendered is stored as an error card, and a failure to store is a warning)."""
+    import sys
+
+    try:
+        from flowc.cards.render import TaskFacts, not_loaded, render_all, save_cards
+
+        values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
+                  for name, ref in artifacts.items() if not name.startswith("_")}
+        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values)
+        save_cards(request.datastore, request.key, render_all(cards, facts))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        print(f"warning: the cards of {request.key.pathspec} were not saved: {exc}", file=sys.stderr)
 
 
 def _parallel(instance: FlowSpec, task: _Task) -> Any:
