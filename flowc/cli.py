@@ -455,8 +455,10 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
 @click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
 def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
     """Show a run: status, parameters, steps and the end step's artifacts."""
-    from flowc.client import FlowcNotFound, Flow, Run, format_run
+    from flowc.client import FlowcNotFound, Flow, Run, format_run, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)  # a run named on the command line is shown whoever made it
 
     try:
         if "/" in pathspec.strip("/"):
@@ -476,8 +478,10 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 @click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
 def logs_command(pathspec: str, stream: str, attempt: int | None, datastore: str | None) -> None:
     """Print the captured output of a task, or of every task of a step."""
-    from flowc.client import FlowcNotFound, logs_of
+    from flowc.client import FlowcNotFound, logs_of, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
 
     try:
         click.echo(logs_of(pathspec, stream, attempt, datastore), nl=False)
@@ -493,8 +497,10 @@ def card_group() -> None:
 def _task_cards(pathspec: str, datastore: str | None, card_id: str | None, card_type: str | None):
     """The cards of FLOW/RUN/STEP[/TASK] (a step must have one task), or exit 1 saying why."""
     from flowc.cards import get_cards
-    from flowc.client import FlowcNotFound, Step, Task
+    from flowc.client import FlowcNotFound, Step, Task, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
 
     try:
         if len(pathspec.strip("/").split("/")) == 3:

@@ -21,16 +21,35 @@ class FlowLoadError(RuntimeError):
     """The flow file cannot be used with this manifest (missing, stale, not importable)."""
 
 
-# ``metaflow.<name>`` -> the flowc module that provides it (all standard-library only at import).
+# ``metaflow.<name>`` -> the flowc module that provides it. The first three are loaded anyway;
+# the others are imported when user code first touches them (a task that never reads the client,
+# cards or S3 pays nothing for them).
 METAFLOW_MODULES = {
     "metaflow.exception": "flowc.exceptions",
     "metaflow.parameters": "flowc.parameters",
     "metaflow.decorators": "flowc.decorators",
+}
+LAZY_METAFLOW_MODULES = {
     "metaflow.client": "flowc.client",
     "metaflow.cards": "flowc.cards",
     "metaflow.plugins.datatools": "flowc.s3",
     "metaflow.plugins.datatools.s3": "flowc.s3",
 }
+
+
+class _LazyModule(types.ModuleType):
+    """Stands in for a flowc module under a ``metaflow.*`` name; imports it on first use."""
+
+    def __init__(self, name: str, target: str):
+        super().__init__(name)
+        self.__dict__["_flowc_target"] = target
+
+    def __getattr__(self, attribute: str) -> object:
+        module = importlib.import_module(self.__dict__["_flowc_target"])
+        return getattr(module, attribute)
+
+    def __dir__(self) -> list[str]:
+        return dir(importlib.import_module(self.__dict__["_flowc_target"]))
 
 
 def install_metaflow_alias() -> None:
@@ -43,13 +62,19 @@ def install_metaflow_alias() -> None:
     plugins = types.ModuleType("metaflow.plugins")
     sys.modules.update({"metaflow": flowc, "metaflow.current": current_module,
                         "metaflow.plugins": plugins})
+    aliases: dict[str, types.ModuleType] = {}
     for alias, target in METAFLOW_MODULES.items():
-        module = sys.modules[alias] = importlib.import_module(target)
-        # ``import metaflow.exception`` then reads the attribute ``exception`` of ``metaflow``.
-        if "." not in alias[len("metaflow."):] and not isinstance(
-                getattr(flowc, alias.split(".", 1)[1], None), types.ModuleType):
-            setattr(flowc, alias.split(".", 1)[1], module)
-    plugins.datatools = sys.modules["metaflow.plugins.datatools"]  # type: ignore[attr-defined]
+        aliases[alias] = importlib.import_module(target)
+    for alias, target in LAZY_METAFLOW_MODULES.items():
+        loaded = sys.modules.get(target)
+        aliases[alias] = loaded if loaded is not None else _LazyModule(alias, target)
+    sys.modules.update(aliases)
+    for alias, module in aliases.items():
+        # ``import metaflow.client`` then reads the attribute ``client`` of ``metaflow``.
+        name = alias[len("metaflow."):]
+        if "." not in name and not isinstance(getattr(flowc, name, None), types.ModuleType):
+            setattr(flowc, name, module)
+    plugins.datatools = aliases["metaflow.plugins.datatools"]  # type: ignore[attr-defined]
 
 
 def file_sha256(path: str) -> str:

@@ -125,3 +125,17 @@ def test_code_metadata_and_lineage(flow_file):
     assert end.parent.parent.parent.id == "TagFlow" and end.path_components[-2:] == ["end", end.id]
     flow_file.write_text(flow_file.read_text() + "\n# edited\n")
     assert Run(run.pathspec, "ds").code is None  # the recorded source is gone
+
+
+def test_show_and_runner_handles_see_other_users_runs(flow_file, monkeypatch):
+    from click.testing import CliRunner
+
+    from flowc.cli import main
+
+    _run()
+    monkeypatch.setenv("USER", "bob")
+    namespace("user:bob")
+    with pytest.raises(MetaflowNamespaceMismatch):
+        Flow("TagFlow", "ds")
+    shown = CliRunner().invoke(main, ["show", "TagFlow", "--datastore", "ds", "--no-data"])
+    assert shown.exit_code == 0 and "succeeded" in shown.output

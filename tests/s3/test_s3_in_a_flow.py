@@ -14,7 +14,8 @@ from flowc.client import Flow
 from flowc.s3 import S3
 
 FLOW = """
-    from metaflow import FlowSpec, S3, step
+    from metaflow import FlowSpec, S3, card, current, step
+    from metaflow.cards import Markdown
 
     class S3Flow(FlowSpec):
         @step
@@ -24,8 +25,10 @@ FLOW = """
                 s3.put_many([("parts/%d" % i, str(i)) for i in range(3)])
             self.next(self.end)
 
+        @card
         @step
         def end(self):
+            current.card.append(Markdown("read back from S3"))
             from metaflow.plugins.datatools.s3 import S3 as Same
             with Same(run=self) as s3:
                 self.greeting = s3.get("greeting").text
@@ -57,3 +60,5 @@ def test_s3_run_self_on_an_s3_datastore(tmp_path, bucket, s3_env):
     body = boto3.client("s3").get_object(Bucket=bucket, Key=f"flowc/data/S3Flow/{run.id}/greeting")["Body"]
     assert body.read() == b"hello from start"
     assert run["start"].task.data.url == f"s3://{bucket}/flowc/data/S3Flow/{run.id}/greeting"
+    [card] = run["end"].task.cards  # cards are stored in an S3 datastore too
+    assert "read back from S3" in card.get() and open(card.path).read() == card.get()
