@@ -332,6 +332,7 @@ class Task(MetaflowObject):
     """``Task("X/run/step/task_id")``."""
 
     _NAME = "task"
+    _info: _RunInfo
 
     def __init__(self, pathspec: str, datastore: Datastore | str | None = None,
                  _namespace_check: bool = True, _info: _RunInfo | None = None):
@@ -369,8 +370,8 @@ class Task(MetaflowObject):
     def finished(self) -> bool:
         if self._done is not None:
             return True
-        meta = self._last_attempt_meta()
-        return bool(meta) and meta.get("status") == "failed"
+        meta = self._last_attempt_meta() or {}
+        return meta.get("status") == "failed"
 
     def _finished_ts(self) -> float | None:
         if self._done is not None:
@@ -556,6 +557,7 @@ class Step(MetaflowObject):
     """``Step("X/run/step")``: the tasks of one step, in index order."""
 
     _NAME = "step"
+    _info: _RunInfo
 
     def __init__(self, pathspec: str, datastore: Datastore | str | None = None,
                  _namespace_check: bool = True, _info: _RunInfo | None = None):
@@ -622,6 +624,7 @@ class Run(MetaflowObject):
     """``Run("X/run_id")``."""
 
     _NAME = "run"
+    _info: _RunInfo
 
     def __init__(self, pathspec: str, datastore: Datastore | str | None = None,
                  _namespace_check: bool = True, _info: _RunInfo | None = None):

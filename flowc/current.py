@@ -163,7 +163,7 @@ class Current:
             return None
         from flowc.client import Task
 
-        return Task(self.pathspec, self._values.get("_datastore"), _namespace_check=False)
+        return Task(str(self.pathspec), self._values.get("_datastore"), _namespace_check=False)
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self._values.get(name) if not name.startswith("_") else None

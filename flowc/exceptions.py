@@ -133,6 +133,10 @@ class MetaflowExceptionWrapper(Exception):
     pickling would rebuild from ``args`` and lose the attributes.
     """
 
+    type: str | None
+    exception: str | None
+    stacktrace: str | None
+
     def __init__(self, exc: BaseException | None = None):
         super().__init__()
         if exc is None:
@@ -147,8 +151,8 @@ class MetaflowExceptionWrapper(Exception):
     def __getstate__(self) -> dict[str, Any]:
         return self.__dict__
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__ = state
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__ = dict(state or {})
 
     def __str__(self) -> str:
         if getattr(self, "stacktrace", None):

@@ -518,7 +518,8 @@ class S3:
             if not absolute:
                 raise MetaflowS3URLException(
                     f"{key!r} is not a full s3:// URL: initialize S3 with s3root= or run= to use keys")
-            return _normalize_root(key) if key.startswith("file://") else key  # type: ignore[union-attr]
+            assert key is not None  # absolute
+            return _normalize_root(key) if key.startswith("file://") else key
         if absolute:
             raise MetaflowS3URLException(f"S3 was initialized with a root ({self._s3root}): give "
                                          f"keys relative to it, not the URL {key}")
@@ -569,12 +570,12 @@ class S3:
 
     # ------------------------------------------------------------------ listing and info
 
-    def list_paths(self, keys: Iterable[str] | None = None) -> list[S3Object]:
+    def list_paths(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
         """The objects and prefixes directly under each key (prefixes have ``exists == False``)."""
         return [self._listed(url, info) for key in (keys or [None])
                 for url, info in self._storage(self._url(key)).list(self._url(key), False)]
 
-    def list_recursive(self, keys: Iterable[str] | None = None) -> list[S3Object]:
+    def list_recursive(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
         """Every object under each key (leaves only)."""
         found = []
         for key in (keys or [None]):
@@ -634,7 +635,7 @@ class S3:
                  return_info: bool = True) -> list[S3Object]:
         return self._parallel(lambda key: self.get(key, return_missing, return_info), keys)
 
-    def get_recursive(self, keys: Iterable[str], return_info: bool = False) -> list[S3Object]:
+    def get_recursive(self, keys: Iterable[str | None], return_info: bool = False) -> list[S3Object]:
         """Download every object under each key."""
         urls = [obj.url for obj in self.list_recursive(keys)]
         return self._parallel(lambda url: self._get_url(url, return_info), urls)
@@ -643,7 +644,7 @@ class S3:
         """Download everything under the root."""
         if self._s3root is None:
             raise MetaflowS3URLException("get_all() needs S3 initialized with s3root= or run=")
-        return self.get_recursive([None], return_info)  # type: ignore[list-item]
+        return self.get_recursive([None], return_info)
 
     def _get_url(self, url: str, return_info: bool) -> S3Object:
         path = self._temp_path()

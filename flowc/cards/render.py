@@ -14,6 +14,7 @@ card that cannot be rendered (or takes longer than its ``timeout``) becomes an e
 from __future__ import annotations
 
 import datetime
+import functools
 import glob
 import hashlib
 import json
@@ -280,7 +281,7 @@ def render_all(cards: list[CardSpec], facts: TaskFacts) -> list[tuple[CardSpec, 
     pages = []
     for card in cards:
         try:
-            text = _with_timeout(lambda card=card: render_card(card, facts), float(card.timeout or 0))
+            text = _with_timeout(functools.partial(render_card, card, facts), float(card.timeout or 0))
         except Exception as exc:  # noqa: BLE001 - an error card instead of a failed task
             text = error_page(card, facts, exc)
         pages.append((card, text))
