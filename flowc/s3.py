@@ -34,6 +34,7 @@ _CHUNK = 1 << 20
 _USER_ATTRIBUTES = "metaflow-user-attributes"  # where Metaflow keeps user metadata, as JSON
 _LOCAL_META = ".flowc-s3-meta"  # local mode: content type and metadata of each file
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 reports for an object put without one
 
 
 class MetaflowS3Exception(MetaflowException):
@@ -121,7 +122,8 @@ class S3Object:
 
     @property
     def has_info(self) -> bool:
-        return bool(self._content_type or self._metadata or self._range_info or self._last_modified)
+        """True when content type, user metadata or range information came with the object."""
+        return any(v is not None for v in (self._content_type, self._metadata, self._range_info, self._encryption))
 
     @property
     def blob(self) -> bytes | None:
@@ -338,7 +340,7 @@ class _LocalStorage:
                 extra = json.load(handle)
         except (FileNotFoundError, ValueError):
             extra = {}
-        return _Info(size, extra.get("content_type"), extra.get("metadata"), stat.st_mtime)
+        return _Info(size, extra.get("content_type") or _DEFAULT_CONTENT_TYPE, extra.get("metadata"), stat.st_mtime)
 
     def head(self, url: str) -> _Info | None:
         if not os.path.isfile(url):
@@ -536,13 +538,20 @@ class S3:
                 storage = self._storages[kind] = _S3Storage() if kind == "s3" else _LocalStorage()
         return storage
 
-    def _object(self, url: str, path: str | None, info: _Info | None, return_info: bool = True) -> S3Object:
+    def _object(self, url: str, path: str | None, info: _Info | None, return_info: bool = True,
+                prefix: str | None = None) -> S3Object:
+        """The S3Object of a get or info; its key is relative to ``prefix`` (default: the root).
+        A whole object downloaded with its info has the range ``(size, 0, size)``, as in Metaflow."""
+        prefix = self._s3root if prefix is None else prefix
         if info is None:
-            return S3Object(self._s3root, url, None, exists=False)
+            return S3Object(prefix, url, None, exists=False)
         if not return_info:
-            return S3Object(self._s3root, url, path, info.size, range_info=info.range_info)
-        return S3Object(self._s3root, url, path, info.size, info.content_type, info.metadata,
-                        info.range_info, info.last_modified, info.encryption)
+            return S3Object(prefix, url, path, info.size, range_info=info.range_info)
+        range_info = info.range_info
+        if range_info is None and path is not None:
+            range_info = RangeInfo(info.size, 0, info.size)
+        return S3Object(prefix, url, path, info.size, info.content_type, info.metadata,
+                        range_info, info.last_modified, info.encryption)
 
     def _temp_path(self) -> str:
         if self._tmpdir is None:
@@ -571,8 +580,9 @@ class S3:
     # ------------------------------------------------------------------ listing and info
 
     def list_paths(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
-        """The objects and prefixes directly under each key (prefixes have ``exists == False``)."""
-        return [self._listed(url, info) for key in (keys or [None])
+        """The objects and prefixes directly under each key (prefixes have ``exists == False``);
+        keys are relative to the key listed."""
+        return [self._listed(url, info, self._url(key)) for key in (keys or [None])
                 for url, info in self._storage(self._url(key)).list(self._url(key), False)]
 
     def list_recursive(self, keys: Iterable[str | None] | None = None) -> list[S3Object]:
@@ -583,15 +593,15 @@ class S3:
             storage = self._storage(url)
             info = storage.head(url) if key else None
             if info is not None:
-                found.append(self._listed(url, info))
+                found.append(self._listed(url, info, url))
                 continue
-            found += [self._listed(u, i) for u, i in storage.list(url, True)]
+            found += [self._listed(u, i, url) for u, i in storage.list(url, True)]
         return found
 
-    def _listed(self, url: str, info: _Info | None) -> S3Object:
+    def _listed(self, url: str, info: _Info | None, prefix: str | None) -> S3Object:
         if info is None:
-            return S3Object(self._s3root, url, None, exists=False)
-        return S3Object(self._s3root, url, None, info.size, last_modified=info.last_modified)
+            return S3Object(prefix, url, None, exists=False)
+        return S3Object(prefix, url, None, info.size)
 
     def info(self, key: str | None = None, return_missing: bool = False) -> S3Object:
         """Size, content type and metadata of one object, without downloading it."""
@@ -637,8 +647,8 @@ class S3:
 
     def get_recursive(self, keys: Iterable[str | None], return_info: bool = False) -> list[S3Object]:
         """Download every object under each key."""
-        urls = [obj.url for obj in self.list_recursive(keys)]
-        return self._parallel(lambda url: self._get_url(url, return_info), urls)
+        listed = self.list_recursive(keys)
+        return self._parallel(lambda obj: self._get_url(obj.url, return_info, obj.prefix), listed)
 
     def get_all(self, return_info: bool = False) -> list[S3Object]:
         """Download everything under the root."""
@@ -646,12 +656,12 @@ class S3:
             raise MetaflowS3URLException("get_all() needs S3 initialized with s3root= or run=")
         return self.get_recursive([None], return_info)
 
-    def _get_url(self, url: str, return_info: bool) -> S3Object:
+    def _get_url(self, url: str, return_info: bool, prefix: str | None) -> S3Object:
         path = self._temp_path()
         info = self._storage(url).download(url, path, None)
         if info is None:
             raise MetaflowS3NotFound(f"{url} does not exist")
-        return self._object(url, path, info, return_info)
+        return self._object(url, path, info, return_info, prefix)
 
     def get_files(self, key_paths: Iterable[tuple[str, str]], return_missing: bool = False) -> list[S3Object]:
         """Download ``(key, local_path)`` pairs straight to those paths (not removed by close).

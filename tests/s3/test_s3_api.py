@@ -26,7 +26,7 @@ def test_put_get_info_roundtrip(root, tmp_path):
         assert (obj.key, obj.url, obj.text, obj.blob, obj.size, obj.exists, obj.downloaded) == (
             "a/x.txt", url, "hello", b"hello", 5, True, True)
         assert obj.metadata == {"owner": "ana"} and obj.content_type == "text/plain"
-        assert obj.range_info is None and obj.has_info and obj.prefix == s3._s3root
+        assert tuple(obj.range_info) == (5, 0, 5) and obj.has_info and obj.prefix == s3._s3root
         assert os.path.dirname(obj.path) == s3._tmpdir
         assert s3.get("a/raw.bin").blob == b"\x00\x01\x02"
         assert s3.get("a/stream.bin").blob == b"streamed"
@@ -34,7 +34,8 @@ def test_put_get_info_roundtrip(root, tmp_path):
         assert (info.size, info.downloaded, info.path, info.metadata) == (5, False, None, {"owner": "ana"})
         assert info.content_type == "text/plain" and info.last_modified
         bare = s3.get("a/x.txt", return_info=False)
-        assert bare.blob == b"hello" and bare.metadata is None
+        assert bare.blob == b"hello" and bare.metadata is None and not bare.has_info
+        assert s3.get("a/raw.bin").content_type == "binary/octet-stream"  # S3's default, locally too
         tmpdir = s3._tmpdir
         assert _tmp_files(s3)
     assert not os.path.exists(tmpdir)  # the context manager removed every download
@@ -89,17 +90,18 @@ def test_listing(root, tmp_path):
                      ("f/4.txt", "4")])
         top = s3.list_paths()
         assert [(o.key, o.exists) for o in top] == [("a", False), ("f", False)]
-        under_a = s3.list_paths(["a"])
+        under_a = s3.list_paths(["a"])  # keys relative to the key listed, as in Metaflow
         assert sorted((o.key, o.exists, o.size) for o in under_a) == [
-            ("a/0.txt", True, 1), ("a/b", False, None), ("a/c", False, None)]
+            ("0.txt", True, 1), ("b", False, None), ("c", False, None)]
         leaves = s3.list_recursive(["a"])
-        assert sorted(o.key for o in leaves) == ["a/0.txt", "a/b/1.txt", "a/b/2.txt", "a/c/3.txt"]
-        assert all(o.exists and not o.downloaded for o in leaves)
-        assert [o.key for o in s3.list_recursive(["a/0.txt"])] == ["a/0.txt"]
+        assert sorted(o.key for o in leaves) == ["0.txt", "b/1.txt", "b/2.txt", "c/3.txt"]
+        assert all(o.exists and not o.downloaded and not o.has_info for o in leaves)
+        assert [o.url for o in s3.list_recursive(["a/0.txt"])] == [s3._url("a/0.txt")]
         assert sorted(o.key for o in s3.list_recursive()) == ["a/0.txt", "a/b/1.txt", "a/b/2.txt",
                                                               "a/c/3.txt", "f/4.txt"]
-        assert sorted((o.key, o.text) for o in s3.get_recursive(["a/b"])) == [("a/b/1.txt", "1"),
-                                                                             ("a/b/2.txt", "2")]
+        assert sorted((o.key, o.text) for o in s3.get_recursive(["a/b"])) == [("1.txt", "1"), ("2.txt", "2")]
+        assert sorted(o.key for o in s3.get_all()) == ["a/0.txt", "a/b/1.txt", "a/b/2.txt", "a/c/3.txt",
+                                                       "f/4.txt"]
         assert len(s3.get_all()) == 5
 
 
