@@ -164,3 +164,39 @@ def test_image_from_a_real_matplotlib_figure():
     figure, axes = plt.subplots()
     axes.plot([1, 2, 3])
     assert Image.from_matplotlib(axes, label="line").render().count("data:image/png;base64,") == 1
+
+
+def test_a_resumed_run_shows_the_cards_of_the_tasks_it_cloned(tmp_path, monkeypatch):
+    import io
+
+    from flowc.local.api import resume_flow, run_flow
+
+    path = write_flow(tmp_path, """
+        import os
+        from metaflow import FlowSpec, card, current, step
+        from metaflow.cards import Markdown
+
+        class ResumeCardFlow(FlowSpec):
+            @card
+            @step
+            def start(self):
+                current.card.append(Markdown("made in the first run"))
+                self.next(self.end)
+
+            @step
+            def end(self):
+                if os.environ.get("FAIL_END"):
+                    raise RuntimeError("end fails")
+    """)
+    quiet = {"stream": io.StringIO(), "live": False, "echo_logs": False}
+    root = str(tmp_path / "ds")
+    monkeypatch.setenv("FAIL_END", "1")
+    first = run_flow(path, datastore=root, **quiet)
+    monkeypatch.delenv("FAIL_END")
+    second = resume_flow(path, first.run_id, datastore=root, **quiet)
+    assert second.status == "succeeded"
+    clone = Task(f"ResumeCardFlow/{second.run_id}/start/t", root)
+    assert clone.origin_pathspec == f"ResumeCardFlow/{first.run_id}/start/t"
+    [card] = get_cards(clone)
+    assert "made in the first run" in card.get()
+    assert list(get_cards(clone, follow_resumed=False)) == []
