@@ -114,12 +114,13 @@ class ExecutingRun:
     @property
     def run(self) -> Any:
         """The client ``Run`` of this run (``flowc.client.Run``)."""
-        if self.run_id is None:
+        run_id = self.run_id
+        if run_id is None:
             last = (self.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"the run did not start (exit code {self.returncode}): {last}")
         from flowc.client import Run
 
-        return Run(self.pathspec, datastore=self.datastore, _namespace_check=False)
+        return Run(f"{self.flow_name}/{run_id}", datastore=self.datastore, _namespace_check=False)
 
     def wait(self, timeout: float | None = None) -> "ExecutingRun":
         """Block until the run ends; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
@@ -328,6 +329,14 @@ class Deployer:
 
     def _impl(self, target: str, settings: Mapping[str, Any]) -> DeployerImpl:
         return DeployerImpl(self.flow_file, target, {**self.settings, **settings}, self.flow_name)
+
+    def target(self, name: str, **settings: Any) -> DeployerImpl:
+        """Any registered target that deploys, by its ``--target`` name (plugins included)."""
+        from flowc.deploy import engine_names
+
+        if name not in engine_names():
+            raise DeployError(f"unknown target {name!r} for deploy; choose from {', '.join(engine_names())}")
+        return self._impl(name, settings)
 
     def argo_workflows(self, **settings: Any) -> DeployerImpl:
         return self._impl("argo", settings)

@@ -6,13 +6,18 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
+from flowc.compiler import CompileResult
 from flowc.compiler.diagnostics import CompileError, render_json, render_text
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def _print_diagnostics(error: CompileError, fmt: str) -> None:
@@ -30,21 +35,59 @@ def _print_diagnostics(error: CompileError, fmt: str) -> None:
     click.echo(render_text(error.diagnostics, sources), err=True, nl=False)
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821 - string annotation
+def _fail(message: str) -> NoReturn:
     click.echo(f"flowc: error: {message}", err=True)
     sys.exit(1)
+
+
+# Optional installs: the top-level module a command imports lazily -> the extra that provides it.
+EXTRAS = {"boto3": ("boto3", "s3"), "botocore": ("boto3", "s3"),
+          "airflow_client": ("apache-airflow-client", "airflow")}
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> "NoReturn":  # noqa: F821 - string annotation
+    """A command that needs an optional install says which extra to install, in one line."""
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        raise exc
+    package, extra = EXTRAS[top]
+    _fail(f"this command needs {package}, which is not installed: pip install 'flowc[{extra}]'")
+
+
+def _suggest_param(exc: click.UsageError, args: list[str] | None) -> click.UsageError:
+    """``flowc run flow.py --alpha 2``: flow parameters are given with --param NAME=VALUE."""
+    command = exc.ctx.command.name if exc.ctx is not None else None
+    if not isinstance(exc, click.NoSuchOption) or command not in ("run", "trigger"):
+        return exc
+    option = exc.option_name
+    close = [p for p in set(exc.possibilities or ()) - {"--help"}
+             if difflib.SequenceMatcher(None, option, p).ratio() >= 0.8]
+    if close:
+        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
+    tokens = list(sys.argv[1:] if args is None else args)
+    value = "VALUE"
+    for index, token in enumerate(tokens):
+        if token.startswith(option + "="):
+            value = token[len(option) + 1:]
+        elif token == option and index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
+            value = tokens[index + 1]
+    # No possibilities: "did you mean '--help'?" is no help here.
+    return click.NoSuchOption(option, f"No such option '{option}': flow parameters are given as "
+                              f"--param {option.lstrip('-')}={value}", ctx=exc.ctx)
 
 
 class _FlowcGroup(click.Group):
     """click exits 2 on bad usage; flowc exits 1 on every kind of bad input (a bad flag is no
     different from a bad flow to a CI job), and 0 only on success."""
 
-    def main(self, *args, **kwargs):  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.UsageError as exc:
-            exc.show()
+            _suggest_param(exc, kwargs.get("args", args[0] if args else None)).show()
             sys.exit(1)
+        except ModuleNotFoundError as exc:
+            _missing_extra(exc)
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
@@ -67,14 +110,15 @@ def main() -> None:
     """
 
 
-@main.command("compile")
+@main.command("compile", short_help="Compile flows to Argo, Step Functions or Airflow specs.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 @click.option("--target", "-t", "target_spec", required=True, metavar="argo,sfn,airflow|all",
               help="Orchestrator(s) to generate specs for: a comma-separated list, or 'all'.")
 @click.option("--output", "-o", help="With one flow and one target: the file to write, or '-' "
               "for standard output (the default then).")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write <DIR>/<target>/<flow file stem><ext> for every flow and target.")
+              help="Write <DIR>/<target>/<flow file stem><ext> for every flow and target "
+              "(a flow found under a directory argument keeps its folder below it).")
 @click.option("--check", is_flag=True, help="Write nothing: compare with the files already in "
               "--output-dir (or -o), print a unified diff and exit 1 when they differ.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass to compile when a file has several.")
@@ -96,11 +140,13 @@ def main() -> None:
 @click.option("--sfn-batch-job-role-arn", help="Role of the Batch job containers (sfn).")
 @click.option("--code-package", help="URL of a 'flowc package' archive the tasks fetch and verify "
               "instead of using the code baked into the image.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any setting, as in [tool.flowc] (repeatable); `flowc config` lists them.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
-                    diag_format: str, **overrides) -> None:
+                    diag_format: str, sets: tuple[str, ...], **overrides: Any) -> None:
     """Compile flow files (or directories of them) to orchestrator specs.
 
     Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
@@ -125,6 +171,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         _fail("several flows or targets need --output-dir DIR (-o writes one flow for one target)")
     if check and output_dir is None and output in (None, "-"):
         _fail("--check needs --output-dir DIR or -o FILE to compare with")
+    overrides = {**_parse_sets(sets), **{k: v for k, v in overrides.items() if v is not None}}
     try:
         result = build(paths, targets, overrides, flow_name=flow_name)
     except SettingsError as exc:
@@ -135,7 +182,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         sys.exit(1)
     if output_dir is None:
         (single,) = result.outputs
-        if check:
+        if check and output is not None:  # --check without -o failed above
             output_dir, single = Path(output).parent, replace(single, relative=Path(Path(output).name))
             result = replace(result, outputs=(single,))
         elif output in (None, "-"):
@@ -187,7 +234,7 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     click.echo(str(built.path))
 
 
-@main.command("targets")
+@main.command("targets", short_help="Show what each target supports, and how it is lowered.")
 @click.option("--markdown", is_flag=True, help="Print the matrix as a Markdown table (as in docs/targets.md).")
 def targets_command(markdown: bool) -> None:
     """Show what each target supports: construct x target, with how it is lowered or the
@@ -197,7 +244,7 @@ def targets_command(markdown: bool) -> None:
     click.echo(render_markdown() if markdown else render_text(), nl=False)
 
 
-def _local_run_options(command):
+def _local_run_options(command: _Command) -> _Command:
     """The options `flowc run` and `flowc resume` share (both start a local run)."""
     options = (
         click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
@@ -215,7 +262,7 @@ def _local_run_options(command):
     return command
 
 
-@main.command("run")
+@main.command("run", short_help="Run FLOW_FILE locally, every task in its own process.")
 @click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
@@ -233,7 +280,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
     """
     from flowc.local.api import run_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     try:
@@ -248,7 +295,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     sys.exit(result.exit_code)
 
 
-@main.command("resume")
+@main.command("resume", short_help="Re-run a failed local run, reusing its successful tasks.")
 @click.argument("args", nargs=-1, metavar="[FLOW_FILE] [RUN_ID]")
 @click.option("--step", help="Re-run from this step (default: the first step that failed).")
 @_local_run_options
@@ -261,7 +308,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     RUN_ID may be Flow/run_id. Without FLOW_FILE the flow file recorded by the run is used.
     """
     from flowc.local.api import resume_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     flow_file: Path | None = None
@@ -285,7 +332,7 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     sys.exit(result.exit_code)
 
 
-def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
+def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -> CompileResult:
     """Compile for the inspection commands; diagnostics to stderr, exit 1 on errors."""
     from flowc.compiler import compile_file
 
@@ -299,7 +346,7 @@ def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
     return result
 
 
-@main.command("ir")
+@main.command("ir", short_help="Print the typed IR (or --json the manifest) of FLOW_FILE.")
 @click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the flow manifest (versioned JSON) instead.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
@@ -330,18 +377,18 @@ def graph_command(flow_file: Path, graph_format: str, flow_name: str | None, dia
     click.echo((mermaid if graph_format == "mermaid" else dot)(result.flow), nl=False)
 
 
-@main.command("explain")
+@main.command("explain", short_help="Explain a diagnostic code such as FLOW022, or list them all.")
 @click.argument("code", required=False)
 def explain_command(code: str | None) -> None:
     """Explain diagnostic CODE (e.g. FLOW022); without CODE, list every code."""
     import difflib
 
-    from flowc.compiler.codes import load_all
+    from flowc.catalogue import load_all
 
     codes = load_all()
     if code is None:
-        for entry in codes.values():
-            click.echo(f"{entry.code}  {entry.title}")
+        for known in codes.values():
+            click.echo(f"{known.code}  {known.title}")
         return
     entry = codes.get(code.strip().upper())
     if entry is None:
@@ -350,12 +397,12 @@ def explain_command(code: str | None) -> None:
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
 
-def _engine_options(command):
+def _engine_options(command: _Command) -> _Command:
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
         click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--target", "-t", required=True, type=click.Choice(["argo", "sfn", "airflow"]),
-                     help="The engine the flow is deployed to."),
+        click.option("--target", "-t", required=True, metavar="TARGET",
+                     help="The engine the flow is deployed to (argo, sfn, airflow)."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a [tool.flowc] setting (repeatable); never a credential."),
@@ -366,16 +413,12 @@ def _engine_options(command):
     return command
 
 
-def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwargs):
+def _engine_call(function: Callable[..., Any], *args: Any, diag_format: str, sets: tuple[str, ...],
+                 **kwargs: Any) -> Any:
     """Call a flowc.deploy function; compile errors print as diagnostics, engine errors as one line."""
     from flowc.deploy import DeployError
 
-    settings = {}
-    for pair in sets:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--set {pair!r}: expected KEY=VALUE")
-        settings[key.strip().replace("-", "_")] = value
+    settings = _parse_sets(sets)
     try:
         return function(*args, settings, **kwargs)
     except CompileError as error:
@@ -385,7 +428,32 @@ def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwa
         _fail(str(exc))
 
 
-@main.command("deploy")
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
+    """``--set KEY=VALUE`` pairs as settings overrides (checked against the known keys later)."""
+    settings = {}
+    for pair in sets:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {pair!r}: expected KEY=VALUE")
+        settings[key.strip().replace("-", "_")] = value
+    return settings
+
+
+@main.command("config", short_help="Print the settings in effect and where each comes from.")
+@click.argument("flow_file", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a setting, as compile does.")
+def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
+    """Print every setting in effect for FLOW_FILE (default: the current directory) and where
+    each value comes from: a default, [tool.flowc] in the nearest pyproject.toml, or --set."""
+    from flowc.settings import SettingsError, describe
+
+    try:
+        click.echo(describe(flow_file, _parse_sets(sets)), nl=False)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+@main.command("deploy", short_help="Compile FLOW_FILE and deploy it to an engine (idempotent).")
 @_engine_options
 @click.option("--code-package-dir", metavar="DIR|s3://BUCKET/PREFIX",
               help="Build the flow's code package, upload it here and deploy a spec that uses it.")
@@ -449,7 +517,7 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
     click.echo(format_runs(runs), nl=False)
 
 
-@main.command("show")
+@main.command("show", short_help="Show a run: status, parameters, steps and end artifacts.")
 @click.argument("pathspec", metavar="FLOW/RUN_ID")
 @click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
 @click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
@@ -462,9 +530,11 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 
     try:
         if "/" in pathspec.strip("/"):
-            run = Run(pathspec, datastore)
+            run: Run | None = Run(pathspec, datastore)
         else:
             run = Flow(pathspec, datastore).latest_run
+        if run is None:
+            _fail(f"flow {pathspec} has no runs")
         click.echo(format_run(run, show_data=not no_data), nl=False)
     except (FlowcNotFound, ValueError, DatastoreError) as exc:
         _fail(str(exc))
@@ -472,20 +542,27 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 
 @main.command("logs")
 @click.argument("pathspec", metavar="FLOW/RUN_ID/STEP[/TASK_ID]")
-@click.option("--stderr", "stream", flag_value="stderr", help="Show standard error.")
-@click.option("--stdout", "stream", flag_value="stdout", default=True, help="Show standard output (default).")
+@click.option("--stderr", "stream", flag_value="stderr", help="Show standard error only.")
+@click.option("--stdout", "stream", flag_value="stdout", help="Show standard output only.")
 @click.option("--attempt", type=click.IntRange(min=0), help="Attempt to show (default: the latest).")
 @click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
-def logs_command(pathspec: str, stream: str, attempt: int | None, datastore: str | None) -> None:
-    """Print the captured output of a task, or of every task of a step."""
-    from flowc.client import FlowcNotFound, logs_of, namespace
+def logs_command(pathspec: str, stream: str | None, attempt: int | None, datastore: str | None) -> None:
+    """Print the captured output of a task, or of every task of a step.
+
+    Without --stdout or --stderr both are shown: standard output here, standard error (where a
+    failed step's traceback is) on standard error.
+    """
+    from flowc.client import FlowcNotFound, namespace
     from flowc.runtime_shim.datastore import DatastoreError
 
     namespace(None)
 
     try:
-        click.echo(logs_of(pathspec, stream, attempt, datastore), nl=False)
-    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _echo_logs(pathspec, (stream,) if stream else ("stdout", "stderr"), attempt, datastore)
+    except FlowcNotFound as exc:
+        _fail(f"{exc} (on an engine, a task whose container never started the shim leaves nothing "
+              "here: see the engine's own logs, docs/production.md section 8)")
+    except (ValueError, DatastoreError) as exc:
         _fail(str(exc))
 
 
@@ -494,7 +571,8 @@ def card_group() -> None:
     """The cards a task rendered (@card): view or get them."""
 
 
-def _task_cards(pathspec: str, datastore: str | None, card_id: str | None, card_type: str | None):
+def _task_cards(pathspec: str, datastore: str | None, card_id: str | None,
+                card_type: str | None) -> list[Any]:
     """The cards of FLOW/RUN/STEP[/TASK] (a step must have one task), or exit 1 saying why."""
     from flowc.cards import get_cards
     from flowc.client import FlowcNotFound, Step, Task, namespace
@@ -519,7 +597,7 @@ def _task_cards(pathspec: str, datastore: str | None, card_id: str | None, card_
     return cards
 
 
-def _card_options(command):
+def _card_options(command: _Command) -> _Command:
     for option in reversed((
             click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]"),
             click.option("--id", "card_id", help="Only the card with this id."),
@@ -557,6 +635,26 @@ def card_get_command(pathspec: str, card_id: str | None, card_type: str | None, 
     else:
         output.write_text(card.get(), encoding="utf-8")
         click.echo(f"wrote {card.type} card of {pathspec} to {output}", err=True)
+def _echo_logs(pathspec: str, streams: tuple[str, ...], attempt: int | None, datastore: str | None) -> None:
+    """Each stream to the stream of the same name. Showing both, a stream with no output is left
+    out, and when neither has any a note says so: an empty screen never looks like a broken
+    command."""
+    from flowc.client import logs_of
+
+    wrote = False
+    for stream in streams:
+        text = logs_of(pathspec, stream, attempt, datastore)
+        written = any(not _is_task_header(line) for line in text.splitlines() if line.strip())
+        if written or len(streams) == 1:
+            click.echo(text, nl=False, err=stream == "stderr")
+        wrote = wrote or written
+    if not wrote and len(streams) > 1:
+        click.echo(f"flowc: {pathspec} wrote nothing to stdout or stderr", err=True)
+
+
+def _is_task_header(line: str) -> bool:
+    """``--- Flow/run/step/task (attempt 0) ---``, the header ``logs_of`` puts above each task."""
+    return line.startswith("--- ") and line.endswith(") ---")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,11 +18,13 @@ import datetime
 import io
 import os
 import tarfile
+import tempfile
 from collections import namedtuple
 from typing import Any, Iterable, Iterator
 
 from flowc.exceptions import (MetaflowExceptionWrapper, MetaflowInvalidPathspec,
                               MetaflowNamespaceMismatch, MetaflowNotFound, MetaflowTaggingError)
+from flowc.runtime_shim.cards import cards_key, read_card, read_index
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, open_datastore
 from flowc.runtime_shim.ids import parse_task_id
 
@@ -202,7 +204,7 @@ class MetaflowObject:
         return set(tags) <= self.tags
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.pathspec == self.pathspec  # type: ignore[attr-defined]
+        return isinstance(other, MetaflowObject) and type(other) is type(self) and other.pathspec == self.pathspec
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.pathspec))
@@ -543,11 +545,9 @@ class Task(MetaflowObject):
         return Run(f"{self.flow_name}/{self.run_id}", _namespace_check=False, _info=self._info).code
 
     @property
-    def cards(self) -> list[Any]:
-        """The cards this task rendered (see ``flowc.cards.get_cards``)."""
-        from flowc.cards import get_cards
-
-        return list(get_cards(self))
+    def cards(self) -> "CardContainer":
+        """The cards this task rendered (``get_cards(task)``)."""
+        return get_cards(self)
 
 
 # --------------------------------------------------------------------------- steps, runs, flows
@@ -862,6 +862,95 @@ class Metaflow:
 
     def __repr__(self) -> str:
         return "Metaflow()"
+
+
+# --------------------------------------------------------------------------- cards
+
+
+class Card:
+    """One rendered card of a task: ``.type``, ``.id``, ``.hash``, ``get()`` (the HTML),
+    ``.path`` (a local file holding it) and ``view()`` (open it in a browser)."""
+
+    def __init__(self, task: Any, entry: dict[str, Any]):
+        self._task = task
+        self.type: str = entry["type"]
+        self.id: str | None = entry.get("id")
+        self.hash: str = entry.get("hash", "")
+        self._file: str = entry["file"]
+        self._html: str | None = None
+        self._path: str | None = None
+
+    def get(self) -> str:
+        if self._html is None:
+            text = read_card(self._task._store, self._task.key, self._file)
+            if text is None:
+                raise MetaflowNotFound(f"card {self._file} of {self._task.pathspec} is missing")
+            self._html = text
+        return self._html
+
+    @property
+    def html(self) -> str:
+        return self.get()
+
+    @property
+    def path(self) -> str:
+        """The card as a local file: in a local datastore the stored file itself, otherwise a
+        temporary copy."""
+        if self._path is None:
+            store = self._task._store
+            local = os.path.join(store.root, *cards_key(store.task_key(self._task.key)).split("/"), self._file)
+            if os.path.isfile(local):
+                self._path = local
+            else:
+                handle, self._path = tempfile.mkstemp(prefix="flowc-card-", suffix=".html")
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(self.get())
+        return self._path
+
+    def view(self) -> None:
+        import webbrowser
+
+        webbrowser.open("file://" + self.path)
+
+    def _repr_html_(self) -> str:
+        return self.get()
+
+    def __repr__(self) -> str:
+        return f"<Card type={self.type} id={self.id} of {self._task.pathspec}>"
+
+
+class CardContainer:
+    """The cards of a task, in the order of the step's ``@card`` decorators."""
+
+    def __init__(self, cards: list[Card]):
+        self._cards = cards
+
+    def __len__(self) -> int:
+        return len(self._cards)
+
+    def __iter__(self) -> Iterator[Card]:
+        return iter(self._cards)
+
+    def __getitem__(self, index: int) -> Card:
+        return self._cards[index]
+
+    def _repr_html_(self) -> str:
+        return "".join(card.get() for card in self._cards)
+
+
+def get_cards(task: Any, id: str | None = None, type: str | None = None,  # noqa: A002
+              follow_resumed: bool = True) -> CardContainer:
+    """The cards of ``task`` (a client Task or its pathspec), optionally only those with this
+    ``id`` or ``type``. A task cloned by ``resume`` shows its origin's cards."""
+    if isinstance(task, str):
+        task = Task(task)
+    entries = read_index(task._store, task.key)
+    if not entries and follow_resumed and task.origin_pathspec:
+        origin = Task(task.origin_pathspec, task._store, _namespace_check=False)
+        return get_cards(origin, id, type, follow_resumed=False)
+    chosen = [Card(task, e) for e in entries
+              if (id is None or e.get("id") == id) and (type is None or e.get("type") == type)]
+    return CardContainer(chosen)
 
 
 # --------------------------------------------------------------------------- text for the CLI

@@ -9,7 +9,7 @@ from typing import Any
 Parallel = namedtuple("Parallel", ["main_ip", "num_nodes", "node_index", "control_task_id"])
 
 
-class _Components(list):  # type: ignore[type-arg]
+class _Components(list[Any]):
     """A card's components, in order; ``components["id"]`` finds one appended with an id."""
 
     def __getitem__(self, key: Any) -> Any:
@@ -31,10 +31,8 @@ class _CardView:
             spec.components = self.components
 
     def append(self, component: Any, id: str | None = None) -> None:  # noqa: A002
-        from flowc.cards.components import as_component
-
-        component = as_component(component)
-        if id is not None:
+        """A component (``flowc.cards``) or a plain string, which the card shows as text."""
+        if id is not None and hasattr(component, "component_id"):
             component.component_id = id
         self.components.append(component)
 
@@ -86,7 +84,8 @@ class Current:
     """Filled in by the runtime shim before a step runs and cleared afterwards.
 
     Outside a task every field is None and ``is_running_flow`` is False, as in Metaflow.
-    ``_manifest`` and ``_datastore`` are private: they back ``graph``, ``run`` and ``task``.
+    ``_manifest``, ``_datastore`` and ``_cards`` are private: the graph, the task's datastore and
+    its ``@card`` decorators.
     """
 
     _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
@@ -117,7 +116,7 @@ class Current:
         raise AttributeError(f"current has no attribute {name!r}")
 
     def __contains__(self, name: str) -> bool:
-        return self._values.get(name) is not None or (name in ("card", "graph", "run", "task", "tempdir")
+        return self._values.get(name) is not None or (name in ("card", "graph", "tempdir")
                                                       and self.is_running_flow)
 
     @property
@@ -146,24 +145,6 @@ class Current:
         """The flow's graph in the shape of Metaflow's ``_graph_info``."""
         manifest = self._values.get("_manifest")
         return graph_info(manifest) if manifest is not None else None
-
-    @property
-    def run(self) -> Any:
-        """The client's Run of the running task (Metaflow's ``current.run``)."""
-        if not self._values:
-            return None
-        from flowc.client import Run
-
-        return Run(f"{self.flow_name}/{self.run_id}", self._values.get("_datastore"), _namespace_check=False)
-
-    @property
-    def task(self) -> Any:
-        """The client's Task of the running task; it exists for readers once it has finished."""
-        if not self._values:
-            return None
-        from flowc.client import Task
-
-        return Task(str(self.pathspec), self._values.get("_datastore"), _namespace_check=False)
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self._values.get(name) if not name.startswith("_") else None

@@ -15,14 +15,14 @@ _DAYS_UNIX = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FR
 _DAYS_AWS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 
 # (field name, low, high, names)
-_UNIX_FIELDS = (
+_UNIX_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS_UNIX),
 )
-_AWS_FIELDS = (
+_AWS_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -110,3 +110,56 @@ def check(expression: str) -> str | None:
     if len(expression.split()) == 6:
         return check_aws(expression)
     return check_unix(expression)
+
+
+# --------------------------------------------------------------------------- conversions
+#
+# A schedule is converted once, in the plan; each target writes the form its engine reads.
+
+_MACROS = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+}
+
+
+def to_unix(expression: str) -> str | None:
+    """The 5-field form (Argo, Airflow): unchanged when it already is one (or a macro); an AWS
+    6-field expression converts when its year is ``*``, with ``?`` read as ``*``."""
+    fields = expression.split()
+    if len(fields) != 6:
+        return expression
+    if fields[5] not in ("*", "?"):
+        return None
+    return " ".join("*" if f == "?" else f for f in fields[:5])
+
+
+def _aws_day_of_week(field: str) -> str:
+    """Unix day-of-week numbers (0-7, Sunday 0 or 7) to AWS's (1-7, Sunday 1); names unchanged."""
+    def shift(match: re.Match[str]) -> str:
+        return str(int(match.group(0)) % 7 + 1)
+
+    if field.startswith("*/"):
+        return "1/" + field[2:]
+    parts = []
+    for item in field.split(","):
+        body, _, step = item.partition("/")
+        body = re.sub(r"\d+", shift, body)
+        parts.append(body + ("/" + step if step else ""))
+    return ",".join(parts)
+
+
+def to_aws(expression: str) -> str | None:
+    """``cron(...)`` for EventBridge from a 5-field cron, a macro or an AWS 6-field cron; ``None``
+    when the expression restricts both day-of-month and day-of-week (AWS cannot say "either")."""
+    text = _MACROS.get(expression.strip(), expression.strip())
+    fields = text.split()
+    if len(fields) == 6:
+        return f"cron({text})"
+    minute, hour, dom, month, dow = fields
+    if dow == "*":
+        dom_aws, dow_aws = dom, "?"
+    elif dom == "*":
+        dom_aws, dow_aws = "?", _aws_day_of_week(dow)
+    else:
+        return None
+    return f"cron({minute} {hour} {dom_aws} {month} {dow_aws} *)"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
 from flowc.compiler import decorators as deco
 from flowc.compiler import ir, parameters
+from flowc.compiler.bindings import SourceFacts
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate
@@ -92,6 +93,8 @@ class Lowered:
     invalid_transitions: frozenset[str] = frozenset()
     # methods of the flow class without ``@step`` (for "did you forget @step?" hints)
     helper_methods: frozenset[str] = frozenset()
+    # names the module binds, attributes each step assigns (computed when a check asks)
+    facts: SourceFacts | None = None
 
 
 class _Names:
@@ -159,7 +162,7 @@ _PASS_LINE = cst.SimpleStatementLine(body=[cst.Pass()])
 _PASS_BODY = cst.IndentedBlock(body=[_PASS_LINE])
 
 
-def _is_next_call(node: cst.CSTNode, me: str) -> bool:
+def _is_next_call(node: cst.CSTNode, me: str) -> TypeGuard[cst.Call]:
     """``<me>.next(...)``. (Plain checks instead of libcst.matchers, whose import alone costs
     more than compiling a small flow.)"""
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
@@ -279,9 +282,11 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
     constants = collect_constants(module)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
     lowering = _FlowLowering(path, names, span_of, constants, functions)
-    flow = lowering.lower_class(chosen, source_sha256, _lineage(chosen, local_flows))
+    lineage = _lineage(chosen, local_flows)
+    flow = lowering.lower_class(chosen, source_sha256, lineage)
     return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
-                   frozenset(lowering.invalid), frozenset(lowering.helpers))
+                   frozenset(lowering.invalid), frozenset(lowering.helpers),
+                   SourceFacts(module, lineage, lowering.step_nodes))
 
 
 def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
@@ -315,6 +320,7 @@ class _FlowLowering:
         self.target_spans: dict[tuple[str, str], ir.Span] = {}
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
+        self.step_nodes: dict[str, cst.FunctionDef] = {}
 
     # ------------------------------------------------------------------ the class
 
@@ -341,6 +347,7 @@ class _FlowLowering:
                         continue
                     own[step.name] = step
                     steps[step.name] = step  # an override keeps the inherited step's place
+                    self.step_nodes[step.name] = statement
                 elif isinstance(statement, cst.SimpleStatementLine):
                     for small in statement.body:
                         param = self._parameter(small)
@@ -425,12 +432,12 @@ class _FlowLowering:
             return
         for arg in d.decorator.args:
             keyword = arg.keyword.value if arg.keyword is not None else None
-            flag_ok = (keyword in ("start", "end") and isinstance(arg.value, cst.Name)
-                       and arg.value.value in ("True", "False"))
+            flag = arg.value.value if isinstance(arg.value, cst.Name) else None
+            flag_ok = keyword in ("start", "end") and flag in ("True", "False")
             if not flag_ok:
                 self.diagnostics.append(Diagnostic(STEP_FLAG, "@step accepts only start=True or end=True",
                                                    self.span_of(arg)))
-            elif arg.value.value == "True" and node.name.value != keyword:
+            elif flag == "True" and node.name.value != keyword:
                 self.diagnostics.append(Diagnostic(
                     STEP_FLAG, f"@step({keyword}=True) is on step '{node.name.value}'; flowc requires "
                     f"that step to be named '{keyword}'", self.span_of(arg),
@@ -594,7 +601,7 @@ class _FlowLowering:
             cases: list[tuple[str, str]] = []
             seen: set[str] = set()
             for element in positional[0].value.elements:
-                if isinstance(element, cst.StarredDictElement):
+                if not isinstance(element, cst.DictElement):  # a StarredDictElement
                     self._invalid(element, "a switch's cases must be written out, not expanded with **")
                     return None
                 try:
@@ -621,7 +628,7 @@ class _FlowLowering:
         for arg in positional:
             target = self._step_reference(me, arg.value)
             if target is None:
-                self._invalid(arg, f"self.next() arguments must be steps of the flow, written self.<step>",
+                self._invalid(arg, "self.next() arguments must be steps of the flow, written self.<step>",
                               "e.g. self.next(self.train)")
                 return None
             if target in targets:

@@ -13,6 +13,7 @@ module, decides whether every path agrees. Standard library only.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from dataclasses import dataclass
 
 from flowc.compiler import ir
@@ -21,8 +22,9 @@ from flowc.compiler import ir
 Context = tuple[tuple[str, str], ...]
 
 
-def fans_out(step: ir.Step) -> bool:
-    """Whether children of ``step`` run in a new split context (split, foreach, parallel)."""
+def opens_split(step: ir.Step) -> bool:
+    """Whether children of ``step`` run in a new split context (split, foreach, parallel); the
+    narrower ``Step.fans_out`` says whether they run as indexed tasks (foreach, parallel)."""
     return isinstance(step.transition, (ir.Split, ir.Foreach, ir.Parallel))
 
 
@@ -47,7 +49,7 @@ class Walk:
     def edge_context(self, flow_steps: dict[str, ir.Step], parent: str, child: str) -> Context:
         """The context on the edge parent -> child, before a join pops it."""
         context = self.contexts[parent]
-        if fans_out(flow_steps[parent]):
+        if opens_split(flow_steps[parent]):
             return context + ((parent, child),)
         return context
 
@@ -72,7 +74,7 @@ def walk(flow: ir.Flow) -> Walk:
                 continue
             if target == name:
                 continue
-            context = contexts[name] + (((name, target),) if fans_out(step) else ())
+            context = contexts[name] + (((name, target),) if opens_split(step) else ())
             if steps[target].is_join and context:
                 context = context[:-1]
             contexts[target] = context
@@ -109,8 +111,49 @@ def analyze(flow: ir.Flow) -> ir.Flow:
             s,
             in_steps=tuple(parents[s.name]),
             split_parents=split_parents.get(s.name, ()),
-            matching_join=matching.get(s.name) if fans_out(s) else None,
+            matching_join=matching.get(s.name) if opens_split(s) else None,
         )
         for s in flow.steps
     )
     return dataclasses.replace(flow, steps=new_steps)
+
+
+# --------------------------------------------------------------------------- facts of an analyzed flow
+
+
+def topological_order(flow: ir.Flow) -> tuple[str, ...]:
+    """Steps in a topological order that breaks ties by source order (recursion edges ignored)."""
+    position = {name: i for i, name in enumerate(flow.step_names)}
+    indegree = dict.fromkeys(position, 0)
+    for s in flow.steps:
+        for target in set(s.transition.targets):
+            if target != s.name and target in indegree:
+                indegree[target] += 1
+    ready = [position[n] for n, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        name = flow.steps[heapq.heappop(ready)].name
+        order.append(name)
+        for target in set(flow.step(name).transition.targets):
+            if target == name or target not in indegree:
+                continue
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                heapq.heappush(ready, position[target])
+    return tuple(order)
+
+
+def enclosing(step: ir.Step) -> tuple[str, ...]:
+    """The split, foreach and parallel steps whose region ``step`` runs in, outermost first.
+
+    A join's ``split_parents`` end with the split it closes (Metaflow's convention), but the join
+    itself runs outside that region.
+    """
+    return step.split_parents[:-1] if step.is_join else step.split_parents
+
+
+def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
+    """The foreach and parallel steps enclosing ``step``, outermost first: one per entry of its
+    index path."""
+    return tuple(p for p in enclosing(step) if flow.step(p).fans_out)

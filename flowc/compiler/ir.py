@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
@@ -244,22 +243,34 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
-class Pypi:
+class _PypiArguments:
+    """@pypi's arguments; @pypi_base takes the same ones at flow level."""
+
     packages: tuple[tuple[str, str], ...] = ()
     python: str | None = None
     disabled: bool | None = None
     span: Span = NO_SPAN
-    tag: ClassVar[str] = "pypi"
-    scope: ClassVar[str] = "step"
 
 
 @dataclass(frozen=True, slots=True)
-class Conda:
+class _CondaArguments:
+    """@conda's arguments; @conda_base takes the same ones at flow level."""
+
     packages: tuple[tuple[str, str], ...] = ()
     libraries: tuple[tuple[str, str], ...] = ()
     python: str | None = None
     disabled: bool | None = None
     span: Span = NO_SPAN
+
+
+@dataclass(frozen=True, slots=True)
+class Pypi(_PypiArguments):
+    tag: ClassVar[str] = "pypi"
+    scope: ClassVar[str] = "step"
+
+
+@dataclass(frozen=True, slots=True)
+class Conda(_CondaArguments):
     tag: ClassVar[str] = "conda"
     scope: ClassVar[str] = "step"
 
@@ -329,22 +340,13 @@ class Project:
 
 
 @dataclass(frozen=True, slots=True)
-class PypiBase:
-    packages: tuple[tuple[str, str], ...] = ()
-    python: str | None = None
-    disabled: bool | None = None
-    span: Span = NO_SPAN
+class PypiBase(_PypiArguments):
     tag: ClassVar[str] = "pypi_base"
     scope: ClassVar[str] = "flow"
 
 
 @dataclass(frozen=True, slots=True)
-class CondaBase:
-    packages: tuple[tuple[str, str], ...] = ()
-    libraries: tuple[tuple[str, str], ...] = ()
-    python: str | None = None
-    disabled: bool | None = None
-    span: Span = NO_SPAN
+class CondaBase(_CondaArguments):
     tag: ClassVar[str] = "conda_base"
     scope: ClassVar[str] = "flow"
 
@@ -459,6 +461,16 @@ class Step:
         return "linear"
 
     @property
+    def opener(self) -> str | None:
+        """For a join: the split, foreach or parallel step it closes (from graph analysis)."""
+        return self.split_parents[-1] if self.is_join and self.split_parents else None
+
+    @property
+    def fans_out(self) -> bool:
+        """A foreach or parallel step: its children run as indexed tasks (one index-path entry)."""
+        return isinstance(self.transition, (Foreach, Parallel))
+
+    @property
     def is_recursive(self) -> bool:
         """A switch step with a case that loops back to itself."""
         return isinstance(self.transition, Switch) and self.name in self.transition.targets
@@ -506,9 +518,9 @@ class Flow:
 # The manifest is the IR as JSON: ``{"manifest_version": 1, "flow": {...}}``. Dataclasses become
 # objects with their fields in declaration order; members of a union (transitions, decorators)
 # carry a ``"type"`` key with their tag; tuples become lists; spans become [path, line, column,
-# end_line, end_column]. docs/manifest.md documents it.
+# end_line, end_column]. docs/contracts.md documents it.
 
-_TAGGED: dict[str, type] = {cls.tag: cls for cls in TRANSITIONS}
+_TAGGED: dict[str, type] = {getattr(cls, "tag"): cls for cls in TRANSITIONS}
 _TAGGED_DECORATORS: dict[str, type] = {**STEP_DECORATORS, **FLOW_DECORATORS, "unknown": UnknownDecorator}
 
 
@@ -540,6 +552,17 @@ def dump_manifest(flow: Flow) -> str:
     return json.dumps(to_manifest(flow), indent=2, ensure_ascii=False) + "\n"
 
 
+def plain_value(value: Value) -> Any:
+    """An IR value in its JSON shape: the IR keeps mappings as tuples of (str, value) pairs and
+    lists as tuples; this gives back dicts and lists (for JSON, YAML or Python literals)."""
+    if isinstance(value, tuple) and value and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in value):
+        return {k: plain_value(v) for k, v in value}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(v) for v in value]
+    return value
+
+
 def _freeze(value: Any) -> Any:
     """JSON lists back to tuples, objects to tuples of pairs (the IR never holds lists or dicts)."""
     if isinstance(value, list):
@@ -547,14 +570,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple((k, _freeze(v)) for k, v in value.items())
     return value
-
-
-def _decode_field(tp: Any, raw: Any) -> Any:
-    if raw is None:
-        return None
-    if tp is Span or (isinstance(tp, str) and tp == "Span"):
-        return Span(*raw)
-    return _freeze(raw)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

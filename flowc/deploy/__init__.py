@@ -1,7 +1,7 @@
 """``flowc deploy``, ``flowc trigger`` and ``flowc status``: one module per engine, one facade.
 
-The facade compiles the flow (``base.prepare``), picks the engine module by target name and
-calls it; the CLI and the Python API (``flowc.api.Deployer``) both call these four functions,
+The facade compiles the flow (``base.prepare``), picks the engine module the target names
+(``Target.deploy_engine``) and calls it; the CLI and the Python API (``flowc.api.Deployer``) both call these four functions,
 so the two behave the same. Engines are imported on first use: boto3, the Airflow client and
 the Argo code stay unloaded unless that engine is asked for.
 """
@@ -14,13 +14,21 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flowc.deploy.base import DeployError, Deployment, Engine, Prepared, RunInfo, prepare, wait_for
 
-ENGINES = {"argo": "flowc.deploy.argo", "sfn": "flowc.deploy.sfn", "airflow": "flowc.deploy.airflow"}
+def engine_names() -> tuple[str, ...]:
+    """The registered targets that can deploy (their ``deploy_engine`` names a module)."""
+    from flowc.targets import all_targets
+
+    return tuple(name for name, target in all_targets().items() if target.deploy_engine)
 
 
 def get_engine(target: str) -> Engine:
-    if target not in ENGINES:
-        raise DeployError(f"unknown target {target!r}; choose from {', '.join(ENGINES)}")
-    return importlib.import_module(ENGINES[target]).ENGINE
+    from flowc.targets import all_targets
+
+    found = all_targets().get(target)
+    if found is None or not found.deploy_engine:
+        raise DeployError(f"unknown target {target!r} for deploy; choose from {', '.join(engine_names())}")
+    engine: Engine = importlib.import_module(found.deploy_engine).ENGINE
+    return engine
 
 
 def _prepare(flow_file: Path, target: str, settings: Mapping[str, Any], flow_name: str | None,

@@ -44,12 +44,12 @@ def _openers(flow: ir.Flow) -> dict[str, ir.Step]:
     """Each join step -> the split, foreach or parallel step it closes."""
     openers: dict[str, ir.Step] = {}
     for step in flow.steps:
-        if step.matching_join is not None:
-            openers[step.matching_join] = step
-    for step in flow.steps:
-        if step.is_join and step.name not in openers:
+        if not step.is_join:
+            continue
+        if step.opener is None:
             raise PlanError(f"join step {step.name!r} has no matching split in the manifest "
                             "(was the flow compiled by flowc's front end?)")
+        openers[step.name] = flow.step(step.opener)
     return openers
 
 
@@ -112,7 +112,7 @@ class Planner:
         if not step.is_join:
             return [TaskKey(target, path)]
         opener = self._openers[target]
-        join_path = path[:-1] if isinstance(opener.transition, (ir.Foreach, ir.Parallel)) else path
+        join_path = path[:-1] if opener.fans_out else path
         slot = (target, join_path)
         self._arrived[slot] = self._arrived.get(slot, 0) + 1
         expected = self._expected.get(slot)

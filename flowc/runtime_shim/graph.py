@@ -31,14 +31,12 @@ class ParentTask:
 
 def fans_out_to(parent: ir.Step, child: str) -> bool:
     """Whether ``parent`` is a foreach/parallel step whose body starts at ``child``."""
-    return isinstance(parent.transition, (ir.Foreach, ir.Parallel)) and parent.transition.target == child
+    return parent.fans_out and parent.transition.targets == (child,)
 
 
 def split_of(flow: ir.Flow, join: str) -> ir.Step | None:
-    for candidate in flow.steps:
-        if candidate.matching_join == join:
-            return candidate
-    return None
+    opener = flow.step(join).opener
+    return flow.step(opener) if opener is not None else None
 
 
 def last_iteration(ds: Datastore, flow: str, run_id: str, step: str,
@@ -121,7 +119,7 @@ def resolve_parents(ds: Datastore, flow: ir.Flow, run_id: str, step: str,
 def _join_parents(ds: Datastore, flow: ir.Flow, run_id: str, node: ir.Step,
                   index_path: tuple[int, ...], others: list[str], where: str) -> list[ParentTask]:
     split = split_of(flow, node.name)
-    if split is not None and isinstance(split.transition, (ir.Foreach, ir.Parallel)):
+    if split is not None and split.fans_out:
         owner = finished(ds, flow, run_id, split.name, index_path)
         if owner is None:
             raise GraphError(f"{where}: foreach step {split.name!r} has not finished")

@@ -14,7 +14,11 @@ import re
 import sys
 import types
 
+import flowc
+from flowc import decorators, exceptions, parameters
 from flowc.compiler import ir
+from flowc.current import current
+from flowc.flowspec import FlowSpec
 
 
 class FlowLoadError(RuntimeError):
@@ -24,10 +28,10 @@ class FlowLoadError(RuntimeError):
 # ``metaflow.<name>`` -> the flowc module that provides it. The first three are loaded anyway;
 # the others are imported when user code first touches them (a task that never reads the client,
 # cards or S3 pays nothing for them).
-METAFLOW_MODULES = {
-    "metaflow.exception": "flowc.exceptions",
-    "metaflow.parameters": "flowc.parameters",
-    "metaflow.decorators": "flowc.decorators",
+METAFLOW_MODULES: dict[str, types.ModuleType] = {
+    "metaflow.exception": exceptions,
+    "metaflow.parameters": parameters,
+    "metaflow.decorators": decorators,
 }
 LAZY_METAFLOW_MODULES = {
     "metaflow.client": "flowc.client",
@@ -54,17 +58,12 @@ class _LazyModule(types.ModuleType):
 
 def install_metaflow_alias() -> None:
     """Make ``import metaflow`` (and the submodules user code imports) resolve to flowc's API."""
-    import flowc
-    from flowc.current import current
-
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
     plugins = types.ModuleType("metaflow.plugins")
     sys.modules.update({"metaflow": flowc, "metaflow.current": current_module,
                         "metaflow.plugins": plugins})
-    aliases: dict[str, types.ModuleType] = {}
-    for alias, target in METAFLOW_MODULES.items():
-        aliases[alias] = importlib.import_module(target)
+    aliases = dict(METAFLOW_MODULES)
     for alias, target in LAZY_METAFLOW_MODULES.items():
         loaded = sys.modules.get(target)
         aliases[alias] = loaded if loaded is not None else _LazyModule(alias, target)
@@ -99,10 +98,10 @@ def resolve_flow_file(flow_file: str) -> str:
 
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_LOADED: dict[tuple[str, str, str], type] = {}
+_LOADED: dict[tuple[str, str, str], type[FlowSpec]] = {}
 
 
-def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type:
+def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type[FlowSpec]:
     """Import ``flow_file`` once and return its FlowSpec subclass named ``manifest.name``.
 
     Refuses (FlowLoadError, one line) when the file's sha256 differs from
@@ -129,10 +128,10 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     install_metaflow_alias()
     if dotted is not None:
         try:
-            module = importlib.import_module(dotted)
+            imported = importlib.import_module(dotted)
         except Exception as exc:
             raise FlowLoadError(f"importing {dotted} failed: {type(exc).__name__}: {exc}") from exc
-        return _flow_class(module, manifest, flow_file, cache_key)
+        return _flow_class(imported, manifest, flow_file, cache_key)
     module_name = os.path.splitext(os.path.basename(path))[0]
     directory = os.path.dirname(path)
     if directory not in sys.path:
@@ -154,9 +153,7 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
 
 
 def _flow_class(module: types.ModuleType, manifest: ir.Flow, flow_file: str,
-                cache_key: tuple[str, str, str]) -> type:
-    from flowc.flowspec import FlowSpec
-
+                cache_key: tuple[str, str, str]) -> type[FlowSpec]:
     cls = getattr(module, manifest.name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
         raise FlowLoadError(f"{flow_file} has no FlowSpec subclass named {manifest.name!r}")

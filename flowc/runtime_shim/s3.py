@@ -8,6 +8,7 @@ turned off so there is one retry policy, and it is tested.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -15,7 +16,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from flowc.runtime_shim.datastore import Datastore, DatastoreError, remove_if_present
+from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 T = TypeVar("T")
 
@@ -54,8 +55,12 @@ if hasattr(os, "register_at_fork"):
 def make_client(endpoint: str | None = None) -> Any:
     """A new S3 client from this process's session (loading service models once per process
     saves ~0.25 s per datastore; a forked child gets its own session, never its parent's)."""
-    import boto3
-    from botocore.config import Config
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:  # one line in a pod's log or on the command line, not a traceback
+        raise DatastoreError("an s3:// datastore needs boto3, which is not installed: "
+                             "pip install 'flowc[s3]'") from None
 
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=10, read_timeout=60, max_pool_connections=16)
@@ -73,7 +78,7 @@ def _status(exc: BaseException) -> tuple[str, int]:
     return code, status
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException | None) -> bool:
     """5xx, throttling and connection-level errors; a 4xx other than 429 is never retried."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -173,7 +178,7 @@ class S3Backend:
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         """Downloads to an anonymous temporary file (so a retry restarts cleanly) and returns it."""
         handle = tempfile.TemporaryFile(prefix="flowc-blob-")
 
@@ -191,7 +196,7 @@ class S3Backend:
             handle.close()
             return None
         handle.seek(0)
-        return handle  # type: ignore[return-value]
+        return handle
 
     def exists(self, key: str) -> bool:
         def head() -> bool:
@@ -220,11 +225,6 @@ class S3Backend:
             return self.call(f"list {key}", listing)
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot list {self.url}/{key}: {exc}") from exc
-
-
-class S3Datastore(Datastore):
-    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
-        super().__init__(S3Backend(root, client=client, **retry), compression)
 
 
 def read_url(url: str) -> bytes:

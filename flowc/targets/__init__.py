@@ -1,81 +1,73 @@
-"""Back ends: one emitter module per orchestrator, all reading the same IR.
+"""Back ends: one emitter module per orchestrator, all formatting the same plan.
 
-Every target module (``argo``, ``sfn``, ``airflow``) exposes a module-level ``TARGET`` object
-with this shape:
-
-    name: str                       # "argo", "sfn", "airflow"
-    capabilities: dict[str, str]    # construct -> how it is lowered, or the FLOWnnn that refuses it
-    def emit(flow: ir.Flow, settings: Settings) -> Emitted
-
-``emit`` never raises on a flow it cannot express: it returns diagnostics (with the source span of
-the offending construct); the CLI prints them and writes nothing.
+Targets register_target themselves (``@register_target`` on a ``Target`` subclass). The registry loads the
+built-in ones, modules named in ``FLOWC_TARGETS`` (comma-separated module paths) and the
+``flowc.targets`` entry-point group, so a target shipped in another package, or written in a test
+suite, is found by every command without edits here.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any, Protocol
+import os
+from importlib.metadata import entry_points
+from typing import TypeVar
 
-from flowc.compiler import ir
-from flowc.compiler.diagnostics import Diagnostic
+from flowc.targets.base import (Capability, Emitted, Settings, Target, TargetSettings, refused,
+                                setting, supported, unsupported, with_caveat)
 
-TARGET_NAMES = ("argo", "sfn", "airflow")
+BUILTIN_MODULES = ("flowc.targets.argo", "flowc.targets.sfn", "flowc.targets.airflow")
+ENV_MODULES = "FLOWC_TARGETS"
+ENTRY_POINT_GROUP = "flowc.targets"
 
+_REGISTRY: dict[str, Target] = {}
+_loaded = False
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Deployment settings, from ``[tool.flowc]`` in pyproject.toml overridden by flags.
-
-    Shared fields first; target-specific ones are prefixed with the target's name.
-    """
-
-    image: str = "python:3.11-slim"
-    namespace: str | None = None
-    service_account: str | None = None
-    datastore_root: str = "s3://flowc-datastore/flowc"
-    max_workers: int = 100
-    # Where the flow's code lives inside the image; the shim is started there.
-    code_dir: str = "/app"
-    # The Python that runs the shim inside the image.
-    python: str = "python"
-    # A code package (``flowc package``) the tasks download and verify instead of using code_dir:
-    # a path or s3:// URL whose file name ends in ``-<sha256>.tar.gz``.
-    code_package: str | None = None
-    # argo
-    argo_version: str = "4"
-    # sfn
-    sfn_job_queue: str = "flowc-job-queue"
-    sfn_job_definition: str | None = None
-    sfn_role_arn: str | None = None
-    sfn_batch_job_role_arn: str | None = None
-    sfn_execution_role_arn: str | None = None
-    sfn_format: str = "asl"  # asl | cloudformation
-    # airflow
-    airflow_operator: str = "kubernetes"  # kubernetes | local
-    # anything else a target reads, as sorted (key, value) pairs
-    extra: tuple[tuple[str, Any], ...] = ()
+C = TypeVar("C", bound=type[Target])
 
 
-@dataclass(frozen=True, slots=True)
-class Emitted:
-    """What a target produced: the spec text (empty when errors were found), the file extension
-    it is written with (``.yaml``, ``.json``, ``.py``) and diagnostics, warnings included."""
+def register_target(cls: C) -> C:
+    """Class decorator: make ``cls`` (a ``Target`` subclass) available by its name."""
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and type(existing).__qualname__ != cls.__qualname__:
+        raise ValueError(f"target name {cls.name!r} is taken by {type(existing).__module__}")
+    _REGISTRY[cls.name] = cls()
+    return cls
 
-    text: str
-    extension: str
-    diagnostics: tuple[Diagnostic, ...] = ()
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    extra = [m.strip() for m in os.environ.get(ENV_MODULES, "").split(",") if m.strip()]
+    for module in (*BUILTIN_MODULES, *extra):
+        importlib.import_module(module)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
 
 
-class Target(Protocol):
-    name: str
-    capabilities: dict[str, str]
+def all_targets() -> dict[str, Target]:
+    """Every registered target by name: the built-in ones in their fixed order, then the others
+    in the order they registered (whatever order modules happened to be imported in)."""
+    _load()
+    builtin = {module: i for i, module in enumerate(BUILTIN_MODULES)}
+    ranked = sorted(_REGISTRY.items(),
+                    key=lambda item: builtin.get(type(item[1]).__module__, len(builtin)))
+    return dict(ranked)
 
-    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted: ...
+
+def target_names() -> tuple[str, ...]:
+    return tuple(all_targets())
 
 
 def get_target(name: str) -> Target:
-    if name not in TARGET_NAMES:
+    targets = all_targets()
+    if name not in targets:
         raise KeyError(name)
-    module = importlib.import_module(f"flowc.targets.{name}")
-    return module.TARGET
+    return targets[name]
+
+
+__all__ = ["Capability", "Emitted", "Settings", "Target", "TargetSettings", "all_targets",
+           "get_target", "refused", "register_target", "setting", "supported", "target_names",
+           "unsupported", "with_caveat"]

@@ -37,30 +37,32 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import re
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.targets import Emitted, Settings, common
+from flowc.compiler.plan import FlowPlan, Pod
+from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
+                           setting, supported, with_caveat)
 from flowc.targets.airflow_render import (
-    ATTEMPT, RUN_ID, Expr, GroupBlock, Model, Task, kw, nullable, param_value, params_json,
-    pretty, py, render, templated,
+    ATTEMPT, Expr, GroupBlock, Model, Task, call, kw, literal, names_used, nullable, param_value,
+    params_json, pod_text, pretty, py, render, run_id,
 )
 
 NAME = "airflow"
 MAX_MAP_LENGTH = 1024
 START_DATE = (2024, 1, 1)
-TRIGGER_ANY = "TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS"
+TRIGGER_ANY = Expr("TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS", frozenset({"TriggerRule"}))
 
 FLOW260 = register("FLOW260", "Airflow max_map_length may be exceeded", """
 A nested foreach is flattened into one mapped level on Airflow, so its width is the product of
 the widths of the enclosing foreach steps. Airflow refuses to map more than [core]
 max_map_length (default 1024) task instances; raise that setting if the product can exceed it.""")
 FLOW261 = register("FLOW261", "schedule not expressible on Airflow", """
-Airflow's cron timetables take five-field cron expressions; a six-field (AWS) expression has no
-Airflow form. Write the schedule as a five-field cron.""")
+Airflow's cron timetables take five-field cron expressions. A six-field (AWS) expression converts
+when its year field is '*' (Metaflow's documented form, e.g. '0 3 ? * MON-FRI *'); one that names
+a year has no Airflow form.""")
 FLOW262 = register("FLOW262", "trigger not expressible on Airflow", """
 @trigger and @trigger_on_finish map to Airflow assets (datasets on Airflow 2): an event name, or
 the finish asset of another flowc flow, becomes an asset the DAG is scheduled on. Parameter
@@ -70,6 +72,12 @@ The decorator has no counterpart in the Airflow DAG flowc generates.""")
 FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
+ENV_NOT_BUILT = register("FLOW266", "@pypi / @conda on Airflow", """
+Packages named by @pypi / @conda are not installed by the Airflow target: the image (kubernetes
+operator) or the worker (local operator) must provide them.""")
+BATCH_IGNORED = register("FLOW267", "@batch on Airflow", """
+Airflow runs steps as pods or subprocesses, not AWS Batch jobs: @batch's cpu, memory and gpu size
+the pod, and its queue, roles and image are ignored.""")
 FLOW265 = register("FLOW265", "task id collision on Airflow", """
 A step name collides with a helper task flowc adds (``<step>__flatten``, ``<step>__to_<step>``,
 ``<join>__ran``).
@@ -83,31 +91,45 @@ _RESERVED = frozenset(dir(builtins)) | {
     "SHIM_SCRIPT", "SHIM_CMDS", "index_path",
 }
 
-CAPABILITIES: dict[str, str] = {
-    "linear": "task dependencies",
-    "split": "task dependencies; join waits for all (none_failed_min_one_success)",
-    "foreach": "dynamic task mapping over the foreach task's XCom (mapped task group)",
-    "foreach_multi_step": "mapped task group, one instance per child",
-    "nested_foreach": "index space flattened into one mapped level (FLOW260 warns on max_map_length)",
-    "switch": "case tasks that skip unchosen branches + trigger rules",
-    "recursion": "the task loops over --iteration itself",
-    "parallel": "mapped task group of num_parallel instances (not gang-scheduled)",
-    "parameters": "DAG params (Param with JSON-schema types)",
-    "include_file": "read by the shim at run time",
-    "retry": "retries / retry_delay",
-    "catch": "handled by the shim",
-    "timeout": "execution_timeout",
-    "resources": "pod container_resources (kubernetes operator)",
-    "kubernetes": "KubernetesPodOperator image, resources, GPU, secrets, selectors",
-    "batch": "ignored (runs as a pod or subprocess)",
-    "environment": "env_vars / subprocess environment",
-    "secrets": "resolved by the shim; @kubernetes(secrets=...) as env_from",
-    "schedule": "CronTriggerTimetable with timezone",
-    "trigger": "assets (datasets on Airflow 2); parameter mappings: FLOW262",
-    "trigger_on_finish": "the asset every flowc DAG's end task updates (flowc://flows/<Flow>)",
-    "project": "read by the shim at run time",
-    "exit_hook": FLOW263,
+CAPABILITIES: dict[str, Capability] = {
+    "linear": supported("task dependencies"),
+    "split": supported("task dependencies; join waits for all (none_failed_min_one_success)"),
+    "foreach": supported("dynamic task mapping over the foreach task's XCom (mapped task group)"),
+    "foreach_multi_step": supported("mapped task group, one instance per child"),
+    "nested_foreach": supported("index space flattened into one mapped level (FLOW260 warns on max_map_length)"),
+    "switch": supported("case tasks that skip unchosen branches + trigger rules"),
+    "recursion": supported("the task loops over --iteration itself"),
+    "parallel": supported("mapped task group of num_parallel instances (not gang-scheduled)"),
+    "parameters": supported("DAG params (Param with JSON-schema types)"),
+    "include_file": supported("read by the shim at run time"),
+    "retry": supported("retries / retry_delay"),
+    "catch": supported("handled by the shim"),
+    "timeout": supported("execution_timeout"),
+    "resources": supported("pod container_resources (kubernetes operator)"),
+    "kubernetes": supported("KubernetesPodOperator image, resources, GPU, secrets, selectors"),
+    "batch": with_caveat(BATCH_IGNORED, "its sizes size the pod; the rest is ignored (no AWS Batch)",
+                         "use @kubernetes or @resources"),
+    "environment": supported("env_vars / subprocess environment"),
+    "secrets": supported("resolved by the shim; @kubernetes(secrets=...) as env_from"),
+    "python_environment": with_caveat(ENV_NOT_BUILT, "not installed: the image (or the worker) must "
+                                      "provide the packages", "bake the packages into the image"),
+    "card": supported("handled by the shim inside the task"),
+    "schedule": supported("CronTriggerTimetable with timezone"),
+    "trigger": supported("assets (datasets on Airflow 2); parameter mappings: FLOW262"),
+    "trigger_on_finish": supported("the asset every flowc DAG's end task updates (flowc://flows/<Flow>)"),
+    "project": supported("read by the shim at run time"),
+    "exit_hook": refused(FLOW263, "remove it, or run the hook as a step before end"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class AirflowSettings(TargetSettings):
+    operator: str = setting("kubernetes", "run each task in a pod (kubernetes) or as a subprocess on "
+                            "the worker (local)", ("kubernetes", "local"))
+    dags_folder: str | None = setting(None, "deploy: the DAGs folder to write to (a path or s3:// URL)")
+    api_url: str | None = setting(None, "deploy: the Airflow REST API (or AIRFLOW_API_URL)")
+    parse_timeout: str | None = setting(None, "deploy: seconds to wait for Airflow to parse the DAG file")
+
 
 _PARAM_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
@@ -134,19 +156,16 @@ class Placement:
         return next(g for g in self.groups if g.group_id == group_id)
 
 
-def _fans_out(step: ir.Step) -> bool:
-    return isinstance(step.transition, (ir.Foreach, ir.Parallel))
-
-
-def place(flow: ir.Flow) -> Placement:
+def place(plan: FlowPlan) -> Placement:
     """Assign every step inside a foreach to a mapped group.
 
     Steps share a group when they have the same enclosing foreach steps and the same segment;
     a step joining an inner foreach starts a later segment of its foreach's body, so the group
     graph stays acyclic (the inner body's group sits between the two segments).
     """
-    order = common.topological_order(flow)
-    stacks = {s.name: common.foreach_stack(flow, s) for s in flow.steps}
+    flow = plan.flow
+    order = plan.order
+    stacks = {s.name: s.foreach_stack for s in plan.steps}
     segment: dict[str, int] = {}
     for name in order:
         step = flow.step(name)
@@ -179,15 +198,16 @@ def place(flow: ir.Flow) -> Placement:
 class _Lowering:
     """Builds the render model of one flow; collects diagnostics instead of raising."""
 
-    def __init__(self, flow: ir.Flow, settings: Settings):
-        self.flow = flow
+    def __init__(self, plan: FlowPlan, settings: Settings):
+        self.plan = plan
+        self.flow = plan.flow
         self.settings = settings
-        self.kubernetes = settings.airflow_operator == "kubernetes"
+        self.operator = settings.of(AirflowSettings).operator
+        self.kubernetes = self.operator == "kubernetes"
         self.diagnostics: list[Diagnostic] = []
-        self.placement = place(flow)
+        self.placement = place(plan)
         self.group_ids = {g.group_id for g in self.placement.groups}
         self.group_ids |= {f"{g}_tasks" for g in self.group_ids}
-        self.uses_k8s_models = False
 
     # ----------------------------------------------------------------- names
 
@@ -215,7 +235,7 @@ class _Lowering:
             return None
         opener = self.flow.step(step.split_parents[-1])
         stack = self.placement.stacks[opener.name]
-        if not _fans_out(opener) or not stack:
+        if not opener.fans_out or not stack:
             return None
         switches = any(isinstance(s.transition, ir.Switch) and self.placement.stacks[s.name] == stack
                        for s in self.flow.steps)
@@ -240,7 +260,7 @@ class _Lowering:
         names = set(self.flow.step_names)
         for step in self.flow.steps:
             helpers = []
-            if _fans_out(step):
+            if step.fans_out:
                 helpers.append(self.flatten_var(step.name))
             if isinstance(step.transition, ir.Switch):
                 helpers += [self.case_var(step.name, t) for t in step.transition.targets if t != step.name]
@@ -251,7 +271,7 @@ class _Lowering:
                     self.error(FLOW265, f"step {helper!r} collides with the task flowc adds for "
                                f"step {step.name!r} on Airflow", step.span, "rename the step")
             stack = self.placement.stacks[step.name]
-            if _fans_out(step) and stack:
+            if step.fans_out and stack:
                 self.diagnostics.append(Diagnostic(
                     FLOW260, f"foreach {step.name!r} is nested in {len(stack)} other foreach "
                     f"step(s); Airflow maps the flattened index space, whose width is the product "
@@ -262,66 +282,46 @@ class _Lowering:
                 self.error(FLOW264, f"num_parallel={step.transition.num_parallel} exceeds Airflow's "
                            f"default max_map_length ({MAX_MAP_LENGTH})", step.next_span or step.span,
                            "lower num_parallel or raise [core] max_map_length")
-        for deco in self.flow.decorators:
-            if isinstance(deco, ir.ExitHook):
-                self.error(FLOW263, f"@{deco.tag} cannot be expressed on Airflow", deco.span,
-                           "remove it, or run the hook as a step before end")
 
     def error(self, code: str, message: str, span: ir.Span, hint: str) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, ERROR, hint))
 
     # ----------------------------------------------------------------- DAG arguments
 
-    def schedule(self) -> tuple[str | None, bool]:
-        """(the DAG's schedule expression, whether it uses CronTriggerTimetable)."""
-        sched = self.flow.decorator(ir.Schedule)
+    def schedule(self) -> Expr | None:
+        """The DAG's schedule: a cron timetable, the assets it waits for, or None."""
+        sched = self.plan.schedule
         assets = self.trigger_assets()
         if sched is not None and assets is not None:
             self.error(FLOW262, "@trigger or @trigger_on_finish together with @schedule cannot be "
                        "expressed on Airflow", sched.span, "keep either the schedule or the trigger")
-            return None, False
+            return None
         if assets is not None:
-            return "[" + ", ".join(f"Asset({py(a)})" for a in assets) + "]", False
+            return Expr("[" + ", ".join(call("Asset", py(a)).text for a in assets) + "]",
+                        frozenset({"Asset"}))
         if sched is None:
-            return None, False
-        cron = sched.cron_expression
-        if len(cron.split()) != 5:
-            self.error(FLOW261, f"cron {cron!r} is not a five-field cron expression", sched.span,
-                       "write the schedule as a five-field cron (minute hour day month weekday)")
-            return None, False
-        timezone = sched.timezone or "UTC"
-        return f"CronTriggerTimetable({py(cron)}, timezone={py(timezone)})", True
+            return None
+        if sched.unix is None:
+            self.error(FLOW261, f"cron {sched.expression!r} has no five-field form (its year is not '*')",
+                       sched.span, "write the schedule as a five-field cron (minute hour day month weekday)")
+            return None
+        return call("CronTriggerTimetable", py(sched.unix), f"timezone={py(sched.timezone or 'UTC')}")
 
     def trigger_assets(self) -> list[str] | None:
         """Asset names the DAG is scheduled on: @trigger events, and the finish assets of the
         flows named by @trigger_on_finish (every flowc DAG's end task updates its own)."""
         names: list[str] = []
-        found = False
-        for deco in self.flow.decorators:
-            if isinstance(deco, ir.Trigger):
-                kind, items = "event", ([deco.event] if deco.event is not None else []) + list(deco.events)
-            elif isinstance(deco, ir.TriggerOnFinish):
-                kind, items = "flow", ([deco.flow] if deco.flow is not None else []) + list(deco.flows)
+        for trigger in self.plan.triggers:
+            if trigger.parameters or trigger.options:
+                self.error(FLOW262, f"@{trigger.tag} options beyond the {trigger.kind} name (parameter "
+                           "mappings, project branches) cannot be expressed on Airflow", trigger.span,
+                           f"name the {trigger.kind} only; pass parameters in the DAG run's conf")
+            elif trigger.name is None:
+                self.error(FLOW262, f"@{trigger.tag} needs a {trigger.kind} name on Airflow", trigger.span,
+                           f"write @{trigger.tag}({trigger.kind}=\"name\")")
             else:
-                continue
-            found = True
-            for item in items:
-                name = item
-                if isinstance(item, tuple):  # given as a dict: (key, value) pairs
-                    fields = dict(item)
-                    name = fields.get("name")
-                    if set(fields) - {"name"}:
-                        self.error(FLOW262, f"@{deco.tag} options beyond the {kind} name (parameter "
-                                   "mappings, project branches) cannot be expressed on Airflow",
-                                   deco.span, f"name the {kind} only; pass parameters in the DAG "
-                                   "run's conf")
-                        continue
-                if not isinstance(name, str) or not name:
-                    self.error(FLOW262, f"@{deco.tag} needs a {kind} name on Airflow", deco.span,
-                               f"write @{deco.tag}({kind}=\"name\")")
-                    continue
-                names.append(name if kind == "event" else finish_asset(name))
-        return names if found and names else None
+                names.append(trigger.name if trigger.kind == "event" else finish_asset(trigger.name))
+        return names if names else None
 
     def params(self) -> dict[str, Expr] | None:
         if not self.flow.parameters:
@@ -333,7 +333,7 @@ class _Lowering:
             # the default or reports the missing value), unless required, which Airflow enforces.
             optional = nullable(param)
             if param.default_kind == "literal":
-                kwargs.append(py(_json_safe(param.default)))
+                kwargs.append(py(ir.plain_value(param.default)))
             elif optional:
                 kwargs.append("None")
             schema = _PARAM_TYPES.get(param.type)
@@ -346,11 +346,11 @@ class _Lowering:
                 kwargs.append(f"type={py(types)}")
             if param.help:
                 kwargs.append(f"description={py(param.help)}")
-            out[param.name] = Expr(f"Param({', '.join(kwargs)})")
+            out[param.name] = call("Param", *kwargs)
         return out
 
-    def dag_kwargs(self) -> tuple[tuple[tuple[str, Any], ...], bool]:
-        schedule, cron = self.schedule()
+    def dag_kwargs(self) -> tuple[tuple[str, Any], ...]:
+        schedule = self.schedule()
         doc = (self.flow.docstring or "").strip()
         kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
         if doc:
@@ -358,7 +358,7 @@ class _Lowering:
             if "\n" in doc:
                 kwargs.append(("doc_md", doc))
         kwargs += [
-            ("schedule", Expr(schedule or "None")),
+            ("schedule", schedule or Expr("None")),
             ("start_date", Expr("datetime.datetime(%d, %d, %d, tzinfo=datetime.timezone.utc)" % START_DATE)),
             ("catchup", False),
             ("max_active_tasks", self.settings.max_workers),
@@ -367,64 +367,67 @@ class _Lowering:
         if params:
             kwargs.append(("params", params))
         kwargs.append(("tags", ["flowc"]))
-        return tuple(kwargs), cron
+        return tuple(kwargs)
 
     # ----------------------------------------------------------------- steps
 
-    def shim_prefix(self) -> list[str]:
+    def text(self, value: str) -> str | Expr:
+        """A literal in a task's command or environment: safe from Jinja, and from the kubelet's
+        ``$(VAR)`` expansion when the task is a pod."""
+        return literal(pod_text(value) if self.kubernetes else value)
+
+    def shim_prefix(self) -> list[str | Expr]:
         """The part of every task's command before ``--step``: ``SHIM`` in the DAG file."""
         argv = common.task_argv(self.flow, self.settings, step="-", run_id="-", datastore=None)
-        return [templated(a) for a in argv[:argv.index("--step")]]
+        return [self.text(a) for a in argv[:argv.index("--step")]]
 
     def argv(self, step: ir.Step, index_path: Expr | None) -> list[Any]:
         """The shim command of ``step``: ``SHIM`` plus what only Airflow knows at run time."""
-        params = [(p.name, param_value(p)) for p in self.flow.parameters if not nullable(p)]
-        argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=RUN_ID,
+        params = [(p.name, param_value(p, self.kubernetes)) for p in self.flow.parameters if not nullable(p)]
+        run = run_id(self.kubernetes)
+        argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=run,
                                 attempt=ATTEMPT, datastore=None,
                                 params=params if step.name == "start" else ())
         rest = argv[argv.index("--step"):]
-        engine = {RUN_ID, ATTEMPT} | {f"{name}={value}" for name, value in params}
-        out: list[Any] = [Expr("*SHIM")] + [a if a in engine else templated(a) for a in rest]
+        engine = {run, ATTEMPT} | {f"{name}={value}" for name, value in params}
+        out: list[Any] = [Expr("*SHIM")] + [a if a in engine else self.text(a) for a in rest]
         if index_path is not None:
             out += ["--index-path", index_path]
         return out
 
     def env(self, step: ir.Step) -> Any:
-        extra: dict[str, str] = {}
-        deco = step.decorator(ir.Environment)
-        if deco is not None:
-            extra.update({k: templated(str(v)) for k, v in deco.vars})
+        extra: dict[str, Any] = {k: self.text(v) for k, v in self.plan.step(step.name).environment}
         unset = [p.name for p in self.flow.parameters if nullable(p)]
         if step.name == "start" and unset:
-            extra["FLOWC_PARAMS"] = params_json(unset)
+            extra["FLOWC_PARAMS"] = params_json(unset, self.kubernetes)
         if not extra:
             return Expr("ENV")
-        return Expr("{**ENV, " + py(extra)[1:])
+        return Expr("{**ENV, " + py(extra)[1:], names_used(extra))
 
     def task_options(self, step: ir.Step, trigger_any: bool) -> dict[str, Any]:
         options: dict[str, Any] = {}
-        retry = step.decorator(ir.Retry)
-        if retry is not None and retry.times:
-            options["retries"] = retry.times
-            options["retry_delay"] = Expr(f"datetime.timedelta(minutes={py(retry.minutes_between_retries)})")
-        timeout = step.decorator(ir.Timeout)
-        if timeout is not None and timeout.total_seconds:
-            options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={timeout.total_seconds})")
+        planned = self.plan.step(step.name)
+        if planned.retry is not None:
+            options["retries"] = planned.retry.times
+            options["retry_delay"] = _timedelta(planned.retry.delay_seconds)
+        if planned.timeout_seconds is not None:
+            options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={planned.timeout_seconds})")
         if trigger_any:
-            options["trigger_rule"] = Expr(TRIGGER_ANY)
+            options["trigger_rule"] = TRIGGER_ANY
         if isinstance(step.transition, ir.End):
-            options["outlets"] = Expr(f"[Asset({py(finish_asset(self.flow.name))})]")
+            options["outlets"] = Expr(f"[{call('Asset', py(finish_asset(self.flow.name))).text}]",
+                                      frozenset({"Asset"}))
         return options
 
     def step_task(self, step: ir.Step, trigger_any: bool) -> Task:
         grouped = self.placement.group_of[step.name] is not None
         index_path = Expr("index_path") if grouped else None
         argv = self.argv(step, index_path)
-        xcom = _fans_out(step) or isinstance(step.transition, ir.Switch)
+        xcom = step.fans_out or isinstance(step.transition, ir.Switch)
         options = self.task_options(step, trigger_any)
         doc = (step.docstring or "").strip() or None
         if not self.kubernetes:
-            kwargs = kw(task_id=step.name, python_callable=Expr("flowc_run"),
+            kwargs = kw(task_id=step.name, python_callable=Expr("flowc_run", frozenset({"flowc_run"})),
                          op_kwargs={"step": step.name, "argv": argv, "env": self.env(step)},
                          doc_md=doc, **options)
             return Task(self.var(step.name), "PythonOperator", kwargs)
@@ -437,53 +440,54 @@ class _Lowering:
         return Task(self.var(step.name), "KubernetesPodOperator", kwargs)
 
     def pod_options(self, step: ir.Step) -> dict[str, Any]:
-        kube = step.decorator(ir.Kubernetes)
-        res = step.decorator(ir.Resources)
-        opts: dict[str, Any] = {"image": (kube.image if kube and kube.image else Expr("IMAGE"))}
-        namespace = (kube.namespace if kube else None) or self.settings.namespace
-        opts["namespace"] = namespace
-        account = (kube.service_account if kube else None) or self.settings.service_account
-        opts["service_account_name"] = account
-        resources = _resources(kube, res)
-        if resources is not None:
-            self.uses_k8s_models = True
-            opts["container_resources"] = Expr(resources)
-        if kube is not None:
-            opts["image_pull_policy"] = kube.image_pull_policy
-            if kube.secrets:
-                self.uses_k8s_models = True
-                opts["env_from"] = Expr("[" + ", ".join(
-                    f"k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={py(s)}))"
-                    for s in kube.secrets) + "]")
-            if kube.node_selector:
-                opts["node_selector"] = dict(kube.node_selector)
-            if kube.tolerations:
-                self.uses_k8s_models = True
-                opts["tolerations"] = Expr("[" + ", ".join(
-                    "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(_json_safe(v))}" for k, v in tol) + ")"
-                    for tol in kube.tolerations) + "]")
-            if kube.labels:
-                opts["labels"] = dict(kube.labels)
-            if kube.annotations:
-                opts["annotations"] = dict(kube.annotations)
+        planned = self.plan.step(step.name)
+        pod = planned.pod or Pod()
+        resources = common.kubernetes_resources(planned.resources)
+        opts: dict[str, Any] = {
+            "image": literal(planned.image) if planned.image else Expr("IMAGE"),
+            "namespace": _optional_literal(pod.namespace or self.settings.namespace),
+            "service_account_name": pod.service_account or self.settings.service_account,
+            "container_resources": call("k8s.V1ResourceRequirements",
+                                        *(f"{k}={py(v)}" for k, v in resources.items())),
+            "image_pull_policy": pod.image_pull_policy,
+        }
+        if pod.secrets:
+            opts["env_from"] = _k8s_list(
+                f"k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={py(s)}))" for s in pod.secrets)
+        if pod.node_selector:
+            opts["node_selector"] = {k: literal(v) for k, v in pod.node_selector}
+        if pod.tolerations:
+            opts["tolerations"] = _k8s_list(
+                "k8s.V1Toleration(" + ", ".join(f"{_snake(k)}={py(ir.plain_value(v))}" for k, v in tol) + ")"
+                for tol in pod.tolerations)
+        if pod.labels:
+            opts["labels"] = {k: literal(v) for k, v in pod.labels}
+        if pod.annotations:
+            opts["annotations"] = {k: literal(v) for k, v in pod.annotations}
+        shm = planned.resources.shared_memory_mib
+        if shm:
+            opts["volumes"] = _k8s_list([
+                "k8s.V1Volume(name=\"dshm\", empty_dir=k8s.V1EmptyDirVolumeSource("
+                f"medium=\"Memory\", size_limit={py(f'{shm}Mi')}))"])
+            opts["volume_mounts"] = _k8s_list(['k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")'])
         return opts
 
     def case_task(self, switch: str, target: str, here: str | None) -> Task:
-        kwargs = kw(task_id=self.case_var(switch, target), python_callable=Expr("flowc_case"),
+        kwargs = kw(task_id=self.case_var(switch, target), python_callable=Expr("flowc_case", frozenset({"flowc_case", "AirflowSkipException"})),
                      op_args=[Expr(self.output_of(switch, here)), target])
         return Task(self.case_var(switch, target), "PythonOperator", kwargs)
 
     def ran_task(self, join: str, foreach: str, trigger_any: bool) -> Task:
-        kwargs = kw(task_id=self.ran_var(join), python_callable=Expr("flowc_ran"),
+        kwargs = kw(task_id=self.ran_var(join), python_callable=Expr("flowc_ran", frozenset({"flowc_ran", "AirflowSkipException"})),
                     op_args=[Expr(self.expand_source(foreach)), Expr("index_path")],
-                    trigger_rule=Expr(TRIGGER_ANY) if trigger_any else None)
+                    trigger_rule=TRIGGER_ANY if trigger_any else None)
         return Task(self.ran_var(join), "PythonOperator", kwargs)
 
     def flatten_task(self, foreach: str) -> Task:
         """One list of the children's paths of every instance of a foreach inside a group."""
         # Instances a switch skipped push nothing; the others still make one list.
-        kwargs = kw(task_id=self.flatten_var(foreach), python_callable=Expr("flowc_flatten"),
-                    op_args=[Expr(self.output_of(foreach, None))], trigger_rule=Expr(TRIGGER_ANY))
+        kwargs = kw(task_id=self.flatten_var(foreach), python_callable=Expr("flowc_flatten", frozenset({"flowc_flatten"})),
+                    op_args=[Expr(self.output_of(foreach, None))], trigger_rule=TRIGGER_ANY)
         return Task(self.flatten_var(foreach), "PythonOperator", kwargs)
 
     # ----------------------------------------------------------------- graph
@@ -492,7 +496,7 @@ class _Lowering:
         """(from task, from step, to task, to step) for every dependency, case tasks included."""
         out = []
         for step in self.flow.steps:
-            if _fans_out(step):
+            if step.fans_out:
                 continue  # the group's expand over the foreach task's XCom is the dependency
             for target in step.transition.targets:
                 if target == step.name:
@@ -532,7 +536,7 @@ class _Lowering:
 
         blocks: list[Task | GroupBlock] = []
         emitted_groups: set[str] = set()
-        for name in common.topological_order(self.flow):
+        for name in self.plan.order:
             step = self.flow.step(name)
             group_id = self.placement.group_of[name]
             if group_id is None:
@@ -557,36 +561,25 @@ class _Lowering:
                 blocks.append(GroupBlock(group_id, self.expand_source(group.foreach), doc,
                                          tuple(tasks), group_edges))
                 for member in group.steps:
-                    if _fans_out(self.flow.step(member)):
+                    if self.flow.step(member).fans_out:
                         blocks.append(self.flatten_task(member))
-        dag_kwargs, cron = self.dag_kwargs()
-        names = {self.settings.airflow_operator, "DAG"}
+        dag_kwargs = self.dag_kwargs()
+        header, header_names = self.header()
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]
+        names = {self.operator, "DAG", *header_names, *names_used([v for _, v in dag_kwargs])}
+        if self.kubernetes:
+            names.add("literal")  # SHIM_CMDS
         for t in tasks:
             names.add(t.operator)
-            names.update(str(v.text).partition("(")[0] for k, v in t.kwargs if isinstance(v, Expr))
-            names.update(k for k, _ in t.kwargs)
-        if names & {"flowc_case", "flowc_ran"}:
-            names.add("AirflowSkipException")
+            names |= names_used([v for _, v in t.kwargs])
         if any(isinstance(b, GroupBlock) for b in blocks):
             names.add("task_group")
-        if any("trigger_rule" in dict(t.kwargs) for t in tasks):
-            names.add("TriggerRule")
-        if self.flow.parameters:
-            names.add("Param")
-        if cron:
-            names.add("CronTriggerTimetable")
-        if any("Asset(" in str(getattr(v, "text", "")) for _, v in dag_kwargs) or \
-                any("outlets" in dict(t.kwargs) for t in tasks):
-            names.add("Asset")
-        if self.uses_k8s_models:
-            names.add("k8s")
         return Model(
             flow=self.flow.name,
             source=self.flow.path,
             docstring=self.flow.docstring,
-            operator=self.settings.airflow_operator,
-            header=self.header(),
+            operator=self.operator,
+            header=header,
             dag_kwargs=dag_kwargs,
             blocks=tuple(blocks),
             edges=tuple(outer),
@@ -598,17 +591,21 @@ class _Lowering:
             return []
         return [self.case_task(step.name, t, here) for t in step.transition.targets if t != step.name]
 
-    def header(self) -> tuple[tuple[str, str], ...]:
+    def header(self) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+        """The module constants (name, Python source), and the names their sources use."""
         manifest = common.inline_manifest(self.flow)
-        chunks = textwrap.wrap(manifest, 88, break_on_hyphens=False)
-        manifest_src = "(\n" + "".join(f"    {py(c)}\n" for c in chunks) + ")"
-        env = {"FLOWC_MANIFEST": Expr("MANIFEST"),
-               "FLOWC_DATASTORE": templated(self.settings.datastore_root)}
-        out = [("MANIFEST", manifest_src), ("SHIM", pretty(self.shim_prefix(), 0, 7)),
-               ("ENV", pretty(env, 0, 6))]
+        # repr: a Python str literal like py's, with fewer escapes for JSON's double quotes
+        manifest_src = "(\n" + "".join(f"    {line!r}\n" for line in manifest.splitlines(keepends=True)) + ")"
+        # Never rendered by Jinja; its "$" doubled for the kubelet when it is a pod's env value.
+        manifest_value = 'MANIFEST.replace("$", "$$")' if self.kubernetes else "MANIFEST"
+        env = {"FLOWC_MANIFEST": Expr(f"literal({manifest_value})", frozenset({"literal"})),
+               "FLOWC_DATASTORE": self.text(self.settings.datastore)}
+        shim = self.shim_prefix()
+        out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
+        image = literal(self.settings.image)
         if self.kubernetes:
-            out.insert(0, ("IMAGE", py(self.settings.image)))
-        return tuple(out)
+            out.insert(0, ("IMAGE", py(image)))
+        return tuple(out), names_used([shim, env, image if self.kubernetes else None])
 
 
 def finish_asset(flow_name: str) -> str:
@@ -620,82 +617,42 @@ def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(pairs))
 
 
-def _json_safe(value: Any) -> Any:
-    """IR values hold tuples (pairs for mappings); give Python literals their natural shape."""
-    if isinstance(value, tuple):
-        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
-            return {k: _json_safe(v) for k, v in value}
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _snake(name: str) -> str:
     """``tolerationSeconds`` (Kubernetes YAML) -> ``toleration_seconds`` (the client's keyword)."""
     return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
-def _quantity(value: Any, unit: str) -> str:
-    """A Kubernetes quantity: integers are MiB (memory, disk), strings pass through."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{int(value)}{unit}"
-    return str(value)
+def _optional_literal(value: str | None) -> str | Expr | None:
+    return literal(value) if value is not None else None
 
 
-def _resources(kube: ir.Kubernetes | None, res: ir.Resources | None) -> str | None:
-    """``k8s.V1ResourceRequirements(...)`` source for a step's @resources/@kubernetes, or None."""
-    if kube is None and res is None:
-        return None
-    cpu = max((_cpu(d.cpu) for d in (kube, res) if d is not None), default=1.0)
-    memory = [d.memory for d in (kube, res) if d is not None]
-    requests: dict[str, str] = {"cpu": _cpu_text(cpu),
-                                "memory": max((_quantity(m, "Mi") for m in memory), key=_mib)}
-    disk = (res.disk if res is not None and res.disk else None) or (kube.disk if kube else None)
-    if disk:
-        requests["ephemeral-storage"] = _quantity(disk, "Mi")
-    limits: dict[str, str] = {}
-    gpu = max((d.gpu or 0 for d in (kube, res) if d is not None), default=0)
-    if gpu:
-        vendor = kube.gpu_vendor if kube is not None else "nvidia"
-        limits[f"{vendor.lower()}.com/gpu"] = str(gpu)
-    args = f"requests={py(requests)}" + (f", limits={py(limits)}" if limits else "")
-    return f"k8s.V1ResourceRequirements({args})"
+def _timedelta(seconds: int) -> Expr:
+    """``datetime.timedelta`` in whole minutes when it is some (as @retry writes it), else seconds."""
+    if seconds % 60 == 0:
+        return Expr(f"datetime.timedelta(minutes={seconds // 60})")
+    return Expr(f"datetime.timedelta(seconds={seconds})")
 
 
-def _cpu(value: Any) -> float:
-    try:
-        text = str(value)
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        return 1.0
+def _k8s_list(items: Any) -> Expr:
+    """A list of Kubernetes client model constructors (``k8s.V1...``), as Python source."""
+    return Expr("[" + ", ".join(items) + "]", frozenset({"k8s"}))
 
 
-def _cpu_text(cpu: float) -> str:
-    return str(int(cpu)) if cpu == int(cpu) else f"{int(cpu * 1000)}m"
-
-
-_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 ** 2, "K": 1 / 1000, "M": 1, "G": 1000}
-
-
-def _mib(quantity: str) -> float:
-    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", quantity)
-    if not match:
-        return 0.0
-    return float(match.group(1)) * _UNITS.get(match.group(2), 1 / 1024 ** 2)
-
-
-class AirflowTarget:
+@register_target
+class AirflowTarget(Target):
     name = NAME
+    title = "Airflow"
+    extension = ".py"
+    settings_type = AirflowSettings
     capabilities = CAPABILITIES
+    deploy_engine = "flowc.deploy.airflow"
 
-    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted:
-        if settings.airflow_operator not in ("kubernetes", "local"):
-            raise ValueError(f"airflow_operator must be 'kubernetes' or 'local', not {settings.airflow_operator!r}")
-        lowering = _Lowering(flow, settings)
+    def check(self, plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
+        return []  # checked while lowering: the same pass knows the task ids it makes
+
+    def render(self, plan: FlowPlan, settings: Settings) -> tuple[str, list[Diagnostic]]:
+        lowering = _Lowering(plan, settings)
         model = lowering.lower()
-        diagnostics = tuple(lowering.diagnostics)
-        if any(d.severity == ERROR for d in diagnostics):
-            return Emitted("", ".py", diagnostics)
-        return Emitted(render(model), ".py", diagnostics)
-
-
-TARGET = AirflowTarget()
+        if any(d.severity == ERROR for d in lowering.diagnostics):
+            return "", lowering.diagnostics
+        return render(model), lowering.diagnostics

@@ -3,7 +3,8 @@ model the DAG template prints, and the template itself.
 
 Nothing here knows the flow's graph; ``flowc.targets.airflow`` lowers the IR into ``Model``.
 Every user value reaches the DAG file through ``py``/``pretty`` (Python literals) and, inside an
-Airflow templated field, through ``templated`` (protected from Jinja and template-file lookup).
+Airflow templated field, through ``literal`` (never rendered by Jinja nor read as a template file);
+in a pod's command and environment also through ``pod_text`` (safe from the kubelet's ``$(VAR)``).
 """
 
 from __future__ import annotations
@@ -40,38 +41,75 @@ def py(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Expr:
-    """Python source that ``py`` writes as is: a variable or a call flowc built itself."""
+    """Python source that ``py`` writes as is: a variable or a call flowc built itself.
+
+    ``uses`` names the module-level names the source refers to (``Param``, ``k8s``, ...): the DAG
+    file imports and defines exactly the names its expressions use."""
 
     text: str
+    uses: frozenset[str] = frozenset()
 
 
-def templated(value: str) -> str:
-    """A literal string inside an Airflow templated field, safe from Jinja and template files."""
-    if "{" in value or "%}" in value or "#}" in value or value.endswith(_TEMPLATE_SUFFIXES):
-        if "{% endraw %}" in value:
-            raise ValueError(f"cannot protect {value!r} from Airflow's templating")
-        return "{% raw %}" + value + "{% endraw %}"
+def call(name: str, *args: str, root: str | None = None) -> Expr:
+    """``name(args...)``, using the module-level name ``root`` (default: ``name`` up to its first dot)."""
+    return Expr(f"{name}({', '.join(args)})", frozenset({root or name.partition(".")[0]}))
+
+
+def names_used(value: Any) -> frozenset[str]:
+    """Every module-level name the expressions inside ``value`` use."""
+    if isinstance(value, Expr):
+        return value.uses
+    if isinstance(value, (list, tuple)):
+        return frozenset().union(*(names_used(v) for v in value))
+    if isinstance(value, dict):
+        return frozenset().union(*(names_used(v) for v in value.values()))
+    return frozenset()
+
+
+def literal(value: str) -> str | Expr:
+    """A user string inside an Airflow templated field, never read by Jinja nor looked up as a
+    template file: wrapped in Airflow's ``literal()`` when Jinja could act on it (a ``{`` opens
+    every Jinja tag) or its suffix names a template file; as it is otherwise."""
+    if "{" in value or value.endswith(_TEMPLATE_SUFFIXES):
+        return Expr(f"literal({py(value)})", frozenset({"literal"}))
     return value
 
 
-# Airflow template expressions, one helper each.
-RUN_ID = "{{ run_id }}"
+def pod_text(value: str) -> str:
+    """A literal for a pod's command, args or env value: ``$`` doubled, which the kubelet reads as
+    one ``$`` (it expands ``$(VAR)`` there; a value ``$(SECRET)`` must not read the pod's variable)."""
+    return value.replace("$", "$$")
+
+
+# Airflow template expressions, one helper each; ``for_pod`` adds the kubelet's escape.
 ATTEMPT = "{{ ti.try_number - 1 }}"
 
 
-def param_value(param: ir.Parameter) -> str:
+def run_id(for_pod: bool) -> str:
+    return "{{ run_id" + (_POD_ESCAPE if for_pod else "") + " }}"
+
+
+_POD_ESCAPE = " | replace('$', '$$')"
+
+
+def param_value(param: ir.Parameter, for_pod: bool) -> str:
     """The text of ``--param NAME=...`` for a DAG param, as `flowc run --param` would take it:
     strings as they are, booleans and JSON documents as JSON."""
     expr = f"params[{_jinja_str(param.name)}]"
     as_json = param.type == "bool" or (param.type == "json" and not isinstance(param.default, str))
-    return "{{ " + expr + (" | tojson" if as_json else "") + " }}"
+    if for_pod:
+        expr = f"({expr}{' | tojson' if as_json else ''} | string)" + _POD_ESCAPE
+    elif as_json:
+        expr += " | tojson"
+    return "{{ " + expr + " }}"
 
 
-def params_json(names: list[str]) -> str:
+def params_json(names: list[str], for_pod: bool) -> str:
     """``FLOWC_PARAMS`` for parameters without a literal default: the ones given a value only,
     so the shim computes the others' defaults."""
     pairs = ", ".join(f"{_jinja_str(n)}: params[{_jinja_str(n)}]" for n in names)
-    return "{{ dict({" + pairs + '}.items() | rejectattr(1, "none")) | tojson }}'
+    escape = _POD_ESCAPE if for_pod else ""
+    return "{{ dict({" + pairs + '}.items() | rejectattr(1, "none")) | tojson' + escape + " }}"
 
 
 def _jinja_str(text: str) -> str:
@@ -143,7 +181,7 @@ class Model:
         return [line for name, line in _AIRFLOW2 if name in self.names]
 
 
-_SDK_NAMES = ("DAG", "Asset", "CronTriggerTimetable", "Param", "TriggerRule", "task_group")
+_SDK_NAMES = ("DAG", "Asset", "CronTriggerTimetable", "Param", "TriggerRule", "literal", "task_group")
 _AIRFLOW3_EXTRA = (
     ("AirflowSkipException", "from airflow.sdk.exceptions import AirflowSkipException"),
     ("PythonOperator", "from airflow.providers.standard.operators.python import PythonOperator"),
@@ -154,6 +192,7 @@ _AIRFLOW2 = (  # the Airflow 2.10 homes of the same names
     ("task_group", "from airflow.decorators import task_group"),
     ("AirflowSkipException", "from airflow.exceptions import AirflowSkipException"),
     ("Param", "from airflow.models.param import Param"),
+    ("literal", "from airflow.utils.template import literal"),
     ("PythonOperator", "from airflow.operators.python import PythonOperator"),
     ("CronTriggerTimetable", "from airflow.timetables.trigger import CronTriggerTimetable"),
     ("TriggerRule", "from airflow.utils.trigger_rule import TriggerRule"),

@@ -16,12 +16,13 @@ Lowering, in one DAG per region:
 - a step that loops to itself runs inside a recursive DAG template that calls itself with the
   next iteration while the step picks the looping case.
 
-The manifest reaches the shim once, as ``FLOWC_MANIFEST`` in ``templateDefaults`` (the ``z:``
-inline form from ``common.inline_manifest``), never repeated per template.
+The manifest reaches the shim once, as ``FLOWC_MANIFEST`` in ``templateDefaults`` (its JSON
+text from ``common.inline_manifest``, a readable block in the YAML), never repeated per template.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,11 @@ import yaml
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.targets import Emitted, Settings, common
+from flowc.compiler.plan import FlowPlan
+from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
+                           setting, supported, unsupported, with_caveat)
 from flowc.targets import argo_syntax as syn
-from flowc.targets.argo_events import cron_workflow, sensors
+from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
 from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, RUNTIME_SECRET_PREFIXES,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
 
@@ -54,8 +57,6 @@ value; on Argo it is not exposed as an argument and the start task computes its 
 ENV_NOT_BUILT = register("FLOW204", "@pypi / @conda / @batch on argo", """
 Argo runs the image as it is: @pypi and @conda packages must already be in the image, and
 @batch (an AWS Batch decorator) only contributes its resources and image.""")
-BAD_ARGO_VERSION = register("FLOW205", "unknown Argo version", """
---argo-version takes 3.5, 3.6, 3.7 or 4.""")
 BAD_CRON = register("FLOW206", "cron expression Argo cannot express", """
 CronWorkflow takes 5-field cron expressions; an AWS 6-field expression converts only when its
 year field is '*'.""")
@@ -73,78 +74,73 @@ parameter default, an @environment value or a @kubernetes label/annotation holdi
 replaced or fail the workflow. Build the value inside the step instead (the shim passes it through
 unchanged), or avoid '{{' in it.""")
 
+TOO_LARGE = register("FLOW210", "Argo object over the size Kubernetes stores", """
+Kubernetes keeps every object in etcd, which refuses a request over 1.5 MiB (its default
+--max-request-bytes); a WorkflowTemplate that large cannot be created. Split the flow, or move
+large values (the manifest grows with the flow) out of the spec.""")
+OBJECT_LIMIT = 1_572_864  # etcd's default --max-request-bytes
+
 ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
 
-capabilities: dict[str, str] = {
-    "linear": "DAG tasks with depends",
-    "split": "parallel DAG tasks; join depends on all branches",
-    "foreach": "withSequence over the foreach-width output, nested DAG template",
-    "foreach_multi_step": "nested DAG template holding the body",
-    "nested_foreach": "nested DAG templates, index path built from {{item}}",
-    "switch": "when on the switch-case output; reconvergence depends on any branch",
-    "recursion": "recursive DAG template with an iteration input",
-    "parallel": f"not supported ({NO_PARALLEL})",
-    "parameters": "workflow arguments with their defaults",
-    "include_file": "workflow argument holding the path in the image",
-    "retry": "retryStrategy (limit, backoff)",
-    "catch": "handled by the shim on the last attempt",
-    "timeout": "activeDeadlineSeconds per attempt",
-    "resources": "container requests/limits",
-    "kubernetes": "image, requests/limits, GPU, node selector, tolerations, labels, secrets",
-    "batch": f"resources and image only ({ENV_NOT_BUILT})",
-    "environment": "container env",
-    "secrets": f"env:/file: sources resolved by the shim; others {SECRET_SOURCE}",
-    "schedule": "CronWorkflow referencing the WorkflowTemplate",
-    "trigger": "Argo Events Sensor submitting the WorkflowTemplate",
-    "trigger_on_finish": "Argo Events Sensor on the upstream workflow reaching Succeeded",
-    "project": "resource names and labels",
-    "exit_hook": f"not supported ({NO_EXIT_HOOK})",
+CAPABILITIES: dict[str, Capability] = {
+    "linear": supported("DAG tasks with depends"),
+    "split": supported("parallel DAG tasks; join depends on all branches"),
+    "foreach": supported("withSequence over the foreach-width output, nested DAG template"),
+    "foreach_multi_step": supported("nested DAG template holding the body"),
+    "nested_foreach": supported("nested DAG templates, index path built from {{item}}"),
+    "switch": supported("when on the switch-case output; reconvergence depends on any branch"),
+    "recursion": supported("recursive DAG template with an iteration input"),
+    "parallel": refused(NO_PARALLEL, "use a foreach instead"),
+    "parameters": supported("workflow arguments with their defaults"),
+    "include_file": supported("workflow argument holding the path in the image"),
+    "retry": supported("retryStrategy (limit, backoff)"),
+    "catch": supported("handled by the shim on the last attempt"),
+    "timeout": supported("activeDeadlineSeconds per attempt"),
+    "resources": supported("container requests/limits"),
+    "kubernetes": supported("image, requests/limits, GPU, node selector, tolerations, labels, secrets"),
+    "batch": with_caveat(ENV_NOT_BUILT, "resources and image only", "use @kubernetes or @resources"),
+    "environment": supported("container env"),
+    "secrets": supported("env:/file: sources resolved by the shim; others " + SECRET_SOURCE),
+    "python_environment": with_caveat(ENV_NOT_BUILT, "the image runs as it is: packages must be in it",
+                                      "bake the packages into --image"),
+    "card": supported("handled by the shim inside the task"),
+    "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
+    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
+    "trigger_on_finish": supported("Argo Events Sensor on the upstream workflow reaching Succeeded"),
+    "project": supported("resource names and labels"),
+    "exit_hook": refused(NO_EXIT_HOOK, "call the hook from the end step"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ArgoSettings(TargetSettings):
+    version: str = setting("4", "Argo Workflows version to target (3.5 uses CronWorkflow 'schedule:')",
+                           ARGO_VERSIONS)
+    events_source: str = setting(DEFAULT_EVENT_SOURCE, "Argo Events EventSource the Sensor listens to for @trigger")
+    workflows_event_source: str = setting(DEFAULT_WORKFLOW_SOURCE, "Argo Events EventSource of workflow "
+                                          "phase changes, for @trigger_on_finish")
+    server: str | None = setting(None, "deploy: Argo Server URL (or ARGO_SERVER)")
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
-    """Everything Argo cannot express, collected before any YAML is built."""
+def check(plan: FlowPlan) -> list[Diagnostic]:
+    """Values Argo cannot carry, collected before any YAML is built (the capability table covers
+    the constructs)."""
     out: list[Diagnostic] = []
-    if settings.argo_version not in ARGO_VERSIONS:
-        out.append(Diagnostic(BAD_ARGO_VERSION, f"unknown Argo version {settings.argo_version!r}",
-                              flow.span, ERROR, "use one of " + ", ".join(ARGO_VERSIONS)))
-    for step in flow.steps:
-        if isinstance(step.transition, ir.Parallel):
-            out.append(common.unsupported(NO_PARALLEL, f"num_parallel in step {step.name!r}", "argo",
-                                          step.next_span or step.span, "use a foreach instead"))
-        deco = step.decorator(ir.ParallelDecorator)
-        if deco is not None:
-            out.append(common.unsupported(NO_PARALLEL, f"@parallel on step {step.name!r}", "argo",
-                                          deco.span, "use a foreach instead"))
-        kube = step.decorator(ir.Kubernetes)
-        if kube is not None and kube.namespace:
+    for step in plan.steps:
+        if step.pod is not None and step.pod.namespace:
             out.append(Diagnostic(STEP_NAMESPACE, f"@kubernetes(namespace=...) on step {step.name!r} is ignored on argo",
-                                  kube.span, WARNING, "set --namespace for the whole workflow"))
-        secrets = step.decorator(ir.Secrets)
-        for source in (secrets.sources if secrets is not None else ()):
-            if not str(source).startswith(RUNTIME_SECRET_PREFIXES):
-                out.append(common.unsupported(
+                                  step.pod.span, WARNING, "set --namespace for the whole workflow"))
+        secrets = step.step.decorator(ir.Secrets)
+        for source in step.secret_sources:
+            if not source.startswith(RUNTIME_SECRET_PREFIXES):
+                out.append(unsupported(
                     SECRET_SOURCE, f"@secrets source {source!r} on step {step.name!r}", "argo", secrets.span,
                     "use @kubernetes(secrets=[NAME]) and the source 'env:VAR'"))
-        for cls in (ir.Pypi, ir.Conda, ir.Batch):
-            deco = step.decorator(cls)
-            if deco is not None:
-                out.append(Diagnostic(ENV_NOT_BUILT, f"@{cls.tag} on step {step.name!r}: argo runs the image as it is",
-                                      deco.span, WARNING, "bake the packages into --image"))
-    hook = flow.decorator(ir.ExitHook)
-    if hook is not None:
-        out.append(common.unsupported(NO_EXIT_HOOK, "@exit_hook", "argo", hook.span,
-                                      "call the hook from the end step"))
-    for cls in (ir.PypiBase, ir.CondaBase):
-        deco = flow.decorator(cls)
-        if deco is not None:
-            out.append(Diagnostic(ENV_NOT_BUILT, f"@{cls.tag}: argo runs the image as it is",
-                                  deco.span, WARNING, "bake the packages into --image"))
-    out.extend(_template_tags(flow))
-    for param in flow.parameters:
+    out.extend(_template_tags(plan))
+    for param in plan.flow.parameters:
         if param.default_kind == "runtime":
             out.append(Diagnostic(RUNTIME_DEFAULT,
                                   f"parameter {param.name!r} has a run-time default and is not an Argo workflow argument",
@@ -152,24 +148,24 @@ def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
     return out
 
 
-def _template_tags(flow: ir.Flow) -> list[Diagnostic]:
+def _template_tags(plan: FlowPlan) -> list[Diagnostic]:
     """User values that reach the YAML where Argo would substitute them."""
     found: list[tuple[str, ir.Span]] = []
-    for param in flow.parameters:
+    for param in plan.flow.parameters:
         if param.default_kind == "literal" and "{{" in str(param.default):
             found.append((f"the default of parameter {param.name!r}", param.span))
-    for step in flow.steps:
-        env = step.decorator(ir.Environment)
-        for key, value in (env.vars if env is not None else ()):
-            if "{{" in str(value):
+    for step in plan.steps:
+        env = step.step.decorator(ir.Environment)
+        for key, value in step.environment:
+            if "{{" in value:
                 found.append((f"@environment value {key!r} of step {step.name!r}", env.span))
-        kube = step.decorator(ir.Kubernetes)
-        if kube is None:
+        pod = step.pod
+        if pod is None:
             continue
         for field_name in ("labels", "annotations", "node_selector"):
-            for key, value in getattr(kube, field_name) or ():
+            for key, value in getattr(pod, field_name):
                 if "{{" in str(value):
-                    found.append((f"@kubernetes {field_name} {key!r} of step {step.name!r}", kube.span))
+                    found.append((f"@kubernetes {field_name} {key!r} of step {step.name!r}", pod.span))
     return [Diagnostic(TEMPLATE_TAG, f"{what} contains '{{{{', which Argo would substitute", span, ERROR,
                        "build the value inside the step, or avoid '{{' in it")
             for what, span in found]
@@ -190,10 +186,12 @@ class Region:
 
 
 class Lowering:
-    def __init__(self, flow: ir.Flow, settings: Settings):
+    def __init__(self, plan: FlowPlan, settings: Settings):
+        flow = plan.flow
+        self.plan = plan
         self.flow = flow
         self.settings = settings
-        self.order = common.topological_order(flow)
+        self.order = plan.order
         self.templates = syn.NameTable()
         self.step_template = {s.name: self.templates.allocate(s.name, "step:" + s.name) for s in flow.steps}
         self.exposed = tuple(p for p in flow.parameters if p.default_kind != "runtime")
@@ -203,17 +201,17 @@ class Lowering:
 
     def fan_out(self, step: ir.Step) -> str | None:
         """The innermost foreach enclosing ``step`` (its region), or None at the top level."""
-        stack = common.foreach_stack(self.flow, step)
+        stack = self.plan.step(step.name).foreach_stack
         return stack[-1] if stack else None
 
     def depth(self, step: ir.Step) -> int:
-        return common.foreach_depth(step, self.flow)
+        return len(self.plan.step(step.name).foreach_stack)
 
     def representative(self, parent: str, region: str | None) -> str | None:
         """The step whose task stands for ``parent`` inside ``region``: the parent itself, the
         foreach whose body holds it, or None when it lies outside the region."""
         step = self.flow.step(parent)
-        chain = common.foreach_stack(self.flow, step)
+        chain = self.plan.step(parent).foreach_stack
         if self.fan_out(step) == region:
             return parent
         if region is None:
@@ -231,8 +229,8 @@ class Lowering:
         pods = []
         for step in self.flow.steps:
             inputs = PodInputs(index_path=self.depth(step) > 0, iteration=step.is_recursive)
-            pods.append(step_template(self.flow, step, self.step_template[step.name], inputs,
-                                      self.settings, self.exposed))
+            pods.append(step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
+                                      inputs, self.settings, self.exposed))
         return self.dag_templates + pods
 
     def fill(self, region: Region, opener: str | None) -> None:
@@ -319,6 +317,7 @@ class Lowering:
             return depends, ""
         if len(edges) == 1:
             task, cases = edges[0]
+            assert cases is not None  # the one edge is conditional
             return depends, syn.expression(syn.expr_one_of(syn.expr_task_output(task, CASE_OUTPUT), cases))
         terms = []
         for task, cases in edges:
@@ -412,8 +411,9 @@ def metadata(name: str, flow: ir.Flow, settings: Settings) -> dict[str, Any]:
     return meta
 
 
-def workflow_template(flow: ir.Flow, settings: Settings) -> dict[str, Any]:
-    lowering = Lowering(flow, settings)
+def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
+    flow = plan.flow
+    lowering = Lowering(plan, settings)
     templates = lowering.build()
     spec: dict[str, Any] = {"entrypoint": templates[0]["name"]}
     if settings.service_account:
@@ -435,26 +435,28 @@ def workflow_template(flow: ir.Flow, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    defaults["env"] = [{"name": MANIFEST_ENV, "value": common.inline_manifest(flow)}]
+    defaults["env"] = [{"name": MANIFEST_ENV, "value": syn.container_text(common.inline_manifest(flow))}]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
             "metadata": metadata(resource_name(flow), flow, settings), "spec": spec}
 
 
-def documents(flow: ir.Flow, settings: Settings) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     """The objects of the spec, in apply order, and any diagnostics their building found."""
-    template = workflow_template(flow, settings)
+    flow = plan.flow
+    own = settings.of(ArgoSettings)
+    template = workflow_template(plan, settings)
     docs = [template]
     diagnostics: list[Diagnostic] = []
-    schedule: ir.Schedule | None = flow.decorator(ir.Schedule)
-    if schedule is not None:
-        cron, problems = cron_workflow(flow, settings, schedule, template["metadata"]["name"],
+    if plan.schedule is not None:
+        cron, problems = cron_workflow(settings, own.version, plan.schedule, template["metadata"]["name"],
                                        resource_name(flow, syn.CRON_NAME_LIMIT), labels(flow), BAD_CRON)
         diagnostics += problems
         if cron is not None:
             docs.append(cron)
-    events, problems = sensors(flow, settings, template["metadata"]["name"], labels(flow), BAD_TRIGGER,
+    events, problems = sensors(plan, settings, (own.events_source, own.workflows_event_source),
+                               template["metadata"]["name"], labels(flow), BAD_TRIGGER,
                                lambda upstream: upstream_template_name(flow, upstream))
     diagnostics += problems
     docs += events
@@ -481,19 +483,30 @@ def render(docs: list[dict[str, Any]]) -> str:
                          allow_unicode=True, width=1 << 16, explicit_start=True)
 
 
-class ArgoTarget:
+@register_target
+class ArgoTarget(Target):
     name = "argo"
-    capabilities = capabilities
+    title = "Argo Workflows"
+    extension = ".yaml"
+    settings_type = ArgoSettings
+    capabilities = CAPABILITIES
+    deploy_engine = "flowc.deploy.argo"
 
-    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted:
-        diagnostics = check(flow, settings)
-        if any(d.severity == ERROR for d in diagnostics):
-            return Emitted("", ".yaml", tuple(diagnostics))
-        docs, problems = documents(flow, settings)
-        diagnostics += problems
-        if any(d.severity == ERROR for d in diagnostics):
-            return Emitted("", ".yaml", tuple(diagnostics))
-        return Emitted(render(docs), ".yaml", tuple(diagnostics))
+    def check(self, plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
+        return check(plan)
+
+    def render(self, plan: FlowPlan, settings: Settings) -> tuple[str, list[Diagnostic]]:
+        docs, problems = documents(plan, settings)
+        return render(docs), problems + _size_diagnostics(plan, docs)
 
 
-TARGET = ArgoTarget()
+def _size_diagnostics(plan: FlowPlan, docs: list[dict[str, Any]]) -> list[Diagnostic]:
+    """Objects the API server would refuse for their size (measured as the JSON it stores)."""
+    out = []
+    for doc in docs:
+        size = len(json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+        if size > OBJECT_LIMIT:
+            out.append(Diagnostic(TOO_LARGE, f"the {doc['kind']} is {size:,} bytes, over the "
+                                  f"{OBJECT_LIMIT:,} bytes etcd stores", plan.flow.span, ERROR,
+                                  "split the flow into smaller flows"))
+    return out

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, Diagnostic
+from flowc.compiler.plan import FlowPlan, Schedule
 from flowc.targets import Settings
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_pod import parameter_default_text
@@ -28,35 +28,20 @@ TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
 PHASE_LABEL = "workflows.argoproj.io/phase"
 
 
-def _extra(settings: Settings, key: str, default: str) -> str:
-    return str(dict(settings.extra).get(key, default))
-
-
-def aws_to_unix(cron: str) -> str | None:
-    """A 5-field cron for Argo; AWS's 6-field form converts when its year is ``*``."""
-    fields = cron.split()
-    if len(fields) == 5:
-        return cron
-    if len(fields) == 6 and fields[5] in ("*", "?"):
-        return " ".join("*" if f == "?" else f for f in fields[:5])
-    return None
-
-
-def cron_workflow(flow: ir.Flow, settings: Settings, schedule: ir.Schedule, template_name: str,
+def cron_workflow(settings: Settings, version: str, schedule: Schedule, template_name: str,
                   name: str, labels: dict[str, str], bad_cron: str) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
-    expression = aws_to_unix(schedule.cron_expression)
-    if expression is None:
-        return None, [Diagnostic(bad_cron, f"cron {schedule.cron_expression!r} cannot be expressed on argo",
+    if schedule.unix is None:
+        return None, [Diagnostic(bad_cron, f"cron {schedule.expression!r} cannot be expressed on argo",
                                  schedule.span, ERROR, "use a 5-field cron expression")]
     meta: dict[str, Any] = {"name": name}
     if settings.namespace:
         meta["namespace"] = settings.namespace
     meta["labels"] = labels
     spec: dict[str, Any] = {}
-    if settings.argo_version == "3.5":
-        spec["schedule"] = expression
+    if version == "3.5":
+        spec["schedule"] = schedule.unix
     else:
-        spec["schedules"] = [expression]
+        spec["schedules"] = [schedule.unix]
     if schedule.timezone:
         spec["timezone"] = schedule.timezone
     spec["concurrencyPolicy"] = "Allow"
@@ -64,65 +49,63 @@ def cron_workflow(flow: ir.Flow, settings: Settings, schedule: ir.Schedule, temp
     return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": meta, "spec": spec}, []
 
 
-def _mapping(value: Any) -> dict[str, Any] | None:
-    """IR values keep dicts as tuples of pairs; accept both."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
-        return {k: v for k, v in value}
-    return None
-
-
 def _label_path(label: str) -> str:
     """A gjson path to a label of the watched object (dots in the key escaped)."""
     return "body.metadata.labels." + label.replace(".", "\\.")
 
 
-def _events(flow: ir.Flow, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
+def _events(plan: FlowPlan, bad: str) -> tuple[list[tuple[str, dict[str, str]]], list[Diagnostic]]:
     """(event name, {flow parameter: payload field}) for every event that starts the flow; an
     upstream flow's finish is ``("\0finished", {"flow": name})``."""
     out: list[tuple[str, dict[str, str]]] = []
     problems: list[Diagnostic] = []
-    trigger: ir.Trigger | None = flow.decorator(ir.Trigger)
-    if trigger is not None:
-        raw = ([trigger.event] if trigger.event is not None else []) + list(trigger.events)
-        for event in raw:
-            if isinstance(event, str):
-                out.append((event, {}))
-                continue
-            mapping = _mapping(event)
-            params = _mapping(mapping.get("parameters", ())) if mapping is not None else None
-            if mapping is None or not isinstance(mapping.get("name"), str) or params is None:
-                problems.append(Diagnostic(bad, "@trigger event must be a name or a mapping with 'name' and "
-                                           "'parameters' known at compile time", trigger.span, ERROR))
-                continue
-            out.append((mapping["name"], {str(k): str(v) for k, v in params.items()}))
-    finish: ir.TriggerOnFinish | None = flow.decorator(ir.TriggerOnFinish)
-    if finish is not None:
-        raw = ([finish.flow] if finish.flow is not None else []) + list(finish.flows)
-        for upstream in raw:
-            mapping = _mapping(upstream)
-            name = upstream if isinstance(upstream, str) else (mapping or {}).get("name")
-            if not isinstance(name, str):
-                problems.append(Diagnostic(bad, "@trigger_on_finish flow must be a flow name known at compile time",
-                                           finish.span, ERROR))
-                continue
-            out.append(("\0finished", {"flow": name}))
+    for trigger in plan.triggers:
+        if trigger.name is None:
+            what = "event must be a name or a mapping with 'name' and 'parameters'" if trigger.kind == "event" \
+                else "flow must be a flow name"
+            problems.append(Diagnostic(bad, f"@{trigger.tag} {what} known at compile time", trigger.span, ERROR))
+        elif trigger.kind == "event":
+            out.append((trigger.name, dict(trigger.parameters)))
+        else:
+            out.append(("\0finished", {"flow": trigger.name}))
     return out, problems
 
 
-def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[str, str],
-            bad: str, upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    """The Sensor; ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
-    events, problems = _events(flow, bad)
+def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], template_name: str,
+            labels: dict[str, str], bad: str,
+            upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
+    """The Sensor; ``sources`` are the event sources of events and of workflow phases;
+    ``upstream_template`` names the WorkflowTemplate of an upstream flow."""
+    events, problems = _events(plan, bad)
     if not events or problems:
         return [], problems
-    source = _extra(settings, "argo_events_source", DEFAULT_EVENT_SOURCE)
-    workflow_source = _extra(settings, "argo_workflows_event_source", DEFAULT_WORKFLOW_SOURCE)
-    exposed = {p.name for p in flow.parameters if p.default_kind != "runtime"}
-    dependencies = []
+    dependencies, mapped = _dependencies(plan, events, sources, upstream_template)
+    meta: dict[str, Any] = {"name": template_name}
+    if settings.namespace:
+        meta["namespace"] = settings.namespace
+    meta["labels"] = labels
+    spec: dict[str, Any] = {}
+    if settings.service_account:
+        spec["template"] = {"serviceAccountName": settings.service_account}
+    spec["dependencies"] = dependencies
+    spec["triggers"] = [{"template": {
+        "name": template_name,
+        "conditions": " || ".join(str(d["name"]) for d in dependencies),
+        "argoWorkflow": _submit(plan, template_name, mapped),
+    }}]
+    return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []
+
+
+def _dependencies(plan: FlowPlan, events: list[tuple[str, dict[str, str]]], sources: tuple[str, str],
+                  upstream_template: Callable[[str], str]
+                  ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """The sensor's dependencies, and (dependency, parameter, payload field) for each parameter
+    an event maps (only the parameters the workflow takes as arguments)."""
+    source, workflow_source = sources
+    exposed = {p.name for p in plan.flow.parameters if p.default_kind != "runtime"}
+    dependencies: list[dict[str, Any]] = []
     names = syn.NameTable()
-    parameters = []
+    mapped = []
     for event, mapping in events:
         if event == "\0finished":
             upstream = mapping["flow"]
@@ -144,18 +127,20 @@ def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[
             "eventName": EVENT_NAME,
             "filters": {"data": [{"path": "body.payload.name", "type": "string", "value": [event]}]},
         })
-        for param, payload_field in mapping.items():
-            if param not in exposed:
-                continue
-            parameters.append((dep, param, payload_field))
-    # Each mapped parameter is passed explicitly; an event without the field (or another event of
-    # the same sensor) falls back to the parameter's default, so it is never blanked.
+        mapped += [(dep, param, field) for param, field in mapping.items() if param in exposed]
+    return dependencies, mapped
+
+
+def _submit(plan: FlowPlan, template_name: str, mapped: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The trigger's workflow submission. Each mapped parameter is passed explicitly; an event
+    without the field (or another event of the same sensor) falls back to the parameter's
+    default, so it is never blanked."""
+    flow = plan.flow
     defaults = {p.name: parameter_default_text(p) for p in flow.parameters}
-    ordered = [p.name for p in flow.parameters if p.name in exposed]
-    workflow_args = [{"name": p, "value": defaults[p] or ""} for p in ordered
-                     if any(p == q for _, q, _ in parameters)]
+    workflow_args = [{"name": p.name, "value": defaults[p.name] or ""} for p in flow.parameters
+                     if any(p.name == q for _, q, _ in mapped)]
     trigger_params = []
-    for dep, param, payload_field in parameters:
+    for dep, param, payload_field in mapped:
         index = [a["name"] for a in workflow_args].index(param)
         src: dict[str, Any] = {"dependencyName": dep, "dataKey": f"body.payload.{payload_field}"}
         if defaults[param] is not None:
@@ -175,18 +160,4 @@ def sensors(flow: ir.Flow, settings: Settings, template_name: str, labels: dict[
     }
     if trigger_params:
         argo_workflow["parameters"] = trigger_params
-    meta: dict[str, Any] = {"name": template_name}
-    if settings.namespace:
-        meta["namespace"] = settings.namespace
-    meta["labels"] = labels
-    spec: dict[str, Any] = {}
-    if settings.service_account:
-        spec["template"] = {"serviceAccountName": settings.service_account}
-    spec["dependencies"] = dependencies
-    condition = " || ".join(d["name"] for d in dependencies)
-    spec["triggers"] = [{"template": {
-        "name": template_name,
-        "conditions": condition,
-        "argoWorkflow": argo_workflow,
-    }}]
-    return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []
+    return argo_workflow

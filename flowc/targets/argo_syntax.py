@@ -75,6 +75,22 @@ def workflow_parameter(name: str) -> str:
     return ref("workflow", "parameters", name)
 
 
+def container_workflow_parameter(name: str) -> str:
+    """A workflow parameter inside a container's command or env: with every ``$`` doubled, so the
+    kubelet's ``$(VAR)`` expansion gives back the value as submitted (a value ``$(SECRET)`` must
+    not read the pod's variable)."""
+    return expression(f'sprig.replace("$", "$$", workflow.parameters[{expr_string(name)}])')
+
+
+_TAG = re.compile(r"(\{\{.*?\}\})")
+
+
+def container_text(text: str) -> str:
+    """A literal for a container's command, args or env value: ``$`` doubled outside template
+    tags, which Kubernetes reads as one ``$`` (it expands ``$(VAR)`` and ``$$`` there)."""
+    return "".join(part if _TAG.fullmatch(part) else part.replace("$", "$$") for part in _TAG.split(text))
+
+
 def input_parameter(name: str) -> str:
     return ref("inputs", "parameters", name)
 

@@ -3,56 +3,26 @@
 - the shim's command line (one builder; each target passes its own expressions for the values
   only the engine knows at run time, such as the run id or the retry count);
 - the inline manifest every target hands to the shim;
-- graph facts every lowering needs (the fan-outs enclosing a step, a topological order);
-- name shortening with a deterministic hash;
-- the vocabulary of constructs behind each target's capability table, and the diagnostic a target
-  returns for a construct it cannot express.
+- the Kubernetes form of a step's resources (Argo and Airflow's pod operator);
+- name shortening with a deterministic hash.
+
+Graph facts and decorator meanings are not here: they are in the plan (``flowc.compiler.plan``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
+import json
 import posixpath
 from pathlib import PurePath, PurePosixPath
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
 from flowc.compiler import ir
-from flowc.compiler.diagnostics import ERROR, Diagnostic
-
-if TYPE_CHECKING:
-    from flowc.targets import Settings
+from flowc.compiler.plan import Resources
+from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
-
-# Constructs a capability table speaks of, in the order `flowc targets` prints them.
-CONSTRUCTS: tuple[tuple[str, str], ...] = (
-    ("linear", "linear steps"),
-    ("split", "static branches and their join"),
-    ("foreach", "foreach fan-out and join"),
-    ("foreach_multi_step", "foreach with a multi-step body"),
-    ("nested_foreach", "foreach inside a foreach"),
-    ("switch", "switch (self.next({...}, condition=...))"),
-    ("recursion", "a switch step looping to itself"),
-    ("parallel", "@parallel / num_parallel gangs"),
-    ("parameters", "Parameter / JSONType"),
-    ("include_file", "IncludeFile"),
-    ("retry", "@retry"),
-    ("catch", "@catch"),
-    ("timeout", "@timeout"),
-    ("resources", "@resources"),
-    ("kubernetes", "@kubernetes"),
-    ("batch", "@batch"),
-    ("environment", "@environment"),
-    ("secrets", "@secrets"),
-    ("schedule", "@schedule"),
-    ("trigger", "@trigger"),
-    ("trigger_on_finish", "@trigger_on_finish"),
-    ("project", "@project"),
-    ("exit_hook", "@exit_hook"),
-)
-
 
 # --------------------------------------------------------------------------- the shim command
 
@@ -101,7 +71,7 @@ def shim_argv(
     return argv
 
 
-def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> list[str]:
+def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[str]:
     """The full command of one task under ``settings``: what every target should call.
 
     ``engine_values`` are ``shim_argv``'s keyword arguments (step, run_id, index_path, attempt,
@@ -109,7 +79,7 @@ def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> l
     started through the code-package bootstrap, which downloads the archive, verifies its sha256
     and runs the shim from the extracted directory; otherwise the code is baked into the image.
     """
-    engine_values.setdefault("datastore", settings.datastore_root)
+    engine_values.setdefault("datastore", settings.datastore)
     if settings.code_package:
         # `flowc package` archives the flow file's directory, so the file sits at the top.
         shim = shim_argv(settings.python, PurePath(flow.path).name, **engine_values)
@@ -119,58 +89,49 @@ def task_argv(flow: ir.Flow, settings: "Settings", **engine_values: object) -> l
 
 
 def inline_manifest(flow: ir.Flow) -> str:
-    """The manifest in the shim's ``z:`` inline form, to carry once per spec (not per task)."""
-    from flowc.runtime_shim.manifest_source import encode_inline
-
-    return encode_inline(flow)
-
-
-# --------------------------------------------------------------------------- graph facts
+    """The manifest as every spec carries it (once, not per task): JSON laid out for a reviewer,
+    one line per field and each small object or list on one line, so an edit to the flow is an
+    edit of a few lines of the spec's diff. ``{{`` never appears in it (JSON has none outside
+    strings; inside them the second brace is written ``\\u007b``), so no engine reads a template tag."""
+    return _layout(ir.to_manifest(flow), 0).replace("{{", "{\\u007b") + "\n"
 
 
-def topological_order(flow: ir.Flow) -> tuple[str, ...]:
-    """Steps in a topological order that breaks ties by source order (recursion edges ignored)."""
-    position = {name: i for i, name in enumerate(flow.step_names)}
-    indegree = dict.fromkeys(position, 0)
-    for s in flow.steps:
-        for target in set(s.transition.targets):
-            if target != s.name and target in indegree:
-                indegree[target] += 1
-    ready = [position[n] for n, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        name = flow.steps[heapq.heappop(ready)].name
-        order.append(name)
-        for target in set(flow.step(name).transition.targets):
-            if target == name or target not in indegree:
-                continue
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                heapq.heappush(ready, position[target])
-    return tuple(order)
+_ONE_LINE = 96  # an object or list this short, holding no larger one, stays on one line
 
 
-def enclosing(step: ir.Step) -> tuple[str, ...]:
-    """The split, foreach and parallel steps whose region ``step`` runs in, outermost first.
-
-    A join's ``split_parents`` end with the split it closes (Metaflow's convention), but the join
-    itself runs outside that region.
-    """
-    return step.split_parents[:-1] if step.is_join else step.split_parents
-
-
-def foreach_stack(flow: ir.Flow, step: ir.Step) -> tuple[str, ...]:
-    """The foreach and parallel steps enclosing ``step``, outermost first: one per entry of its
-    index path."""
-    return tuple(
-        p for p in enclosing(step) if isinstance(flow.step(p).transition, (ir.Foreach, ir.Parallel))
-    )
+def _layout(value: object, depth: int) -> str:
+    flat = json.dumps(value, ensure_ascii=False)
+    nested = isinstance(value, (dict, list)) and any(
+        isinstance(v, (dict, list)) and v for v in (value.values() if isinstance(value, dict) else value))
+    if not isinstance(value, (dict, list)) or not value or (len(flat) <= _ONE_LINE and not (
+            isinstance(value, dict) and nested)):
+        return flat
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    return "[\n" + ",\n".join(pad + _layout(v, depth + 1) for v in value) + "\n" + "  " * depth + "]"
 
 
-def foreach_depth(step: ir.Step, flow: ir.Flow) -> int:
-    """The length of ``step``'s index path."""
-    return len(foreach_stack(flow, step))
+# --------------------------------------------------------------------------- Kubernetes
+
+
+def cpu_quantity(cores: float) -> str:
+    """Cores as a Kubernetes quantity: ``2``, ``500m``."""
+    return str(int(cores)) if float(cores).is_integer() else f"{int(round(cores * 1000))}m"
+
+
+def kubernetes_resources(resources: Resources) -> dict[str, dict[str, str]]:
+    """A container's ``resources`` (requests, and limits for GPUs) from a step's plan; Argo and
+    Airflow's pod operator both write exactly this."""
+    out = {"requests": {
+        "cpu": cpu_quantity(resources.cpu),
+        "memory": f"{resources.memory_mib}Mi",
+        "ephemeral-storage": f"{resources.disk_mib}Mi",
+    }}
+    if resources.gpu:
+        out["limits"] = {f"{resources.gpu_vendor}.com/gpu": str(resources.gpu)}
+    return out
 
 
 # --------------------------------------------------------------------------- names
@@ -184,17 +145,3 @@ def short_name(name: str, limit: int, separator: str = "-") -> str:
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
     keep = limit - len(digest) - len(separator)
     return name[:keep].rstrip(separator) + separator + digest
-
-
-# --------------------------------------------------------------------------- unsupported constructs
-
-
-def unsupported(code: str, construct: str, target: str, span: ir.Span, way_out: str) -> Diagnostic:
-    """The error a target returns for a construct it cannot express, pointing at the source."""
-    return Diagnostic(
-        code=code,
-        message=f"{construct} cannot be expressed on {target}",
-        span=span,
-        severity=ERROR,
-        hint=way_out,
-    )

@@ -1,14 +1,15 @@
 """AWS Step Functions target: an ASL definition (or a CloudFormation template) running each step
 as an AWS Batch job through the runtime shim.
 
-``emit`` first checks what Step Functions cannot express (diagnostics FLOW230-FLOW259, collected
-together, at the construct's span), then builds the definition with ``sfn_asl.AslBuilder``; the
+``emit`` first checks what Step Functions cannot express (its capability table, then the values
+and settings it cannot carry: diagnostics FLOW230-FLOW259, collected together, at the construct's
+span), then builds the definition with ``sfn_asl.AslBuilder``; the
 CloudFormation format wraps it with ``sfn_cloudformation``. Output is deterministic JSON text.
 
 Where the shim's manifest comes from (never the container overrides, which Batch caps at 8,192
 characters): in the ``asl`` format, an S3 object at ``manifest_location()`` that the deploy step
 uploads (``flowc ir --json flow.py``); in the ``cloudformation`` format, the job definitions'
-``FLOWC_MANIFEST`` environment variable holding the inline ``z:`` form.
+``FLOWC_MANIFEST`` environment variable holding the manifest's JSON text.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Any, Iterator
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.targets import Emitted, Settings, common
-from flowc.targets.sfn_asl import AslBuilder, AslOptions, S3Root, job_name
+from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
+                           unsupported, with_caveat)
+from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
 
-FORMATS = ("asl", "cloudformation")
 OVERRIDES_LIMIT = 8192
 
 NOT_S3 = register("FLOW230", "sfn needs an S3 datastore", """
@@ -50,39 +52,48 @@ A schedule is an EventBridge Scheduler resource next to the state machine; only
 --sfn-format cloudformation creates it.""")
 ENV_NOT_INSTALLED = register("FLOW238", "@pypi / @conda on sfn", """
 Packages are not installed by the sfn target: the job's image must already provide them.""")
-BAD_FORMAT = register("FLOW239", "unknown sfn format", """
-sfn_format (--sfn-format, [tool.flowc] sfn-format) is 'asl' or 'cloudformation'.""")
+DEFINITION_TOO_LARGE = register("FLOW241", "state machine definition over 1 MiB", """
+Step Functions refuses a state machine definition over 1,048,576 bytes (about 1,100 steps of
+flowc's output). Split the flow into smaller flows.""")
+INPUT_TOO_LARGE = register("FLOW242", "execution input over 256 KiB", """
+An execution's input (the flow's parameters) and every state's data must stay under 262,144
+bytes. flowc's states carry only a small task context; the parameters' default values are what
+can grow: keep large values in files (IncludeFile) or the datastore.""")
+DEFINITION_LIMIT = 1_048_576
+PAYLOAD_LIMIT = 262_144
 CRON_NOT_AWS = register("FLOW240", "cron expression EventBridge cannot express", """
 EventBridge cron restricts day-of-month or day-of-week, not both (it has no 'either' form).""")
 
-capabilities: dict[str, str] = {
-    "linear": "Task (batch:submitJob.sync)",
-    "split": "Parallel",
-    "foreach": "Distributed Map, ItemReader on the datastore's foreach_indices.json",
-    "foreach_multi_step": "Map body with several Tasks",
-    "nested_foreach": "Distributed Map in a Distributed Map",
-    "switch": "s3:getObject of switch_case.json + Choice",
-    "recursion": "Choice looping back through a Pass counting with States.MathAdd",
-    "parallel": f"refused ({NO_GANG})",
-    "parameters": "execution input, passed to start as FLOWC_PARAMS; defaults by the shim",
-    "include_file": "execution input (a path or URL the start task can read)",
-    "retry": "Retry (States.ALL, float BackoffRate)",
-    "catch": "by the shim (the task exits 0)",
-    "timeout": "TimeoutSeconds",
-    "resources": "ResourceRequirements",
-    "kubernetes": f"sizes used as @resources ({KUBERNETES_IGNORED})",
-    "batch": "ResourceRequirements, JobQueue; image/roles via job definitions (cloudformation)",
-    "environment": "ContainerOverrides.Environment",
-    "secrets": "by the shim (env/file sources)",
-    "schedule": "EventBridge Scheduler with timezone (cloudformation)",
-    "trigger": f"refused ({NO_TRIGGER})",
-    "trigger_on_finish": f"refused ({NO_TRIGGER})",
-    "project": "state machine name prefix (cloudformation)",
-    "exit_hook": f"refused ({NO_EXIT_HOOK})",
+CAPABILITIES: dict[str, Capability] = {
+    "linear": supported("Task (batch:submitJob.sync)"),
+    "split": supported("Parallel"),
+    "foreach": supported("Distributed Map, ItemReader on the datastore's foreach_indices.json"),
+    "foreach_multi_step": supported("Map body with several Tasks"),
+    "nested_foreach": supported("Distributed Map in a Distributed Map"),
+    "switch": supported("s3:getObject of switch_case.json + Choice"),
+    "recursion": supported("Choice looping back through a Pass counting with States.MathAdd"),
+    "parallel": refused(NO_GANG, "use a foreach over range(n), or --target argo"),
+    "parameters": supported("execution input, passed to start as FLOWC_PARAMS; defaults by the shim"),
+    "include_file": supported("execution input (a path or URL the start task can read)"),
+    "retry": supported("Retry (States.ALL, float BackoffRate)"),
+    "catch": supported("by the shim (the task exits 0)"),
+    "timeout": supported("TimeoutSeconds"),
+    "resources": supported("ResourceRequirements"),
+    "kubernetes": with_caveat(KUBERNETES_IGNORED, "ignored, but its cpu, memory and gpu size the job",
+                              "use @batch or @resources"),
+    "batch": supported("ResourceRequirements, JobQueue; image/roles via job definitions (cloudformation)"),
+    "environment": supported("ContainerOverrides.Environment"),
+    "secrets": supported("by the shim (env/file sources)"),
+    "python_environment": with_caveat(ENV_NOT_INSTALLED, "not installed: the job's image must provide "
+                                      "the packages", "build the packages into the image"),
+    "card": supported("handled by the shim inside the task"),
+    "schedule": supported("EventBridge Scheduler with timezone (cloudformation)"),
+    "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
+    "trigger_on_finish": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
+    "project": supported("state machine name prefix (cloudformation)"),
+    "exit_hook": refused(NO_EXIT_HOOK, "run the hook as a last step of the flow, or use --target argo"),
 }
 
-# @batch arguments that live in the job definition, not in the submit's overrides.
-JOB_DEFINITION_FIELDS = ("image", "iam_role", "execution_role", "shared_memory", "max_swap", "swappiness")
 
 
 def manifest_text(flow: ir.Flow) -> str:
@@ -91,88 +102,56 @@ def manifest_text(flow: ir.Flow) -> str:
 
 
 def manifest_location(flow: ir.Flow, settings: Settings) -> str:
-    """Where the ASL format expects the manifest: ``[tool.flowc] sfn_manifest`` if set, else
+    """Where the ASL format expects the manifest: the ``sfn_manifest`` setting if set, else
     ``<datastore>/<Flow>/manifests/<sha256 of the manifest>.json`` (one object per version, so a
     running execution never sees a newer manifest)."""
-    explicit = dict(settings.extra).get("sfn_manifest")
+    explicit = settings.of(SfnSettings).manifest
     if explicit:
-        return str(explicit)
+        return explicit
     digest = hashlib.sha256(manifest_text(flow).encode("utf-8")).hexdigest()
-    return f"{settings.datastore_root.rstrip('/')}/{flow.name}/manifests/{digest}.json"
+    return f"{settings.datastore.rstrip('/')}/{flow.name}/manifests/{digest}.json"
 
 
 def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
-    return settings.sfn_job_definition or common.short_name(f"flowc-{flow.name}", 128)
+    return settings.of(SfnSettings).job_definition or common.short_name(f"flowc-{flow.name}", 128)
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def _error(code: str, construct: str, span: ir.Span, way_out: str) -> Diagnostic:
-    return common.unsupported(code, construct, "AWS Step Functions", span, way_out)
-
-
-def _warning(code: str, message: str, span: ir.Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code=code, message=message, span=span, severity=WARNING, hint=hint)
-
-
-def check(flow: ir.Flow, settings: Settings) -> list[Diagnostic]:
-    """Everything this target refuses or warns about, in one pass (several at once)."""
+def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
+    """Values and settings Step Functions cannot carry, in one pass (the capability table covers
+    the constructs)."""
     out: list[Diagnostic] = []
-    if settings.sfn_format not in FORMATS:
-        out.append(Diagnostic(BAD_FORMAT, f"unknown sfn format {settings.sfn_format!r}", flow.span,
-                              ERROR, "use --sfn-format asl or --sfn-format cloudformation"))
-    if S3Root.parse(settings.datastore_root) is None:
-        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore_root!r} is not an s3:// URL; "
-                              "AWS Step Functions needs an S3 datastore", flow.span, ERROR,
+    cloudformation = settings.of(SfnSettings).format == "cloudformation"
+    if S3Root.parse(settings.datastore) is None:
+        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore!r} is not an s3:// URL; "
+                              "AWS Step Functions needs an S3 datastore", plan.flow.span, ERROR,
                               "set --datastore-root s3://bucket/prefix"))
-    for step in flow.steps:
-        out.extend(_check_step(flow, step, settings))
-    for deco in flow.decorators:
-        if isinstance(deco, (ir.Trigger, ir.TriggerOnFinish)):
-            out.append(_error(NO_TRIGGER, f"@{deco.tag}", deco.span,
-                              "start executions from an EventBridge rule, or use --target argo"))
-        elif isinstance(deco, ir.ExitHook):
-            out.append(_error(NO_EXIT_HOOK, "@exit_hook", deco.span,
-                              "run the hook as a last step of the flow, or use --target argo"))
-        elif isinstance(deco, ir.Schedule):
-            if settings.sfn_format != "cloudformation":
-                out.append(_warning(SCHEDULE_NEEDS_CFN, "@schedule is not part of an ASL definition; "
-                                    "no schedule is created", deco.span,
-                                    "compile with --sfn-format cloudformation to get an EventBridge schedule"))
-            else:
-                from flowc.targets.sfn_cloudformation import aws_cron
-
-                if aws_cron(deco.cron_expression) is None:
-                    out.append(_error(CRON_NOT_AWS, f"@schedule(cron={deco.cron_expression!r})",
-                                      deco.span, "restrict day-of-month or day-of-week, not both"))
-        elif isinstance(deco, (ir.PypiBase, ir.CondaBase)):
-            out.append(_warning(ENV_NOT_INSTALLED, f"@{deco.tag} is not installed by the sfn target",
-                                deco.span, "build the packages into the image"))
+    for step in plan.steps:
+        if step.batch is not None and not cloudformation:
+            out.extend(_needs_job_definition(step, settings))
+    schedule = plan.schedule
+    if schedule is not None and not cloudformation:
+        out.append(Diagnostic(SCHEDULE_NEEDS_CFN, "@schedule is not part of an ASL definition; no "
+                              "schedule is created", schedule.span, WARNING,
+                              "compile with --sfn-format cloudformation to get an EventBridge schedule"))
+    elif schedule is not None and schedule.aws is None:
+        out.append(unsupported(CRON_NOT_AWS, f"@schedule(cron={schedule.expression!r})", "AWS Step Functions",
+                               schedule.span, "restrict day-of-month or day-of-week, not both"))
     return out
 
 
-def _check_step(flow: ir.Flow, step: ir.Step, settings: Settings) -> Iterator[Diagnostic]:
-    if isinstance(step.transition, ir.Parallel):
-        yield _error(NO_GANG, "num_parallel", step.next_span or step.span,
-                     "use a foreach over range(n), or --target argo")
-    for deco in step.decorators:
-        if isinstance(deco, ir.ParallelDecorator):
-            yield _error(NO_GANG, "@parallel", deco.span, "use a foreach over range(n), or --target argo")
-        elif isinstance(deco, ir.Kubernetes):
-            yield _warning(KUBERNETES_IGNORED, "@kubernetes is ignored on AWS Step Functions (steps "
-                           "run on AWS Batch); its cpu, memory and gpu are used", deco.span,
-                           "use @batch or @resources")
-        elif isinstance(deco, (ir.Pypi, ir.Conda)):
-            yield _warning(ENV_NOT_INSTALLED, f"@{deco.tag} is not installed by the sfn target",
-                           deco.span, "build the packages into the image")
-        elif isinstance(deco, ir.Batch) and settings.sfn_format != "cloudformation":
-            fields = [name for name in JOB_DEFINITION_FIELDS if getattr(deco, name) is not None
-                      and not (name == "image" and getattr(deco, name) == settings.image)]
-            if fields:
-                yield _error(NEEDS_JOB_DEFINITION, "@batch(" + ", ".join(f"{f}=..." for f in fields) + ")"
-                             " in the ASL format", deco.span,
-                             "compile with --sfn-format cloudformation (one job definition per configuration)")
+def _needs_job_definition(step: StepPlan, settings: Settings) -> list[Diagnostic]:
+    """@batch arguments that need a job definition of their own, which only CloudFormation makes."""
+    assert step.batch is not None
+    fields = [name for name in JOB_DEFINITION_FIELDS if getattr(step.batch, name) is not None
+              and not (name == "image" and step.batch.image == settings.image)]
+    if not fields:
+        return []
+    return [unsupported(NEEDS_JOB_DEFINITION, "@batch(" + ", ".join(f"{f}=..." for f in fields) + ") in the "
+                        "ASL format", "AWS Step Functions", step.batch.span,
+                        "compile with --sfn-format cloudformation (one job definition per configuration)")]
 
 
 def overrides_size(task: dict[str, Any], depth: int) -> int:
@@ -197,34 +176,38 @@ def overrides_size(task: dict[str, Any], depth: int) -> int:
 # --------------------------------------------------------------------------- the target
 
 
-class SfnTarget:
+@register_target
+class SfnTarget(Target):
     name = "sfn"
-    capabilities = capabilities
+    title = "AWS Step Functions"
+    extension = ".json"
+    settings_type = SfnSettings
+    capabilities = CAPABILITIES
+    deploy_engine = "flowc.deploy.sfn"
 
-    def emit(self, flow: ir.Flow, settings: Settings) -> Emitted:
-        diagnostics = check(flow, settings)
-        if any(d.severity == ERROR for d in diagnostics):
-            return Emitted("", ".json", tuple(diagnostics))
-        if settings.sfn_format == "cloudformation":
+    def check(self, plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
+        return check(plan, settings)
+
+    def render(self, plan: FlowPlan, settings: Settings) -> tuple[str, list[Diagnostic]]:
+        flow = plan.flow
+        if settings.of(SfnSettings).format == "cloudformation":
             from flowc.targets import sfn_cloudformation
 
-            document, builder = sfn_cloudformation.template(flow, settings)
+            document, builder = sfn_cloudformation.template(plan, settings)
         else:
             job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
                                  job_definitions=tuple((s.name, job_definition) for s in flow.steps))
-            builder = AslBuilder(flow, settings, options)
+            builder = AslBuilder(plan, settings, options)
             document = builder.definition()
-        diagnostics += list(_size_diagnostics(flow, builder))
-        if any(d.severity == ERROR for d in diagnostics):
-            return Emitted("", ".json", tuple(diagnostics))
-        return Emitted(render(document), ".json", tuple(diagnostics))
+        return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]
 
 
-def _size_diagnostics(flow: ir.Flow, builder: AslBuilder) -> Iterator[Diagnostic]:
-    for step in flow.steps:
+def _size_diagnostics(plan: FlowPlan, builder: AslBuilder) -> Iterator[Diagnostic]:
+    for planned in plan.steps:
+        step = planned.step
         task = builder.task_state(step)
-        size = overrides_size(task, common.foreach_depth(step, flow))
+        size = overrides_size(task, len(planned.foreach_stack))
         if size > OVERRIDES_LIMIT:
             yield Diagnostic(OVERRIDES_TOO_LARGE,
                              f"the Batch container overrides of step {step.name!r} take up to {size} "
@@ -232,11 +215,25 @@ def _size_diagnostics(flow: ir.Flow, builder: AslBuilder) -> Iterator[Diagnostic
                              "move large @environment values into the image or a file")
 
 
+def _limits(plan: FlowPlan, builder: AslBuilder) -> Iterator[Diagnostic]:
+    """The definition's size and the largest execution input, against Step Functions' limits."""
+    definition = len(json.dumps(builder.definition(), separators=(",", ":")).encode("utf-8"))
+    if definition > DEFINITION_LIMIT:
+        yield Diagnostic(DEFINITION_TOO_LARGE, f"the state machine definition is {definition:,} "
+                         f"bytes, over Step Functions' {DEFINITION_LIMIT:,}", plan.flow.span, ERROR,
+                         "split the flow into smaller flows")
+    defaults = {p.name: ir.plain_value(p.default) for p in plan.flow.parameters if p.default_kind == "literal"}
+    payload = len(json.dumps(defaults, separators=(",", ":")).encode("utf-8"))
+    if payload > PAYLOAD_LIMIT:
+        yield Diagnostic(INPUT_TOO_LARGE, f"the parameters' default values make an execution input "
+                         f"of {payload:,} bytes, over Step Functions' {PAYLOAD_LIMIT:,}",
+                         plan.flow.parameters[0].span, ERROR, "keep large values in files (IncludeFile)")
+
+
 def render(document: dict[str, Any]) -> str:
     """Deterministic JSON text: keys in the order built, two-space indent, final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-TARGET = SfnTarget()
 
-__all__ = ["TARGET", "check", "manifest_location", "manifest_text", "render", "job_name"]
+__all__ = ["FORMATS", "SfnSettings", "SfnTarget", "check", "manifest_location", "manifest_text", "render", "job_name"]

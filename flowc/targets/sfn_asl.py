@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flowc.compiler import ir, quantities
-from flowc.targets import Settings
-from flowc.targets import common
+from flowc.compiler import ir
+from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.targets import Settings, TargetSettings, common, setting
 
 BATCH_SUBMIT_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
@@ -127,55 +127,29 @@ class S3Root:
         return fmt(f"{self.prefix}{flow.name}/runs/{{}}/{step}/{{}}/{name}", path("run"), path(tid))
 
 
-# --------------------------------------------------------------------------- step configuration
+# --------------------------------------------------------------------------- settings
+
+FORMATS = ("asl", "cloudformation")
+# @batch arguments that live in the job definition, not in the submit's overrides.
+JOB_DEFINITION_FIELDS = ("image", "iam_role", "execution_role", "shared_memory", "max_swap", "swappiness")
 
 
 @dataclass(frozen=True, slots=True)
-class StepJob:
-    """What a step's Task needs besides the graph: its Batch job settings."""
-
-    queue: str
-    job_definition: str
-    vcpu: str
-    memory: str
-    gpu: int
-    environment: tuple[tuple[str, str], ...]
-    timeout: int
-    retry_times: int
-    retry_seconds: int
+class SfnSettings(TargetSettings):
+    format: str = setting("asl", "Step Functions output: the ASL definition or a CloudFormation template",
+                          FORMATS)
+    job_queue: str = setting("flowc-job-queue", "AWS Batch job queue of the steps")
+    job_definition: str | None = setting(None, "AWS Batch job definition of every step (asl format)")
+    role_arn: str | None = setting(None, "role the state machine assumes (cloudformation creates one if unset)")
+    batch_job_role_arn: str | None = setting(None, "role of the Batch job containers")
+    execution_role_arn: str | None = setting(None, "Batch execution role (pulls the image, writes logs)")
+    scheduler_role_arn: str | None = setting(None, "role EventBridge Scheduler assumes for @schedule")
+    manifest: str | None = setting(None, "where the asl format's tasks read the manifest (default: "
+                                   "under the datastore root, by content hash)")
 
 
 def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def step_job(step: ir.Step, settings: Settings, job_definition: str) -> StepJob:
-    """Merge @resources, @batch (and @kubernetes' sizes) the way Metaflow does: the largest wins."""
-    cpu: list[float] = []
-    memory: list[float] = []
-    gpu = 0
-    queue = settings.sfn_job_queue
-    for deco in step.decorators:
-        if isinstance(deco, (ir.Resources, ir.Batch, ir.Kubernetes)):
-            cpu.append(quantities.cpu_cores(deco.cpu))
-            memory.append(quantities.mebibytes(deco.memory))
-            gpu = max(gpu, int(deco.gpu or 0))
-        if isinstance(deco, ir.Batch) and deco.queue:
-            queue = deco.queue
-    env = step.decorator(ir.Environment)
-    timeout = step.decorator(ir.Timeout)
-    retry = step.decorator(ir.Retry)
-    return StepJob(
-        queue=queue,
-        job_definition=job_definition,
-        vcpu=_number_text(max(cpu)) if cpu else "1",
-        memory=_number_text(max(memory)) if memory else "4096",
-        gpu=gpu,
-        environment=tuple((str(k), str(v)) for k, v in env.vars) if env else (),
-        timeout=timeout.total_seconds if timeout else 0,
-        retry_times=int(retry.times) if retry else 0,
-        retry_seconds=max(1, round(float(retry.minutes_between_retries) * 60)) if retry else 0,
-    )
 
 
 # --------------------------------------------------------------------------- the builder
@@ -187,24 +161,35 @@ class AslOptions:
 
     manifest: str | None  # --manifest for the shim; None when the job definition carries it
     job_definitions: tuple[tuple[str, str], ...]  # step -> job definition name or ${Substitution}
-    job_queue: str | None = None  # overrides settings.sfn_job_queue (e.g. "${JobQueue}")
+    job_queue: str | None = None  # overrides the job_queue setting (e.g. "${JobQueue}")
 
 
 class AslBuilder:
     """Builds the definition scope by scope: the top level, each Parallel branch, each Map body."""
 
-    def __init__(self, flow: ir.Flow, settings: Settings, options: AslOptions):
+    def __init__(self, plan: FlowPlan, settings: Settings, options: AslOptions):
+        flow = plan.flow
+        self.plan = plan
         self.flow = flow
         self.settings = settings
+        self.own = settings.of(SfnSettings)
         self.options = options
-        self.root = S3Root.parse(settings.datastore_root)
-        assert self.root is not None, "checked by sfn.check() before building"
+        root = S3Root.parse(settings.datastore)
+        assert root is not None, "checked by sfn.check() before building"
+        self.root: S3Root = root
         self.recursive = any(s.is_recursive for s in flow.steps)
         self.definitions = dict(options.job_definitions)
+        self._definition: dict[str, Any] | None = None
 
     # -- the whole machine
 
     def definition(self) -> dict[str, Any]:
+        """The whole machine (built once; the size checks read it again)."""
+        if self._definition is None:
+            self._definition = self._build()
+        return self._definition
+
+    def _build(self) -> dict[str, Any]:
         start = self.flow.step("start")
         states: dict[str, Any] = {
             INIT_STATE: {
@@ -295,10 +280,10 @@ class AslBuilder:
 
     def task_state(self, step: ir.Step) -> dict[str, Any]:
         """The Task state of ``step`` alone (the size check reads its overrides)."""
-        return self._task(step, common.foreach_depth(step, self.flow))
+        return self._task(step, len(self.plan.step(step.name).foreach_stack))
 
     def _task(self, step: ir.Step, depth: int) -> dict[str, Any]:
-        job = step_job(step, self.settings, self.definitions[step.name])
+        planned = self.plan.step(step.name)
         argv = common.task_argv(
             self.flow,
             self.settings,
@@ -307,47 +292,50 @@ class AslBuilder:
             index_path=path("path") if depth else None,
             attempt=fmt("{}", context("State", "RetryCount")),
             iteration=fmt("{}", path("iter")) if step.is_recursive else None,
-            datastore=self.settings.datastore_root,
+            datastore=self.settings.datastore,
             manifest=self.options.manifest,
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}
-        environment = [{"Name": k, "Value": v} for k, v in job.environment]
+        environment = [{"Name": k, "Value": v} for k, v in planned.environment]
         if step.name == "start" and self.flow.parameters:
             environment.append(template(("Name", "FLOWC_PARAMS"),
                                         ("Value", call("JsonToString", context("Execution", "Input")))))
         if environment:
             overrides["Environment"] = environment
-        requirements = [{"Type": "VCPU", "Value": job.vcpu}, {"Type": "MEMORY", "Value": job.memory}]
-        if job.gpu:
-            requirements.append({"Type": "GPU", "Value": str(job.gpu)})
+        res = planned.resources
+        requirements = [{"Type": "VCPU", "Value": _number_text(res.cpu)},
+                        {"Type": "MEMORY", "Value": str(res.memory_mib)}]
+        if res.gpu:
+            requirements.append({"Type": "GPU", "Value": str(res.gpu)})
         overrides["ResourceRequirements"] = requirements
         task: dict[str, Any] = {
             "Type": "Task",
             "Resource": BATCH_SUBMIT_SYNC,
             "Parameters": {
                 "JobName": job_name(self.flow, step.name),
-                "JobQueue": self._queue(job),
-                "JobDefinition": job.job_definition,
+                "JobQueue": self._queue(planned),
+                "JobDefinition": self.definitions[step.name],
                 "ContainerOverrides": overrides,
             },
             "ResultPath": None,
         }
-        if job.timeout:
-            task["TimeoutSeconds"] = job.timeout
-        if job.retry_times:
+        if planned.timeout_seconds:
+            task["TimeoutSeconds"] = planned.timeout_seconds
+        if planned.retry is not None:
             task["Retry"] = [{
                 "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": job.retry_seconds,
-                "MaxAttempts": job.retry_times,
+                "IntervalSeconds": max(1, planned.retry.delay_seconds),  # ASL's minimum
+                "MaxAttempts": planned.retry.times,
                 "BackoffRate": 1.0,
             }]
         return task
 
-    def _queue(self, job: StepJob) -> str:
+    def _queue(self, step: StepPlan) -> str:
         """A step's own @batch queue, else the flow's (a ${JobQueue} substitution in CloudFormation)."""
-        if job.queue != self.settings.sfn_job_queue:
-            return job.queue
-        return self.options.job_queue or job.queue
+        own_queue = step.batch.queue if step.batch is not None else None
+        if own_queue and own_queue != self.own.job_queue:
+            return own_queue
+        return self.options.job_queue or self.own.job_queue
 
     def _map(self, step: ir.Step, join: str, stop: str | None, depth: int) -> dict[str, Any]:
         """A Distributed Map over the indices the foreach task wrote: any width, one definition."""

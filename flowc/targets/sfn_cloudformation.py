@@ -2,7 +2,8 @@
 in one template, so a flow deploys with ``aws cloudformation deploy`` and nothing else.
 
 - One ``AWS::Batch::JobDefinition`` per distinct step configuration (image, roles, Linux
-  parameters); each carries the manifest inline as ``FLOWC_MANIFEST``, so no task's container
+  parameters); each carries the manifest inline as ``FLOWC_MANIFEST`` (its JSON text, a line per
+  array element of an ``Fn::Join`` so that a review reads it), so no task's container
   overrides ever hold it.
 - The definition (``DefinitionString``: templates cannot hold JSON nulls) refers to them, and to
   the job queue, through ``DefinitionSubstitutions``.
@@ -20,58 +21,20 @@ import re
 from typing import Any
 
 from flowc.compiler import ir
+from flowc.compiler.plan import FlowPlan, StepPlan
 from flowc.targets import Settings, common
-from flowc.targets.sfn_asl import AslBuilder, AslOptions, S3Root
-
-_MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
-}
-
-
-def _aws_day_of_week(field: str) -> str:
-    """Unix day-of-week numbers (0-7, Sunday 0 or 7) to AWS's (1-7, Sunday 1); names unchanged."""
-    def shift(match: re.Match[str]) -> str:
-        return str(int(match.group(0)) % 7 + 1)
-
-    if field.startswith("*/"):
-        return "1/" + field[2:]
-    parts = []
-    for item in field.split(","):
-        body, _, step = item.partition("/")
-        body = re.sub(r"\d+", shift, body)
-        parts.append(body + ("/" + step if step else ""))
-    return ",".join(parts)
-
-
-def aws_cron(expression: str) -> str | None:
-    """``cron(...)`` for EventBridge from a 5-field cron, a macro or an AWS 6-field cron; ``None``
-    when the expression restricts both day-of-month and day-of-week (AWS cannot say "either")."""
-    text = _MACROS.get(expression.strip(), expression.strip())
-    fields = text.split()
-    if len(fields) == 6:
-        return f"cron({text})"
-    minute, hour, dom, month, dow = fields
-    if dow == "*":
-        dom_aws, dow_aws = dom, "?"
-    elif dom == "*":
-        dom_aws, dow_aws = "?", _aws_day_of_week(dow)
-    else:
-        return None
-    return f"cron({minute} {hour} {dom_aws} {month} {dow_aws} *)"
-
+from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
-def _job_config(step: ir.Step, settings: Settings) -> tuple[tuple[str, Any], ...]:
+def _job_config(step: StepPlan, settings: Settings) -> tuple[tuple[str, Any], ...]:
     """What distinguishes one job definition from another (sorted pairs, hashable)."""
-    batch = step.decorator(ir.Batch)
     config: dict[str, Any] = {"image": settings.image}
-    if batch is not None:
-        for name in ("image", "iam_role", "execution_role", "shared_memory", "max_swap", "swappiness"):
-            value = getattr(batch, name)
+    if step.batch is not None:
+        for name in JOB_DEFINITION_FIELDS:
+            value = getattr(step.batch, name)
             if value is not None:
                 config[name] = value
     return tuple(sorted(config.items()))
@@ -81,7 +44,9 @@ def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> di
     properties: dict[str, Any] = {
         "Image": config["image"],
         "ResourceRequirements": [{"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "4096"}],
-        "Environment": [{"Name": "FLOWC_MANIFEST", "Value": manifest}],
+        # One array element per line of the manifest, so the template's diff reads line by line.
+        "Environment": [{"Name": "FLOWC_MANIFEST",
+                         "Value": {"Fn::Join": ["", manifest.splitlines(keepends=True)]}}],
     }
     if not config.get("iam_role"):
         used.add("CreateJobRole")
@@ -136,7 +101,7 @@ def _role(condition: str, service: str, policy: str, statements: list[dict[str, 
 
 def _datastore_arns(settings: Settings) -> tuple[str, str]:
     """The datastore bucket's ARN and the ARN pattern of its objects under the prefix."""
-    root = S3Root.parse(settings.datastore_root)
+    root = S3Root.parse(settings.datastore)
     assert root is not None
     bucket = "arn:${AWS::Partition}:s3:::" + root.bucket
     return bucket, bucket + "/" + root.prefix + "*"
@@ -156,15 +121,55 @@ def machine_name(flow: ir.Flow) -> str:
     return common.short_name(re.sub(r"[^A-Za-z0-9_-]", "-", name), 80)
 
 
-def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuilder]:
+def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBuilder]:
     """The CloudFormation template (a dict in a fixed key order) and the builder that made its
     definition (the size check reads its Task states)."""
-    manifest = common.inline_manifest(flow)
+    flow = plan.flow
+    resources, step_definitions, used_conditions = _job_definitions(plan, settings)
+    builder = AslBuilder(plan, settings, AslOptions(manifest=None, job_definitions=step_definitions,
+                                                    job_queue="${JobQueue}"))
+    name = machine_name(flow)
+    machine_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + name
+    roles = _roles(settings, name, machine_arn, used_conditions)
+    substitutions = {"JobQueue": {"Ref": "JobQueue"}}
+    substitutions.update({logical: {"Ref": logical} for logical in resources})
+    resources["StateMachine"] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "StateMachineName": name,
+            "StateMachineType": "STANDARD",
+            "RoleArn": _role_or_parameter("CreateStateMachineRole", "StateMachineRole", "StateMachineRoleArn"),
+            # A string, not a "Definition" object: CloudFormation templates cannot hold the nulls
+            # of "ResultPath": null.
+            "DefinitionString": json.dumps(builder.definition(), indent=2, ensure_ascii=False),
+            "DefinitionSubstitutions": substitutions,
+        },
+    }
+    parameters, conditions = _parameters(settings, used_conditions)
+    if plan.schedule is not None:
+        _add_schedule(plan, settings, machine_arn, parameters, conditions, roles, resources)
+    resources.update(roles)
+    document: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"flowc: {flow.name} ({flow.path}) on AWS Step Functions and AWS Batch",
+        "Parameters": parameters,
+        "Conditions": conditions,
+        "Resources": resources,
+        "Outputs": {"StateMachineArn": {"Value": {"Ref": "StateMachine"}}},
+    }
+    return document, builder
+
+
+def _job_definitions(plan: FlowPlan, settings: Settings
+                     ) -> tuple[dict[str, Any], tuple[tuple[str, str], ...], set[str]]:
+    """One job definition per distinct step configuration: (resources by logical id, each step's
+    ``${Substitution}``, the conditions the definitions use)."""
+    manifest = common.inline_manifest(plan.flow)
     configs: dict[tuple[tuple[str, Any], ...], str] = {}
     step_definitions: list[tuple[str, str]] = []
     resources: dict[str, Any] = {}
     used_conditions: set[str] = set()
-    for step in flow.steps:
+    for step in plan.steps:
         key = _job_config(step, settings)
         if key not in configs:
             logical = "JobDefinition" + _camel(step.name)
@@ -173,12 +178,12 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
             configs[key] = logical
             resources[logical] = _job_definition(dict(key), manifest, used_conditions)
         step_definitions.append((step.name, "${%s}" % configs[key]))
+    return resources, tuple(step_definitions), used_conditions
 
-    builder = AslBuilder(flow, settings, AslOptions(manifest=None, job_definitions=tuple(step_definitions),
-                                                    job_queue="${JobQueue}"))
-    name = machine_name(flow)
+
+def _roles(settings: Settings, name: str, machine_arn: str, used_conditions: set[str]) -> dict[str, Any]:
+    """The state machine's role, and the job containers' when a job definition needs one."""
     bucket_arn, objects_arn = _datastore_arns(settings)
-    machine_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + name
     executions_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:" + name + ":*"
     roles: dict[str, Any] = {
         "StateMachineRole": _role("CreateStateMachineRole", "states.amazonaws.com", "flowc-state-machine", [
@@ -198,68 +203,52 @@ def template(flow: ir.Flow, settings: Settings) -> tuple[dict[str, Any], AslBuil
             {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": _arn(bucket_arn)},
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": _arn(objects_arn)},
         ])
-    substitutions = {"JobQueue": {"Ref": "JobQueue"}}
-    substitutions.update({logical: {"Ref": logical} for logical in configs.values()})
-    resources["StateMachine"] = {
-        "Type": "AWS::StepFunctions::StateMachine",
-        "Properties": {
-            "StateMachineName": name,
-            "StateMachineType": "STANDARD",
-            "RoleArn": _role_or_parameter("CreateStateMachineRole", "StateMachineRole", "StateMachineRoleArn"),
-            # A string, not a "Definition" object: CloudFormation templates cannot hold the nulls
-            # of "ResultPath": null.
-            "DefinitionString": json.dumps(builder.definition(), indent=2, ensure_ascii=False),
-            "DefinitionSubstitutions": substitutions,
-        },
-    }
+    return roles
+
+
+def _parameters(settings: Settings, used_conditions: set[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stack's parameters (defaults from the settings) and the conditions on them."""
+    own = settings.of(SfnSettings)
     parameters: dict[str, Any] = {
-        "JobQueue": _parameter("AWS Batch job queue of the steps without @batch(queue=...)",
-                               settings.sfn_job_queue),
+        "JobQueue": _parameter("AWS Batch job queue of the steps without @batch(queue=...)", own.job_queue),
         "StateMachineRoleArn": _parameter("Role Step Functions assumes; empty to create one (Batch "
-                                          "jobs, the datastore, Map runs)", settings.sfn_role_arn or ""),
+                                          "jobs, the datastore, Map runs)", own.role_arn or ""),
     }
     conditions: dict[str, Any] = {"CreateStateMachineRole": _is_empty("StateMachineRoleArn")}
     if "CreateJobRole" in used_conditions:
         parameters["JobRoleArn"] = _parameter("Role of the job containers; empty to create one that "
-                                              "reads and writes the datastore",
-                                              settings.sfn_batch_job_role_arn or "")
+                                              "reads and writes the datastore", own.batch_job_role_arn or "")
         conditions["CreateJobRole"] = _is_empty("JobRoleArn")
     if "HasExecutionRole" in used_conditions:
         parameters["ExecutionRoleArn"] = _parameter("Batch execution role (pulls the image, writes "
-                                                    "logs); empty for none",
-                                                    settings.sfn_execution_role_arn or "")
+                                                    "logs); empty for none", own.execution_role_arn or "")
         conditions["HasExecutionRole"] = {"Fn::Not": [_is_empty("ExecutionRoleArn")]}
-    schedule = flow.decorator(ir.Schedule)
-    if schedule is not None:
-        scheduler_role = dict(settings.extra).get("sfn_scheduler_role_arn")
-        parameters["SchedulerRoleArn"] = _parameter("Role EventBridge Scheduler assumes; empty to "
-                                                    "create one that starts this state machine",
-                                                    scheduler_role or "")
-        conditions["CreateSchedulerRole"] = _is_empty("SchedulerRoleArn")
-        roles["SchedulerRole"] = _role("CreateSchedulerRole", "scheduler.amazonaws.com", "flowc-schedule", [
-            {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
-        ])
-        properties: dict[str, Any] = {
-            "Description": f"{flow.name} on @schedule, compiled by flowc",
-            "ScheduleExpression": aws_cron(schedule.cron_expression),
-        }
-        if schedule.timezone:
-            properties["ScheduleExpressionTimezone"] = schedule.timezone
-        properties.update({
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "State": "ENABLED",
-            "Target": {"Arn": {"Ref": "StateMachine"},
-                       "RoleArn": _role_or_parameter("CreateSchedulerRole", "SchedulerRole", "SchedulerRoleArn"),
-                       "Input": "{}"},
-        })
-        resources["Schedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": properties}
-    resources.update(roles)
-    document: dict[str, Any] = {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"flowc: {flow.name} ({flow.path}) on AWS Step Functions and AWS Batch",
-        "Parameters": parameters,
-        "Conditions": conditions,
-        "Resources": resources,
-        "Outputs": {"StateMachineArn": {"Value": {"Ref": "StateMachine"}}},
+    return parameters, conditions
+
+
+def _add_schedule(plan: FlowPlan, settings: Settings, machine_arn: str, parameters: dict[str, Any],
+                  conditions: dict[str, Any], roles: dict[str, Any], resources: dict[str, Any]) -> None:
+    """@schedule: an EventBridge Scheduler schedule starting the machine, and its role."""
+    schedule = plan.schedule
+    assert schedule is not None and schedule.aws is not None, "checked by sfn.check()"
+    parameters["SchedulerRoleArn"] = _parameter("Role EventBridge Scheduler assumes; empty to "
+                                                "create one that starts this state machine",
+                                                settings.of(SfnSettings).scheduler_role_arn or "")
+    conditions["CreateSchedulerRole"] = _is_empty("SchedulerRoleArn")
+    roles["SchedulerRole"] = _role("CreateSchedulerRole", "scheduler.amazonaws.com", "flowc-schedule", [
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
+    ])
+    properties: dict[str, Any] = {
+        "Description": f"{plan.flow.name} on @schedule, compiled by flowc",
+        "ScheduleExpression": schedule.aws,
     }
-    return document, builder
+    if schedule.timezone:
+        properties["ScheduleExpressionTimezone"] = schedule.timezone
+    properties.update({
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Target": {"Arn": {"Ref": "StateMachine"},
+                   "RoleArn": _role_or_parameter("CreateSchedulerRole", "SchedulerRole", "SchedulerRoleArn"),
+                   "Input": "{}"},
+    })
+    resources["Schedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": properties}

@@ -10,35 +10,171 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, CronTriggerTimetable, DAG, Param, TriggerRule
+    from airflow.sdk import Asset, CronTriggerTimetable, DAG, Param, TriggerRule, literal
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.timetables.trigger import CronTriggerTimetable
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNVkuP4zYM_iuCTi3gmcavxEmvbU9Ft-h1ERiyzYzVVSRXoiebDvLfS8YTb5LZcYI-gF6IWGQo8vv40IvcKq"
-    "s3ELB8Bh-0s3IVR3Jj3E6uXqRVW5Ar-SOan_gkkp3Clg7gs9p2BsJ3gOax25MiuN7XUIZWJfmcLGJoIJ_VdVLFaa"
-    "aqrJrHFf8sNjnM0zhXyzxVRbasF80iTdIa5otZOsvyOCuapGgydonQBbn6OIYRUHkkBXplg8ZjsC8S9x0rjbagPG"
-    "uVfwI8BkmGNcpDJHUof3eazDfKBIhkA7XzCp1n_2v6dnVAr-2TXNneGLq7U2T98W2iyTJasogz-pulK8p3TdMZmZ"
-    "JIEzLVtjzls2b3RmPZKQ8WX4-2CuuWIngNlMM4RGPqp1zeSf7oj5QVKesW2KWsDShbOt8Qr6QaPus-oNvyyfoWLK"
-    "NzD-iZYtRb9pxSrNr2CKGsAHcAtmQLzbrZBHJpEuUsssX6cAm5_JUcgG0EOtG4nTVONaJy2IqhqsKjnPKbMcxZFM"
-    "9vM1KwaRHly0tGXivrLmIkofcE8oybK6DvrM6TmztJqDkK-v8zeVnJ4bISvHfstCMcsYTPNXTDveh7mIAsmxEVJN"
-    "L4LRXKBxBq63oC4Hvh3S4IbBUSMcI6FN2g9yBqNoEmOh5vFCozSVOWEPYkkvgmTXlKpiTS2RVNpy74ClHnuulWum"
-    "6Ef5mxKzx_cX6rjCbM-PrpSs7nnPc8Sm7PlpzHUL78jyAaMr1_0NrmApah-qZQ-Q2ewfYgOvDixMQRoEl85lxCJO"
-    "6YvQs2JZEUV_jcmor_BDbG4R3QriG6o3J-pim4Ei14iMSxwakPQaCqzDRKi5xTz6M4uURpWGznWAw037-O1rz_Pe"
-    "WK4C8Ws4cnTjeSCin6inbD-eFpRyEXTQMb1Ruumi8f5SdN8HBlkWNlzhTD_D_F3oLpyOyDNXtx3BEDjcJtCBodxH"
-    "Cj-Aa2He5XQhnzLfny8EevPTQj6AE4CwJ9XPat25VjYEP1alubvoFyow2M_yT6kAA92YCtXTOQ1ePmoZhiJSFCMp"
-    "bLYn3eacTHMGyv0LtQvCJIrzKF5xjOHmd_F8QfvOtO-FVAj7sBwvHK_wlq8yguWC6TYVN9dTcGevI0veGJVXs3lj"
-    "o9TT6Z_ZdeU5q_hiBawuRMx0-bP52F28-_OIpZJMmbzflhAFPRO2acJ0LbSJBfKs3jwHuggfcwDrxjLwvX42Q_J0"
-    "m0YEFT73D4C7u69S8="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "EtlFlow",\n'
+    '    "path": "examples/etl.py",\n'
+    '    "source_sha256": "1ede50cc2b134ab4b61bb1348f5e6315a953a849c7d7323ce6703045148d28d4",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "extract"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/etl.py", 29, 9, 29, 14],\n'
+    '        "next_span": ["examples/etl.py", 30, 9, 30, 32],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "extract",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["clean_orders", "clean_customers"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "retry",\n'
+    '            "times": 3,\n'
+    '            "minutes_between_retries": 0,\n'
+    '            "span": ["examples/etl.py", 32, 5, 32, 47]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": "Pretend to download both sources.",\n'
+    '        "span": ["examples/etl.py", 34, 9, 34, 16],\n'
+    '        "next_span": ["examples/etl.py", 38, 9, 38, 59],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "merge"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "clean_orders",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "catch",\n'
+    '            "var": "orders_error",\n'
+    '            "print_exception": true,\n'
+    '            "span": ["examples/etl.py", 40, 5, 40, 31]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": "Parse amounts; rows that do not parse are counted, not fatal.",\n'
+    '        "span": ["examples/etl.py", 42, 9, 42, 21],\n'
+    '        "next_span": ["examples/etl.py", 53, 9, 53, 30],\n'
+    '        "in_steps": ["extract"],\n'
+    '        "split_parents": ["extract"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "clean_customers",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Normalise names.",\n'
+    '        "span": ["examples/etl.py", 56, 9, 56, 24],\n'
+    '        "next_span": ["examples/etl.py", 59, 9, 59, 30],\n'
+    '        "in_steps": ["extract"],\n'
+    '        "split_parents": ["extract"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "merge",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Revenue per customer name.",\n'
+    '        "span": ["examples/etl.py", 62, 9, 62, 14],\n'
+    '        "next_span": ["examples/etl.py", 72, 9, 72, 28],\n'
+    '        "in_steps": ["clean_orders", "clean_customers"],\n'
+    '        "split_parents": ["extract"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Load: here, print the table.",\n'
+    '        "span": ["examples/etl.py", 75, 9, 75, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["merge"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "region",\n'
+    '        "attribute": "region",\n'
+    '        "type": "str",\n'
+    '        "default": "",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Only load orders of this region (empty: all)",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/etl.py", 25, 14, 25, 98]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "min_amount",\n'
+    '        "attribute": "min_amount",\n'
+    '        "type": "float",\n'
+    '        "default": 0.0,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Drop orders below this amount",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/etl.py", 26, 18, 26, 92]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [\n'
+    '      {\n'
+    '        "type": "schedule",\n'
+    '        "cron": null,\n'
+    '        "weekly": false,\n'
+    '        "daily": true,\n'
+    '        "hourly": false,\n'
+    '        "timezone": null,\n'
+    '        "span": ["examples/etl.py", 21, 1, 21, 22]\n'
+    '      }\n'
+    '    ],\n'
+    '    "docstring": "Orders and customers in, one revenue-per-customer table out.",\n'
+    '    "span": ["examples/etl.py", 22, 7, 22, 14]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/etl.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -64,7 +200,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -86,11 +224,13 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}", "--param", "region={{ params['region'] }}", "--param",
-            "min_amount={{ params['min_amount'] }}",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
+            "{{ ti.try_number - 1 }}", "--param",
+            "region={{ (params['region'] | string) | replace('$', '$$') }}", "--param",
+            "min_amount={{ (params['min_amount'] | string) | replace('$', '$$') }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     extract = KubernetesPodOperator(
         task_id="extract",
@@ -98,11 +238,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "extract", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "extract", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Pretend to download both sources.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         retries=3,
         retry_delay=datetime.timedelta(minutes=0),
     )
@@ -112,11 +253,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "clean_orders", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "clean_orders", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Parse amounts; rows that do not parse are counted, not fatal.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     clean_customers = KubernetesPodOperator(
         task_id="clean_customers",
@@ -124,11 +266,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "clean_customers", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "clean_customers", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Normalise names.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     merge = KubernetesPodOperator(
         task_id="merge",
@@ -136,11 +279,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "merge", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "merge", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Revenue per customer name.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -149,11 +293,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Load: here, print the table.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/EtlFlow")],
     )
 

@@ -10,36 +10,175 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal, task_group
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNVl-PozgM_yoRT3cSMwuUAO0H2JV274-0e2-jCqVgSraQcEm47txovvvZ0DK0mm2ruZd5MeAYx_7lZztPXi"
-    "uUrMC6_B8wVmrlrULfqxq991ZPnhIteCvvLyOk-kg63-uEq1EFP0TbNWA_OFq77x5xyereFJDbWkQ8QRueBDFPeA"
-    "ybJYQRj0RWBUlWJklWZJtCxHFRhkW2LGMOGw7LsuJRVvAFr5I0WYoyJJcOOuutHqZQrBPG4QJuq6x0Q8BPnnvsaL"
-    "HSBkRR07IwW3CoGsJDhXTQoiPPCAfWe0aFzb9rXFpVorHgeyUUGhe1oe3W-K0L64xUW_zpd7ED5mpgpXCCWXBMqH"
-    "JQbI3EF406YYr6niLuBDp9eA2gReIvSYQx-lfww-UXjOMIjVHEKRpLlR-RWNMWjXR5Jwwod1C1whU1BnvIyetksc"
-    "MsJ9iOMLwKWyMVhj9H7fD7ZZCm_w04Q-fvZIvYriIMR6oecc434PYAKicLSWvBRYDi2OckMGeK_eCe3OqeDt3i9q"
-    "oc3Ry2QLriR43Mu-6dk3fuR3zu3cBIW4v-i64f6L-lp-qbBjOWdnd8b6HVmOiKh5gistxAmR91o8Wl3RPaPfEX8f"
-    "r5jF4fpWP7gVIbhhRmWgFr8EQULjMi7BVexRlRJbuNV3yJxiii5SmvDpX1Cr1eVs5YRjnPODaQ5maKgSpPGOZMf6"
-    "UKvwB0Q9G1uoSG7aWrh0_sS9i_WA1NeYc8YWCMNlcgS6i6UISLGyBLUjJO_Sg7g2ysqv8BGYHwE8TO8bmhTX2FTh"
-    "s3YLKXSsE1ENIA80IRRqcgjFyeJzoc7U2dZ0hwTWPCYIoOzEn3xgCLmipNOAx6gwU8Vx4yl4pqvYRK9A0yJeLTR7"
-    "6TiAqxCR2L5sUqH2v4GDpSoUOzT0aUEiNlJdiCnp2wFizTOOqmdo5ODPzdSyzmCWQLFD6CPNV1rff5FNFIVamKpi"
-    "8hr2QD0594XA6BPNqAKnQ5Hk7vqrvsynzAo4hJLsP1jCR2NDxD7UX7E9iC4K24fZP_AtPVAJF9VPhwsphm33sCLP"
-    "RDTjJLTwADKM_RGlWvQ5W-Faiv2LN1y8j50LjfI6ewx0Uk08UcIrq3nEF0UB0g-m61mmPkPQT3QRD6KAfBUYRr76"
-    "3I_TYfb5ZuUHiFYL98_vbnH6yR1v36niBcDBCiDIJxdl_owZ8QxbvxNjgOp3miVFSCjbOQGdji3YOu3MPo3x2n24"
-    "aG2TDirrTvKPVTEmGyfn7-D6V19E4="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "TrainFlow",\n'
+    '    "path": "examples/train.py",\n'
+    '    "source_sha256": "56045654eb9e1252a8f068d668c8bca44cd1c89d45eb5e9df528c535f6769ad1",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "train", "items": "rates"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Make the data set and the grid to search.",\n'
+    '        "span": ["examples/train.py", 36, 9, 36, 14],\n'
+    '        "next_span": ["examples/train.py", 42, 9, 42, 47],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "pick"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "train",\n'
+    '        "transition": {"type": "linear", "target": "pick"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "retry",\n'
+    '            "times": 2,\n'
+    '            "minutes_between_retries": 0,\n'
+    '            "span": ["examples/train.py", 44, 5, 44, 47]\n'
+    '          },\n'
+    '          {\n'
+    '            "type": "timeout",\n'
+    '            "seconds": 0,\n'
+    '            "minutes": 10,\n'
+    '            "hours": 0,\n'
+    '            "span": ["examples/train.py", 45, 5, 45, 25]\n'
+    '          },\n'
+    '          {\n'
+    '            "type": "resources",\n'
+    '            "cpu": 1,\n'
+    '            "gpu": null,\n'
+    '            "disk": null,\n'
+    '            "memory": 512,\n'
+    '            "shared_memory": null,\n'
+    '            "span": ["examples/train.py", 46, 5, 46, 34]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": "Fit w and b for one learning rate.",\n'
+    '        "span": ["examples/train.py", 48, 9, 48, 14],\n'
+    '        "next_span": ["examples/train.py", 59, 9, 59, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "pick",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Keep the model with the lowest held-out error.",\n'
+    '        "span": ["examples/train.py", 62, 9, 62, 13],\n'
+    '        "next_span": ["examples/train.py", 67, 9, 67, 28],\n'
+    '        "in_steps": ["train"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Report the winner.",\n'
+    '        "span": ["examples/train.py", 70, 9, 70, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["pick"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "epochs",\n'
+    '        "attribute": "epochs",\n'
+    '        "type": "int",\n'
+    '        "default": 25,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Gradient descent passes over the data",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/train.py", 30, 14, 30, 91]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "samples",\n'
+    '        "attribute": "samples",\n'
+    '        "type": "int",\n'
+    '        "default": 200,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Size of the synthetic data set",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/train.py", 31, 15, 31, 87]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "seed",\n'
+    '        "attribute": "seed",\n'
+    '        "type": "int",\n'
+    '        "default": 7,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Random seed for the data",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/train.py", 32, 12, 32, 73]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "grid",\n'
+    '        "attribute": "grid",\n'
+    '        "type": "json",\n'
+    '        "default": "[0.001,0.01,0.05,0.1]",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Learning rates to try (JSON list)",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/train.py", 33, 12, 33, 100]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": "Grid-search the learning rate of a linear regression and keep the best model.",\n'
+    '    "span": ["examples/train.py", 27, 7, 27, 16]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/train.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -65,7 +204,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -89,14 +230,17 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}", "--param", "epochs={{ params['epochs'] }}", "--param",
-            "samples={{ params['samples'] }}", "--param", "seed={{ params['seed'] }}", "--param",
-            "grid={{ params['grid'] }}",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
+            "{{ ti.try_number - 1 }}", "--param",
+            "epochs={{ (params['epochs'] | string) | replace('$', '$$') }}", "--param",
+            "samples={{ (params['samples'] | string) | replace('$', '$$') }}", "--param",
+            "seed={{ (params['seed'] | string) | replace('$', '$$') }}", "--param",
+            "grid={{ (params['grid'] | string) | replace('$', '$$') }}",
         ],
         env_vars=ENV,
         do_xcom_push=True,
         doc_md="Make the data set and the grid to search.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -108,12 +252,12 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "train", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "train", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
             doc_md="Fit w and b for one learning rate.",
-            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "512Mi"}),
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "512Mi", "ephemeral-storage": "10240Mi"}),
             retries=2,
             retry_delay=datetime.timedelta(minutes=0),
             execution_timeout=datetime.timedelta(seconds=600),
@@ -127,11 +271,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "pick", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "pick", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Keep the model with the lowest held-out error.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -140,11 +285,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         doc_md="Report the winner.",
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/TrainFlow")],
     )
 

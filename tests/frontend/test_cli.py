@@ -143,17 +143,17 @@ def test_cli_process_never_shows_a_traceback(tmp_path):
 
 
 def test_diagnostics_doc_is_generated_from_the_registry():
-    from flowc.compiler.codes import markdown
+    from flowc.catalogue import markdown
 
     assert (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8") == markdown(), (
-        "regenerate with: python -m flowc.compiler.codes > docs/diagnostics.md")
+        "regenerate with: python -m flowc.catalogue > docs/diagnostics.md")
 
 
 def test_every_front_end_code_is_exercised_by_the_corpus_or_tests():
     """No code is registered without a test that produces it."""
     import re
 
-    from flowc.compiler.codes import load_all
+    from flowc.catalogue import load_all
 
     texts = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "frontend").rglob("*.py"))
     used = set(re.findall(r"FLOW0\d\d", texts))

@@ -115,6 +115,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": lambda v: len(v),
     "toJson": lambda v: json.dumps(v, separators=(",", ":")),
     "jsonpath": _jsonpath,
+    "sprig.replace": lambda old, new, text: str(text).replace(str(old), str(new)),
 }
 
 
@@ -189,7 +190,11 @@ class _Parser:
         if kind == "lit":
             result = value
         elif kind == "name":
-            if self.peek() == ("op", "("):
+            if value == "sprig" and self.peek() == ("op", "."):  # sprig's functions: sprig.replace(...)
+                self.take()
+                _, member = self.take()
+                result = self.call(f"sprig.{member}", live)
+            elif self.peek() == ("op", "("):
                 result = self.call(value, live)
             elif not live:
                 result = None

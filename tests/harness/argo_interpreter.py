@@ -48,6 +48,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from tests.harness import k8s
 from tests.harness.argo_expr import ExprError, Undefined, evaluate_expr, evaluate_when, stringify
 
 SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Skipped", "Omitted"
@@ -323,11 +324,13 @@ class Interpreter:
             raise InterpreterError(f"{node_name}: a container without command is not supported")
         if argv[0] in ("python", "python3"):
             argv[0] = sys.executable
-        proc_env = {**os.environ, **self.extra_env}
+        declared = []
         for var in spec.get("env") or ():
             if "valueFrom" in var:
                 raise InterpreterError(f"{node_name}: env valueFrom is not modelled")
-            proc_env[var["name"]] = local(str(var.get("value", "")))
+            declared.append((var["name"], local(str(var.get("value", "")))))
+        argv, container_env = k8s.expand_container(argv, declared)  # what the kubelet does
+        proc_env = {**os.environ, **self.extra_env, **container_env}
         cwd = local(spec["workingDir"]) if spec.get("workingDir") else str(pod_tmp)
         deadline = None
         for key in ("activeDeadlineSeconds", "timeout"):

@@ -15,7 +15,7 @@ FLOW = """
         def start(self):
             \"\"\"First.\"\"\"
             self.seen = dict(trigger=current.trigger, running=current.is_running_flow,
-                             run=current.run.pathspec, tempdir=current.tempdir,
+                             pathspec=current.pathspec, tempdir=current.tempdir,
                              has_flow="flow_name" in current, has_trigger="trigger" in current,
                              graph=current.graph, tags=type(current.tags).__name__,
                              default=current.get("trigger", "none"), ns=current.namespace,
@@ -31,7 +31,6 @@ FLOW = """
         @step
         def join(self, inputs):
             self.nodes = sorted(i.node for i in inputs)
-            self.previous = [t.pathspec for t in current.run["start"]]
             self.next(self.end)
 
         @step
@@ -45,7 +44,7 @@ def test_current_inside_a_task(tmp_path, monkeypatch):
     driven = drive(write_flow(tmp_path, FLOW), str(tmp_path / "ds"), run_id="r5")
     seen = driven.artifact("start", "seen")
     graph = seen.pop("graph")
-    assert seen == dict(trigger=None, running=True, run="CurrentFlow/r5", tempdir=".", has_flow=True,
+    assert seen == dict(trigger=None, running=True, pathspec="CurrentFlow/r5/start/t", tempdir=".", has_flow=True,
                         has_trigger=False, tags="frozenset", default="none", ns="user:cur", user="cur")
     assert graph["name"] == "CurrentFlow" and graph["doc"] == "Doc of the flow."
     assert graph["steps"]["start"] == {"name": "start", "type": "split-parallel", "line": 8,
@@ -53,10 +52,9 @@ def test_current_inside_a_task(tmp_path, monkeypatch):
     assert graph["steps"]["join"]["type"] == "join" and graph["steps"]["end"]["next"] == []
     assert graph["steps"]["gang"]["decorators"] == [{"name": "parallel"}]
     assert driven.artifact("end", "nodes") == [(2, 0), (2, 1)]
-    assert driven.artifact("end", "previous") == ["CurrentFlow/r5/start/t"]
 
 
 def test_current_outside_a_task():
     assert current.is_running_flow is False
-    assert current.trigger is None and current.run is None and current.graph is None
+    assert current.trigger is None and current.graph is None
     assert current.pathspec is None and "flow_name" not in current

@@ -19,8 +19,9 @@ import pytest
 
 from flowc.compiler import compile_source
 from flowc.targets.airflow import place
-from flowc.targets.airflow_render import pretty, py, templated
+from flowc.targets.airflow_render import literal, pretty, py
 from tests.conftest import ROOT, example_flows, shape_flows
+from flowc.compiler.plan import build as build_plan
 from tests.targets.airflow_helpers import codes, emit, emit_source, relative
 
 EXAMPLES = example_flows()
@@ -128,7 +129,7 @@ def _task(text: str, task_id: str) -> dict[str, str]:
 
 def test_nested_foreach_is_flattened_into_top_level_groups() -> None:
     flow = compile_source((ROOT / "tests/flows/nested_foreach.py").read_text(), "n.py").flow
-    placement = place(flow)
+    placement = place(build_plan(flow))
     groups = {g.group_id: g.steps for g in placement.groups}
     assert groups == {
         "start_body": ("outer",),
@@ -245,8 +246,28 @@ def test_decorators_and_parameters_become_airflow_arguments() -> None:
     assert "'cpu': '2'" in start["container_resources"]
 
 
+def test_metaflow_six_field_cron_becomes_a_five_field_timetable() -> None:
+    """Metaflow's docs write AWS's 6-field form; Airflow gets the same schedule in 5 fields."""
+    flow = textwrap.dedent('''
+        from flowc import FlowSpec, step, schedule
+
+        @schedule(cron="0 3 ? * MON-FRI *", timezone="Europe/Paris")
+        class F(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''')
+    result = emit_source(flow)
+    assert not codes(result.diagnostics, "error")
+    assert 'CronTriggerTimetable("0 3 * * MON-FRI", timezone="Europe/Paris")' in result.text
+
+
 @pytest.mark.parametrize("source,code", [
-    ('@schedule(cron="0 12 * * ? *")', "FLOW261"),
+    ('@schedule(cron="0 12 * * ? 2027")', "FLOW261"),
     ('@trigger(event={"name": "data", "parameters": {"x": "y"}})', "FLOW262"),
     ('@trigger_on_finish(flow={"name": "Other", "project_branch": "prod"})', "FLOW262"),
     ('@trigger(event="data")\n@schedule(hourly=True)', "FLOW262"),
@@ -305,9 +326,9 @@ def test_literals_round_trip_through_python() -> None:
     nasty = ['a"b', "c'd", "line\nbreak", "back\\slash", "{{ jinja }}", "ünï", None, True, 1.5, {"k": [1]}]
     assert ast.literal_eval(py(nasty)) == nasty
     assert ast.literal_eval(pretty(nasty * 5, 4, 10)) == nasty * 5
-    assert templated("{{ ds }}") == "{% raw %}{{ ds }}{% endraw %}"
-    assert templated("/etc/x.yaml").endswith("{% endraw %}")
-    assert templated("plain") == "plain"
+    assert py(literal("{{ ds }}")) == 'literal("{{ ds }}")'
+    assert py(literal("/etc/x.yaml")) == 'literal("/etc/x.yaml")'
+    assert literal("plain") == "plain"
 
 
 # --------------------------------------------------------------------------- pods, offline
@@ -338,7 +359,7 @@ def test_kubernetes_pods_render_offline() -> None:
                               "--param", "flag=true", "--param", "doc={}"]
     env = {e.name: e.value for e in container.env}
     assert env["FLOWC_DATASTORE"] == "s3://bucket/root"
-    assert env["FLOWC_MANIFEST"].startswith("z:")
+    assert env["FLOWC_MANIFEST"].startswith('{\n  "manifest_version": 1,')
     assert env["GREETING"] == "{{ not a template }}"  # user values are never rendered by Jinja
     assert env["CONFIG"] == "/etc/app.yaml"
     assert "FLOWC_PARAMS" not in env  # every parameter has a literal default: all are --param
@@ -349,8 +370,8 @@ def test_kubernetes_pods_render_offline() -> None:
     assert container.env_from[0].secret_ref.name == "db-creds"
     assert pod.metadata.namespace == "ml"
     assert pod.spec.node_selector == {"pool": "gpu"}
-    from flowc.runtime_shim.manifest_source import decode_inline
-    assert decode_inline(env["FLOWC_MANIFEST"]).name == "DecoratedFlow"
+    from flowc.runtime_shim.manifest_source import load as load_manifest
+    assert load_manifest(env["FLOWC_MANIFEST"]).name == "DecoratedFlow"
 
 
 def test_foreach_body_pod_gets_its_index_path() -> None:

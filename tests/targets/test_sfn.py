@@ -10,11 +10,13 @@ import pytest
 
 from flowc.compiler import compile_file, compile_source, ir
 from flowc.compiler.diagnostics import REGISTRY
-from flowc.targets import Settings, get_target
+from flowc.compiler.plan import build as build_plan
+from flowc.targets import get_target
+from flowc.settings import SettingsError
 from flowc.targets import sfn, sfn_asl
-from flowc.targets.common import CONSTRUCTS
-from flowc.targets.sfn_cloudformation import aws_cron
-from tests.conftest import ROOT, example_flows, shape_flows
+from flowc.compiler.plan import CONSTRUCTS
+from flowc.compiler.cron import to_aws as aws_cron
+from tests.conftest import ROOT, example_flows, shape_flows, target_settings
 from tests.targets.sfn_helpers import emit, emit_source
 
 EXAMPLES = example_flows()
@@ -76,7 +78,7 @@ def test_state_names_are_short_and_every_task_runs_the_shim(prefix: str, path: P
         assert command.startswith("States.Array('python', '-m', 'flowc.runtime_shim', ")
         assert f"'--step', '{name}', '--run-id', $.run, " in command
         assert "'--attempt', States.Format('{}', $$.State.RetryCount)" in command
-        assert "z:" not in json.dumps(task)  # the manifest never rides in the overrides
+        assert "manifest_version" not in json.dumps(task)  # the manifest never rides in the overrides
         assert task["ResultPath"] is None
 
 
@@ -280,7 +282,8 @@ class C(FlowSpec):
               if k.startswith("JobDefinition")}
     assert images == {"JobDefinitionStart": "base:1", "JobDefinitionA": "gpu:1"}
     env = resources["JobDefinitionA"]["Properties"]["ContainerProperties"]["Environment"]
-    assert env[0]["Name"] == "FLOWC_MANIFEST" and env[0]["Value"].startswith("z:")
+    assert env[0]["Name"] == "FLOWC_MANIFEST"
+    assert "".join(env[0]["Value"]["Fn::Join"][1]).startswith('{\n  "manifest_version": 1,')
     machine = resources["StateMachine"]["Properties"]
     definition = json.loads(machine["DefinitionString"])
     states = definition["States"]
@@ -328,8 +331,8 @@ class W(FlowSpec):
 
 def test_definition_is_identical_for_any_foreach_width() -> None:
     # The width only changes the source (so its hash): pin the manifest object, compare the rest.
-    extra = (("sfn_manifest", "s3://b/manifest.json"),)
-    texts = {emit_source(_width_source(w), extra=extra).text for w in (1, 3, 1000, 50_000)}
+    texts = {emit_source(_width_source(w), sfn_manifest="s3://b/manifest.json").text
+             for w in (1, 3, 1000, 50_000)}
     assert len(texts) == 1
 
 
@@ -417,7 +420,8 @@ class G(FlowSpec):
 def test_settings_errors() -> None:
     source = _width_source(2)
     assert [c for c, *_ in _codes(source, datastore_root="/tmp/ds")] == [sfn.NOT_S3]
-    assert [c for c, *_ in _codes(source, sfn_format="yaml")] == [sfn.BAD_FORMAT]
+    with pytest.raises(SettingsError, match="'sfn_format' must be one of asl, cloudformation"):
+        _codes(source, sfn_format="yaml")
 
 
 def test_oversized_environment_is_refused() -> None:
@@ -465,7 +469,7 @@ class K(FlowSpec):
 def test_every_code_is_registered_in_the_sfn_range() -> None:
     codes = [sfn.NOT_S3, sfn.NO_GANG, sfn.NO_TRIGGER, sfn.NO_EXIT_HOOK, sfn.NEEDS_JOB_DEFINITION,
              sfn.OVERRIDES_TOO_LARGE, sfn.KUBERNETES_IGNORED, sfn.SCHEDULE_NEEDS_CFN,
-             sfn.ENV_NOT_INSTALLED, sfn.BAD_FORMAT, sfn.CRON_NOT_AWS]
+             sfn.ENV_NOT_INSTALLED, sfn.CRON_NOT_AWS]
     assert all(230 <= int(code[4:]) <= 259 and code in REGISTRY for code in codes)
 
 
@@ -473,7 +477,7 @@ def test_target_interface() -> None:
     target = get_target("sfn")
     assert target.name == "sfn"
     assert set(target.capabilities) == {key for key, _ in CONSTRUCTS}
-    assert isinstance(target.emit(compile_file(Path("tests/flows/linear.py")).flow, Settings()).text, str)
+    assert isinstance(target.emit(build_plan(compile_file(Path("tests/flows/linear.py")).flow), target_settings()).text, str)
 
 
 @pytest.mark.parametrize("url,bucket,prefix", [
@@ -486,11 +490,11 @@ def test_datastore_root_parsing(url: str, bucket: str, prefix: str) -> None:
 
 def test_manifest_location_follows_the_manifest() -> None:
     flow = compile_file(Path("tests/flows/linear.py")).flow
-    location = sfn.manifest_location(flow, Settings(datastore_root="s3://b/p/"))
+    location = sfn.manifest_location(flow, target_settings(datastore_root="s3://b/p/"))
     digest = __import__("hashlib").sha256(sfn.manifest_text(flow).encode()).hexdigest()
     assert location == f"s3://b/p/LinearFlow/manifests/{digest}.json"
     assert ir.load_manifest(sfn.manifest_text(flow)) == flow
-    explicit = Settings(extra=(("sfn_manifest", "s3://other/m.json"),))
+    explicit = target_settings(sfn_manifest="s3://other/m.json")
     assert sfn.manifest_location(flow, explicit) == "s3://other/m.json"
 
 

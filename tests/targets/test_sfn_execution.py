@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from flowc.compiler import compile_file, ir
+from flowc.compiler.plan import build as build_plan
 from flowc.targets import Settings
 from flowc.targets import sfn
-from tests.conftest import ROOT, shape_flows
+from tests.conftest import ROOT, shape_flows, target_settings
 from tests.harness.artifacts import run_locally, snapshot
 from tests.harness.moto_sfn import Execution, MotoSfn, _environ
 
@@ -31,14 +32,14 @@ DATASTORE = "s3://flowc-test/datastore"
 def settings_for(aws: MotoSfn, **changes: Any) -> Settings:
     values: dict[str, Any] = {"code_dir": str(ROOT), "python": sys.executable, "datastore_root": DATASTORE,
                               "sfn_job_queue": aws.job_queue, "sfn_job_definition": aws.job_definition}
-    return Settings(**{**values, **changes})
+    return target_settings(**{**values, **changes})
 
 
 def deploy(aws: MotoSfn, path: Path, **changes: Any) -> tuple[ir.Flow, str]:
     """Compile ``path`` to ASL and upload its manifest where the definition expects it."""
     flow = compile_file(path.relative_to(ROOT)).flow
     settings = settings_for(aws, **changes)
-    emitted = sfn.TARGET.emit(flow, settings)
+    emitted = get_target("sfn").emit(build_plan(flow), settings)
     assert not [d for d in emitted.diagnostics if d.severity == "error"], emitted.diagnostics
     location = sfn.manifest_location(flow, settings)
     aws.put_text(location.removeprefix(f"s3://{aws.bucket}/"), sfn.manifest_text(flow))
@@ -152,7 +153,7 @@ class FailingFlow(FlowSpec):
 ''')
     flow = compile_file(source).flow
     settings = settings_for(aws, code_dir=str(tmp_path))
-    emitted = sfn.TARGET.emit(flow, settings)
+    emitted = get_target("sfn").emit(build_plan(flow), settings)
     location = sfn.manifest_location(flow, settings)
     aws.put_text(location.removeprefix(f"s3://{aws.bucket}/"), sfn.manifest_text(flow))
     result = aws.run(emitted.text, {}, name=f"fail-{uuid.uuid4().hex[:8]}")
@@ -201,7 +202,7 @@ def test_a_1000_wide_foreach_runs(aws: MotoSfn, tmp_path: Path) -> None:
     flow = compile_file(source).flow
     # MaxConcurrency 8: every running child polls Batch, and moto serves all polls in this process.
     settings = settings_for(aws, code_dir=str(tmp_path), max_workers=8)
-    emitted = sfn.TARGET.emit(flow, settings)
+    emitted = get_target("sfn").emit(build_plan(flow), settings)
     aws.put_text(sfn.manifest_location(flow, settings).removeprefix(f"s3://{aws.bucket}/"),
                  sfn.manifest_text(flow))
     result = aws.run(emitted.text, {}, name=f"wide-{uuid.uuid4().hex[:8]}", timeout=1800)
@@ -216,7 +217,7 @@ def test_a_1000_wide_foreach_runs(aws: MotoSfn, tmp_path: Path) -> None:
 def deploy_stack(aws: MotoSfn, path: Path, stack: str) -> tuple[ir.Flow, str]:
     """Create the CloudFormation stack of ``path`` (roles, job definitions, state machine)."""
     flow = compile_file(path.relative_to(ROOT)).flow
-    emitted = sfn.TARGET.emit(flow, settings_for(aws, sfn_format="cloudformation"))
+    emitted = get_target("sfn").emit(build_plan(flow), settings_for(aws, sfn_format="cloudformation"))
     cfn = aws.client("cloudformation")
     cfn.create_stack(StackName=stack, TemplateBody=emitted.text, Capabilities=["CAPABILITY_IAM"],
                      Parameters=[{"ParameterKey": "JobQueue", "ParameterValue": aws.job_queue}])

@@ -10,25 +10,112 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule
+    from airflow.sdk import Asset, DAG, TriggerRule, literal
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.template import literal
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrFld2OmzAQhd_F11bXNib8XPaiL1EhZIwdXBGDbGe3qyjv3hmSZjfRRkVtqr0ZyAwHzvnAzoHslHfWxNQ-mx"
-    "Dd5EnNKbHj9ELqA_FqZ0hNvgbl9fANm5TMKg3QS6CJT3hhfOqW-Zf5FcZx2gdt2jgokW_gOlvKjhdS912ed9xmtj"
-    "AFU5muuqooJc8s6zrGpOKKcWEV6xkrxabMuS6NsL3GWyYzR1J_v_iJSYUEgwTPjS4trg8kvc7LcB4dDk-mDArJaC"
-    "y2dq7vRwMnwW2HRJojJS62PyYHeqvGaCjpjZ6CSlNAXQO_Jx1TcH5Lar8fRzAzK4-3vJOfc1ph4RLE3vxM7Z8EGQ"
-    "oymqPA-fZ32IaekrSzCsanc2unkh7Azdk0WQ5HeiFzDvohmNF5owJOVdia9KZ-PIQNZtpArLUQKhRUVFTXEM5v-g"
-    "MWb5MbJGjwHZDLK_9kJEJAQig8X4lE5CjI_wOS08f_-URKDFiuXykZLi0ojyeyNFcDMb6_4pHC_gE4Monp5Po1Ix"
-    "kIoIjyBsedze7v8WDgO3RuWTzo25C4KULh4hrGSfw-7PLYVXvlEqrB_68AsZK5ePtHrxUtcPMqmuPxF3H3dgQ="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "BranchFlow",\n'
+    '    "path": "tests/flows/branch.py",\n'
+    '    "source_sha256": "f84b174cdb55b1f3f7e70a3c9b978413f0bb004a1a012fa0d00826851c8e2fdc",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["left", "middle", "right"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 11, 9, 11, 14],\n'
+    '        "next_span": ["tests/flows/branch.py", 13, 9, 13, 54],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "left",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 16, 9, 16, 13],\n'
+    '        "next_span": ["tests/flows/branch.py", 19, 9, 19, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "middle",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 22, 9, 22, 15],\n'
+    '        "next_span": ["tests/flows/branch.py", 25, 9, 25, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "right",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 28, 9, 28, 14],\n'
+    '        "next_span": ["tests/flows/branch.py", 31, 9, 31, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 34, 9, 34, 13],\n'
+    '        "next_span": ["tests/flows/branch.py", 40, 9, 40, 28],\n'
+    '        "in_steps": ["left", "middle", "right"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 43, 9, 43, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/branch.py", 9, 7, 9, 17]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/branch.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -54,7 +141,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -71,10 +160,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     left = KubernetesPodOperator(
         task_id="left",
@@ -82,10 +172,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "left", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "left", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     middle = KubernetesPodOperator(
         task_id="middle",
@@ -93,10 +184,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "middle", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "middle", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     right = KubernetesPodOperator(
         task_id="right",
@@ -104,10 +196,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "right", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "right", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     join = KubernetesPodOperator(
         task_id="join",
@@ -115,10 +208,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "join", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "join", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -127,10 +221,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/BranchFlow")],
     )
 

@@ -10,25 +10,100 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule
+    from airflow.sdk import Asset, DAG, TriggerRule, literal
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.template import literal
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNlM9uozAQxt_FZ2tbbIKB2172tk-wQmhwhsYrYpDt9I-ivHtnaJo2Uasmq1TaAwN45rPn-2G8FWvwrseY2n"
-    "sM0Y1e1JkU_TA-iHorPKxR1OI3hjv8GZLrwab4i5NSTJBWlEukjTcsiDdrrmvhtfDH9ER1cdwEi21cgVoUJMiwN2"
-    "qhS8wLwALLnh5UofPitihoqLLLzlSLsgJrrLUabKWMsZ3RS9XlmSp5yoRTFPWfQ4Mx0aKUSAF8dGm2sRXpaZqT0-"
-    "A42VHSrpCFAvhdNDspXGz_jo7qexgiSrFEOwZIY-C6ht5HG1Nw_k7UfjMMtPgEnqf4yngpK7qynObw-Jjac3XZLQ"
-    "kpaFY6376abeSLk3aCgD7th9aQ7Iq625sQ820nD2TgMyqD8wiBs0A9pDfp9xHJNDvTZO5iJoaVRqrqmMn-w3-A5i"
-    "1zQohbfsen-4_4KP7yFC7no3JW5t_AZx48GxH65RGhFDZXBcTbgEKmLwWkGS0FVZ4A2h8E_w6ILX_C55TGtfeL5v"
-    "-JQqaOcbzM8t7lvP5ZB8jsruHTPZC_hIcmr9V0IQ1datHsds9s0TXZ"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "MergeArtifactsFlow",\n'
+    '    "path": "tests/flows/merge_artifacts.py",\n'
+    '    "source_sha256": "1ef72538e46ae6e8fe462634606646a9cdb79589ac7ccc3ac9277cb73d2b4128",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a", "b"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 10, 9, 10, 34],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 13, 9, 13, 10],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 17, 9, 17, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 20, 9, 20, 10],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 24, 9, 24, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 27, 9, 27, 13],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 30, 9, 30, 28],\n'
+    '        "in_steps": ["a", "b"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 33, 9, 33, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/merge_artifacts.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/merge_artifacts.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -54,7 +129,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -71,10 +148,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a = KubernetesPodOperator(
         task_id="a",
@@ -82,10 +160,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "a", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "a", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     b = KubernetesPodOperator(
         task_id="b",
@@ -93,10 +172,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "b", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "b", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     join = KubernetesPodOperator(
         task_id="join",
@@ -104,10 +184,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "join", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "join", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -116,10 +197,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/MergeArtifactsFlow")],
     )
 

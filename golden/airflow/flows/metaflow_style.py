@@ -10,30 +10,143 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal, task_group
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNls1u2zAMx99FZ2-NJMex8wC77bRjERiyTdVaFdmT5G1F0Xcf6Y8sCbotKVJgF8YhRYr8-W_Zz2yvnNEQYv"
-    "kdfDCdY1ueMG27H2z7zJzaA9uyzxAVub7EJwufKJawXsUWQxFTwx0Fw91-XlYGWvexf8JloRt8DWVolVhnuJ6vGi"
-    "6qXIuNKtaNXMuq0VUtMi1SLiteVOkqS3mR60au0k2zkWvIJK_ztSpUWqiCSkboA9veH9oLUfmIgeiVCyaOQzyz-N"
-    "RTUHceVN1SWPkHiNRzF5VFh4mwx0Ksbgf3GNgLekL5tTOYrpUNkLAG6s6r2Hnab4f_uzpEb9wD27rBWuylV7j6_l"
-    "8Y-CopyPAUizj4GctLEyUlyiTNMdG4cpl9R1tbE8teeXBxdu1VrFvsbh6CjT8vyQHUMviroKxxoPwxpzn9_ahkNF"
-    "z2Bio5JeaJKE6pzEp4Bc7vyBkjaviI0Oj8A6CxJgYrDNYtjGUtaHJ589Bi9WNW0Q83RCU4ToyGyytRCRIQmpSfoZ"
-    "q0cA0qtgcUxrGe5ukvlNOS_m56EqQnNNdDIj2hkaszSGObrzFaAn9X0ySL_weQJBWhufqBk6QiNLcGNE18MSBwDX"
-    "u_Z0ySfOQbjiNJ8kEjzg7ps9PhzZRo7D8wOidyY8GkJBg0XJwimYocjzrdyYteS-N0O_qC8DhfBH_yMteqxr5xXh"
-    "Wx42qIJ855bOOIawNaDRaFIQ7X5aNBIqQdrDu-65bA9CGytN6C7ZdrD98G46E50AtArdGGC60WqRx2m1RnXG2HBk"
-    "ptLBwy8T5EpLSsAVd3zUidDVF_yNnF4DeoQjTrdEekbnU7MyyZJQKLvvwCs9tqvg=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "MetaflowStyleFlow",\n'
+    '    "path": "tests/flows/metaflow_style.py",\n'
+    '    "source_sha256": "10d12b8f27a95d353bdfbc26f2413b19b4064198fd3047d735e631c85a9a49a9",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "total", "items": "chunks"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 13, 9, 13, 48],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "total",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 16, 9, 16, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 18, 9, 18, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["left", "right"]\n'
+    '        },\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 21, 9, 21, 13],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 23, 9, 23, 41],\n'
+    '        "in_steps": ["total"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": "merge"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "left",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 26, 9, 26, 13],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 28, 9, 28, 30],\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "right",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 31, 9, 31, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 33, 9, 33, 30],\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "merge",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 36, 9, 36, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 38, 9, 38, 28],\n'
+    '        "in_steps": ["left", "right"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 41, 9, 41, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["merge"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "factor",\n'
+    '        "attribute": "factor",\n'
+    '        "type": "int",\n'
+    '        "default": 2,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/metaflow_style.py", 7, 14, 7, 54]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/metaflow_style.py", 6, 7, 6, 24]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/metaflow_style.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -59,7 +172,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 with DAG(
@@ -77,11 +192,13 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}", "--param", "factor={{ params['factor'] }}",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
+            "{{ ti.try_number - 1 }}", "--param",
+            "factor={{ (params['factor'] | string) | replace('$', '$$') }}",
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
 
     @task_group(group_id="start_body")
@@ -93,10 +210,11 @@ with DAG(
             image=IMAGE,
             cmds=SHIM_CMDS,
             arguments=[
-                *SHIM, "--step", "total", "--run-id", "{{ run_id }}", "--attempt",
-                "{{ ti.try_number - 1 }}", "--index-path", index_path,
+                *SHIM, "--step", "total", "--run-id", "{{ run_id | replace('$', '$$') }}",
+                "--attempt", "{{ ti.try_number - 1 }}", "--index-path", index_path,
             ],
             env_vars=ENV,
+            container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         )
 
     start_body = start_body_tasks.expand(index_path=start.output)
@@ -107,10 +225,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "join", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "join", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     left = KubernetesPodOperator(
@@ -119,10 +238,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "left", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "left", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     right = KubernetesPodOperator(
         task_id="right",
@@ -130,10 +250,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "right", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "right", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     merge = KubernetesPodOperator(
         task_id="merge",
@@ -141,10 +262,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "merge", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "merge", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -153,10 +275,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/MetaflowStyleFlow")],
     )
 

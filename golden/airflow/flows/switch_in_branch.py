@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -18,28 +18,156 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNlt9vmzAQx_8XP7M1_AgJedzDpD3vMULWAUfjjRhmm2VV1f99d4awJG21JE2lStEFfL7j7sPXxo9iC1rVaJ"
-    "38jcaqVotVGIi6aXdi9Sg0bFGsxPedcuXmm_5iQJebr-wMRAduQz5HsfaOA-yd9fOk0rLwMz93DzTRtr0pUdoNRP"
-    "OUImAxz7K4iNJsGSdJEqdpHKXxLJsVEQJCFRcFFLN5WGXhslrOIU3LulhEJS6SJEQMOaXDzorVeqrQOjCOHI6ea5"
-    "XzfTwK99B5Z9codg5FIQcK4HuRPwVCWfmjVTS_hsZiICosWwOuNTwvp_u2tM4ofS9Wum8aengHmlP8t_NwFmRswo"
-    "TSaPzj5PmhIYeGQcyh5No3nAdDN7IDg9qNQ1ugDFTh2Ijwf0_BRAdeJeOfTd6y1dXoFNu2Qh4C61GtRQ2W8YH0F3"
-    "mwFnaQAEh_kb8zxoRZJETycowph6bBcnaMcdTLCzT_eU6gctGHSOVI5UWujdIIhr1g7tH5-VWrUbwvqIy7pd_8Yl"
-    "AR641MHJ6AgrdBGoXygSBFrCYy10BiNZG5NSTf9NmQxsX9nohYR9FVOopZR2Si7BSRnHaRYc-4HljxkVjFLKf4qs"
-    "0pZjmRecbqzZuTHzwbEurqiJEz_W0RsZzIhPHFiBKWE5lo-UxO46Ip3sKJO38F0ymUmwsnYeGQCaNjKkOaw159AW"
-    "d9-H17OR_NDDXo0BydkcbvOjgquOjdwdD-NOBYFxXW0DcsjHHFjgPypyImLCBKDM2BYzjg7UvfYNPtrw3-6pXBau"
-    "JnkWsjfhOvTbuT0yMH6SldNn2FslYNTpH0JhxR2s9BXbaV5y56V39aigvQLwg6mWSeM6zbvdKUktJyprRPfwH6Te"
-    "Cq"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "SwitchInBranchFlow",\n'
+    '    "path": "tests/flows/switch_in_branch.py",\n'
+    '    "source_sha256": "a75993b269834443663263090b2eaead3bbab051d918d85a66cfb72ce7441ee1",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a", "b"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 11, 9, 11, 34],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "mode",\n'
+    '          "cases": [["fast", "a_fast"], ["slow", "a_slow"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 14, 9, 14, 10],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 16, 9, 16, 80],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_fast",\n'
+    '        "transition": {"type": "linear", "target": "a_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 19, 9, 19, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 21, 9, 21, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_slow",\n'
+    '        "transition": {"type": "linear", "target": "a_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 24, 9, 24, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 26, 9, 26, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_done",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 29, 9, 29, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 31, 9, 31, 29],\n'
+    '        "in_steps": ["a_fast", "a_slow"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 34, 9, 34, 10],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 36, 9, 36, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 39, 9, 39, 13],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 41, 9, 41, 28],\n'
+    '        "in_steps": ["a_done", "b"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 44, 9, 44, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "mode",\n'
+    '        "attribute": "mode",\n'
+    '        "type": "str",\n'
+    '        "default": "fast",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 7, 12, 7, 45]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/switch_in_branch.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/switch_in_branch.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths
@@ -65,7 +193,9 @@ if [ -d /airflow/xcom ]; then
   fi
 fi
 """
-SHIM_CMDS = ["sh", "-c", SHIM_SCRIPT, "flowc"]
+# Passed as it is: not rendered by Jinja (literal), "$" doubled for the kubelet, which expands
+# $(VAR) and $$ in a container's command.
+SHIM_CMDS = ["sh", "-c", literal(SHIM_SCRIPT.replace("$", "$$")), "flowc"]
 
 
 def flowc_case(chosen, step):
@@ -89,10 +219,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "start", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}", "--param", "mode={{ params['mode'] }}",
+            *SHIM, "--step", "start", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
+            "{{ ti.try_number - 1 }}", "--param",
+            "mode={{ (params['mode'] | string) | replace('$', '$$') }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a = KubernetesPodOperator(
         task_id="a",
@@ -100,11 +232,12 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "a", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "a", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
         do_xcom_push=True,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a__to_a_fast = PythonOperator(
         task_id="a__to_a_fast",
@@ -122,10 +255,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "a_fast", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "a_fast", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a_slow = KubernetesPodOperator(
         task_id="a_slow",
@@ -133,10 +267,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "a_slow", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "a_slow", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     a_done = KubernetesPodOperator(
         task_id="a_done",
@@ -144,10 +279,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "a_done", "--run-id", "{{ run_id }}", "--attempt",
-            "{{ ti.try_number - 1 }}",
+            *SHIM, "--step", "a_done", "--run-id", "{{ run_id | replace('$', '$$') }}",
+            "--attempt", "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     b = KubernetesPodOperator(
@@ -156,10 +292,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "b", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "b", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
     )
     join = KubernetesPodOperator(
         task_id="join",
@@ -167,10 +304,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "join", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "join", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
     end = KubernetesPodOperator(
@@ -179,10 +317,11 @@ with DAG(
         image=IMAGE,
         cmds=SHIM_CMDS,
         arguments=[
-            *SHIM, "--step", "end", "--run-id", "{{ run_id }}", "--attempt",
+            *SHIM, "--step", "end", "--run-id", "{{ run_id | replace('$', '$$') }}", "--attempt",
             "{{ ti.try_number - 1 }}",
         ],
         env_vars=ENV,
+        container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
         outlets=[Asset("flowc://flows/SwitchInBranchFlow")],
     )
 

@@ -1,5 +1,9 @@
 """Rendering a task's cards after its step ran: one self-contained HTML file per ``@card``.
 
+Standard library only, like the rest of the shim: components (``flowc.cards``) render
+themselves (``render_safely()``); this module lays out the page, the default card's artifact
+table and flow picture, error cards, and where cards are stored.
+
 A page carries its styles and scripts inline and refers to nothing outside itself, so it opens
 offline and loads nothing from the network. Vega charts need Vega's JavaScript: it is inlined
 from ``FLOWC_VEGA_JS`` (a ``node_modules`` directory holding ``vega``, ``vega-lite`` and
@@ -23,10 +27,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from flowc.cards.components import Error, MetaflowCardComponent, Table, escape
+import html
+import traceback
 
 BUILTIN_TYPES = ("default", "blank")
 EDITABLE_TYPES = ("default", "blank")
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value), quote=True)
 
 
 @dataclass
@@ -37,7 +46,7 @@ class CardSpec:
     id: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 45
-    components: list[MetaflowCardComponent] = field(default_factory=list)
+    components: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -202,14 +211,38 @@ def dag_svg(manifest: Any, highlight: str) -> str:
 # --------------------------------------------------------------------------- cards
 
 
-def _components(components: list[MetaflowCardComponent]) -> str:
-    return "".join(c.render_safely() for c in components)
+def render_component(component: Any) -> str:
+    """A component's HTML (``flowc.cards`` components render themselves); a plain string, which
+    Metaflow also accepts, is a paragraph."""
+    if hasattr(component, "render_safely"):
+        return str(component.render_safely())
+    return f'<div class="component text"><p>{escape(component)}</p></div>'
+
+
+def _components(components: list[Any]) -> str:
+    return "".join(render_component(c) for c in components)
+
+
+def table_html(rows: list[list[Any]], headers: list[str]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def error_html(error: Any, title: str | None = None) -> str:
+    """An exception (with its traceback) or a message, in a red box."""
+    if isinstance(error, BaseException):
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    else:
+        text = str(error)
+    heading = f"<strong>{escape(title)}</strong>" if title else ""
+    return f'<div class="error-box">{heading}<pre>{escape(text)}</pre></div>'
 
 
 def _default_body(card: CardSpec, facts: TaskFacts) -> str:
     rows = [[name, type(value).__name__ if not isinstance(value, _NotLoaded) else value.type_name,
              _short(value)] for name, value in sorted(facts.artifacts.items())]
-    artifacts = Table(rows, ["name", "type", "value"]).render_safely()
+    artifacts = f'<div class="component table">{table_html(rows, ["name", "type", "value"])}</div>'
     return (f"{_components(card.components)}<h2>Artifacts</h2>{artifacts}"
             f"<h2>Flow</h2>{dag_svg(facts.manifest, facts.step)}")
 
@@ -251,7 +284,7 @@ def render_card(card: CardSpec, facts: TaskFacts) -> str:
 
 def error_page(card: CardSpec, facts: TaskFacts, error: Any) -> str:
     """Metaflow's answer to a card that cannot be rendered: a card that shows the error."""
-    body = Error(error, title=f"the {card.type} card could not be rendered").render_safely()
+    body = f'<div class="component error">{error_html(error, f"the {card.type} card could not be rendered")}</div>'
     return page(f"error card ({card.type}" + (f" '{card.id}'" if card.id else "") + ")",
                 f"{facts.pathspec} (attempt {facts.attempt})", body)
 
