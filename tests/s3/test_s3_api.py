@@ -154,3 +154,36 @@ def test_metadata_is_stored_the_way_metaflow_stores_it(bucket, tmp_path):
         s3.put("m", "x", metadata={"a": "1"})
     head = boto3.client("s3").head_object(Bucket=bucket, Key="m")
     assert head["Metadata"] == {"metaflow-user-attributes": '{"a": "1"}'}
+
+
+@pytest.mark.parametrize("status, code, expected", [
+    (404, "NoSuchKey", "MetaflowS3NotFound"), (404, "NoSuchBucket", "MetaflowS3NotFound"),
+    (403, "AccessDenied", "MetaflowS3AccessDenied"), (416, "InvalidRange", "MetaflowS3InvalidRange"),
+    (400, "BadDigest", "MetaflowS3Exception")])
+def test_s3_errors_get_metaflows_names(status, code, expected):
+    from botocore.exceptions import ClientError
+
+    from flowc.s3 import _s3_error
+
+    error = ClientError({"Error": {"Code": code, "Message": "m"},
+                         "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+    mapped = _s3_error(error, "s3://b/k", "get s3://b/k")
+    assert type(mapped).__name__ == expected and "s3://b/k" in str(mapped)
+
+
+def test_access_denied_from_the_server(bucket, tmp_path):
+    """A bucket policy that denies reads: the error is MetaflowS3AccessDenied, not a traceback."""
+    import json
+
+    from flowc.s3 import MetaflowS3AccessDenied
+
+    client = boto3.client("s3")
+    client.put_object(Bucket=bucket, Key="secret", Body=b"x")
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    with S3(s3root=f"s3://{bucket}", tmproot=str(tmp_path)) as s3:
+        try:
+            s3.get("secret")
+        except MetaflowS3AccessDenied:
+            return
+    pytest.skip("this moto server does not enforce bucket policies")
