@@ -37,11 +37,20 @@ Metadata = namedtuple("Metadata", ["name", "value", "created_at", "type", "task"
 
 
 def datastore(root: str | None = None) -> str:
-    """Set (with an argument) and return the datastore root clients read by default."""
+    """Set (with an argument) and return the datastore root clients read by default: the one
+    set here, else inside a task the task's own (as Metaflow's client reads the run's metadata),
+    else ``FLOWC_DATASTORE``, else ``.flowc``."""
     global _DEFAULT_ROOT
     if root is not None:
         _DEFAULT_ROOT = root
-    return _DEFAULT_ROOT or os.environ.get("FLOWC_DATASTORE") or ".flowc"
+    running = _running_datastore()
+    return _DEFAULT_ROOT or (running.root if running else None) or os.environ.get("FLOWC_DATASTORE") or ".flowc"
+
+
+def _running_datastore() -> Datastore | None:
+    from flowc.current import current
+
+    return current._values.get("_datastore") if current.is_running_flow else None
 
 
 def metadata(root: str | None = None) -> str:
@@ -100,6 +109,10 @@ def get_namespace() -> str | None:
 def _open(store: Datastore | str | None) -> Datastore:
     if isinstance(store, Datastore):
         return store
+    if store is None and _DEFAULT_ROOT is None:
+        running = _running_datastore()
+        if running is not None:
+            return running  # a step reading other runs: the datastore it runs on
     return open_datastore(store or datastore())
 
 

@@ -139,3 +139,26 @@ def test_show_and_runner_handles_see_other_users_runs(flow_file, monkeypatch):
         Flow("TagFlow", "ds")
     shown = CliRunner().invoke(main, ["show", "TagFlow", "--datastore", "ds", "--no-data"])
     assert shown.exit_code == 0 and "succeeded" in shown.output
+
+
+def test_a_step_reads_other_runs_from_the_datastore_it_runs_on(flow_file, tmp_path):
+    """``flowc run --datastore ds``: the client inside a step reads ds, not FLOWC_DATASTORE/.flowc
+    (Metaflow's client inside a flow reads the run's own metadata)."""
+    _run()
+    (tmp_path / "reader.py").write_text(textwrap.dedent("""
+        from metaflow import Flow, FlowSpec, step
+
+        class ReaderFlow(FlowSpec):
+            @step
+            def start(self):
+                self.seen = Flow("TagFlow").latest_successful_run["start"].task.data.ns
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "flowc.cli", "run", "reader.py", "--datastore", "ds",
+                           "--no-logs"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert Flow("ReaderFlow", "ds").latest_run.data.seen == "user:ana"
