@@ -449,11 +449,19 @@ def _run_root(run: Any, bucket: str | None, prefix: str | None) -> str:
     base = str(store.root) if store is not None else _datastore_root()
     root = os.environ.get("METAFLOW_DATATOOLS_S3ROOT") or base.rstrip("/") + "/data"
     if bucket is not None or prefix is not None:
-        if not root.startswith("s3://") and bucket is None:
-            raise MetaflowS3URLException("bucket= is needed to override the prefix of a local datastore")
-        root_bucket, _, root_prefix = root[len("s3://"):].partition("/") if root.startswith("s3://") else ("", "", "")
-        root = f"s3://{bucket or root_bucket}/{(prefix if prefix is not None else root_prefix).strip('/')}"
+        root = _override(root, bucket, prefix)
     return f"{root.rstrip('/')}/{flow}/{run_id}"
+
+
+def _override(root: str, bucket: str | None, prefix: str | None) -> str:
+    """``bucket=`` / ``prefix=`` replace those parts of the data-tools root (Metaflow's rule)."""
+    if not root.startswith("s3://"):
+        if bucket is None:
+            raise MetaflowS3URLException("bucket= is needed to override the prefix of a local datastore")
+        root = "s3://"
+    root_bucket, _, root_prefix = root[len("s3://"):].partition("/")
+    chosen = prefix if prefix is not None else root_prefix
+    return f"s3://{bucket or root_bucket}/{chosen.strip('/')}"
 
 
 def _datastore_root() -> str:

@@ -187,3 +187,24 @@ def test_access_denied_from_the_server(bucket, tmp_path):
         except MetaflowS3AccessDenied:
             return
     pytest.skip("this moto server does not enforce bucket policies")
+
+
+def test_run_root_and_its_overrides(tmp_path, monkeypatch):
+    from flowc.s3 import _override
+
+    monkeypatch.setenv("METAFLOW_DATATOOLS_S3ROOT", "s3://data-bucket/tools")
+
+    class FakeRun:
+        pathspec = "SomeFlow/42"
+
+    with S3(run=FakeRun(), tmproot=str(tmp_path)) as s3:
+        assert s3._s3root == "s3://data-bucket/tools/SomeFlow/42"
+    with S3(run=FakeRun(), bucket="other", tmproot=str(tmp_path)) as s3:
+        assert s3._s3root == "s3://other/tools/SomeFlow/42"
+    with S3(run=FakeRun(), prefix="elsewhere/x", tmproot=str(tmp_path)) as s3:
+        assert s3._s3root == "s3://data-bucket/elsewhere/x/SomeFlow/42"
+    with pytest.raises(MetaflowS3URLException):
+        _override("/local/data", None, "p")
+    assert _override("/local/data", "b", None) == "s3://b/"
+    with pytest.raises(MetaflowS3URLException):
+        S3(run=object(), tmproot=str(tmp_path))  # not running, not a Run
