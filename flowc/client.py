@@ -613,12 +613,6 @@ class Step(MetaflowObject):
         return next((t for t in tasks if t.successful), tasks[0])
 
     @property
-    def control_task(self) -> Task | None:
-        """The control task of a @parallel step (node 0), else None."""
-        tasks = [t for t in self.tasks() if t.index == 0]
-        return tasks[0] if tasks and len(self._task_ids) > 1 else None
-
-    @property
     def finished_at(self) -> datetime.datetime | None:
         times = [t._finished_ts() for t in self.tasks()]
         return _datetime(max((t for t in times if t), default=None))
@@ -627,10 +621,6 @@ class Step(MetaflowObject):
     def created_at(self) -> datetime.datetime | None:
         times = [t._created_ts() for t in self.tasks()]
         return _datetime(min((t for t in times if t), default=None))
-
-    @property
-    def environment_info(self) -> dict[str, Any]:
-        return {"type": "flowc", "runtime": self._info.record.get("scheduler") or "flowc"}
 
 
 class Run(MetaflowObject):
