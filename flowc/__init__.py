@@ -38,13 +38,13 @@ __all__ = [
     "MissingInMergeArtifactsException", "TimeoutException", "CaughtException",
     "MetaflowExceptionWrapper",
     "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-    "default_namespace", "get_metadata", "metadata", "datastore",
-    "compile", "Runner", "Deployer",
+    "default_namespace", "get_metadata", "metadata", "default_metadata", "datastore", "Metaflow",
+    "compile", "Runner", "Deployer", "S3",
 ]
 
 _CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
                            "get_namespace", "default_namespace", "get_metadata", "metadata",
-                           "datastore"})
+                           "default_metadata", "datastore", "Metaflow"})
 
 _API_NAMES = frozenset({"compile", "Runner", "Deployer"})
 
@@ -56,6 +56,10 @@ def __getattr__(name: str) -> Any:
         from flowc import client
 
         return getattr(client, name)
+    if name == "S3":
+        from flowc.s3 import S3
+
+        return S3
     if name in _API_NAMES:
         from flowc import api
 

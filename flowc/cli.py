@@ -6,6 +6,7 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -74,9 +75,11 @@ def _suggest_param(exc: click.UsageError, args: list[str] | None) -> click.Usage
     command = exc.ctx.command.name if exc.ctx is not None else None
     if not isinstance(exc, click.NoSuchOption) or command not in ("run", "trigger"):
         return exc
-    if set(exc.possibilities or ()) - {"--help"}:
-        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
     option = exc.option_name
+    close = [p for p in set(exc.possibilities or ()) - {"--help"}
+             if difflib.SequenceMatcher(None, option, p).ratio() >= 0.8]
+    if close:
+        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
     tokens = list(sys.argv[1:] if args is None else args)
     value = "VALUE"
     for index, token in enumerate(tokens):
@@ -374,9 +377,12 @@ def _local_run_options(command: _Command) -> _Command:
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
 @_compile_time_options
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A user tag of the run (repeatable).")
+@click.option("--namespace", "namespace", metavar="NS", help="The namespace the client sees inside "
+              "the run's tasks (default user:<name>; '' for every run).")
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
                 run_id_file: Path | None, flow_name: str | None, echo_logs: bool,
-                diag_format: str) -> None:
+                diag_format: str, tags: tuple[str, ...] = (), namespace: str | None = None) -> None:
     """Run FLOW_FILE locally: every task forked from one process that imported the flow once.
 
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
@@ -387,7 +393,8 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 
     try:
         result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
-                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs)
+                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs,
+                          tags=tags, namespace=namespace)
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
@@ -627,8 +634,10 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
 @click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
 def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
     """Show a run: status, parameters, steps and the end step's artifacts."""
-    from flowc.client import FlowcNotFound, Flow, Run, format_run
+    from flowc.client import FlowcNotFound, Flow, Run, format_run, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)  # a run named on the command line is shown whoever made it
 
     try:
         if "/" in pathspec.strip("/"):
@@ -654,8 +663,10 @@ def logs_command(pathspec: str, stream: str | None, attempt: int | None, datasto
     Without --stdout or --stderr both are shown: standard output here, standard error (where a
     failed step's traceback is) on standard error.
     """
-    from flowc.client import FlowcNotFound
+    from flowc.client import FlowcNotFound, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
 
     try:
         _echo_logs(pathspec, (stream,) if stream else ("stdout", "stderr"), attempt, datastore)
@@ -666,6 +677,75 @@ def logs_command(pathspec: str, stream: str | None, attempt: int | None, datasto
         _fail(str(exc))
 
 
+@main.group("card")
+def card_group() -> None:
+    """The cards a task rendered (@card): view or get them."""
+
+
+def _task_cards(pathspec: str, datastore: str | None, card_id: str | None,
+                card_type: str | None) -> list[Any]:
+    """The cards of FLOW/RUN/STEP[/TASK] (a step must have one task), or exit 1 saying why."""
+    from flowc.cards import get_cards
+    from flowc.client import FlowcNotFound, Step, Task, namespace
+    from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
+
+    try:
+        if len(pathspec.strip("/").split("/")) == 3:
+            tasks = Step(pathspec, datastore).tasks()
+            if len(tasks) != 1:
+                _fail(f"step {pathspec} has {len(tasks)} tasks: name one (FLOW/RUN/STEP/TASK)")
+            task = tasks[0]
+        else:
+            task = Task(pathspec, datastore)
+        cards = list(get_cards(task, id=card_id, type=card_type))
+    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _fail(str(exc))
+    if not cards:
+        _fail(f"task {task.pathspec} has no cards" + (f" with id {card_id!r}" if card_id else "")
+              + (f" of type {card_type!r}" if card_type else ""))
+    return cards
+
+
+def _card_options(command: _Command) -> _Command:
+    for option in reversed((
+            click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]"),
+            click.option("--id", "card_id", help="Only the card with this id."),
+            click.option("--type", "card_type", help="Only cards of this type."),
+            click.option("--datastore", metavar="ROOT",
+                         help="Datastore root (default: $FLOWC_DATASTORE or .flowc)."))):
+        command = option(command)
+    return command
+
+
+@card_group.command("view")
+@_card_options
+@click.option("--open/--no-open", "open_browser", default=None,
+              help="Open the card in a browser (default: when standard output is a terminal).")
+def card_view_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                      open_browser: bool | None) -> None:
+    """Print the local path of each card of a task (and open the first in a browser)."""
+    cards = _task_cards(pathspec, datastore, card_id, card_type)
+    for card in cards:
+        click.echo(card.path)
+    if open_browser or (open_browser is None and sys.stdout.isatty()):
+        cards[0].view()
+
+
+@card_group.command("get")
+@_card_options
+@click.argument("output", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def card_get_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                     output: Path | None) -> None:
+    """Write the card's HTML to OUTPUT (standard output without one); the first card unless
+    --id or --type picks another."""
+    card = _task_cards(pathspec, datastore, card_id, card_type)[0]
+    if output is None:
+        click.echo(card.get(), nl=False)
+    else:
+        output.write_text(card.get(), encoding="utf-8")
+        click.echo(f"wrote {card.type} card of {pathspec} to {output}", err=True)
 def _echo_logs(pathspec: str, streams: tuple[str, ...], attempt: int | None, datastore: str | None) -> None:
     """Each stream to the stream of the same name. Showing both, a stream with no output is left
     out, and when neither has any a note says so: an empty screen never looks like a broken

@@ -24,6 +24,8 @@ MODULES: dict[str, str] = {
     "metaflow.client.core": "flowc.client",
     "metaflow.cards": "flowc.cards",
     "metaflow.plugins.cards": "flowc.cards",
+    "metaflow.plugins.datatools": "flowc.s3",
+    "metaflow.plugins.datatools.s3": "flowc.s3",
     "metaflow.user_configs.config_parameters": "flowc.config",
     "metaflow.user_decorators.mutable_flow": "flowc.mutators",
     "metaflow.user_decorators.mutable_step": "flowc.mutators",
@@ -35,12 +37,8 @@ MODULES: dict[str, str] = {
 # Why a Metaflow name or module flowc does not provide is refused (name, module or
 # module.name). Names not listed here but missing from flowc get a generic reason.
 REFUSED: dict[str, str] = {
-    "S3": "metaflow.S3 is not implemented by flowc yet; use boto3 (or flowc.s3 once it exists)",
     "parallel_map": "metaflow.parallel_map is not implemented by flowc; use concurrent.futures",
     "profile": "metaflow.profile is not implemented by flowc; time the block with time.perf_counter",
-    "metaflow.cards": "cards are not implemented by flowc yet (a separate issue builds flowc.cards)",
-    "metaflow.plugins.cards": "cards are not implemented by flowc yet (a separate issue builds flowc.cards)",
-    "current.trigger": "current.trigger (the event that started the run) is not implemented by flowc yet",
     "Checkpoint": "checkpointing (@checkpoint, Checkpoint) is an Outerbounds extension, not Metaflow",
     "checkpoint": "checkpointing (@checkpoint, Checkpoint) is an Outerbounds extension, not Metaflow",
     "model": "@model is an Outerbounds extension, not Metaflow",

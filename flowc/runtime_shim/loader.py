@@ -26,7 +26,7 @@ class FlowLoadError(RuntimeError):
 
 
 def install_metaflow_alias() -> None:
-    """Make ``import metaflow`` (and a few common submodules) resolve to flowc's API."""
+    """Make ``import metaflow`` (and the submodules user code imports) resolve to flowc's API."""
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
     sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
@@ -34,7 +34,9 @@ def install_metaflow_alias() -> None:
                         "metaflow.decorators": decorators})
     from flowc import surface
 
-    surface.install_aliases(sys.meta_path)  # metaflow.client, ... (flowc.surface.MODULES)
+    # metaflow.client, metaflow.cards, metaflow.plugins.datatools, ... (flowc.surface.MODULES):
+    # imported when user code first imports them, so a task that never does pays nothing
+    surface.install_aliases(sys.meta_path)
 
 
 def file_sha256(path: str) -> str:

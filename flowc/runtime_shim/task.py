@@ -112,6 +112,36 @@ def _project_fields(request: TaskRequest) -> dict[str, Any]:
             "project_flow_name": f"{name}.{branch_name}.{request.manifest.name}"}
 
 
+def system_tags(request: TaskRequest) -> list[str]:
+    """Metaflow's system tags of a run: the user (its default namespace), the runtime, the
+    date, and with @project the project, branch and, in production, the production token."""
+    import datetime
+    import platform
+
+    tags = [f"user:{params.username()}", "runtime:dev", f"python_version:{platform.python_version()}",
+            f"date:{datetime.date.today().isoformat()}"]
+    project = _project_fields(request)
+    if project:
+        tags += [f"project:{project['project_name']}", f"project_branch:{project['branch_name']}"]
+        if project["is_production"]:
+            tags.append(production_namespace(project))
+    return sorted(tags)
+
+
+def production_namespace(project: Mapping[str, Any]) -> str:
+    """The namespace of a production deployment: its project flow name is the token."""
+    return f"production:{project['project_flow_name']}"
+
+
+def _run_facts(request: TaskRequest) -> dict[str, Any]:
+    """``current``'s run-level fields (tags, namespace, trigger) from run.json."""
+    record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
+    project = _project_fields(request)
+    default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
+    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
+    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+
+
 def _item_at(items: Any, index: int) -> Any:
     try:
         return items[index]
@@ -214,6 +244,7 @@ class _Task:
         record.setdefault("run_id", self.request.run_id)
         record.setdefault("created_at", now())
         record.setdefault("status", "running")
+        record.setdefault("system_tags", system_tags(self.request))
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
@@ -334,6 +365,36 @@ def run_task(request: TaskRequest) -> TaskResult:
                       next_step=switch["next_step"] if switch else None)
 
 
+def _card_specs(node: ir.Step, func: Any) -> list[Any]:
+    """The step's ``@card`` decorators (a step may have several), as compiled: the manifest is
+    where decorator arguments come from at run time (mutators and configs included)."""
+    given = [{f.name: getattr(d, f.name) for f in ir.decorator_arguments(ir.Card)}
+             for d in node.decorators if isinstance(d, ir.Card)]
+    if not given:
+        return []
+    from flowc.runtime_shim.cards import CardSpec
+
+    return [CardSpec(type=str(k.get("type") or "default"), id=k.get("id"), options=dict(k.get("options") or {}),
+                     timeout=float(k.get("timeout") or 45)) for k in given]
+
+
+def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[str, ArtifactRef],
+                  cards: list[Any]) -> None:
+    """Render and store the step's cards before DONE.json; a card never fails the task (a card
+    that cannot be rendered is stored as an error card, and a failure to store is a warning)."""
+    import sys
+
+    try:
+        from flowc.runtime_shim.cards import TaskFacts, not_loaded, render_all, save_cards
+
+        values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
+                  for name, ref in artifacts.items() if not name.startswith("_")}
+        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values)
+        save_cards(request.datastore, request.key, render_all(cards, facts))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        print(f"warning: the cards of {request.key.pathspec} were not saved: {exc}", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A task ready to run: its instance, its step method and the step's run-time decorators."""
@@ -347,6 +408,7 @@ class _Prepared:
     env: dict[str, str]
     secrets: dict[str, Any] | None
     state: TaskState
+    cards: list[Any] = field(default_factory=list)
 
 
 class _StepFailed(Exception):
@@ -374,14 +436,15 @@ def _prepare(request: TaskRequest, started: float) -> _Prepared:
     env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
     env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
     secrets = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+    cards = _card_specs(task.node, func)
     state: TaskState = instance.__dict__[STATE_ATTR]
     gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
     current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
                  task_id=request.task_id, retry_count=request.attempt,
                  origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
-                 namespace=f"user:{params.username()}", username=params.username(),
-                 tags=[], **_project_fields(request), **gang)
-    return _Prepared(task, instance, parents, func, catch, seconds, env, secrets, state)
+                 username=params.username(), **_run_facts(request), **_project_fields(request), **gang,
+                 _manifest=request.manifest, _datastore=request.datastore, _cards=cards)
+    return _Prepared(task, instance, parents, func, catch, seconds, env, secrets, state, cards)
 
 
 def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], bool]:
@@ -419,6 +482,8 @@ def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool,
     task, request = prepared.task, prepared.task.request
     ds = request.datastore
     artifacts = task.save(prepared.instance)
+    if prepared.cards:
+        _render_cards(request, prepared.instance, artifacts, prepared.cards)
     done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
             "task_id": request.task_id, "index_path": list(request.index_path),
             "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
