@@ -496,10 +496,10 @@ class Task(MetaflowObject):
         """``(timestamp, line)`` pairs as Metaflow yields them; flowc keeps no per-line time, so
         every line carries the attempt's finish (or start) time."""
         number = self.current_attempt if attempt is None else attempt
+        text = self._log(stream, number)  # read (and the stream name checked) before iterating
         meta = self._store.read_attempt(self.key, number) or {}
         when = _datetime(meta.get("finished_at") or meta.get("started_at"))
-        for line in self._log(stream, number).splitlines():
-            yield when, (line if as_unicode else line.encode("utf-8"))
+        return iter([(when, line if as_unicode else line.encode("utf-8")) for line in text.splitlines()])
 
     # ------------------------------------------------------------------ metadata and lineage
 
