@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import types
 from typing import Any
 
 MODULES: dict[str, str] = {
@@ -89,23 +90,31 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if not fullname.startswith("metaflow."):
             return None
+        is_package = _is_prefix(fullname)  # metaflow.user_decorators, metaflow.plugins.datatools
         if fullname in MODULES and _module(fullname) is not None:
-            return importlib.util.spec_from_loader(fullname, self)
-        if any(key.startswith(fullname + ".") for key in MODULES):  # metaflow.user_decorators
+            return importlib.util.spec_from_loader(fullname, self, is_package=is_package)
+        if is_package:
             return importlib.util.spec_from_loader(fullname, self, is_package=True)
         return None
 
     def create_module(self, spec: Any) -> Any:
-        if spec.name in MODULES:
-            return _module(spec.name)
-        import types
-
+        module = _module(spec.name) if spec.name in MODULES else None
+        if module is not None and not _is_prefix(spec.name):
+            return module
+        # A package path (with submodules below it): a new package holding the names of the
+        # flowc module standing in for it, if any (``from metaflow.plugins.datatools import S3``).
         package = types.ModuleType(spec.name)
+        if module is not None:
+            package.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
         package.__path__ = []
         return package
 
     def exec_module(self, module: Any) -> None:
         return None
+
+
+def _is_prefix(path: str) -> bool:
+    return any(key.startswith(path + ".") for key in MODULES)
 
 
 def install_aliases(meta_path: list[Any]) -> None:
