@@ -87,6 +87,8 @@ A step may run on Kubernetes or on AWS Batch, not both: use `@kubernetes` or `@b
 _REPEATABLE = frozenset({"card"})
 
 
+_NEXT_KEYWORDS = ("foreach", "condition", "num_parallel")
+
 class FrontendError(Exception):
     """A file-level problem (no flow, syntax error): nothing else can be checked."""
 
@@ -876,6 +878,24 @@ class _FlowLowering:
         self.diagnostics.append(Diagnostic(INVALID_NEXT, message, self.span_of(node), hint=hint))
 
     def _parse_next(self, name: str, me: str, call: cst.Call) -> ir.Transition | None:
+        """The transition a ``self.next(...)`` call makes, or None (a diagnostic said why)."""
+        split = self._next_arguments(name, call)
+        if split is None:
+            return None
+        positional, keywords = split
+        if "condition" in keywords or isinstance(positional[0].value, cst.Dict):
+            return self._parse_switch(name, me, call, positional, keywords)
+        targets = self._next_targets(name, me, positional)
+        if targets is None:
+            return None
+        if "foreach" in keywords or "num_parallel" in keywords:
+            return self._parse_fan_out(call, targets, keywords)
+        if len(targets) == 1:
+            return ir.Linear(target=targets[0])
+        return ir.Split(branches=tuple(targets))
+
+    def _next_arguments(self, name: str, call: cst.Call) -> tuple[list[cst.Arg], dict[str, cst.Arg]] | None:
+        """``self.next``'s positional and keyword arguments, checked for shape."""
         positional: list[cst.Arg] = []
         keywords: dict[str, cst.Arg] = {}
         for arg in call.args:
@@ -890,8 +910,8 @@ class _FlowLowering:
             else:
                 keywords[arg.keyword.value] = arg
         for keyword, arg in keywords.items():
-            if keyword not in ("foreach", "condition", "num_parallel"):
-                close = difflib.get_close_matches(keyword, ["foreach", "condition", "num_parallel"], n=1)
+            if keyword not in _NEXT_KEYWORDS:
+                close = difflib.get_close_matches(keyword, list(_NEXT_KEYWORDS), n=1)
                 self._invalid(arg, f"self.next() has no argument '{keyword}'",
                               f"did you mean '{close[0]}'?" if close else None)
                 return None
@@ -902,54 +922,67 @@ class _FlowLowering:
         if len(keywords) > 1:
             self._invalid(call, "self.next() takes at most one of foreach=, condition= and num_parallel=")
             return None
+        return positional, keywords
 
-        def static_string(arg: cst.Arg, what: str) -> str | None:
-            try:
-                value = evaluate(arg.value, self.constants)
-            except NotStatic:
-                value = None
-            if not isinstance(value, str) or not value.isidentifier():
-                self._invalid(arg.value, f"{what}= must be a string literal naming an attribute of self",
-                              f"e.g. {what}='items'")
-                return None
-            return value
+    def _static_string(self, arg: cst.Arg, what: str) -> str | None:
+        """A ``foreach=`` / ``condition=`` value: a string naming an attribute of self."""
+        try:
+            value = evaluate(arg.value, self.constants)
+        except NotStatic:
+            value = None
+        if not isinstance(value, str) or not value.isidentifier():
+            self._invalid(arg.value, f"{what}= must be a string literal naming an attribute of self",
+                          f"e.g. {what}='items'")
+            return None
+        return value
 
-        if "condition" in keywords or isinstance(positional[0].value, cst.Dict):
-            if len(positional) != 1 or not isinstance(positional[0].value, cst.Dict):
-                self._invalid(call, "a switch takes one dict of cases: self.next({'a': self.x, ...}, condition='attr')")
+    def _parse_switch(self, name: str, me: str, call: cst.Call, positional: list[cst.Arg],
+                      keywords: dict[str, cst.Arg]) -> ir.Switch | None:
+        """``self.next({"a": self.x, ...}, condition="attr")``."""
+        cases_arg = positional[0].value
+        if len(positional) != 1 or not isinstance(cases_arg, cst.Dict):
+            self._invalid(call, "a switch takes one dict of cases: self.next({'a': self.x, ...}, condition='attr')")
+            return None
+        if "condition" not in keywords:
+            self._invalid(call, "a switch needs condition='attribute' naming the value to switch on")
+            return None
+        condition = self._static_string(keywords["condition"], "condition")
+        if condition is None:
+            return None
+        cases: list[tuple[str, str]] = []
+        for element in cases_arg.elements:
+            case = self._switch_case(name, me, element, {key for key, _ in cases})
+            if case is None:
                 return None
-            if "condition" not in keywords:
-                self._invalid(call, "a switch needs condition='attribute' naming the value to switch on")
-                return None
-            condition = static_string(keywords["condition"], "condition")
-            if condition is None:
-                return None
-            cases: list[tuple[str, str]] = []
-            seen: set[str] = set()
-            for element in positional[0].value.elements:
-                if not isinstance(element, cst.DictElement):  # a StarredDictElement
-                    self._invalid(element, "a switch's cases must be written out, not expanded with **")
-                    return None
-                try:
-                    key = evaluate(element.key, self.constants)
-                except NotStatic:
-                    key = None
-                if isinstance(key, bool) or not isinstance(key, (str, int)):
-                    self._invalid(element.key, "a switch case key must be a string (or integer) literal")
-                    return None
-                key = str(key)
-                if key in seen:
-                    self._invalid(element.key, f"switch case {key!r} is given twice")
-                    return None
-                seen.add(key)
-                target = self._step_reference(me, element.value)
-                if target is None:
-                    self._invalid(element.value, "a switch case must lead to a step: self.<step>")
-                    return None
-                self.target_spans.setdefault((name, target), self.span_of(element.value))
-                cases.append((key, target))
-            return ir.Switch(condition=condition, cases=tuple(cases))
+            cases.append(case)
+        return ir.Switch(condition=condition, cases=tuple(cases))
 
+    def _switch_case(self, name: str, me: str, element: cst.BaseDictElement,
+                     seen: set[str]) -> tuple[str, str] | None:
+        """One ``"key": self.step`` case of a switch (its key not among ``seen``)."""
+        if not isinstance(element, cst.DictElement):  # a StarredDictElement
+            self._invalid(element, "a switch's cases must be written out, not expanded with **")
+            return None
+        try:
+            key = evaluate(element.key, self.constants)
+        except NotStatic:
+            key = None
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            self._invalid(element.key, "a switch case key must be a string (or integer) literal")
+            return None
+        key = str(key)
+        if key in seen:
+            self._invalid(element.key, f"switch case {key!r} is given twice")
+            return None
+        target = self._step_reference(me, element.value)
+        if target is None:
+            self._invalid(element.value, "a switch case must lead to a step: self.<step>")
+            return None
+        self.target_spans.setdefault((name, target), self.span_of(element.value))
+        return key, target
+
+    def _next_targets(self, name: str, me: str, positional: list[cst.Arg]) -> list[str] | None:
+        """The steps ``self.next(self.a, self.b)`` names, each once."""
         targets: list[str] = []
         for arg in positional:
             target = self._step_reference(me, arg.value)
@@ -962,23 +995,24 @@ class _FlowLowering:
                 return None
             targets.append(target)
             self.target_spans.setdefault((name, target), self.span_of(arg.value))
-        if "foreach" in keywords or "num_parallel" in keywords:
-            what = "foreach" if "foreach" in keywords else "num_parallel"
-            if len(targets) != 1:
-                self._invalid(call, f"a {what} transition names exactly one step")
-                return None
-            if what == "foreach":
-                items = static_string(keywords["foreach"], "foreach")
-                return ir.Foreach(target=targets[0], items=items) if items else None
-            arg = keywords["num_parallel"]
-            try:
-                count = evaluate(arg.value, self.constants)
-            except NotStatic:  # e.g. self.nodes (a Parameter): the task reports it at run time
-                return ir.Parallel(target=targets[0], num_parallel=None)
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                self._invalid(arg.value, "num_parallel= must be a positive integer")
-                return None
-            return ir.Parallel(target=targets[0], num_parallel=count)
-        if len(targets) == 1:
-            return ir.Linear(target=targets[0])
-        return ir.Split(branches=tuple(targets))
+        return targets
+
+    def _parse_fan_out(self, call: cst.Call, targets: list[str],
+                       keywords: dict[str, cst.Arg]) -> ir.Foreach | ir.Parallel | None:
+        """``foreach="items"`` or ``num_parallel=n`` (a Parameter: known only at run time)."""
+        what = "foreach" if "foreach" in keywords else "num_parallel"
+        if len(targets) != 1:
+            self._invalid(call, f"a {what} transition names exactly one step")
+            return None
+        if what == "foreach":
+            items = self._static_string(keywords["foreach"], "foreach")
+            return ir.Foreach(target=targets[0], items=items) if items else None
+        arg = keywords["num_parallel"]
+        try:
+            count = evaluate(arg.value, self.constants)
+        except NotStatic:  # e.g. self.nodes (a Parameter): the task reports it at run time
+            return ir.Parallel(target=targets[0], num_parallel=None)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self._invalid(arg.value, "num_parallel= must be a positive integer")
+            return None
+        return ir.Parallel(target=targets[0], num_parallel=count)
