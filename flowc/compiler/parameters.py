@@ -90,69 +90,15 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
         diagnostics.append(Diagnostic(RESERVED_PARAMETER, f"parameter name {name!r} is reserved",
                                       span_of(name_node or call), hint="choose another name"))
 
-    values: dict[str, Any] = {}
-    for key in (*_BOOLEAN_ARGS, *_STRING_ARGS):
-        node = bound.get(key)
-        if node is None:
-            continue
-        try:
-            value = evaluate(node, constants)
-        except NotStatic as exc:
-            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind} {name!r}: argument '{key}' is not "
-                                          f"known statically: {exc.reason}", span_of(exc.node)))
-            continue
-        expected = bool if key in _BOOLEAN_ARGS else str
-        if value is not None and not isinstance(value, expected):
-            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind} {name!r}: argument '{key}' must be "
-                                          f"{'a boolean' if expected is bool else 'a string'}", span_of(node)))
-            continue
-        values[key] = value
-
-    type_name: str | None = None
-    type_node = bound.get("type")
-    if type_node is not None:
-        if api(type_node) == "JSONType":
-            type_name = "json"
-        elif isinstance(type_node, cst.Name) and type_node.value in _TYPES:
-            type_name = _TYPES[type_node.value]
-        else:
-            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"parameter {name!r}: type= must be str, int, "
-                                          "float, bool or JSONType", span_of(type_node)))
-
-    default: Any = None
-    default_kind = "none"
-    default_source: str | None = None
+    values = _scalar_arguments(kind, name, bound, span_of, constants, diagnostics)
+    type_name = _declared_type(name, bound.get("type"), api, span_of, diagnostics)
     default_node = bound.get("default")
-    if default_node is not None:
-        try:
-            default = evaluate(default_node, constants)
-            default_kind = "literal"
-        except NotStatic:
-            default_kind = "runtime"
-            default_source = cst.Module([]).code_for_node(default_node)
+    default, default_kind, default_source = _default(default_node, constants)
     if type_name is None:
         type_name = _type_of(default) if default_kind == "literal" and default is not None else "str"
     if default_node is not None and default_kind == "literal" and default is not None:
-        problem = None
-        if type_name == "json":
-            if isinstance(default, tuple):
-                try:  # dicts must stay dicts: re-read the literal with its own structure
-                    default = json.dumps(to_python(default_node, constants), separators=(",", ":"))
-                except (NotStatic, TypeError, ValueError):
-                    default_kind, default_source, default = "runtime", cst.Module([]).code_for_node(default_node), None
-            elif isinstance(default, str):
-                try:
-                    json.loads(default)
-                except ValueError:
-                    problem = "is not valid JSON"
-        elif type_name == "bool" and not isinstance(default, bool):
-            problem = "is not a boolean"
-        elif type_name == "int" and (isinstance(default, bool) or not isinstance(default, int)):
-            problem = "is not an integer"
-        elif type_name == "float" and (isinstance(default, bool) or not isinstance(default, (int, float))):
-            problem = "is not a number"
-        elif type_name == "str" and not isinstance(default, str):
-            problem = "is not a string"
+        default, default_kind, default_source, problem = _checked_default(
+            default, default_node, type_name, constants)
         if problem:
             diagnostics.append(Diagnostic(PARAMETER_DEFAULT, f"default {default!r} of parameter {name!r} "
                                           f"{problem} (type {type_name})", span_of(default_node)))
@@ -176,3 +122,79 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
         encoding=values.get("encoding") or "utf-8",
         span=span,
     ), diagnostics
+
+
+def _scalar_arguments(kind: str, name: str, bound: Mapping[str, cst.BaseExpression],
+                      span_of: Callable[[cst.CSTNode], ir.Span], constants: Mapping[str, Any],
+                      diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """The boolean and string keyword arguments (help=, required=, separator=, ...), checked."""
+    values: dict[str, Any] = {}
+    for key in (*_BOOLEAN_ARGS, *_STRING_ARGS):
+        node = bound.get(key)
+        if node is None:
+            continue
+        try:
+            value = evaluate(node, constants)
+        except NotStatic as exc:
+            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind} {name!r}: argument '{key}' is not "
+                                          f"known statically: {exc.reason}", span_of(exc.node)))
+            continue
+        expected = bool if key in _BOOLEAN_ARGS else str
+        if value is not None and not isinstance(value, expected):
+            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind} {name!r}: argument '{key}' must be "
+                                          f"{'a boolean' if expected is bool else 'a string'}", span_of(node)))
+            continue
+        values[key] = value
+    return values
+
+
+def _declared_type(name: str, type_node: cst.BaseExpression | None, api: Callable[[cst.CSTNode], str | None],
+                   span_of: Callable[[cst.CSTNode], ir.Span], diagnostics: list[Diagnostic]) -> str | None:
+    """``type=`` as flowc's type name, or None when not given."""
+    if type_node is None:
+        return None
+    if api(type_node) == "JSONType":
+        return "json"
+    if isinstance(type_node, cst.Name) and type_node.value in _TYPES:
+        return _TYPES[type_node.value]
+    diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"parameter {name!r}: type= must be str, int, "
+                                  "float, bool or JSONType", span_of(type_node)))
+    return None
+
+
+def _default(node: cst.BaseExpression | None, constants: Mapping[str, Any]) -> tuple[Any, str, str | None]:
+    """(default, default_kind, default_source): a literal, an expression the shim evaluates, or none."""
+    if node is None:
+        return None, "none", None
+    try:
+        return evaluate(node, constants), "literal", None
+    except NotStatic:
+        return None, "runtime", cst.Module([]).code_for_node(node)
+
+
+def _checked_default(default: Any, node: cst.BaseExpression, type_name: str, constants: Mapping[str, Any]
+                     ) -> tuple[Any, str, str | None, str | None]:
+    """A literal default against the parameter's type: (default, kind, source, problem or None).
+    A JSON default written as a dict keeps its structure (re-read from the source)."""
+    if type_name == "json":
+        if isinstance(default, tuple):
+            try:
+                return json.dumps(to_python(node, constants), separators=(",", ":")), "literal", None, None
+            except (NotStatic, TypeError, ValueError):
+                return None, "runtime", cst.Module([]).code_for_node(node), None
+        if isinstance(default, str):
+            try:
+                json.loads(default)
+            except ValueError:
+                return default, "literal", None, "is not valid JSON"
+        return default, "literal", None, None
+    checks = {
+        "bool": (lambda v: isinstance(v, bool), "is not a boolean"),
+        "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "is not an integer"),
+        "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "is not a number"),
+        "str": (lambda v: isinstance(v, str), "is not a string"),
+    }
+    check = checks.get(type_name)
+    if check is None or check[0](default):
+        return default, "literal", None, None
+    return default, "literal", None, check[1]
