@@ -75,6 +75,18 @@ def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> 
     store.update_run(flow.name, run_id, status=status, finished_at=ds.now())
 
 
+def run_exit_hooks(store: ds.Datastore, flow: ir.Flow, flow_class: type, run_id: str, status: str,
+                   report: Any) -> None:
+    """The flow's @exit_hook functions, once the run's status is recorded (a stopped run counts
+    as failed); the shim's exit-hook mode, called in this process."""
+    from flowc.runtime_shim import exit_hooks
+
+    if not any(isinstance(d, ir.ExitHook) for d in flow.decorators):
+        return
+    outcome = exit_hooks.SUCCEEDED if status == "succeeded" else exit_hooks.FAILED
+    exit_hooks.run_exit_hooks(sys.modules[flow_class.__module__], flow, store, run_id, outcome, report)
+
+
 # Exit codes of a forked task (the child's own convention, never seen outside flowc run).
 EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
 

@@ -1,4 +1,5 @@
-"""``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4).
+"""``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4), or with
+``--exit-hook`` the @exit_hook functions of a finished run (``exit_hooks``).
 
 Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
 failed, 2 for a bad command line or an unusable flow file/manifest.
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--exit-hook" in argv:
+        from flowc.runtime_shim.exit_hooks import main as exit_hook_main
+
+        return exit_hook_main(argv)
     args = _parser().parse_args(argv)
     from flowc.runtime_shim import manifest_source
     from flowc.runtime_shim.capture import capture_output
