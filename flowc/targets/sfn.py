@@ -35,8 +35,6 @@ Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
 NO_TRIGGER = register("FLOW232", "@trigger / @trigger_on_finish on sfn", """
 Event triggers are not generated for Step Functions; start executions from an EventBridge rule
 or another service instead.""")
-NO_EXIT_HOOK = register("FLOW233", "@exit_hook on sfn", """
-Exit hooks are not generated for Step Functions.""")
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
 takes from one setting (sfn_job_definition). Steps that need their own must be compiled with
@@ -91,7 +89,7 @@ CAPABILITIES: dict[str, Capability] = {
     "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
     "trigger_on_finish": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
     "project": supported("state machine name prefix (cloudformation)"),
-    "exit_hook": refused(NO_EXIT_HOOK, "run the hook as a last step of the flow, or use --target argo"),
+    "exit_hook": supported("Catch on the top-level states to a hook job; the end step goes on to one"),
 }
 
 

@@ -186,7 +186,9 @@ class AslBuilder:
     def definition(self) -> dict[str, Any]:
         """The whole machine (built once; the size checks read it again)."""
         if self._definition is None:
-            self._definition = self._build()
+            from flowc.targets.sfn_hooks import add_exit_hooks
+
+            self._definition = add_exit_hooks(self._build(), self)
         return self._definition
 
     def _build(self) -> dict[str, Any]:

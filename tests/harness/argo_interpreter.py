@@ -24,7 +24,10 @@ Semantics implemented, after Argo's controller and docs:
   ``expression``; ``outputs.result`` is a pod's stdout;
 - ``spec.templateDefaults`` merged into each template (lists of named items merged by name).
 
-Not modelled (flowc never emits them): exit handlers and hooks, ``failFast`` (every task whose
+- ``spec.onExit``: the exit handler runs after the entrypoint with ``{{workflow.status}}``; a
+  failed handler fails a workflow that had succeeded (as Argo's controller does).
+
+Not modelled (flowc never emits them): lifecycle hooks, ``failFast`` (every task whose
 ``depends`` holds runs), ``parallelism`` limits, memoization, artifacts, suspend/resource/http
 templates, ``continueOn`` in DAGs. Using one of these is an ``InterpreterError`` or, where it only
 affects scheduling, ignored.
@@ -172,7 +175,16 @@ class Interpreter:
         entry = self.spec["entrypoint"]
         args = [{"name": k, "value": v} for k, v in self.workflow["parameters"].items()]
         node = self.call_template(entry, args, self.name, depth=0, pass_unknown=True)
-        return Run(node.phase, self.nodes, node.message)
+        phase, message = node.phase, node.message
+        handler = self.spec.get("onExit")
+        if handler:
+            # Argo runs the exit handler after the entrypoint, whatever its phase, with
+            # {{workflow.status}} set; a failed handler fails a workflow that had succeeded.
+            self.workflow["status"] = phase
+            exit_node = self.call_template(handler, [], f"{self.name}.onExit", depth=0)
+            if exit_node.phase != SUCCEEDED and phase == SUCCEEDED:
+                phase, message = exit_node.phase, exit_node.message or "exit handler failed"
+        return Run(phase, self.nodes, message)
 
     # ------------------------------------------------------------------ substitution
 
