@@ -9,11 +9,16 @@ import pytest
 
 from tests.harness.argo_interpreter import FAILED, SUCCEEDED
 from tests.sched.flows import expected_hooks, expected_record, hook_log, recorded_hooks, write_hooked
+from tests.targets.argo_checks import schema_errors, semantic_errors, workflow_schema_files
 from tests.targets.argo_helpers import documents, emit, failure_report, run_compiled
 
 
 def test_the_handler_is_the_shim_in_exit_hook_mode(tmp_path: Path) -> None:
-    template = documents(emit(write_hooked(tmp_path)))[0]
+    docs = documents(emit(write_hooked(tmp_path)))
+    template = docs[0]
+    assert semantic_errors(docs) == []
+    for schema in workflow_schema_files(template, "4"):
+        assert schema_errors(template, schema) == [], schema
     handler = next(t for t in template["spec"]["templates"] if t["name"] == template["spec"]["onExit"])
     command = handler["container"]["command"]
     assert command[command.index("--exit-hook"):command.index("--exit-hook") + 3] == [
