@@ -2,12 +2,15 @@
 
 This is what ``flowc compile`` and ``flowc.compile()`` call. Output naming is part of the public
 contract (CI jobs and reviewers rely on it): ``<output-dir>/<target>/<flow file stem><ext>``,
-the same shape as ``golden/<target>/<case><ext>``.
+the same shape as ``golden/<target>/<case><ext>``; a flow found under a directory argument keeps
+its folder below that directory (``flows/a/flow.py`` -> ``<target>/a/flow<ext>``), so projects
+with one ``flow.py`` per folder compile in one command.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -22,9 +25,11 @@ NO_FLOW_FILES = register(
 )
 OUTPUT_CLASH = register(
     "FLOW301", "two flows map to the same output file",
-    """Outputs are named `<output-dir>/<target>/<flow file stem><ext>`; two flow files with the
-    same stem (in different directories) would overwrite each other. Compile them into different
-    output directories.""",
+    """Outputs are named `<output-dir>/<target>/<flow file stem><ext>`, below the flow's folder
+    relative to the directory argument it was found in (`flowc compile flows/` writes
+    `flows/a/flow.py` to `<target>/a/flow<ext>`). Two flow files named on the command line with the
+    same stem would overwrite each other: compile their common directory instead, or compile them
+    into different output directories.""",
 )
 MISSING_OUTPUT = register(
     "FLOW302", "committed spec missing",
@@ -66,9 +71,11 @@ def parse_targets(spec: str) -> tuple[str, ...]:
     return tuple(n for n in known if n in names)
 
 
-def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
+def expand_paths(paths: Sequence[Path], origins: dict[Path, Path] | None = None
+                 ) -> tuple[list[Path], list[Diagnostic]]:
     """Files as given; directories expanded to their ``*.py`` files that mention ``FlowSpec``
-    (a cheap textual filter: the front end still decides what is a flow)."""
+    (a cheap textual filter: the front end still decides what is a flow). ``origins`` receives
+    the directory argument each expanded file was found under."""
     files: list[Path] = []
     diagnostics: list[Diagnostic] = []
     for path in paths:
@@ -81,6 +88,8 @@ def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
                 diagnostics.append(Diagnostic(NO_FLOW_FILES, f"no flow files under {path}",
                                               _file_span(path)))
             files.extend(found)
+            if origins is not None:
+                origins.update((p, path) for p in found)
         else:
             files.append(path)
     return files, diagnostics
@@ -94,7 +103,8 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
     from flowc.settings import load_settings
     from flowc.targets import get_target
 
-    files, diagnostics = expand_paths(paths)
+    origins: dict[Path, Path] = {}
+    files, diagnostics = expand_paths(paths, origins)
     outputs: list[Output] = []
     owners: dict[Path, Path] = {}
     for flow_file in files:
@@ -111,11 +121,10 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             diagnostics.extend(emitted.diagnostics)
             if any(d.severity == ERROR for d in emitted.diagnostics):
                 continue
-            relative = Path(target) / f"{flow_file.stem}{emitted.extension}"
+            folder = flow_file.parent.relative_to(origins[flow_file]) if flow_file in origins else Path()
+            relative = Path(target) / folder / f"{flow_file.stem}{emitted.extension}"
             if relative in owners and owners[relative] != flow_file:
-                diagnostics.append(Diagnostic(
-                    OUTPUT_CLASH, f"{flow_file} and {owners[relative]} both compile to {relative}",
-                    _file_span(flow_file)))
+                diagnostics.append(_clash(flow_file, owners[relative], relative))
                 continue
             owners[relative] = flow_file
             outputs.append(Output(flow_file, target, relative, emitted.text))
@@ -151,6 +160,15 @@ def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, lis
                 committed.splitlines(keepends=True), output.text.splitlines(keepends=True),
                 fromfile=str(path), tofile=f"{path} (generated from {output.flow_file})"))
     return "".join(diffs), diagnostics
+
+
+def _clash(flow_file: Path, other: Path, relative: Path) -> Diagnostic:
+    common = os.path.commonpath([flow_file.resolve().parent, other.resolve().parent])
+    if not os.path.relpath(common).startswith(".."):
+        common = os.path.relpath(common)
+    return Diagnostic(OUTPUT_CLASH, f"{flow_file} and {other} both compile to {relative}",
+                      _file_span(flow_file), hint=f"compile their directory instead (flowc compile {common} "
+                      "...) to keep each flow's folder, or use one --output-dir each")
 
 
 def _file_span(path: Path):

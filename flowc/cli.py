@@ -35,6 +35,39 @@ def _fail(message: str) -> "NoReturn":  # noqa: F821 - string annotation
     sys.exit(1)
 
 
+# Optional installs: the top-level module a command imports lazily -> the extra that provides it.
+EXTRAS = {"boto3": ("boto3", "s3"), "botocore": ("boto3", "s3"),
+          "airflow_client": ("apache-airflow-client", "airflow")}
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> "NoReturn":  # noqa: F821 - string annotation
+    """A command that needs an optional install says which extra to install, in one line."""
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        raise exc
+    package, extra = EXTRAS[top]
+    _fail(f"this command needs {package}, which is not installed: pip install 'flowc[{extra}]'")
+
+
+def _suggest_param(exc: click.UsageError, args: list[str] | None) -> None:
+    """``flowc run flow.py --alpha 2``: flow parameters are given with --param NAME=VALUE."""
+    command = exc.ctx.command.name if exc.ctx is not None else None
+    if not isinstance(exc, click.NoSuchOption) or command not in ("run", "trigger"):
+        return
+    if set(exc.possibilities or ()) - {"--help"}:
+        return  # a misspelled flowc option: click's "did you mean" is the better hint
+    option = exc.option_name
+    tokens = list(sys.argv[1:] if args is None else args)
+    value = "VALUE"
+    for index, token in enumerate(tokens):
+        if token.startswith(option + "="):
+            value = token[len(option) + 1:]
+        elif token == option and index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
+            value = tokens[index + 1]
+    exc.message = f"No such option '{option}': flow parameters are given as --param {option.lstrip('-')}={value}"
+    exc.possibilities = None  # "did you mean '--help'?" is no help here
+
+
 class _FlowcGroup(click.Group):
     """click exits 2 on bad usage; flowc exits 1 on every kind of bad input (a bad flag is no
     different from a bad flow to a CI job), and 0 only on success."""
@@ -43,8 +76,11 @@ class _FlowcGroup(click.Group):
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
+            _suggest_param(exc, kwargs.get("args", args[0] if args else None))
             exc.show()
             sys.exit(1)
+        except ModuleNotFoundError as exc:
+            _missing_extra(exc)
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
@@ -67,14 +103,15 @@ def main() -> None:
     """
 
 
-@main.command("compile")
+@main.command("compile", short_help="Compile flows to Argo, Step Functions or Airflow specs.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False, path_type=Path))
 @click.option("--target", "-t", "target_spec", required=True, metavar="argo,sfn,airflow|all",
               help="Orchestrator(s) to generate specs for: a comma-separated list, or 'all'.")
 @click.option("--output", "-o", help="With one flow and one target: the file to write, or '-' "
               "for standard output (the default then).")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write <DIR>/<target>/<flow file stem><ext> for every flow and target.")
+              help="Write <DIR>/<target>/<flow file stem><ext> for every flow and target "
+              "(a flow found under a directory argument keeps its folder below it).")
 @click.option("--check", is_flag=True, help="Write nothing: compare with the files already in "
               "--output-dir (or -o), print a unified diff and exit 1 when they differ.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass to compile when a file has several.")
@@ -190,7 +227,7 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     click.echo(str(built.path))
 
 
-@main.command("targets")
+@main.command("targets", short_help="Show what each target supports, and how it is lowered.")
 @click.option("--markdown", is_flag=True, help="Print the matrix as a Markdown table (as in docs/targets.md).")
 def targets_command(markdown: bool) -> None:
     """Show what each target supports: construct x target, with how it is lowered or the
@@ -218,7 +255,7 @@ def _local_run_options(command):
     return command
 
 
-@main.command("run")
+@main.command("run", short_help="Run FLOW_FILE locally, every task in its own process.")
 @click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
@@ -247,7 +284,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     sys.exit(result.exit_code)
 
 
-@main.command("resume")
+@main.command("resume", short_help="Re-run a failed local run, reusing its successful tasks.")
 @click.argument("args", nargs=-1, metavar="[FLOW_FILE] [RUN_ID]")
 @click.option("--step", help="Re-run from this step (default: the first step that failed).")
 @_local_run_options
@@ -298,7 +335,7 @@ def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
     return result
 
 
-@main.command("ir")
+@main.command("ir", short_help="Print the typed IR (or --json the manifest) of FLOW_FILE.")
 @click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the flow manifest (versioned JSON) instead.")
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
@@ -329,7 +366,7 @@ def graph_command(flow_file: Path, graph_format: str, flow_name: str | None, dia
     click.echo((mermaid if graph_format == "mermaid" else dot)(result.flow), nl=False)
 
 
-@main.command("explain")
+@main.command("explain", short_help="Explain a diagnostic code such as FLOW022, or list them all.")
 @click.argument("code", required=False)
 def explain_command(code: str | None) -> None:
     """Explain diagnostic CODE (e.g. FLOW022); without CODE, list every code."""
@@ -390,7 +427,7 @@ def _parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
     return settings
 
 
-@main.command("config")
+@main.command("config", short_help="Print the settings in effect and where each comes from.")
 @click.argument("flow_file", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a setting, as compile does.")
 def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
@@ -404,7 +441,7 @@ def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
         _fail(str(exc))
 
 
-@main.command("deploy")
+@main.command("deploy", short_help="Compile FLOW_FILE and deploy it to an engine (idempotent).")
 @_engine_options
 @click.option("--code-package-dir", metavar="DIR|s3://BUCKET/PREFIX",
               help="Build the flow's code package, upload it here and deploy a spec that uses it.")
@@ -468,7 +505,7 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
     click.echo(format_runs(runs), nl=False)
 
 
-@main.command("show")
+@main.command("show", short_help="Show a run: status, parameters, steps and end artifacts.")
 @click.argument("pathspec", metavar="FLOW/RUN_ID")
 @click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
 @click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
@@ -489,19 +526,48 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 
 @main.command("logs")
 @click.argument("pathspec", metavar="FLOW/RUN_ID/STEP[/TASK_ID]")
-@click.option("--stderr", "stream", flag_value="stderr", help="Show standard error.")
-@click.option("--stdout", "stream", flag_value="stdout", default=True, help="Show standard output (default).")
+@click.option("--stderr", "stream", flag_value="stderr", help="Show standard error only.")
+@click.option("--stdout", "stream", flag_value="stdout", help="Show standard output only.")
 @click.option("--attempt", type=click.IntRange(min=0), help="Attempt to show (default: the latest).")
 @click.option("--datastore", metavar="ROOT", help="Datastore root (default: $FLOWC_DATASTORE or .flowc).")
-def logs_command(pathspec: str, stream: str, attempt: int | None, datastore: str | None) -> None:
-    """Print the captured output of a task, or of every task of a step."""
-    from flowc.client import FlowcNotFound, logs_of
+def logs_command(pathspec: str, stream: str | None, attempt: int | None, datastore: str | None) -> None:
+    """Print the captured output of a task, or of every task of a step.
+
+    Without --stdout or --stderr both are shown: standard output here, standard error (where a
+    failed step's traceback is) on standard error.
+    """
+    from flowc.client import FlowcNotFound
     from flowc.runtime_shim.datastore import DatastoreError
 
     try:
-        click.echo(logs_of(pathspec, stream, attempt, datastore), nl=False)
-    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _echo_logs(pathspec, (stream,) if stream else ("stdout", "stderr"), attempt, datastore)
+    except FlowcNotFound as exc:
+        _fail(f"{exc} (on an engine, a task whose container never started the shim leaves nothing "
+              "here: see the engine's own logs, docs/production.md section 8)")
+    except (ValueError, DatastoreError) as exc:
         _fail(str(exc))
+
+
+def _echo_logs(pathspec: str, streams: tuple[str, ...], attempt: int | None, datastore: str | None) -> None:
+    """Each stream to the stream of the same name. Showing both, a stream with no output is left
+    out, and when neither has any a note says so: an empty screen never looks like a broken
+    command."""
+    from flowc.client import logs_of
+
+    wrote = False
+    for stream in streams:
+        text = logs_of(pathspec, stream, attempt, datastore)
+        written = any(not _is_task_header(line) for line in text.splitlines() if line.strip())
+        if written or len(streams) == 1:
+            click.echo(text, nl=False, err=stream == "stderr")
+        wrote = wrote or written
+    if not wrote and len(streams) > 1:
+        click.echo(f"flowc: {pathspec} wrote nothing to stdout or stderr", err=True)
+
+
+def _is_task_header(line: str) -> bool:
+    """``--- Flow/run/step/task (attempt 0) ---``, the header ``logs_of`` puts above each task."""
+    return line.startswith("--- ") and line.endswith(") ---")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,14 @@ def describe(flow_path: Path, overrides: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Keys that name a credential: never a setting (they would land in specs and logs).
+_CREDENTIAL = re.compile(r"(token|password|passwd|secret|credential|api_key|access_key)", re.I)
+
+
 def _unknown(name: str, origin: str, keys: Mapping[str, Key]) -> str:
+    if _CREDENTIAL.search(name):
+        return (f"{origin}: {name!r} looks like a credential; flowc never stores credentials: pass "
+                "them through the environment (see docs/deploy.md)")
     close = difflib.get_close_matches(name, list(keys), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "; `flowc config` lists every setting"
     return f"{origin}: unknown setting {name!r}{hint}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 EXAMPLES = ROOT / "examples"
 SHAPES = ROOT / "tests" / "flows"
-SHARED = ROOT.parent / "shared"
+UPSTREAM = ROOT / "tests" / "upstream"  # third-party files the tests read, see its README
+# The datastore root the repository's pyproject.toml gives its examples; goldens carry it.
+TEST_DATASTORE = "s3://flowc-datastore/flowc"
+
+
+def target_settings(**values: Any) -> Any:
+    """Settings from flat keys, with the repository's datastore root unless given."""
+    from flowc.settings import from_values
+
+    return from_values(**{"datastore_root": TEST_DATASTORE, **values})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

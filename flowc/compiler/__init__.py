@@ -48,7 +48,7 @@ def compile_source(source: str, path: str = "<string>", flow_name: str | None = 
     except frontend.FrontendError as exc:
         raise CompileError([exc.diagnostic]) from None
     flow = graph.analyze(lowered.flow)
-    diagnostics = [*lowered.diagnostics, *checker.check(flow, lowered)]
+    diagnostics = checker.supersede([*lowered.diagnostics, *checker.check(flow, lowered)])
     if any(d.severity == ERROR for d in diagnostics):
         raise CompileError(diagnostics)
     return CompileResult(flow, tuple(sorted(diagnostics, key=lambda d: d.sort_key)))

@@ -11,7 +11,7 @@ import difflib
 import re
 
 from flowc.compiler import ir
-from flowc.compiler.diagnostics import Diagnostic, register
+from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.frontend import Lowered
 from flowc.compiler.graph import Walk, edges, walk
 from flowc.compiler.parameters import DUPLICATE_PARAMETER
@@ -71,6 +71,21 @@ A parameter's attribute has the same name as a step or a reserved flow attribute
 Metaflow never treats such an attribute as a parameter. Rename the attribute; the parameter's
 own name (its first argument, the command-line option) may stay, e.g.
 `who = Parameter("name", ...)`.""")
+UNSET_ATTRIBUTE = register("FLOW024", "foreach over an attribute never assigned", """
+`self.next(..., foreach="items")` fans out over `self.items`: the attribute must exist when the
+step ends. No step on the way to this one assigns
+it (`self.items = ...`), and it is not a parameter or a class attribute, so every run would fail
+there. Usually a typo: see the hint.""")
+UNSEEN_ATTRIBUTE = register("FLOW025", "cannot tell whether the foreach attribute is set", """
+The attribute named by `foreach=` is not assigned visibly by this step or any
+step before it, but some code may set it where flowc cannot see (`setattr(self, ...)`, a helper
+method called as `self.helper()`, `self.merge_artifacts(inputs)`, a base class from another
+module). A warning: check the name, or assign it with `self.<name> = ...` in the step.""")
+UNDEFINED_DECORATOR = register("FLOW063", "decorator name is not defined", """
+A decorator's name is neither imported nor defined in the module (nor a builtin), so Python
+raises `NameError` when the flow file is loaded and every task fails. Usually a typo of a flowc
+or Metaflow decorator, or a missing import: see the hint. (A decorator that is imported or
+defined but unknown to flowc is only a warning, FLOW052.)""")
 
 RESERVED_STEP_NAMES = frozenset({"name", "next", "input", "index", "cmd"})
 # Attributes Metaflow never reads as parameters (they are the flow's own).
@@ -104,6 +119,8 @@ class _Checker:
                 self.unreachable(graph)
                 self.balance(graph)
             self.parallel()
+            self.fan_out_attributes()
+        self.undefined_decorators()
         return self.out
 
     def names(self) -> None:
@@ -234,9 +251,25 @@ class _Checker:
         end = self.steps.get("end")
         # An unbalanced join upstream already explains an open split at end: no cascade.
         if end is not None and graph.contexts.get("end") and len(self.out) == reported:
+            would_be = self.would_be_join(graph, {s for s, _ in graph.contexts["end"]})
             open_splits = ", ".join(f"'{s}'" for s, _ in graph.contexts["end"])
-            self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {open_splits} "
-                       "is joined", end.span, "add a join step (taking inputs) before end")
+            if would_be is not None:
+                self.error(SPLIT_NOT_JOINED, f"step '{would_be.name}' looks like the join of the split at "
+                           f"{open_splits} but takes no inputs", would_be.span,
+                           f"make it a join: def {would_be.name}(self, inputs)")
+            else:
+                self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {open_splits} "
+                           "is joined", end.span, "add a join step (taking inputs) before end")
+
+    def would_be_join(self, graph: Walk, splits: set[str]) -> ir.Step | None:
+        """The step inside an unjoined split that was meant to join it: it reads ``inputs``, or
+        failing that is named like a join; ``None`` when no step says so."""
+        facts = self.lowered.facts
+        inside = [s for s in self.flow.steps if s.name != "end" and not s.is_join
+                  and any(split in splits for split, _ in graph.contexts.get(s.name, ()))]
+        reading = [s for s in inside if facts is not None and facts.writes(s.name).reads_inputs]
+        named = [s for s in inside if "join" in s.name]
+        return next(iter(reading or named), None)
 
     def join(self, step: ir.Step, parents: list[str], incoming: list[tuple]) -> None:
         if not incoming:
@@ -293,10 +326,84 @@ class _Checker:
                 self.error(PARALLEL_NOT_JOINED, f"@parallel step '{step.name}' must be followed directly "
                            "by a join step", step.next_span or step.span)
 
+    def fan_out_attributes(self) -> None:
+        """``foreach="itms"``: the attribute fanned out over must be set on the way here."""
+        facts = self.lowered.facts
+        if facts is None:
+            return
+        for step in self.flow.steps:
+            if not isinstance(step.transition, ir.Foreach):
+                continue
+            attribute = step.transition.items
+            ancestors = self.ancestors(step)
+            writes = [facts.writes(s.name) for s in ancestors]
+            visible = {a for w in writes for a in w.assigned} | facts.class_names | RESERVED_STEP_NAMES
+            visible |= {p.attribute for p in self.flow.parameters}
+            if attribute in visible:
+                continue
+            span = step.next_span or step.span
+            hidden = next((w.hidden for w in writes if w.hidden), None) or (
+                f"base class {facts.opaque_base}" if facts.opaque_base else None)
+            if hidden is not None:
+                self.out.append(Diagnostic(
+                    UNSEEN_ATTRIBUTE, f"step '{step.name}' has foreach='{attribute}', but no step up to "
+                    f"it visibly assigns self.{attribute} ({hidden} may)", span, WARNING,
+                    hint=f"assign it with self.{attribute} = ... in '{step.name}'"))
+                continue
+            close = difflib.get_close_matches(attribute, sorted(visible - RESERVED_STEP_NAMES), n=1)
+            if attribute in writes[0].local_names:
+                hint = f"'{attribute}' is a local variable of '{step.name}': assign self.{attribute} instead"
+            elif close:
+                hint = f"did you mean '{close[0]}'?"
+            else:
+                hint = f"assign self.{attribute} in '{step.name}'"
+            self.error(UNSET_ATTRIBUTE, f"step '{step.name}' has foreach='{attribute}', but no step up "
+                       f"to it assigns self.{attribute}", span, hint)
+
+    def ancestors(self, step: ir.Step) -> list[ir.Step]:
+        """``step`` and every step with a path to it."""
+        seen = {step.name}
+        order = [step]
+        for current in order:
+            for parent in current.in_steps:
+                if parent not in seen and parent in self.steps:
+                    seen.add(parent)
+                    order.append(self.steps[parent])
+        return order
+
+    def undefined_decorators(self) -> None:
+        """``@retyr(times=2)``: a decorator whose name the module never binds is a NameError."""
+        facts = self.lowered.facts
+        if facts is None:
+            return
+        records = [*self.flow.decorators, *(d for s in self.flow.steps for d in s.decorators)]
+        for record in records:
+            if not isinstance(record, ir.UnknownDecorator) or not _DOTTED.match(record.name):
+                continue
+            head = record.name.split(".")[0]
+            if facts.binds(head) is not False:
+                continue
+            known = sorted({*ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+            close = difflib.get_close_matches(record.name.rsplit(".", 1)[-1], known, n=1)
+            hint = (f"did you mean '@{close[0]}'? (and import it)" if close
+                    else f"import {head} or define it in the module")
+            self.error(UNDEFINED_DECORATOR, f"decorator @{record.name} is not defined: '{head}' is "
+                       "neither imported nor defined in the module", record.span, hint)
+
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def supersede(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop the front end's "unknown decorator" warning where the checker found the name undefined
+    (one problem, one diagnostic)."""
+    undefined = {d.span for d in diagnostics if d.code == UNDEFINED_DECORATOR}
+    return [d for d in diagnostics if not (d.code == "FLOW052" and d.span in undefined)]
+
 
 def check(flow: ir.Flow, lowered: Lowered) -> list[Diagnostic]:
     """All checker diagnostics for an analyzed flow (``graph.analyze`` already applied)."""
     return _Checker(flow, lowered).run()
 
 
-__all__ = ["check"]
+__all__ = ["check", "supersede"]

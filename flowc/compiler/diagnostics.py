@@ -13,6 +13,7 @@ generated from the code that emits them. Ranges by owner:
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -39,7 +40,7 @@ def register(code: str, title: str, explanation: str) -> str:
     existing = REGISTRY.get(code)
     if existing is not None and existing.title != title:
         raise ValueError(f"diagnostic code {code} registered twice ({existing.title!r}, {title!r})")
-    REGISTRY[code] = Code(code, title, explanation.strip())
+    REGISTRY[code] = Code(code, title, inspect.cleandoc(explanation))  # indented docstrings too
     return code
 
 

@@ -18,6 +18,7 @@ from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
 from flowc.compiler import decorators as deco
 from flowc.compiler import ir, parameters
+from flowc.compiler.bindings import SourceFacts
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
 from flowc.compiler.values import NotStatic, collect_constants, evaluate
@@ -92,6 +93,8 @@ class Lowered:
     invalid_transitions: frozenset[str] = frozenset()
     # methods of the flow class without ``@step`` (for "did you forget @step?" hints)
     helper_methods: frozenset[str] = frozenset()
+    # names the module binds, attributes each step assigns (computed when a check asks)
+    facts: SourceFacts | None = None
 
 
 class _Names:
@@ -279,9 +282,11 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
     constants = collect_constants(module)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
     lowering = _FlowLowering(path, names, span_of, constants, functions)
-    flow = lowering.lower_class(chosen, source_sha256, _lineage(chosen, local_flows))
+    lineage = _lineage(chosen, local_flows)
+    flow = lowering.lower_class(chosen, source_sha256, lineage)
     return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
-                   frozenset(lowering.invalid), frozenset(lowering.helpers))
+                   frozenset(lowering.invalid), frozenset(lowering.helpers),
+                   SourceFacts(module, lineage, lowering.step_nodes))
 
 
 def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
@@ -315,6 +320,7 @@ class _FlowLowering:
         self.target_spans: dict[tuple[str, str], ir.Span] = {}
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
+        self.step_nodes: dict[str, cst.FunctionDef] = {}
 
     # ------------------------------------------------------------------ the class
 
@@ -341,6 +347,7 @@ class _FlowLowering:
                         continue
                     own[step.name] = step
                     steps[step.name] = step  # an override keeps the inherited step's place
+                    self.step_nodes[step.name] = statement
                 elif isinstance(statement, cst.SimpleStatementLine):
                     for small in statement.body:
                         param = self._parameter(small)

@@ -119,7 +119,7 @@ class SfnEngine:
                     scheduler.delete_schedule(Name=name)
                     return Action("deleted", "schedule", name, "the flow has no @schedule")
                 return None
-            from flowc.targets.sfn_cloudformation import aws_cron
+            from flowc.compiler.cron import to_aws as aws_cron
 
             expression = aws_cron(deco.cron_expression)
             if expression is None:

@@ -54,8 +54,12 @@ if hasattr(os, "register_at_fork"):
 def make_client(endpoint: str | None = None) -> Any:
     """A new S3 client from this process's session (loading service models once per process
     saves ~0.25 s per datastore; a forked child gets its own session, never its parent's)."""
-    import boto3
-    from botocore.config import Config
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:  # one line in a pod's log or on the command line, not a traceback
+        raise DatastoreError("an s3:// datastore needs boto3, which is not installed: "
+                             "pip install 'flowc[s3]'") from None
 
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=10, read_timeout=60, max_pool_connections=16)

@@ -601,7 +601,7 @@ class _Lowering:
         chunks = textwrap.wrap(manifest, 88, break_on_hyphens=False)
         manifest_src = "(\n" + "".join(f"    {py(c)}\n" for c in chunks) + ")"
         env = {"FLOWC_MANIFEST": Expr("MANIFEST"),
-               "FLOWC_DATASTORE": self.text(self.settings.datastore_root)}
+               "FLOWC_DATASTORE": self.text(self.settings.datastore)}
         shim = self.shim_prefix()
         out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
         image = literal(self.settings.image)

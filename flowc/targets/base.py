@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, TypeVar
 
 from flowc.compiler import ir
-from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic
+from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.compiler.plan import CONSTRUCT_NAMES, FlowPlan
 
 T = TypeVar("T", bound="TargetSettings")
@@ -41,7 +41,8 @@ class Settings:
     image: str = setting("python:3.11-slim", "container image that holds the flow's code and flowc")
     namespace: str | None = setting(None, "Kubernetes namespace (argo, airflow's kubernetes operator)")
     service_account: str | None = setting(None, "Kubernetes service account of the pods")
-    datastore_root: str = setting("s3://flowc-datastore/flowc", "datastore root the tasks use, e.g. s3://bucket/prefix")
+    datastore_root: str | None = setting(None, "datastore root the tasks use, e.g. s3://bucket/prefix "
+                                         "(required: flowc never picks a bucket for you)")
     max_workers: int = setting(100, "most tasks running at once")
     code_dir: str = setting("/app", "directory of the flow's code inside the image")
     python: str = setting("python", "the Python that runs the shim inside the image")
@@ -49,6 +50,13 @@ class Settings:
     code_package_dir: str | None = setting(None, "deploy: where `flowc deploy` uploads code packages (a directory or s3:// prefix)")
     aws_region: str | None = setting(None, "deploy: AWS region of the engine's API and uploads")
     targets: tuple[TargetSettings, ...] = ()
+
+    @property
+    def datastore(self) -> str:
+        """The datastore root, which ``Target.emit`` checked is set before any target reads it."""
+        if self.datastore_root is None:
+            raise AssertionError("datastore_root is checked by Target.emit")
+        return self.datastore_root
 
     def of(self, cls: type[T]) -> T:
         """The settings of one target (its defaults when none were given)."""
@@ -124,6 +132,8 @@ class Target(ABC):
     def emit(self, plan: FlowPlan, settings: Settings) -> Emitted:
         """The spec of ``plan``, or no text and the diagnostics saying why. Every diagnostic is
         prefixed with the target's name: the same flow may compile for one target and not another."""
+        if settings.datastore_root is None:
+            return Emitted("", self.extension, (self._prefixed(no_datastore(plan)),))
         diagnostics = self.capability_diagnostics(plan) + self.check(plan, settings)
         text = ""
         if not any(d.severity == ERROR for d in diagnostics):
@@ -159,6 +169,24 @@ class Target(ABC):
     @abstractmethod
     def render(self, plan: FlowPlan, settings: Settings) -> tuple[str, list[Diagnostic]]:
         """The spec text, and problems only building it can find (sizes, limits)."""
+
+
+NO_DATASTORE = register("FLOW280", "no datastore root set", """
+Every task reads and writes its artifacts under the datastore root, and flowc never picks a
+bucket for you: a default would be someone else's. Set it in the project's pyproject.toml
+
+    [tool.flowc]
+    datastore_root = "s3://your-bucket/flowc"
+
+or with --datastore-root (--set datastore_root=... on deploy). `flowc config` shows the settings
+in effect and where each one comes from.""")
+
+
+def no_datastore(plan: FlowPlan) -> Diagnostic:
+    return Diagnostic(NO_DATASTORE, "no datastore root is set; the tasks would have nowhere to keep "
+                      "their artifacts", plan.flow.span, ERROR,
+                      "set datastore_root in [tool.flowc] (pyproject.toml) or pass --datastore-root "
+                      "s3://bucket/prefix")
 
 
 def unsupported(code: str, construct: str, target: str, span: ir.Span, way_out: str) -> Diagnostic:

@@ -78,7 +78,7 @@ def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[s
     started through the code-package bootstrap, which downloads the archive, verifies its sha256
     and runs the shim from the extracted directory; otherwise the code is baked into the image.
     """
-    engine_values.setdefault("datastore", settings.datastore_root)
+    engine_values.setdefault("datastore", settings.datastore)
     if settings.code_package:
         # `flowc package` archives the flow file's directory, so the file sits at the top.
         shim = shim_argv(settings.python, PurePath(flow.path).name, **engine_values)

@@ -107,7 +107,7 @@ def manifest_location(flow: ir.Flow, settings: Settings) -> str:
     if explicit:
         return explicit
     digest = hashlib.sha256(manifest_text(flow).encode("utf-8")).hexdigest()
-    return f"{settings.datastore_root.rstrip('/')}/{flow.name}/manifests/{digest}.json"
+    return f"{settings.datastore.rstrip('/')}/{flow.name}/manifests/{digest}.json"
 
 
 def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
@@ -122,8 +122,8 @@ def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
     the constructs)."""
     out: list[Diagnostic] = []
     cloudformation = settings.of(SfnSettings).format == "cloudformation"
-    if S3Root.parse(settings.datastore_root) is None:
-        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore_root!r} is not an s3:// URL; "
+    if S3Root.parse(settings.datastore) is None:
+        out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore!r} is not an s3:// URL; "
                               "AWS Step Functions needs an S3 datastore", plan.flow.span, ERROR,
                               "set --datastore-root s3://bucket/prefix"))
     for step in plan.steps:

@@ -174,7 +174,7 @@ class AslBuilder:
         self.settings = settings
         self.own = settings.of(SfnSettings)
         self.options = options
-        root = S3Root.parse(settings.datastore_root)
+        root = S3Root.parse(settings.datastore)
         assert root is not None, "checked by sfn.check() before building"
         self.root: S3Root = root
         self.recursive = any(s.is_recursive for s in flow.steps)
@@ -294,7 +294,7 @@ class AslBuilder:
             index_path=path("path") if depth else None,
             attempt=fmt("{}", context("State", "RetryCount")),
             iteration=fmt("{}", path("iter")) if step.is_recursive else None,
-            datastore=self.settings.datastore_root,
+            datastore=self.settings.datastore,
             manifest=self.options.manifest,
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}

@@ -98,7 +98,7 @@ def _role(condition: str, service: str, policy: str, statements: list[dict[str, 
 
 def _datastore_arns(settings: Settings) -> tuple[str, str]:
     """The datastore bucket's ARN and the ARN pattern of its objects under the prefix."""
-    root = S3Root.parse(settings.datastore_root)
+    root = S3Root.parse(settings.datastore)
     assert root is not None
     bucket = "arn:${AWS::Partition}:s3:::" + root.bucket
     return bucket, bucket + "/" + root.prefix + "*"

@@ -23,6 +23,7 @@ def run_hook(hook_id: str, args: list[str], cwd) -> subprocess.CompletedProcess:
 
 def test_check_hook_passes_on_fresh_specs_and_fails_with_a_diff_on_stale_ones(tmp_path):
     shutil.copy(ROOT / "examples" / "train.py", tmp_path / "train.py")
+    (tmp_path / "pyproject.toml").write_text('[tool.flowc]\ndatastore_root = "s3://team/flowc"\n')
     args = ["train.py", "--target", "all", "--output-dir", "deploy"]
     written = subprocess.run([sys.executable, "-m", "flowc.cli", "compile", *args], cwd=tmp_path,
                              capture_output=True, text=True)

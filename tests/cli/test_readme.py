@@ -22,8 +22,10 @@ def test_quickstart_flow_runs_and_compiles_for_every_target(tmp_path):
     run = Run(f"HelloFlow/{run_id}", datastore=str(tmp_path / "datastore"))
     assert run.successful
     assert run["join"].task.data.greeting == "FLOWC"
+    assert re.search(r"flowc compile flow\.py --target argo --datastore-root s3://\S+ ", README)
     result = subprocess.run([sys.executable, "-m", "flowc.cli", "compile", str(flow), "--target", "all",
-                             "--output-dir", str(tmp_path / "out")], capture_output=True, text=True)
+                             "--datastore-root", "s3://my-bucket/flowc", "--output-dir", str(tmp_path / "out")],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
         "airflow/flow.py", "argo/flow.yaml", "sfn/flow.json"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHAPES
+from tests.conftest import SHAPES, TEST_DATASTORE
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "AKIAFLOWCTESTKEY0000",
@@ -72,6 +72,7 @@ def make_project(root: Path, flow: str, settings: dict[str, object], name: str =
         (root / name).write_text(textwrap.dedent(flow), encoding="utf-8")
     else:
         shutil.copyfile(SHAPES / f"{flow}.py", root / name)
+    settings = {"datastore_root": TEST_DATASTORE, **settings}  # a project names its datastore
     lines = ["[tool.flowc]"] + [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     (root / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root / name

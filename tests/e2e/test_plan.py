@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from flowc.compiler import ir
+from flowc.compiler import graph, ir
 from flowc.local.plan import Facts, Planner, PlanError, TaskKey
 
 
 def _flow(*steps: ir.Step) -> ir.Flow:
-    return ir.Flow(name="F", path="f.py", source_sha256="0" * 64, steps=steps)
+    """An analyzed flow, as the manifest the planner reads always is (graph facts filled in)."""
+    return graph.analyze(ir.Flow(name="F", path="f.py", source_sha256="0" * 64, steps=steps))
 
 
 def _drive(planner: Planner, facts: dict[str, Facts]) -> list[TaskKey]:
@@ -92,13 +93,14 @@ def test_empty_foreach_and_unknown_case_are_errors() -> None:
 
 
 def test_join_without_matching_split_is_rejected() -> None:
-    flow = _flow(
+    """A manifest that did not come from the front end (no graph facts) is refused."""
+    flow = ir.Flow(name="F", path="f.py", source_sha256="0" * 64, steps=(
         ir.Step("start", ir.Split(("a", "b"))),
         ir.Step("a", ir.Linear("join")),
         ir.Step("b", ir.Linear("join")),
         ir.Step("join", ir.Linear("end"), is_join=True),
         ir.Step("end", ir.End()),
-    )
+    ))
     with pytest.raises(PlanError, match="no matching split"):
         Planner(flow)
 

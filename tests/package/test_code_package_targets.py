@@ -8,8 +8,7 @@ import pytest
 from flowc.compiler import compile_file
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import get_target, target_names
-from flowc.settings import from_values
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_settings
 
 PACKAGE = "s3://bucket/pkgs/foreach-" + "ab" * 32 + ".tar.gz"
 
@@ -17,9 +16,9 @@ PACKAGE = "s3://bucket/pkgs/foreach-" + "ab" * 32 + ".tar.gz"
 @pytest.mark.parametrize("target", target_names())
 def test_tasks_fetch_and_verify_the_code_package(target):
     flow = compile_file(ROOT / "tests" / "flows" / "foreach.py").flow
-    baked = get_target(target).emit(build_plan(flow), from_values(airflow_operator="local")).text
+    baked = get_target(target).emit(build_plan(flow), target_settings(airflow_operator="local")).text
     packaged = get_target(target).emit(
-        build_plan(flow), from_values(airflow_operator="local", code_package=PACKAGE)).text
+        build_plan(flow), target_settings(airflow_operator="local", code_package=PACKAGE)).text
     assert "flowc.runtime_shim.code_package" not in baked
     assert "/app/" in baked
     assert "flowc.runtime_shim.code_package" in packaged and PACKAGE in packaged

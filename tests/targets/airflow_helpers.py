@@ -11,8 +11,7 @@ from flowc.compiler import compile_file, compile_source
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import Emitted, Settings, get_target
-from flowc.settings import from_values
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_settings
 
 
 def relative(path: Path) -> Path:
@@ -22,7 +21,7 @@ def relative(path: Path) -> Path:
 def emit(path: Path, **settings: Any) -> str:
     """The DAG file of ``path``; fails the test on any error diagnostic."""
     flow = compile_file(relative(path)).flow
-    emitted = get_target("airflow").emit(build_plan(flow), from_values(**settings))
+    emitted = get_target("airflow").emit(build_plan(flow), target_settings(**settings))
     errors = [d for d in emitted.diagnostics if d.severity == "error"]
     assert not errors, errors
     return emitted.text
@@ -30,7 +29,7 @@ def emit(path: Path, **settings: Any) -> str:
 
 def emit_source(source: str, path: str = "flow.py", **settings: Any) -> Emitted:
     flow = compile_source(source, path).flow
-    return get_target("airflow").emit(build_plan(flow), from_values(**settings))
+    return get_target("airflow").emit(build_plan(flow), target_settings(**settings))
 
 
 def codes(diagnostics: tuple[Diagnostic, ...], severity: str | None = None) -> list[str]:

@@ -1,6 +1,6 @@
 """Structural checks of generated Argo objects: strict JSON schema and the controller's semantics.
 
-Strict schema (as ../shared/README.md describes): nulls stripped, ``IntOrString`` and
+Strict schema (as tests/upstream/README.md describes): nulls stripped, ``IntOrString`` and
 ``Quantity`` also accept numbers (Kubernetes does), and ``additionalProperties: false`` on every
 object definition that lists properties, so an unknown key anywhere fails.
 """
@@ -15,9 +15,9 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from tests.conftest import SHARED
+from tests.conftest import UPSTREAM
 
-SCHEMAS = SHARED / "schemas"
+SCHEMAS = UPSTREAM / "argo-schemas"
 WORKFLOWS = {"3.7.0": "argo-workflows-v3.7.0.schema.json", "4.1.2": "argo-workflows-v4.1.2.schema.json"}
 EVENTS = "argo-events-v1.9.11.schema.json"
 DEFINITION = {

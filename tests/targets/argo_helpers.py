@@ -11,8 +11,7 @@ from typing import Any
 from flowc.compiler import compile_file, compile_source
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import Settings, get_target
-from flowc.settings import from_values
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_settings
 from tests.harness.argo_interpreter import Run, load_documents, run_spec
 
 CODE_DIR = "/app"
@@ -22,7 +21,7 @@ def emit(path: Path, **settings: Any) -> str:
     """The Argo spec of ``path`` (compiled with its path relative to the repo, as CI does)."""
     inside = path.is_absolute() and path.resolve().is_relative_to(ROOT)
     flow = compile_file(path.resolve().relative_to(ROOT) if inside else path).flow
-    emitted = get_target("argo").emit(build_plan(flow), from_values(**settings))
+    emitted = get_target("argo").emit(build_plan(flow), target_settings(**settings))
     errors = [d for d in emitted.diagnostics if d.severity == "error"]
     assert not errors, errors
     return emitted.text
@@ -30,7 +29,7 @@ def emit(path: Path, **settings: Any) -> str:
 
 def emit_source(source: str, path: str = "flow.py", **settings: Any):
     flow = compile_source(source, path).flow
-    return get_target("argo").emit(build_plan(flow), from_values(**settings))
+    return get_target("argo").emit(build_plan(flow), target_settings(**settings))
 
 
 def run_compiled(path: Path, tmp: Path, parameters: dict[str, str] | None = None,
@@ -60,7 +59,7 @@ def documents(text: str) -> list[dict[str, Any]]:
 
 
 def with_settings(**changes: Any) -> Settings:
-    return from_values(**changes)
+    return target_settings(**changes)
 
 
 def sensor_submission(sensor: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,8 +21,7 @@ from typing import Any, Iterator
 from flowc.compiler import compile_file, compile_source
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import Emitted, Settings, get_target
-from flowc.settings import from_values
-from tests.conftest import ROOT
+from tests.conftest import ROOT, target_settings
 
 JS = ROOT / "tests" / "harness" / "js"
 INPUT_TYPES = ["CSV", "JSON", "JSONL", "MANIFEST", "PARQUET"]
@@ -35,7 +34,7 @@ def relative(path: Path) -> Path:
 def emit(path: Path, **settings: Any) -> str:
     """The sfn output of ``path``, compiled by its path relative to the repo (as CI does)."""
     flow = compile_file(relative(path)).flow
-    emitted = get_target("sfn").emit(build_plan(flow), from_values(**settings))
+    emitted = get_target("sfn").emit(build_plan(flow), target_settings(**settings))
     errors = [d for d in emitted.diagnostics if d.severity == "error"]
     assert not errors, errors
     return emitted.text
@@ -43,11 +42,11 @@ def emit(path: Path, **settings: Any) -> str:
 
 def emit_source(source: str, path: str = "flow.py", **settings: Any) -> Emitted:
     flow = compile_source(source, path).flow
-    return get_target("sfn").emit(build_plan(flow), from_values(**settings))
+    return get_target("sfn").emit(build_plan(flow), target_settings(**settings))
 
 
 def with_settings(**changes: Any) -> Settings:
-    return from_values(**changes)
+    return target_settings(**changes)
 
 
 def cfn_definition(template: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import UPSTREAM
 from tests.harness.argo_expr import evaluate_expr, evaluate_when
 from tests.harness.argo_interpreter import (
     FAILED,
@@ -28,7 +28,7 @@ from tests.harness.argo_interpreter import (
     run_spec,
 )
 
-EXAMPLES = SHARED / "argo-examples"
+EXAMPLES = UPSTREAM / "argo-examples"
 
 # Every example file is either run below or excluded here with the reason.
 EXCLUDED = {

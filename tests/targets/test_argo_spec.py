@@ -335,7 +335,8 @@ def test_cli_bad_input_writes_nothing(tmp_path: Path) -> None:
         pass
 """))
     out = tmp_path / "out.yaml"
-    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "argo", "-o", str(out)])
+    result = CliRunner().invoke(main, ["compile", str(bad), "--target", "argo", "--datastore-root",
+                                       "s3://b/p", "-o", str(out)])
     assert result.exit_code == 1
     assert "FLOW200" in result.output
     assert not out.exists()
@@ -436,6 +437,7 @@ def test_pyproject_settings_and_flags_reach_the_spec(tmp_path: Path) -> None:
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.flowc]\nimage = "reg/from-pyproject:1"\nnamespace = "data"\nmax-workers = 12\n'
+        'datastore_root = "s3://team/flowc"\n'
         'argo_events_source = "team-events"\n')
     flow = tmp_path / "flow.py"
     flow.write_text(_dsl(LINEAR.replace("{decorators}", "")).replace(

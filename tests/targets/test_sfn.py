@@ -12,11 +12,11 @@ from flowc.compiler import compile_file, compile_source, ir
 from flowc.compiler.diagnostics import REGISTRY
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import get_target
-from flowc.settings import SettingsError, from_values
+from flowc.settings import SettingsError
 from flowc.targets import sfn, sfn_asl
 from flowc.compiler.plan import CONSTRUCTS
 from flowc.compiler.cron import to_aws as aws_cron
-from tests.conftest import ROOT, example_flows, shape_flows
+from tests.conftest import ROOT, example_flows, shape_flows, target_settings
 from tests.targets.sfn_helpers import emit, emit_source
 
 EXAMPLES = example_flows()
@@ -475,7 +475,7 @@ def test_target_interface() -> None:
     target = get_target("sfn")
     assert target.name == "sfn"
     assert set(target.capabilities) == {key for key, _ in CONSTRUCTS}
-    assert isinstance(target.emit(build_plan(compile_file(Path("tests/flows/linear.py")).flow), from_values()).text, str)
+    assert isinstance(target.emit(build_plan(compile_file(Path("tests/flows/linear.py")).flow), target_settings()).text, str)
 
 
 @pytest.mark.parametrize("url,bucket,prefix", [
@@ -488,11 +488,11 @@ def test_datastore_root_parsing(url: str, bucket: str, prefix: str) -> None:
 
 def test_manifest_location_follows_the_manifest() -> None:
     flow = compile_file(Path("tests/flows/linear.py")).flow
-    location = sfn.manifest_location(flow, from_values(datastore_root="s3://b/p/"))
+    location = sfn.manifest_location(flow, target_settings(datastore_root="s3://b/p/"))
     digest = __import__("hashlib").sha256(sfn.manifest_text(flow).encode()).hexdigest()
     assert location == f"s3://b/p/LinearFlow/manifests/{digest}.json"
     assert ir.load_manifest(sfn.manifest_text(flow)) == flow
-    explicit = from_values(sfn_manifest="s3://other/m.json")
+    explicit = target_settings(sfn_manifest="s3://other/m.json")
     assert sfn.manifest_location(flow, explicit) == "s3://other/m.json"
 
 

@@ -18,9 +18,8 @@ import pytest
 from flowc.compiler import compile_file, ir
 from flowc.compiler.plan import build as build_plan
 from flowc.targets import Settings
-from flowc.settings import from_values
 from flowc.targets import sfn
-from tests.conftest import ROOT, shape_flows
+from tests.conftest import ROOT, shape_flows, target_settings
 from tests.harness.artifacts import run_locally, snapshot
 from tests.harness.moto_sfn import Execution, MotoSfn, _environ
 
@@ -33,7 +32,7 @@ DATASTORE = "s3://flowc-test/datastore"
 def settings_for(aws: MotoSfn, **changes: Any) -> Settings:
     values: dict[str, Any] = {"code_dir": str(ROOT), "python": sys.executable, "datastore_root": DATASTORE,
                               "sfn_job_queue": aws.job_queue, "sfn_job_definition": aws.job_definition}
-    return from_values(**{**values, **changes})
+    return target_settings(**{**values, **changes})
 
 
 def deploy(aws: MotoSfn, path: Path, **changes: Any) -> tuple[ir.Flow, str]:

@@ -66,7 +66,7 @@ def test_the_toy_target_is_listed_compiled_explained_and_configured(tmp_path):
 def test_a_refusal_in_the_table_is_a_diagnostic_at_the_source_line(tmp_path):
     flow = tmp_path / "hooked.py"
     flow.write_text(EXIT_HOOK_FLOW)
-    result = flowc("compile", str(flow), "--target", "toy", "--format", "json")
+    result = flowc("compile", str(flow), "--target", "toy", "--datastore-root", "s3://b/p", "--format", "json")
     assert result.returncode == 1
     (diag,) = json.loads(result.stdout)
     assert (diag["code"], diag["line"]) == ("FLOW290", 7)
@@ -89,3 +89,14 @@ def test_a_capability_table_must_cover_every_construct():
     with pytest.raises(TypeError, match="missing \\['linear'\\]"):
         type("Partial", (Target,), {"name": "partial", "title": "P", "extension": ".txt",
                                     "settings_type": NoSettings, "capabilities": partial})
+
+
+def test_no_datastore_root_is_one_error_per_target_naming_where_to_set_it(tmp_path):
+    flow = tmp_path / "hooked.py"
+    flow.write_text(EXIT_HOOK_FLOW.replace("@exit_hook(on_success=[notify])\n", ""))
+    out = tmp_path / "out"
+    result = flowc("compile", str(flow), "--target", "argo,sfn", "--output-dir", str(out), "--format", "json")
+    assert result.returncode == 1 and not out.exists()
+    diags = json.loads(result.stdout)
+    assert [(d["code"], d["message"].split(":")[0]) for d in diags] == [("FLOW280", "argo"), ("FLOW280", "sfn")]
+    assert "[tool.flowc]" in diags[0]["hint"] and "--datastore-root" in diags[0]["hint"]

@@ -1,0 +1,126 @@
+"""docs/production.md's debugging and resuming steps, on a run made by an engine: a flow compiled
+for Argo fails in the test interpreter; `flowc show` and `flowc logs` read what each pod left in
+the datastore (a pod's task is `<Flow>/<workflow name>/<step>/<task id>`), and `flowc resume`
+finishes the run on this machine, reusing the engine's successful tasks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.targets.argo_helpers import run_compiled
+
+FLOW = '''import os
+from metaflow import FlowSpec, Parameter, step
+
+
+class NightlyFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1)
+
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        print("item", self.input)
+        self.value = self.input * self.alpha
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        if not os.path.exists(os.environ["FIXED_FLAG"]):
+            raise RuntimeError("the join is not fixed yet")
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def flowc(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flowc.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def test_failed_engine_run_is_read_and_resumed_locally(tmp_path: Path, monkeypatch):
+    flow = tmp_path / "flow.py"
+    flow.write_text(FLOW, encoding="utf-8")
+    flag = tmp_path / "fixed"
+    monkeypatch.setenv("FIXED_FLAG", str(flag))
+    run, _ = run_compiled(flow, tmp_path, parameters={"alpha": "2"}, run_id="nightly-x7k2p")
+    assert run.phase == "Failed"
+    datastore = str(tmp_path / "datastore")
+
+    shown = flowc("show", "NightlyFlow/nightly-x7k2p", "--datastore", datastore, cwd=tmp_path)
+    assert "Run NightlyFlow/nightly-x7k2p: failed" in shown.stdout
+    assert "t attempt 0 failed: the join is not fixed yet" in shown.stdout
+
+    failed = flowc("logs", "NightlyFlow/nightly-x7k2p/join", "--datastore", datastore, cwd=tmp_path)
+    assert "RuntimeError: the join is not fixed yet" in failed.stderr
+    one_pod = flowc("logs", "NightlyFlow/nightly-x7k2p/each/t_1", "--datastore", datastore, cwd=tmp_path)
+    assert one_pod.stdout == "item 2\n"
+
+    flag.touch()
+    resumed = flowc("resume", "flow.py", "nightly-x7k2p", "--datastore", datastore, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert "each/t_2 cloned" in resumed.stderr and "join/t done" in resumed.stderr
+    latest = flowc("show", "NightlyFlow", "--datastore", datastore, cwd=tmp_path)
+    assert ": succeeded" in latest.stdout.splitlines()[0]
+    assert "resumed from nightly-x7k2p" in latest.stdout
+    assert "total = 12" in latest.stdout and "alpha = 2" in latest.stdout
+
+
+IMAGE_FLOW = '''import importlib.util
+from metaflow import FlowSpec, step
+
+
+class ImageFlow(FlowSpec):
+    @step
+    def start(self):
+        import flowc
+        self.flowc_file = flowc.__file__
+        self.has_deps = [m for m in ("libcst", "click", "jinja2", "yaml")
+                         if importlib.util.find_spec(m) is not None]
+        self.items = [1, 2]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.double = 2 * self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.double for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_an_image_with_only_python_and_the_flowc_package_runs_every_task(tmp_path: Path):
+    """What production.md's Dockerfile installs is enough: a bare Python with the flowc package
+    (none of its compile-time dependencies) runs the pods of a compiled spec."""
+    from flowc.client import Run
+    from tests.conftest import ROOT
+
+    image = tmp_path / "image"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(image)], check=True, timeout=120)
+    site = next(image.glob("lib/python3*/site-packages"))
+    shutil.copytree(ROOT / "flowc", site / "flowc", ignore=shutil.ignore_patterns("__pycache__"))
+    flow = tmp_path / "flow.py"
+    flow.write_text(IMAGE_FLOW, encoding="utf-8")
+    run, _ = run_compiled(flow, tmp_path, run_id="image-run", python=str(image / "bin" / "python"))
+    assert run.phase == "Succeeded", [(n.name, n.message, n.stderr) for n in run.nodes if n.stderr]
+    data = Run("ImageFlow/image-run", datastore=str(tmp_path / "datastore"))["start"].task.data
+    assert Path(data.flowc_file).is_relative_to(site)
+    assert data.has_deps == []
+    assert Run("ImageFlow/image-run", datastore=str(tmp_path / "datastore"))["join"].task.data.total == 6
