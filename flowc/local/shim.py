@@ -14,6 +14,7 @@ from typing import Any, Callable
 from flowc.compiler import ir
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
+from flowc.runtime_shim import resume
 from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
 # Imported here, in the scheduler, so no forked task pays for it.
 from flowc.runtime_shim.task import TaskRequest, run_task
@@ -22,8 +23,6 @@ open_datastore = ds.open_datastore
 Datastore = ds.Datastore
 DatastoreError = ds.DatastoreError
 
-# Task files the shim writes beside DONE.json that a clone must carry (contracts section 5).
-_TASK_FILES = ("foreach_indices.json", "switch_case.json")
 
 
 def load_flow_class(flow_file: Path, flow: ir.Flow) -> type:
@@ -157,35 +156,7 @@ def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey, a
 
 def clone_task(store: ds.Datastore, flow_name: str, origin_run_id: str, run_id: str,
                key: TaskKey) -> Facts | None:
-    """Copy a successful task of the origin run into this run; ``None`` if it did not succeed.
-
-    Blobs are content-addressed per flow, so a clone copies only the small JSON records; the
-    completion marker is written last, as the shim does.
-    """
-    origin = ds.TaskKey(flow_name, origin_run_id, key.step, key.task_id)
-    done = store.read_done(origin)
-    if done is None:
-        return None
-    target = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
-    for attempt in store.list_attempts(origin):
-        meta = store.read_attempt(origin, attempt)
-        if meta is not None:
-            store.write_attempt(target, attempt, meta)
-        for stream in ("stdout", "stderr"):
-            data = store.read_log(origin, attempt, stream)
-            if data is not None:
-                store.save_log(target, attempt, stream, data)
-    for name in _TASK_FILES:
-        data = store.read_task_file(origin, name)
-        if data is not None:
-            store.write_task_file(target, name, data)
-    facts = done_facts(done)
-    cloned = dict(done)
-    if "run_id" in cloned:
-        cloned["run_id"] = run_id
-    if "pathspec" in cloned:
-        cloned["pathspec"] = target.pathspec
-    cloned["origin_run_id"] = origin_run_id
-    cloned["origin_pathspec"] = origin.pathspec
-    store.write_done(target, cloned)
-    return facts
+    """Copy a successful task of the origin run into this run (``runtime_shim.resume``); its
+    facts, or ``None`` if it did not succeed."""
+    done = resume.clone_task(store, flow_name, origin_run_id, run_id, key.step, key.task_id)
+    return done_facts(done) if done is not None else None

@@ -63,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
         manifest = manifest_source.load(args.manifest or "")
-        flow_class = load_flow_class(args.flow_file, manifest)
         datastore = open_datastore(args.datastore)
         manifest.step(args.step)
+        origin, cloned = resumed_task(datastore, manifest, args, index_path)
+        if cloned:
+            return 0
+        args.origin_run_id = args.origin_run_id or origin
+        flow_class = load_flow_class(args.flow_file, manifest)
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
@@ -87,6 +91,25 @@ def main(argv: list[str] | None = None) -> int:
         except DatastoreError as exc:
             print(f"flowc shim: warning: {exc}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def resumed_task(datastore, manifest, args: argparse.Namespace,
+                 index_path: tuple[int, ...]) -> tuple[str | None, bool]:
+    """(the origin run when this run resumes one, whether this task was cloned from it); a clone
+    hands the engine its side channels as the step would have."""
+    from flowc.runtime_shim.ids import task_id
+    from flowc.runtime_shim.resume import clone_if_resumed
+    from flowc.runtime_shim.task import write_side_channels
+
+    tid = task_id(index_path, args.iteration)
+    origin, done = clone_if_resumed(datastore, manifest, args.run_id, args.step, tid)
+    if done is None:
+        return origin, False
+    if args.side_channel_dir:
+        write_side_channels(args.side_channel_dir, {"foreach": done.get("foreach"),
+                                                    "switch": done.get("switch")})
+    print(f"{manifest.name}/{args.run_id}/{args.step}/{tid}: cloned from run {origin}", flush=True)
+    return origin, True
 
 
 if __name__ == "__main__":

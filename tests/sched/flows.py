@@ -93,3 +93,99 @@ def expected_record(succeeded: bool) -> dict:
             broken, {"name": "notify_success", "ok": True, "error": None},
             {"name": "plain_hook", "ok": True, "error": None}]}
     return {"status": "failed", "hooks": [{"name": "notify_error", "ok": True, "error": None}, broken]}
+
+
+RESUMABLE = textwrap.dedent('''
+    import os
+    import time
+
+    from flowc import FlowSpec, current, step
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    WORK_SECONDS = 2.0
+
+
+    def executed(step_name):
+        """Every task that runs user code says so (cloned tasks never do)."""
+        with open(os.path.join(HERE, "executed.log"), "a", encoding="utf-8") as handle:
+            handle.write(f"{step_name}/{current.task_id}\\n")
+
+
+    class ResumeFlow(FlowSpec):
+        @step
+        def start(self):
+            executed("start")
+            time.sleep(WORK_SECONDS)
+            self.items = [1, 2, 3]
+            self.next(self.body, foreach="items")
+
+        @step
+        def body(self):
+            executed("body")
+            time.sleep(WORK_SECONDS)
+            self.square = self.input * self.input
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            executed("join")
+            self.total = sum(i.square for i in inputs)
+            self.n = 0
+            self.next(self.loop)
+
+        @step
+        def loop(self):
+            executed("loop")
+            self.n += 1
+            self.again = "again" if self.n < 3 else "done"
+            self.next({"again": self.loop, "done": self.route}, condition="again")
+
+        @step
+        def route(self):
+            executed("route")
+            self.size = "big" if self.total > 10 else "small"
+            self.next({"big": self.big, "small": self.small}, condition="size")
+
+        @step
+        def big(self):
+            executed("big")
+            time.sleep(WORK_SECONDS)
+            self.label = "big"
+            self.next(self.late)
+
+        @step
+        def small(self):
+            executed("small")
+            self.label = "small"
+            self.next(self.late)
+
+        @step
+        def late(self):
+            executed("late")
+            if os.path.exists(os.path.join(HERE, "broken")):
+                raise RuntimeError("the late step is broken")
+            self.origin = current.origin_run_id
+            self.result = f"{self.label}:{self.total}:{self.n}"
+            self.next(self.end)
+
+        @step
+        def end(self):
+            executed("end")
+''')
+
+
+def write_resumable(directory: Path, broken: bool) -> Path:
+    path = directory / "resume_flow.py"
+    path.write_text(RESUMABLE, encoding="utf-8")
+    flag = directory / "broken"
+    if broken:
+        flag.write_text("", encoding="utf-8")
+    elif flag.exists():
+        flag.unlink()
+    return path
+
+
+def executed(directory: Path) -> list[str]:
+    """The tasks that ran user code since the log was last cleared, sorted."""
+    path = directory / "executed.log"
+    return sorted(path.read_text(encoding="utf-8").split()) if path.exists() else []
