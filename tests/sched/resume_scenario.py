@@ -33,21 +33,24 @@ class Outcome:
 
 
 def play(directory: Path, run: Callable[[str], bool], store: Callable[[], Datastore],
-         snapshot_of: Callable[[str], dict]) -> Outcome:
+         snapshot_of: Callable[[str], dict],
+         run_ids: tuple[str, str] = ("origin-run", "resumed-run")) -> Outcome:
+    """``run_ids``: the ids the engine gives the original and the resumed run."""
+    origin_id, resumed_id = run_ids
     flow_file = write_resumable(directory, broken=True)
     flow = compile_file(flow_file).flow
     started = time.monotonic()
-    assert not run("origin-run"), "the broken run should fail"
+    assert not run(origin_id), "the broken run should fail"
     original = time.monotonic() - started
     assert "late/t" in executed(directory)
 
     write_resumable(directory, broken=False)  # the fix
     (directory / "executed.log").unlink()
-    point = resume.resume_point(store(), flow, "origin-run", None)
+    point = resume.resume_point(store(), flow, origin_id, None)
     assert point.step == "late"
-    resume.prepare_run(store(), flow, "resumed-run", point)
+    resume.prepare_run(store(), flow, resumed_id, point)
     started = time.monotonic()
-    assert run("resumed-run"), "the resumed run should succeed"
+    assert run(resumed_id), "the resumed run should succeed"
     resumed = time.monotonic() - started
 
     assert executed(directory) == RERUN
@@ -55,9 +58,9 @@ def play(directory: Path, run: Callable[[str], bool], store: Callable[[], Datast
     clean_dir.mkdir()
     clean_id = run_locally(write_resumable(clean_dir, broken=False), clean_dir)
     clean = snapshot(clean_dir / "datastore", "ResumeFlow", clean_id)
-    got = snapshot_of("resumed-run")
+    got = snapshot_of(resumed_id)
     for step in ("late", "end"):  # current.origin_run_id, as the late step saw it
-        assert got[step]["t"].pop("origin") == "origin-run"
+        assert got[step]["t"].pop("origin") == origin_id
         assert clean[step]["t"].pop("origin") is None
     assert got == clean, {step: (got.get(step), clean.get(step)) for step in set(got) | set(clean)
                           if got.get(step) != clean.get(step)}

@@ -57,3 +57,27 @@ def test_resume_on_step_functions(tmp_path: Path, aws) -> None:
     print(f"\n[resume sfn] original {outcome.original_seconds:.1f} s, resumed "
           f"{outcome.resumed_seconds:.1f} s, ratio {outcome.ratio:.2f}")
     assert outcome.ratio < 0.6
+
+
+def test_resume_on_airflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each DAG run gets the id the test names (as a DAG run triggered with a dag_run_id does;
+    dag.test() would make one up)."""
+    from airflow.models.dagrun import DagRun
+
+    from tests.sched.flows import RESUMABLE
+    from tests.targets.airflow_helpers import emit_source, local_settings
+
+    def run(run_id: str) -> bool:
+        monkeypatch.setattr(DagRun, "generate_run_id", staticmethod(lambda **_: run_id))
+        result = emit_source(RESUMABLE, str(tmp_path / "resume_flow.py"),
+                             **local_settings(tmp_path / "ds", code_dir=str(tmp_path)))
+        dag = airflow_env.load_dag(result.text, "resume_flow", "ResumeFlow")
+        state, got_id, _ = airflow_env.run_dag(dag)
+        assert got_id == run_id
+        return state == "success"
+
+    outcome = play(tmp_path, run, lambda: open_datastore(str(tmp_path / "ds")),
+                   lambda run_id: snapshot(tmp_path / "ds", "ResumeFlow", run_id))
+    print(f"\n[resume airflow] original {outcome.original_seconds:.1f} s, resumed "
+          f"{outcome.resumed_seconds:.1f} s, ratio {outcome.ratio:.2f}")
+    assert outcome.ratio < 0.6
