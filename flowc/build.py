@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
+from flowc.compiler.ir import Span
 from flowc.targets import target_names
 
 NO_FLOW_FILES = register(
@@ -171,7 +172,5 @@ def _clash(flow_file: Path, other: Path, relative: Path) -> Diagnostic:
                       "...) to keep each flow's folder, or use one --output-dir each")
 
 
-def _file_span(path: Path):
-    from flowc.compiler.ir import Span
-
+def _file_span(path: Path) -> Span:
     return Span(str(path), 0, 0, 0, 0)

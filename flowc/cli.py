@@ -9,10 +9,14 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
+from flowc.compiler import CompileResult
 from flowc.compiler.diagnostics import CompileError, render_json, render_text
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def _print_diagnostics(error: CompileError, fmt: str) -> None:
@@ -30,7 +34,7 @@ def _print_diagnostics(error: CompileError, fmt: str) -> None:
     click.echo(render_text(error.diagnostics, sources), err=True, nl=False)
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821 - string annotation
+def _fail(message: str) -> NoReturn:
     click.echo(f"flowc: error: {message}", err=True)
     sys.exit(1)
 
@@ -49,13 +53,13 @@ def _missing_extra(exc: ModuleNotFoundError) -> "NoReturn":  # noqa: F821 - stri
     _fail(f"this command needs {package}, which is not installed: pip install 'flowc[{extra}]'")
 
 
-def _suggest_param(exc: click.UsageError, args: list[str] | None) -> None:
+def _suggest_param(exc: click.UsageError, args: list[str] | None) -> click.UsageError:
     """``flowc run flow.py --alpha 2``: flow parameters are given with --param NAME=VALUE."""
     command = exc.ctx.command.name if exc.ctx is not None else None
     if not isinstance(exc, click.NoSuchOption) or command not in ("run", "trigger"):
-        return
+        return exc
     if set(exc.possibilities or ()) - {"--help"}:
-        return  # a misspelled flowc option: click's "did you mean" is the better hint
+        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
     option = exc.option_name
     tokens = list(sys.argv[1:] if args is None else args)
     value = "VALUE"
@@ -64,20 +68,20 @@ def _suggest_param(exc: click.UsageError, args: list[str] | None) -> None:
             value = token[len(option) + 1:]
         elif token == option and index + 1 < len(tokens) and not tokens[index + 1].startswith("-"):
             value = tokens[index + 1]
-    exc.message = f"No such option '{option}': flow parameters are given as --param {option.lstrip('-')}={value}"
-    exc.possibilities = None  # "did you mean '--help'?" is no help here
+    # No possibilities: "did you mean '--help'?" is no help here.
+    return click.NoSuchOption(option, f"No such option '{option}': flow parameters are given as "
+                              f"--param {option.lstrip('-')}={value}", ctx=exc.ctx)
 
 
 class _FlowcGroup(click.Group):
     """click exits 2 on bad usage; flowc exits 1 on every kind of bad input (a bad flag is no
     different from a bad flow to a CI job), and 0 only on success."""
 
-    def main(self, *args, **kwargs):  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.UsageError as exc:
-            _suggest_param(exc, kwargs.get("args", args[0] if args else None))
-            exc.show()
+            _suggest_param(exc, kwargs.get("args", args[0] if args else None)).show()
             sys.exit(1)
         except ModuleNotFoundError as exc:
             _missing_extra(exc)
@@ -139,7 +143,7 @@ def main() -> None:
               show_default=True, help="Format of diagnostics.")
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
-                    diag_format: str, sets: tuple[str, ...], **overrides) -> None:
+                    diag_format: str, sets: tuple[str, ...], **overrides: Any) -> None:
     """Compile flow files (or directories of them) to orchestrator specs.
 
     Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
@@ -175,7 +179,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         sys.exit(1)
     if output_dir is None:
         (single,) = result.outputs
-        if check:
+        if check and output is not None:  # --check without -o failed above
             output_dir, single = Path(output).parent, replace(single, relative=Path(Path(output).name))
             result = replace(result, outputs=(single,))
         elif output in (None, "-"):
@@ -237,7 +241,7 @@ def targets_command(markdown: bool) -> None:
     click.echo(render_markdown() if markdown else render_text(), nl=False)
 
 
-def _local_run_options(command):
+def _local_run_options(command: _Command) -> _Command:
     """The options `flowc run` and `flowc resume` share (both start a local run)."""
     options = (
         click.option("--max-workers", type=click.IntRange(min=1), default=16, show_default=True,
@@ -270,7 +274,7 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
     """
     from flowc.local.api import run_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     try:
@@ -306,7 +310,7 @@ def resume_command(args: tuple[str, ...], step: str | None, target: str | None, 
         _resume_on_engine(args, target, step, sets, flow_name)
         return
     from flowc.local.api import resume_flow
-    from flowc.local.runner import RunError
+    from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
 
     flow_file: Path | None = None
@@ -341,7 +345,7 @@ def _resume_on_engine(args: tuple[str, ...], target: str, step: str | None, sets
     click.echo(f"{target}: started run {info.run_id} resuming {args[1]}")
 
 
-def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str):
+def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -> CompileResult:
     """Compile for the inspection commands; diagnostics to stderr, exit 1 on errors."""
     from flowc.compiler import compile_file
 
@@ -396,8 +400,8 @@ def explain_command(code: str | None) -> None:
 
     codes = load_all()
     if code is None:
-        for entry in codes.values():
-            click.echo(f"{entry.code}  {entry.title}")
+        for known in codes.values():
+            click.echo(f"{known.code}  {known.title}")
         return
     entry = codes.get(code.strip().upper())
     if entry is None:
@@ -406,7 +410,7 @@ def explain_command(code: str | None) -> None:
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
 
-def _engine_options(command):
+def _engine_options(command: _Command) -> _Command:
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
         click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
@@ -422,7 +426,8 @@ def _engine_options(command):
     return command
 
 
-def _engine_call(function, *args, diag_format: str, sets: tuple[str, ...], **kwargs):
+def _engine_call(function: Callable[..., Any], *args: Any, diag_format: str, sets: tuple[str, ...],
+                 **kwargs: Any) -> Any:
     """Call a flowc.deploy function; compile errors print as diagnostics, engine errors as one line."""
     from flowc.deploy import DeployError
 
@@ -536,9 +541,11 @@ def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
 
     try:
         if "/" in pathspec.strip("/"):
-            run = Run(pathspec, datastore)
+            run: Run | None = Run(pathspec, datastore)
         else:
             run = Flow(pathspec, datastore).latest_run
+        if run is None:
+            _fail(f"flow {pathspec} has no runs")
         click.echo(format_run(run, show_data=not no_data), nl=False)
     except (FlowcNotFound, ValueError, DatastoreError) as exc:
         _fail(str(exc))

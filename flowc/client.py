@@ -158,7 +158,7 @@ class Task:
         if self._done is not None:
             return True
         meta = self._last_attempt_meta()
-        return bool(meta) and meta.get("status") == "failed"
+        return meta is not None and meta.get("status") == "failed"
 
     @property
     def finished_at(self) -> float | None:

@@ -38,7 +38,7 @@ def _signature(cls: type) -> inspect.Signature:
     return inspect.Signature(params)
 
 
-def _make(cls: type) -> Callable[..., Any]:
+def _make(cls: type[Any]) -> Callable[..., Any]:
     name = cls.tag
     scope = cls.scope
     allowed = tuple(f.name for f in ir.decorator_arguments(cls))
@@ -92,9 +92,6 @@ project = _make(ir.Project)
 pypi_base = _make(ir.PypiBase)
 conda_base = _make(ir.CondaBase)
 exit_hook = _make(ir.ExitHook)
-
-STEP_DECORATOR_FUNCTIONS = {name: globals()[name] for name in ir.STEP_DECORATORS}
-FLOW_DECORATOR_FUNCTIONS = {name: globals()[name] for name in ir.FLOW_DECORATORS}
 
 
 def step(f: Callable[..., Any] | None = None, *, start: bool = False, end: bool = False) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from flowc.exceptions import (FlowcException, InvalidNextError, MergeArtifactsException,
                               MissingInMergeArtifactsException)
+from flowc.flow_script import main_from_flow
 
 # Names the shim keeps on the instance itself; never saved as artifacts.
 STATE_ATTR = "_flowc_state"
@@ -89,8 +90,6 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True):
         if use_cli:
-            from flowc.runtime_shim.flow_cli import main_from_flow
-
             main_from_flow(type(self), sys.argv)
 
     @classmethod

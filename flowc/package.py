@@ -20,7 +20,10 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 # 1980-01-01: the earliest time every archive format and tool accepts.
 FIXED_MTIME = 315532800
@@ -39,7 +42,7 @@ class Package:
     skipped_links: tuple[str, ...]
 
 
-def _gitignore_specs(root: Path) -> list[tuple[PurePosixPath, object]]:
+def _gitignore_specs(root: Path) -> list[tuple[PurePosixPath, GitIgnoreSpec]]:
     import pathspec
 
     specs = []
@@ -80,7 +83,7 @@ def select_files(root: Path, include: Sequence[str] = (), exclude: Sequence[str]
     return sorted(files), sorted(skipped)
 
 
-def _git_ignored(specs: list[tuple[PurePosixPath, object]], rel: str) -> bool:
+def _git_ignored(specs: list[tuple[PurePosixPath, GitIgnoreSpec]], rel: str) -> bool:
     for base, spec in specs:
         base_text = base.as_posix()
         if base_text in ("", "."):

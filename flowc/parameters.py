@@ -8,7 +8,7 @@ inherited from there), so every step sees the same value and joins get it too.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from flowc.exceptions import ParameterError
 
@@ -174,5 +174,3 @@ def read_include_file(path: str, is_text: bool, encoding: str, name: str) -> Any
     except UnicodeDecodeError as exc:
         raise ParameterError(f"IncludeFile {name!r}: {path} is not {encoding} text: {exc}") from None
 
-
-ParameterDefault = Callable[[ParameterContext], Any]

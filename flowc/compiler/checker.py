@@ -171,6 +171,7 @@ class _Checker:
                 if target in self.steps:
                     continue
                 ok = False
+                hint: str | None
                 if target in self.lowered.helper_methods:
                     hint = f"method '{target}' is not decorated with @step"
                 else:
@@ -191,8 +192,8 @@ class _Checker:
 
     def loops(self) -> bool:
         adjacency: dict[str, list[str]] = {name: [] for name in self.steps}
-        for parent, child in edges(self.flow):
-            adjacency[parent].append(child)
+        for source, destination in edges(self.flow):
+            adjacency[source].append(destination)
         state: dict[str, int] = {}  # 1 on the DFS stack, 2 done
         found = False
         for root in self.steps:
@@ -244,9 +245,9 @@ class _Checker:
                 self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {splits} is joined",
                            step.span, "add a join step (taking inputs) before end")
             elif len({c for c in incoming}) > 1:
-                splits = sorted({c[-1][0] for c in incoming if c})
+                split_names = sorted({c[-1][0] for c in incoming if c})
                 self.error(MERGE_WITHOUT_JOIN, f"step '{step.name}' is reached from several branches"
-                           + (f" of '{splits[0]}'" if len(splits) == 1 else "") + " but is not a join",
+                           + (f" of '{split_names[0]}'" if len(split_names) == 1 else "") + " but is not a join",
                            step.span, f"make it a join: def {step.name}(self, inputs)")
         end = self.steps.get("end")
         # An unbalanced join upstream already explains an open split at end: no cascade.
@@ -285,7 +286,7 @@ class _Checker:
             self.error(UNRELATED_JOIN, f"join step '{step.name}' joins steps from unrelated splits ({named})",
                        step.span, "every split needs its own join, innermost first")
             return
-        split = self.steps[next(iter(splits))]
+        split = self.steps[next(s for s in splits if s)]  # the one split: the cases above returned
         if split.fans_out:
             if split.name in parents:
                 kind = "foreach" if isinstance(split.transition, ir.Foreach) else "parallel"

@@ -8,7 +8,6 @@ argument that caused it.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import re
 import types
@@ -17,7 +16,7 @@ from typing import Any, Callable, Mapping, Union
 
 import libcst as cst
 
-from flowc.compiler import cron, ir, quantities
+from flowc.compiler import arguments, cron, ir, quantities
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.values import NotStatic, evaluate
 
@@ -48,6 +47,8 @@ TOO_MANY_POSITIONAL = register("FLOW060", "too many positional arguments", """
 The decorator call passes more positional arguments than the decorator has parameters.""")
 DUPLICATE_ARGUMENT = register("FLOW062", "argument given twice", """
 The same decorator argument is given twice (by position and by keyword, or twice by keyword).""")
+_UNBOUND_CODES = {arguments.STARRED: NOT_STATIC, arguments.TOO_MANY_POSITIONAL: TOO_MANY_POSITIONAL,
+                  arguments.UNKNOWN: UNKNOWN_ARGUMENT, arguments.TWICE: DUPLICATE_ARGUMENT}
 
 
 Spanner = Callable[[cst.CSTNode], ir.Span]
@@ -197,7 +198,7 @@ def _evaluate_argument(tag: str, name: str, node: cst.BaseExpression, constants:
     return evaluate(node, constants)
 
 
-def lower(cls: type, call: cst.Call | None, decorator: cst.Decorator, span_of: Spanner,
+def lower(cls: type[Any], call: cst.Call | None, decorator: cst.Decorator, span_of: Spanner,
           constants: Mapping[str, Any], functions: frozenset[str] = frozenset()
           ) -> tuple[Any, list[Diagnostic]]:
     """Bind, evaluate and check one decorator's arguments; returns the record and diagnostics."""
@@ -206,34 +207,10 @@ def lower(cls: type, call: cst.Call | None, decorator: cst.Decorator, span_of: S
     hints = _hints(cls)
     tag = cls.tag
     bound: dict[str, tuple[Any, cst.CSTNode]] = {}
-    args = call.args if call is not None else ()
-    position = 0
-    for arg in args:
-        if arg.star:
-            diagnostics.append(Diagnostic(NOT_STATIC, f"@{tag}: {arg.star}-arguments cannot be "
-                                          "resolved statically", span_of(arg)))
-            continue
-        if arg.keyword is None:
-            if position >= len(fields):
-                diagnostics.append(Diagnostic(
-                    TOO_MANY_POSITIONAL, f"@{tag} takes at most {len(fields)} positional "
-                    f"argument{'s' if len(fields) != 1 else ''}", span_of(arg)))
-                continue
-            name = fields[position]
-            position += 1
-        else:
-            name = arg.keyword.value
-            if name not in fields:
-                close = difflib.get_close_matches(name, fields, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else (
-                    "accepted: " + ", ".join(fields) if fields else f"@{tag} takes no arguments")
-                diagnostics.append(Diagnostic(UNKNOWN_ARGUMENT, f"@{tag} has no argument '{name}'",
-                                              span_of(arg.keyword), hint=hint))
-                continue
-        if name in bound:
-            diagnostics.append(Diagnostic(DUPLICATE_ARGUMENT, f"@{tag}: argument '{name}' given twice",
-                                          span_of(arg)))
-            continue
+    given, unbound = arguments.bind(f"@{tag}", call.args if call is not None else (), fields)
+    diagnostics += [Diagnostic(_UNBOUND_CODES[u.why], u.message, span_of(u.node), hint=u.hint)
+                    for u in unbound]
+    for name, arg in given:
         try:
             value = _evaluate_argument(tag, name, arg.value, constants, functions)
         except NotStatic as exc:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from flowc.compiler.ir import NO_SPAN, Span
 
 ERROR = "error"
 WARNING = "warning"
-NOTE = "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +62,6 @@ class CompileError(Exception):
     def __init__(self, diagnostics: Sequence[Diagnostic]):
         self.diagnostics = tuple(sorted(diagnostics, key=lambda d: d.sort_key))
         super().__init__("\n".join(d.message for d in self.diagnostics))
-
-
-def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
-    return any(d.severity == ERROR for d in diagnostics)
 
 
 def render_text(diagnostics: Sequence[Diagnostic], source_lines: dict[str, list[str]] | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
@@ -162,7 +162,7 @@ _PASS_LINE = cst.SimpleStatementLine(body=[cst.Pass()])
 _PASS_BODY = cst.IndentedBlock(body=[_PASS_LINE])
 
 
-def _is_next_call(node: cst.CSTNode, me: str) -> bool:
+def _is_next_call(node: cst.CSTNode, me: str) -> TypeGuard[cst.Call]:
     """``<me>.next(...)``. (Plain checks instead of libcst.matchers, whose import alone costs
     more than compiling a small flow.)"""
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
@@ -432,12 +432,12 @@ class _FlowLowering:
             return
         for arg in d.decorator.args:
             keyword = arg.keyword.value if arg.keyword is not None else None
-            flag_ok = (keyword in ("start", "end") and isinstance(arg.value, cst.Name)
-                       and arg.value.value in ("True", "False"))
+            flag = arg.value.value if isinstance(arg.value, cst.Name) else None
+            flag_ok = keyword in ("start", "end") and flag in ("True", "False")
             if not flag_ok:
                 self.diagnostics.append(Diagnostic(STEP_FLAG, "@step accepts only start=True or end=True",
                                                    self.span_of(arg)))
-            elif arg.value.value == "True" and node.name.value != keyword:
+            elif flag == "True" and node.name.value != keyword:
                 self.diagnostics.append(Diagnostic(
                     STEP_FLAG, f"@step({keyword}=True) is on step '{node.name.value}'; flowc requires "
                     f"that step to be named '{keyword}'", self.span_of(arg),
@@ -601,7 +601,7 @@ class _FlowLowering:
             cases: list[tuple[str, str]] = []
             seen: set[str] = set()
             for element in positional[0].value.elements:
-                if isinstance(element, cst.StarredDictElement):
+                if not isinstance(element, cst.DictElement):  # a StarredDictElement
                     self._invalid(element, "a switch's cases must be written out, not expanded with **")
                     return None
                 try:
@@ -628,7 +628,7 @@ class _FlowLowering:
         for arg in positional:
             target = self._step_reference(me, arg.value)
             if target is None:
-                self._invalid(arg, f"self.next() arguments must be steps of the flow, written self.<step>",
+                self._invalid(arg, "self.next() arguments must be steps of the flow, written self.<step>",
                               "e.g. self.next(self.train)")
                 return None
             if target in targets:

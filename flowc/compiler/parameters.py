@@ -8,13 +8,12 @@ on the command line, so the manifest does not turn dicts into lists of pairs.
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any, Callable, Mapping
 
 import libcst as cst
 
-from flowc.compiler import ir
+from flowc.compiler import arguments, ir
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.values import NotStatic, evaluate, to_python
 
@@ -62,33 +61,10 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
           ) -> tuple[ir.Parameter | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     signature = _SIGNATURES[kind]
-    bound: dict[str, cst.BaseExpression] = {}
-    position = 0
-    for arg in call.args:
-        if arg.star:
-            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind}() with {arg.star}-arguments cannot be "
-                                          "read statically", span_of(arg)))
-            continue
-        if arg.keyword is None:
-            if position >= len(signature) - (1 if kind == "Parameter" else 0):
-                diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"too many positional arguments to {kind}()",
-                                              span_of(arg)))
-                continue
-            key = signature[position]
-            position += 1
-        else:
-            key = arg.keyword.value
-            if key not in signature:
-                close = difflib.get_close_matches(key, signature, n=1)
-                diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind}() has no argument '{key}'",
-                                              span_of(arg.keyword),
-                                              hint=f"did you mean '{close[0]}'?" if close else None))
-                continue
-        if key in bound:
-            diagnostics.append(Diagnostic(PARAMETER_ARGUMENT, f"{kind}(): argument '{key}' given twice",
-                                          span_of(arg)))
-            continue
-        bound[key] = arg.value
+    given, unbound = arguments.bind(f"{kind}()", call.args, signature,
+                                    len(signature) - (1 if kind == "Parameter" else 0))
+    diagnostics += [Diagnostic(PARAMETER_ARGUMENT, u.message, span_of(u.node), hint=u.hint) for u in unbound]
+    bound = {key: arg.value for key, arg in given}
 
     span = span_of(call)
     name_node = bound.get("name")
@@ -105,7 +81,7 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
         return None, diagnostics
     if name.lower() in RESERVED:
         diagnostics.append(Diagnostic(RESERVED_PARAMETER, f"parameter name {name!r} is reserved",
-                                      span_of(name_node), hint="choose another name"))
+                                      span_of(name_node or call), hint="choose another name"))
 
     values: dict[str, Any] = {}
     for key in (*_BOOLEAN_ARGS, *_STRING_ARGS):
@@ -149,7 +125,7 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
             default_source = cst.Module([]).code_for_node(default_node)
     if type_name is None:
         type_name = _type_of(default) if default_kind == "literal" and default is not None else "str"
-    if default_kind == "literal" and default is not None:
+    if default_node is not None and default_kind == "literal" and default is not None:
         problem = None
         if type_name == "json":
             if isinstance(default, tuple):

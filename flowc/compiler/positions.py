@@ -11,7 +11,7 @@ agrees with ``PositionProvider`` on every node of the examples.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, MutableMapping
 
 import libcst as cst
 from libcst.metadata.base_provider import BaseMetadataProvider
@@ -35,16 +35,21 @@ class _Syntactic:
     def __enter__(self) -> None:
         self.start = (self.state.line, self.state.column)
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         state = self.state
-        computed = state.provider._computed
-        start = computed[self.start_node][:2] if self.start_node is not None else self.start
-        end = computed[self.end_node][2:] if self.end_node is not None else (state.line, state.column)
-        computed[self.node] = start + end
-        return False
+        positions = state.positions
+        start = positions[self.start_node][:2] if self.start_node is not None else self.start
+        end = positions[self.end_node][2:] if self.end_node is not None else (state.line, state.column)
+        positions[self.node] = start + end
 
 
 class _State(PositionProvidingCodegenState):
+    """libcst's code-generation state with the hooks that record positions replaced: they store
+    plain tuples in ``positions`` (the provider's table) and never read ``provider``."""
+
+    positions: MutableMapping[cst.CSTNode, Any]
+    starts: list[tuple[int, int]]
+
     def _update_position(self, value: str) -> None:
         if "\n" not in value and "\r" not in value:
             self.column += len(value)
@@ -52,16 +57,15 @@ class _State(PositionProvidingCodegenState):
             PositionProvidingCodegenState._update_position(self, value)
 
     def before_codegen(self, node: cst.CSTNode) -> None:
-        self._stack.append((self.line, self.column))
+        self.starts.append((self.line, self.column))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._stack.pop()
-        computed = self.provider._computed
-        if node not in computed:
-            computed[node] = start + (self.line, self.column)
+        start = self.starts.pop()
+        if node not in self.positions:
+            self.positions[node] = start + (self.line, self.column)
 
-    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: Any = None,
-                                  end_node: Any = None) -> _Syntactic:  # type: ignore[override]
+    def record_syntactic_position(  # type: ignore[override]  # a lighter context manager
+            self, node: cst.CSTNode, *, start_node: Any = None, end_node: Any = None) -> _Syntactic:
         return _Syntactic(self, node, start_node, end_node)
 
 
@@ -70,5 +74,6 @@ class FastPositionProvider(BaseMetadataProvider[Position]):
 
     def _gen_impl(self, module: cst.Module) -> None:
         state = _State(default_indent=module.default_indent, default_newline=module.default_newline,
-                       provider=self)
+                       provider=self)  # type: ignore[arg-type]  # required, but no hook of _State reads it
+        state.positions, state.starts = self._computed, []
         module._codegen(state)

@@ -21,14 +21,11 @@ def _value(value: Any) -> str:
 def decorator_text(record: Any) -> str:
     """``@retry(times=2)``: only the arguments that differ from Metaflow's defaults."""
     if isinstance(record, ir.UnknownDecorator):
-        args = ", ".join(f"{k}={_value(v)}" for k, v in record.args)
-        return f"@{record.name}({args}) [unknown]"
-    args = []
-    for f in ir.decorator_arguments(type(record)):
-        value = getattr(record, f.name)
-        if value != f.default:
-            args.append(f"{f.name}={_value(value)}")
-    return f"@{record.tag}" + (f"({', '.join(args)})" if args else "")
+        given = ", ".join(f"{k}={_value(v)}" for k, v in record.args)
+        return f"@{record.name}({given}) [unknown]"
+    changed = [f"{f.name}={_value(getattr(record, f.name))}" for f in ir.decorator_arguments(type(record))
+               if getattr(record, f.name) != f.default]
+    return f"@{record.tag}" + (f"({', '.join(changed)})" if changed else "")
 
 
 def transition_text(transition: ir.Transition) -> str:
@@ -139,8 +136,8 @@ def mermaid(flow: ir.Flow) -> str:
         opening, closing = _MERMAID_SHAPES[step.kind]
         label = step.name if step.kind in ("linear", "start", "end") else f"{step.name} ({step.kind})"
         out.append(f"    {_mermaid_id(step.name)}{opening}{_mermaid_text(label)}{closing}")
-    for parent, child, label in _edges(flow):
-        arrow = f"-->|{_mermaid_text(label)}|" if label else "-->"
+    for parent, child, case in _edges(flow):
+        arrow = f"-->|{_mermaid_text(case)}|" if case else "-->"
         out.append(f"    {_mermaid_id(parent)} {arrow} {_mermaid_id(child)}")
     return "\n".join(out) + "\n"
 

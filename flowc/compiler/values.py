@@ -81,13 +81,13 @@ def evaluate(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
         return tuple(items)
     if isinstance(node, cst.Dict):
         pairs: dict[Any, Any] = {}
-        for element in node.elements:
-            if isinstance(element, cst.StarredDictElement):
-                raise NotStatic(element, "a ** expansion")
-            key = evaluate(element.key, constants)
+        for entry in node.elements:
+            if not isinstance(entry, cst.DictElement):  # a StarredDictElement
+                raise NotStatic(entry, "a ** expansion")
+            key = evaluate(entry.key, constants)
             if isinstance(key, tuple):
-                raise NotStatic(element.key, "a dictionary key that is not a scalar")
-            pairs[key] = evaluate(element.value, constants)
+                raise NotStatic(entry.key, "a dictionary key that is not a scalar")
+            pairs[key] = evaluate(entry.value, constants)
         return tuple(pairs.items())
     if isinstance(node, cst.UnaryOperation):
         operand = evaluate(node.expression, constants)
@@ -126,7 +126,7 @@ class Constants(dict):
     nodes: dict[str, cst.BaseExpression]
 
 
-def to_python(node: cst.BaseExpression, constants: Constants) -> Any:
+def to_python(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
     """Like ``evaluate`` but with lists and dicts kept as such (for JSON values)."""
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
         items = []
@@ -137,13 +137,14 @@ def to_python(node: cst.BaseExpression, constants: Constants) -> Any:
         return items
     if isinstance(node, cst.Dict):
         out = {}
-        for element in node.elements:
-            if isinstance(element, cst.StarredDictElement):
-                raise NotStatic(element, "a ** expansion")
-            out[evaluate(element.key, constants)] = to_python(element.value, constants)
+        for entry in node.elements:
+            if not isinstance(entry, cst.DictElement):  # a StarredDictElement
+                raise NotStatic(entry, "a ** expansion")
+            out[evaluate(entry.key, constants)] = to_python(entry.value, constants)
         return out
-    if isinstance(node, cst.Name) and node.value in getattr(constants, "nodes", {}):
-        return to_python(constants.nodes[node.value], constants)
+    nodes: dict[str, cst.BaseExpression] = getattr(constants, "nodes", {})
+    if isinstance(node, cst.Name) and node.value in nodes:
+        return to_python(nodes[node.value], constants)
     return evaluate(node, constants)
 
 
@@ -172,7 +173,7 @@ def collect_constants(module: cst.Module) -> Constants:
                 elif isinstance(small, (cst.Import, cst.ImportFrom)):
                     names = small.names if not isinstance(small.names, cst.ImportStar) else ()
                     for alias in names:
-                        bound = alias.asname.name if alias.asname else alias.name
+                        bound: cst.BaseExpression = alias.asname.name if alias.asname else alias.name
                         while isinstance(bound, cst.Attribute):
                             bound = bound.value
                         if isinstance(bound, cst.Name):

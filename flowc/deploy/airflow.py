@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, iso, join_url,
-                               new_run_id, put_s3)
+                               put_s3)
+from flowc.runtime_shim.ids import new_run_id
 
 PARSE_TIMEOUT_SECONDS = 180
 REQUEST_TIMEOUT_SECONDS = 120
@@ -230,9 +231,9 @@ class AirflowEngine:
                 if exc.status != 404:
                     raise
                 details = None
-            parsed = (details is not None and details.last_parsed_time is not None
-                      and Path(details.fileloc or "").name == prepared.spec_name)
-            if parsed and (since is None or details.last_parsed_time.timestamp() >= since - 1):
+            parsed_at = (details.last_parsed_time if details is not None
+                         and Path(details.fileloc or "").name == prepared.spec_name else None)
+            if parsed_at is not None and (since is None or parsed_at.timestamp() >= since - 1):
                 return details
             if time.monotonic() >= deadline:
                 raise DeployError(f"DAG {name} not parsed by Airflow within {timeout:g}s: is "

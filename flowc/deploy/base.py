@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets as _secrets
 import shutil
 import tempfile
 import time
@@ -22,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowc.compiler import ir
+from flowc.build import build
+from flowc.compiler import compile_file, ir
+from flowc.compiler.diagnostics import ERROR, CompileError
+from flowc.exceptions import ParameterError
+from flowc.package import PackageError, build_package
+from flowc.runtime_shim.params import check_assignments
+from flowc.settings import SettingsError, load_settings, value_of
 from flowc.targets import Settings
 
 # Setting names that must never be stored (pyproject) or passed on the command line.
@@ -114,8 +119,6 @@ class Prepared:
 
     def option(self, key: str, default: Any = None) -> Any:
         """A setting by its flat name (``argo_server``), or ``default`` when it is unset."""
-        from flowc.settings import value_of
-
         value = value_of(self.settings, key)
         return default if value is None else value
 
@@ -151,11 +154,6 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
-    from flowc.build import build
-    from flowc.compiler import compile_file
-    from flowc.compiler.diagnostics import ERROR, CompileError
-    from flowc.settings import SettingsError, load_settings
-
     check_no_secrets(overrides, "--set")
     flow = compile_file(flow_file, flow_name=flow_name).flow
     overrides = dict(overrides)
@@ -185,8 +183,6 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
 def upload_code_package(flow_file: Path, destination: str) -> str:
     """Build the flow's code package and copy it to ``destination`` (a directory or ``s3://``
     prefix) unless an object of that name (hence that content) is already there; returns its URL."""
-    from flowc.package import PackageError, build_package
-
     with tempfile.TemporaryDirectory(prefix="flowc-package-") as tmp:
         try:
             built = build_package(flow_file, Path(tmp))
@@ -251,9 +247,9 @@ class aws_errors:
     def __enter__(self) -> "aws_errors":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, DeployError):
-            return False
+            return
         try:
             from botocore import exceptions as bx
         except ImportError:  # pragma: no cover - boto3 is in the s3/test extras
@@ -272,25 +268,13 @@ class aws_errors:
             raise DeployError(f"{self.action}: cannot reach AWS: {exc}") from None
         if isinstance(exc, bx.BotoCoreError):
             raise DeployError(f"{self.action}: {exc}") from None
-        return False
-
-
-def new_run_id(prefix: str) -> str:
-    """``<prefix>-<UTC yyyymmddhhmmss>-<6 hex>``: sorts by start time, unique, valid as an SFN
-    execution name, an Airflow run id and a Kubernetes name."""
-    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    return f"{prefix}-{stamp}-{_secrets.token_hex(3)}"
 
 
 def parse_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
     """``NAME=VALUE`` strings checked against the flow's parameters, as ``flowc run`` checks them."""
-    from flowc.local.runner import RunError, parse_params as check
-
     try:
-        return check(flow, tuple(pairs))
-    except RunError as exc:
-        raise DeployError(str(exc)) from None
-    except ValueError as exc:  # a value the parameter's type refuses
+        return check_assignments(flow, pairs)
+    except ParameterError as exc:
         raise DeployError(str(exc)) from None
 
 
@@ -337,4 +321,4 @@ def iso(value: Any) -> str | None:
 
 
 __all__ = ["Action", "DeployError", "Deployment", "Engine", "Prepared", "RunInfo", "iso",
-           "new_run_id", "parse_params", "prepare", "redact", "wait_for"]
+           "parse_params", "prepare", "redact", "wait_for"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from flowc.deploy.base import DeployError, RunInfo, new_run_id
+from flowc.deploy.base import DeployError, RunInfo
+from flowc.runtime_shim.ids import new_run_id
 
 
 def resume(flow_file: Path, target: str, origin_run_id: str, settings: Mapping[str, Any] = {}, *,

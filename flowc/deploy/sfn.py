@@ -16,22 +16,19 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from flowc.compiler import ir
+from flowc.compiler import cron, ir
 from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo, aws_errors, iso,
-                               new_run_id, put_s3)
+                               put_s3)
+from flowc.runtime_shim.ids import new_run_id
+from flowc.targets.sfn import manifest_location, manifest_text
 from flowc.targets.sfn_asl import SfnSettings
+# The state machine's (and the schedule's) name: the one the CloudFormation format uses.
+from flowc.targets.sfn_cloudformation import machine_name
 
 FORCED_SETTINGS = {"sfn_format": "asl"}
 
 _STATUS = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed",
            "TIMED_OUT": "timed_out", "ABORTED": "stopped", "PENDING_REDRIVE": "failed"}
-
-
-def machine_name(flow: ir.Flow) -> str:
-    """The state machine's (and the schedule's) name: the one the CloudFormation format uses."""
-    from flowc.targets.sfn_cloudformation import machine_name as name
-
-    return name(flow)
 
 
 def _client(prepared: Prepared, service: str) -> Any:
@@ -97,8 +94,6 @@ class SfnEngine:
 
     def _upload_manifest(self, prepared: Prepared) -> Action:
         """The ASL format's jobs read the manifest from S3 (one object per manifest version)."""
-        from flowc.targets.sfn import manifest_location, manifest_text
-
         url = manifest_location(prepared.flow, prepared.settings)
         written = put_s3(url, manifest_text(prepared.flow).encode("utf-8"), keep="existing",
                          region=prepared.option("aws_region"), action=f"upload manifest to {url}")
@@ -119,9 +114,7 @@ class SfnEngine:
                     scheduler.delete_schedule(Name=name)
                     return Action("deleted", "schedule", name, "the flow has no @schedule")
                 return None
-            from flowc.compiler.cron import to_aws as aws_cron
-
-            expression = aws_cron(deco.cron_expression)
+            expression = cron.to_aws(deco.cron_expression)
             if expression is None:
                 raise DeployError(f"@schedule cron {deco.cron_expression!r} restricts both "
                                   "day-of-month and day-of-week; EventBridge cannot express it")

@@ -11,3 +11,7 @@
 - ``progress``: per-step counts, redrawn on a terminal, plain lines elsewhere.
 - ``manifest_cache``: compiled manifests of unchanged flows, kept in a local datastore.
 """
+
+
+class RunError(RuntimeError):
+    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import manifest_cache, shim
+from flowc.local import RunError, manifest_cache, shim
 from flowc.local.resume import find_origin, origin_params, resume_source
-from flowc.local.runner import (DEFAULT_MAX_WORKERS, RunError, RunResult, Scheduler, new_run_id,
-                                parse_params)
+from flowc.local.runner import DEFAULT_MAX_WORKERS, RunResult, Scheduler
+from flowc.runtime_shim.ids import new_run_id
 
 
 def compile_flow(flow_file: Path, flow_name: str | None = None, stream: TextIO | None = None,
@@ -64,7 +64,7 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
              stream: TextIO | None = None, live: bool | None = None,
              echo_logs: bool = True) -> RunResult:
     flow, remember = compile_flow(flow_file, flow_name, stream, _root(datastore))
-    values = parse_params(flow, params)
+    values = shim.check_params(flow, params)
     remember()
     run_id = run_id or _unused_run_id(shim.open_datastore(_root(datastore)), flow.name)
     _write_run_id(run_id_file, run_id)

@@ -21,10 +21,8 @@ _FORMAT = 1
 
 
 def _compiler_fingerprint() -> str:
-    import flowc.compiler
-
     digest = hashlib.sha256()
-    root = Path(flowc.compiler.__file__).parent
+    root = Path(ir.__file__).parent  # the compiler package
     for path in sorted(root.glob("*.py")):
         stat = path.stat()
         digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())

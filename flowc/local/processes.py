@@ -70,10 +70,12 @@ def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path) -
         os.close(devnull)
         # The scheduler may run embedded (tests, notebooks) with sys.stdout replaced by an
         # in-memory object: the step's prints must reach the log files all the same.
-        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, encoding="utf-8",
-                                            errors="backslashreplace", closefd=False)
-        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding="utf-8",
-                                            errors="backslashreplace", closefd=False)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
+                          closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace",
+                          closefd=False)
+        # typeshed marks these Final; a forked child replaces them on purpose (see above).
+        sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr  # type: ignore[misc]
         # A hard crash (segfault, abort) leaves its Python traceback in the task's own log.
         faulthandler.enable(file=sys.stderr)
         result = body()

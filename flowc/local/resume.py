@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from flowc.compiler import ir
-from flowc.local.runner import CloneSource, RunError
+from flowc.local import RunError
+from flowc.local.runner import CloneSource
 from flowc.runtime_shim import datastore as ds
 # The rule itself lives with the shim, which applies it on the engines.
 from flowc.runtime_shim.resume import (ResumeError, descendants, first_unfinished_step,  # noqa: F401

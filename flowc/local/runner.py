@@ -8,7 +8,6 @@ start-up differs. The graph logic is in ``plan``, the processes in ``processes``
 
 from __future__ import annotations
 
-import difflib
 import shutil
 import signal
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
-from flowc.local import shim
+from flowc.local import RunError, shim
 from flowc.local.plan import Facts, Planner, PlanError, TaskKey
 from flowc.local.processes import Child, ProcessPool
 from flowc.local.progress import Progress
@@ -33,10 +32,6 @@ TIMEOUT_GRACE_SECONDS = 2.0
 _TAIL_LINES = 25
 # Lines of each stream of a finished task shown on the console (all are stored).
 _ECHO_LINES = 200
-
-
-class RunError(RuntimeError):
-    """A run could not start (bad parameters, unknown origin run, ...): one line for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,38 +68,6 @@ class _State:
     delayed: list[_Pending] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     stopping: bool = False
-
-
-def new_run_id() -> str:
-    """Microseconds since the epoch: unique on one machine and sorting in start order."""
-    return str(time.time_ns() // 1000)
-
-
-def parse_params(flow: ir.Flow, pairs: tuple[str, ...]) -> dict[str, str]:
-    """``name=value`` strings checked against the flow's parameters (values stay text: the shim
-    types them); unknown names get a did-you-mean, missing required ones are named."""
-    known = {p.name: p for p in flow.parameters}
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep:
-            raise RunError(f"--param {pair!r}: expected NAME=VALUE")
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; the flow's parameters are {', '.join(sorted(known))}" if known else
-                "; the flow has no parameters")
-            raise RunError(f"--param {pair!r}: {flow.name} has no parameter {name!r}{hint}")
-        values[name] = value
-    missing = [p.name for p in flow.parameters
-               if p.required and p.name not in values and p.default_kind == "none"]
-    if missing:
-        raise RunError(f"missing required parameter(s): {', '.join(missing)} "
-                       f"(pass --param {missing[0]}=VALUE)")
-    for name, text in values.items():
-        shim.check_param(known[name], text)
-    return values
 
 
 class Scheduler:

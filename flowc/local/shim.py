@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from flowc.compiler import ir
+from flowc.exceptions import ParameterError
+from flowc.local import RunError
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim import resume
-from flowc.runtime_shim.loader import load_flow_class as _load_flow_class
+from flowc.runtime_shim.loader import FlowLoadError, load_flow_class as _load_flow_class
+from flowc.runtime_shim.params import check_assignments
 # Imported here, in the scheduler, so no forked task pays for it.
 from flowc.runtime_shim.task import TaskRequest, run_task
 
@@ -27,27 +30,17 @@ DatastoreError = ds.DatastoreError
 
 def load_flow_class(flow_file: Path, flow: ir.Flow) -> type:
     """Import the flow once in the scheduler; every forked task inherits the module."""
-    from flowc.local.runner import RunError
-    from flowc.runtime_shim.loader import FlowLoadError
-
     try:
         return _load_flow_class(str(flow_file), flow)
     except FlowLoadError as exc:
         raise RunError(str(exc)) from None
 
 
-def check_param(param: ir.Parameter, text: str) -> None:
-    """Type-check one ``--param`` value now, so a typo fails before any task starts."""
-    from flowc.exceptions import ParameterError
-    from flowc.parameters import convert_with_separator
-
-    if param.include_file:
-        return
+def check_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
+    """``--param NAME=VALUE`` pairs checked now, so a typo fails before any task starts."""
     try:
-        convert_with_separator(text, param.type, param.separator, param.name)
+        return check_assignments(flow, pairs)
     except ParameterError as exc:
-        from flowc.local.runner import RunError
-
         raise RunError(str(exc)) from None
 
 

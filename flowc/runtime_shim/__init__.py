@@ -14,6 +14,5 @@ The interface ``flowc run`` and every orchestrator use:
 - ``python -m flowc.runtime_shim``: the command line of docs/contracts.md section 4.
 
 Inside: ``graph`` finds a task's parents from the manifest and the datastore, ``params`` types
-parameter values, ``step_env`` applies @timeout/@environment/@secrets, ``s3`` is the S3 backend,
-``flow_cli`` serves ``python flow.py run``.
+parameter values, ``step_env`` applies @timeout/@environment/@secrets, ``s3`` is the S3 backend.
 """

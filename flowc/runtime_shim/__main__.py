@@ -11,7 +11,14 @@ import argparse
 import os
 import sys
 
+from flowc.exceptions import ParameterError
+from flowc.runtime_shim import manifest_source
+from flowc.runtime_shim.capture import capture_output
+from flowc.runtime_shim.datastore import DatastoreError, open_datastore
 from flowc.runtime_shim.ids import parse_index_path
+from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
+from flowc.runtime_shim.params import params_from_environment
+from flowc.runtime_shim.task import TaskRequest, run_task
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,14 +46,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return exit_hook_main(argv)
     args = _parser().parse_args(argv)
-    from flowc.runtime_shim import manifest_source
-    from flowc.runtime_shim.capture import capture_output
-    from flowc.runtime_shim.datastore import DatastoreError, open_datastore
-    from flowc.exceptions import ParameterError
-    from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
-    from flowc.runtime_shim.params import params_from_environment
-    from flowc.runtime_shim.task import TaskRequest, run_task
-
     try:
         index_path = parse_index_path(args.index_path)
         if args.attempt is None:

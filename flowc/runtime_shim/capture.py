@@ -100,8 +100,8 @@ def capture_output(echo: bool = True, fd_level: bool = False) -> Iterator[Captur
         return
     captured = Captured()
     old_out, old_err = sys.stdout, sys.stderr
-    sys.stdout = _Tee(old_out if echo else None, captured.stdout)  # type: ignore[assignment]
-    sys.stderr = _Tee(old_err if echo else None, captured.stderr)  # type: ignore[assignment]
+    sys.stdout = _Tee(old_out if echo else None, captured.stdout)
+    sys.stderr = _Tee(old_err if echo else None, captured.stderr)
     try:
         yield captured
     finally:

@@ -74,7 +74,10 @@ def extract(data: bytes, sha256: str, cache: Path) -> Path:
             name = Path(member.name)
             if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
                 raise CodePackageError(f"code package member {member.name!r} is not a plain relative file")
-        tar.extractall(staging / "code", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(staging / "code", filter="data")
+        else:  # the members were checked above
+            tar.extractall(staging / "code")
     (staging / "code" / READY_MARKER).write_text(sha256)
     try:
         (staging / "code").rename(target)

@@ -29,12 +29,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
+from flowc.runtime_shim.s3 import S3Backend
+from flowc.runtime_shim.storage import DatastoreError, remove_if_present
+
 PICKLE_PROTOCOL = 5
 _CHUNK = 1 << 20
-
-
-class DatastoreError(RuntimeError):
-    """A datastore failure with a message a user can act on (names the artifact or path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +133,7 @@ class _HashingWriter(io.RawIOBase):
 class _HashingReader(io.RawIOBase):
     """Reads from ``raw`` and hashes what was read, so a load can verify its blob for free."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.BufferedIOBase):
         self.raw = raw
         self.digest = hashlib.sha256()
 
@@ -203,14 +202,6 @@ def _disk_full(exc: OSError) -> bool:
 # --------------------------------------------------------------------------- backends
 
 
-def remove_if_present(path: str) -> None:
-    """Delete a local (temporary) file; one that is already gone is fine."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 class LocalBackend:
     """A directory. Every write goes to a temporary file first and is renamed into place."""
 
@@ -255,7 +246,7 @@ class LocalBackend:
         except FileNotFoundError:
             return None
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError:
@@ -478,6 +469,11 @@ class LocalDatastore(Datastore):
         super().__init__(LocalBackend(root), compression)
 
 
+class S3Datastore(Datastore):
+    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
+        super().__init__(S3Backend(root, client=client, **retry), compression)
+
+
 def parse_compression(text: str | None) -> int | None:
     """``None``/``""``/``none`` -> no compression; ``gzip`` -> level 3; ``gzip:N`` -> level N."""
     if not text or text == "none":
@@ -504,8 +500,6 @@ def open_datastore(root: str | None = None) -> Datastore:
     root = root or os.environ.get("FLOWC_DATASTORE") or ".flowc"
     compression = os.environ.get("FLOWC_DATASTORE_COMPRESSION")
     if root.startswith("s3://"):
-        from flowc.runtime_shim.s3 import S3Datastore
-
         return S3Datastore(root, compression=compression)
     return LocalDatastore(root, compression)
 

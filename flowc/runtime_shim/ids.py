@@ -1,4 +1,4 @@
-"""Deterministic task ids (docs/contracts.md section 3).
+"""Run ids, and deterministic task ids (docs/contracts.md section 3).
 
 A task is named by what any orchestrator already knows: the step, the foreach index path and the
 recursion iteration. A join therefore finds its parents by computing their ids, never by being
@@ -8,6 +8,7 @@ handed a list of them.
 from __future__ import annotations
 
 import re
+import time
 
 _TASK_ID = re.compile(r"^t((?:_\d+)*)(?:_r(\d+))?$")
 
@@ -50,3 +51,16 @@ def parse_index_path(text: str) -> tuple[int, ...]:
 
 def pathspec(flow: str, run_id: str, step: str | None = None, task: str | None = None) -> str:
     return "/".join(part for part in (flow, run_id, step, task) if part is not None)
+
+
+_last_run_stamp = 0
+
+
+def new_run_id(engine: str | None = None) -> str:
+    """Microseconds since the epoch, after ``<engine>-`` for a run an orchestrator executes
+    (``1764912345678901``, ``sfn-1764912345678901``), as Metaflow names local and deployed runs:
+    sorts in start order, never repeats in one process, and is valid as a Step Functions
+    execution name, an Airflow run id and a Kubernetes name."""
+    global _last_run_stamp
+    _last_run_stamp = max(time.time_ns() // 1000, _last_run_stamp + 1)
+    return f"{engine}-{_last_run_stamp}" if engine else str(_last_run_stamp)

@@ -14,7 +14,11 @@ import re
 import sys
 import types
 
+import flowc
+from flowc import decorators, exceptions, parameters
 from flowc.compiler import ir
+from flowc.current import current
+from flowc.flowspec import FlowSpec
 
 
 class FlowLoadError(RuntimeError):
@@ -23,10 +27,6 @@ class FlowLoadError(RuntimeError):
 
 def install_metaflow_alias() -> None:
     """Make ``import metaflow`` (and a few common submodules) resolve to flowc's API."""
-    import flowc
-    from flowc import decorators, exceptions, parameters
-    from flowc.current import current
-
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
     sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
@@ -56,10 +56,10 @@ def resolve_flow_file(flow_file: str) -> str:
 
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_LOADED: dict[tuple[str, str, str], type] = {}
+_LOADED: dict[tuple[str, str, str], type[FlowSpec]] = {}
 
 
-def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type:
+def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) -> type[FlowSpec]:
     """Import ``flow_file`` once and return its FlowSpec subclass named ``manifest.name``.
 
     Refuses (FlowLoadError, one line) when the file's sha256 differs from
@@ -86,10 +86,10 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     install_metaflow_alias()
     if dotted is not None:
         try:
-            module = importlib.import_module(dotted)
+            imported = importlib.import_module(dotted)
         except Exception as exc:
             raise FlowLoadError(f"importing {dotted} failed: {type(exc).__name__}: {exc}") from exc
-        return _flow_class(module, manifest, flow_file, cache_key)
+        return _flow_class(imported, manifest, flow_file, cache_key)
     module_name = os.path.splitext(os.path.basename(path))[0]
     directory = os.path.dirname(path)
     if directory not in sys.path:
@@ -111,9 +111,7 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
 
 
 def _flow_class(module: types.ModuleType, manifest: ir.Flow, flow_file: str,
-                cache_key: tuple[str, str, str]) -> type:
-    from flowc.flowspec import FlowSpec
-
+                cache_key: tuple[str, str, str]) -> type[FlowSpec]:
     cls = getattr(module, manifest.name, None)
     if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
         raise FlowLoadError(f"{flow_file} has no FlowSpec subclass named {manifest.name!r}")

@@ -1,7 +1,8 @@
-"""Where the shim reads its manifest from: a path, ``s3://bucket/key`` or the inline ``z:`` form.
+"""Where the shim reads its manifest from: a path, ``s3://bucket/key``, or inline: the manifest's
+JSON text itself (what specs carry, readable in a review's diff) or the compact ``z:`` form.
 
-The inline form (``z:`` + base64 of zlib-compressed compact JSON) lets a spec carry the whole
-manifest in one parameter or environment variable, so an image needs no extra file.
+Inline forms let a spec carry the whole manifest in one parameter or environment variable, so an
+image needs no extra file.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def load(source: str) -> ir.Flow:
         raise ManifestSourceError("no manifest given (use --manifest or FLOWC_MANIFEST)")
     if source.startswith(INLINE_PREFIX):
         return decode_inline(source)
+    if source.lstrip().startswith("{"):
+        return _parse(source, "the inline manifest")
     if source.startswith("s3://"):
         from flowc.runtime_shim.s3 import read_url
 
@@ -51,7 +54,11 @@ def load(source: str) -> ir.Flow:
                 text = handle.read()
         except OSError as exc:
             raise ManifestSourceError(f"cannot read manifest {source}: {exc.strerror or exc}") from None
+    return _parse(text, f"manifest {source}")
+
+
+def _parse(text: str, what: str) -> ir.Flow:
     try:
         return ir.load_manifest(text)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ManifestSourceError(f"manifest {source} is not a flowc manifest: {exc}") from None
+        raise ManifestSourceError(f"{what} is not a flowc manifest: {exc}") from None

@@ -6,10 +6,11 @@ from the imported flow class; statically known ones agree with the manifest.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from flowc.compiler import ir
 from flowc.exceptions import ParameterError
@@ -110,3 +111,33 @@ def params_from_environment(text: str | None) -> dict[str, str]:
 
 def parameter_names(flow_cls: type, manifest: ir.Flow) -> tuple[str, ...]:
     return tuple(p.attribute for p in declared_parameters(flow_cls, manifest))
+
+
+def check_assignments(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings checked against the manifest before a run starts, so a typo fails
+    before any task does: unknown names get a did-you-mean, missing required ones are named and
+    each value must read as its type. Values stay text (the start task types them again)."""
+    known = {p.name: p for p in flow.parameters}
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ParameterError(f"--param {pair!r}: expected NAME=VALUE")
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f"; the flow's parameters are {', '.join(sorted(known))}" if known else
+                "; the flow has no parameters")
+            raise ParameterError(f"--param {pair!r}: {flow.name} has no parameter {name!r}{hint}")
+        values[name] = value
+    missing = [p.name for p in flow.parameters
+               if p.required and p.name not in values and p.default_kind == "none"]
+    if missing:
+        raise ParameterError(f"missing required parameter(s): {', '.join(missing)} "
+                             f"(pass --param {missing[0]}=VALUE)")
+    for name, text in values.items():
+        param = known[name]
+        if not param.include_file:
+            convert_with_separator(text, param.type, param.separator, param.name)
+    return values

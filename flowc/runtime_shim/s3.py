@@ -8,6 +8,7 @@ turned off so there is one retry policy, and it is tested.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -15,7 +16,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from flowc.runtime_shim.datastore import Datastore, DatastoreError, remove_if_present
+from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ def _status(exc: BaseException) -> tuple[str, int]:
     return code, status
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException | None) -> bool:
     """5xx, throttling and connection-level errors; a 4xx other than 429 is never retried."""
     from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -177,7 +178,7 @@ class S3Backend:
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot read {self.url}/{key}: {exc}") from exc
 
-    def open_read(self, key: str) -> BinaryIO | None:
+    def open_read(self, key: str) -> io.BufferedIOBase | None:
         """Downloads to an anonymous temporary file (so a retry restarts cleanly) and returns it."""
         handle = tempfile.TemporaryFile(prefix="flowc-blob-")
 
@@ -195,7 +196,7 @@ class S3Backend:
             handle.close()
             return None
         handle.seek(0)
-        return handle  # type: ignore[return-value]
+        return handle
 
     def exists(self, key: str) -> bool:
         def head() -> bool:
@@ -224,11 +225,6 @@ class S3Backend:
             return self.call(f"list {key}", listing)
         except Exception as exc:  # noqa: BLE001
             raise DatastoreError(f"cannot list {self.url}/{key}: {exc}") from exc
-
-
-class S3Datastore(Datastore):
-    def __init__(self, root: str, client: Any = None, compression: str | None = None, **retry: Any):
-        super().__init__(S3Backend(root, client=client, **retry), compression)
 
 
 def read_url(url: str) -> bytes:

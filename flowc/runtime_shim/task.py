@@ -15,10 +15,10 @@ import os
 import socket
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from flowc.compiler import ir
-from flowc.current import current
+from flowc.current import Parallel, current
 from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
@@ -34,7 +34,7 @@ _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
 class TaskRequest:
     """Everything one task needs; ``flow_class`` is already imported (preload, then fork)."""
 
-    flow_class: type
+    flow_class: type[FlowSpec]
     manifest: ir.Flow
     step: str
     run_id: str
@@ -70,8 +70,6 @@ class TaskResult:
     retryable: bool = False
     caught: bool = False
     foreach_width: int | None = None
-    foreach_indices: tuple[int, ...] | None = None
-    switch_case: str | None = None
     next_step: str | None = None
 
 
@@ -231,9 +229,10 @@ class _Task:
             if call is not None:
                 raise InvalidNextError(f"the end step {name!r} must not call self.next()")
             return {}
-        if call is None and called:
-            raise StepError(f"step {name!r} finished without calling self.next()")
-        if called and not isinstance(transition, ir.Switch) and call.targets != transition.targets:
+        if call is None:
+            if called:
+                raise StepError(f"step {name!r} finished without calling self.next()")
+        elif called and not isinstance(transition, ir.Switch) and call.targets != transition.targets:
             raise InvalidNextError(f"step {name!r} called self.next({', '.join(call.targets)}) but "
                                    f"the compiled flow goes to {', '.join(transition.targets)}; recompile")
         if isinstance(transition, ir.Foreach):
@@ -310,95 +309,136 @@ def write_side_channels(directory: str, facts: Mapping[str, Any]) -> None:
 def run_task(request: TaskRequest) -> TaskResult:
     """Run one attempt of one task. Never raises for a failing step; never calls sys.exit."""
     started = now()
-    pathspec = request.key.pathspec
-    ds = request.datastore
     last_attempt = True
     try:
-        node = request.manifest.step(request.step)
-        last_attempt = request.attempt + 1 >= max_attempts(node)
-        ds.write_attempt(request.key, request.attempt, _attempt_meta(request, "running", started))
-        task = _Task(request)
-        instance, parents = task.build()
-        func = getattr(request.flow_class, task.node.name, None)
-        if not callable(func):
-            raise StepError(f"{request.flow_class.__name__} has no step method {task.node.name!r}; recompile")
-        catch = _decorator_kwargs(task.node, func, ir.Catch, "catch")
-        timeout = _decorator_kwargs(task.node, func, ir.Timeout, "timeout")
-        seconds = (ir.Timeout(**{k: timeout[k] for k in ("seconds", "minutes", "hours")}).total_seconds
-                   if timeout else 0)
-        env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
-        env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
-        secrets_kwargs = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
-        state: TaskState = instance.__dict__[STATE_ATTR]
-        gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
-        current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
-                     task_id=request.task_id, retry_count=request.attempt,
-                     origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
-                     namespace=f"user:{params.username()}", username=params.username(),
-                     tags=[], **_project_fields(request), **gang)
+        last_attempt = request.attempt + 1 >= max_attempts(request.manifest.step(request.step))
+        prepared = _prepare(request, started)
     except Exception as exc:  # noqa: BLE001 - reported to the orchestrator
         return _failed(request, started, exc, last_attempt)
-    caught = False
     try:
-        if secrets_kwargs and secrets_kwargs.get("sources"):
-            env.update(resolve_secrets(list(secrets_kwargs["sources"])))
-        with task_environment(env), enforce_timeout(seconds, pathspec):
-            if state.is_join:
-                func(instance, state.inputs)
-            else:
-                func(instance)
-        facts = task.transition_facts(instance, called=True)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
-        if not (catch is not None and last_attempt and not isinstance(exc, StepError)):
-            current._clear()
-            return _failed(request, started, exc, last_attempt)
-        if catch.get("print_exception", True):
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
-            print(f"@catch: {pathspec} failed on its last attempt; continuing", flush=True)
-        if catch.get("var"):
-            instance.__dict__[catch["var"]] = CaughtException(exc)
-        caught = True
-        try:
-            facts = task.transition_facts(instance, called=False)
-        except Exception as inner:  # noqa: BLE001
-            current._clear()
-            return _failed(request, started, inner, last_attempt)
+        facts, caught = _run_step(prepared, last_attempt)
+    except _StepFailed as failure:
+        current._clear()
+        return _failed(request, started, failure.cause, last_attempt)
     current._clear()
     try:
-        artifacts = task.save(instance)
-        done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
-                "task_id": request.task_id, "index_path": list(request.index_path),
-                "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
-                "parents": [f"{p.step}/{p.task_id}" for p in parents],
-                "artifacts": {name: ref.to_json() for name, ref in artifacts.items()},
-                "foreach": facts.get("foreach"), "switch": facts.get("switch"),
-                "finished_at": now()}
-        ds.write_attempt(request.key, request.attempt,
-                         _attempt_meta(request, "succeeded", started, finished_at=done["finished_at"],
-                                       caught=caught))
-        if facts.get("foreach"):
-            ds.write_task_file(request.key, "foreach_indices.json", list(range(facts["foreach"]["width"])))
-        if facts.get("switch"):
-            ds.write_task_file(request.key, "switch_case.json", facts["switch"])
-        ds.write_done(request.key, done)
-        if isinstance(task.node.transition, ir.End):
-            ds.update_run(task.flow.name, request.run_id, status="succeeded", finished_at=now())
-        if request.side_channel_dir:
-            write_side_channels(request.side_channel_dir, facts)
+        _record_success(prepared, facts, caught, started)
     except Exception as exc:  # noqa: BLE001 - a failed save is a failed attempt
         return _failed(request, started, exc, last_attempt)
     foreach = facts.get("foreach")
     switch = facts.get("switch")
-    return TaskResult(ok=True, pathspec=pathspec, attempt=request.attempt, caught=caught,
+    return TaskResult(ok=True, pathspec=request.key.pathspec, attempt=request.attempt, caught=caught,
                       foreach_width=foreach["width"] if foreach else None,
-                      foreach_indices=tuple(range(foreach["width"])) if foreach else None,
-                      switch_case=switch["case"] if switch else None,
                       next_step=switch["next_step"] if switch else None)
 
 
-def _parallel(instance: FlowSpec, task: _Task) -> Any:
-    from flowc.current import Parallel
+@dataclass(frozen=True)
+class _Prepared:
+    """A task ready to run: its instance, its step method and the step's run-time decorators."""
 
+    task: _Task
+    instance: FlowSpec
+    parents: list[graph.ParentTask]
+    func: Callable[..., Any]
+    catch: dict[str, Any] | None
+    timeout_seconds: float
+    env: dict[str, str]
+    secrets: dict[str, Any] | None
+    state: TaskState
+
+
+class _StepFailed(Exception):
+    """The step failed and @catch does not apply: ``cause`` is what the attempt reports."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _prepare(request: TaskRequest, started: float) -> _Prepared:
+    """Record the attempt as running, build the instance from the parents, read the step's
+    decorators and set ``current``."""
+    request.datastore.write_attempt(request.key, request.attempt,
+                                    _attempt_meta(request, "running", started))
+    task = _Task(request)
+    instance, parents = task.build()
+    func = getattr(request.flow_class, task.node.name, None)
+    if not callable(func):
+        raise StepError(f"{request.flow_class.__name__} has no step method {task.node.name!r}; recompile")
+    catch = _decorator_kwargs(task.node, func, ir.Catch, "catch")
+    timeout = _decorator_kwargs(task.node, func, ir.Timeout, "timeout")
+    seconds = (ir.Timeout(**{k: timeout[k] for k in ("seconds", "minutes", "hours")}).total_seconds
+               if timeout else 0)
+    env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
+    env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
+    secrets = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+    state: TaskState = instance.__dict__[STATE_ATTR]
+    gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
+    current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
+                 task_id=request.task_id, retry_count=request.attempt,
+                 origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
+                 namespace=f"user:{params.username()}", username=params.username(),
+                 tags=[], **_project_fields(request), **gang)
+    return _Prepared(task, instance, parents, func, catch, seconds, env, secrets, state)
+
+
+def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], bool]:
+    """Call the step method under its environment, secrets and timeout: its transition facts,
+    and whether @catch caught a failure (on the last attempt). Other failures: ``_StepFailed``."""
+    instance = prepared.instance
+    try:
+        env = dict(prepared.env)
+        if prepared.secrets and prepared.secrets.get("sources"):
+            env.update(resolve_secrets(list(prepared.secrets["sources"])))
+        with task_environment(env), enforce_timeout(prepared.timeout_seconds, prepared.task.key.pathspec):
+            if prepared.state.is_join:
+                prepared.func(instance, prepared.state.inputs)
+            else:
+                prepared.func(instance)
+        return prepared.task.transition_facts(instance, called=True), False
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
+        catch = prepared.catch
+        if not (catch is not None and last_attempt and not isinstance(exc, StepError)):
+            raise _StepFailed(exc) from None
+        if catch.get("print_exception", True):
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            print(f"@catch: {prepared.task.key.pathspec} failed on its last attempt; continuing", flush=True)
+        if catch.get("var"):
+            instance.__dict__[catch["var"]] = CaughtException(exc)
+    try:
+        return prepared.task.transition_facts(instance, called=False), True
+    except Exception as inner:  # noqa: BLE001
+        raise _StepFailed(inner) from None
+
+
+def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool, started: float) -> None:
+    """Save the artifacts, then the attempt record and the task files, then ``DONE.json`` (the
+    task exists from here on), the run's end and the side channels."""
+    task, request = prepared.task, prepared.task.request
+    ds = request.datastore
+    artifacts = task.save(prepared.instance)
+    done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
+            "task_id": request.task_id, "index_path": list(request.index_path),
+            "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
+            "parents": [f"{p.step}/{p.task_id}" for p in prepared.parents],
+            "artifacts": {name: ref.to_json() for name, ref in artifacts.items()},
+            "foreach": facts.get("foreach"), "switch": facts.get("switch"),
+            "finished_at": now()}
+    ds.write_attempt(request.key, request.attempt,
+                     _attempt_meta(request, "succeeded", started, finished_at=done["finished_at"],
+                                   caught=caught))
+    if facts.get("foreach"):
+        ds.write_task_file(request.key, "foreach_indices.json", list(range(facts["foreach"]["width"])))
+    if facts.get("switch"):
+        ds.write_task_file(request.key, "switch_case.json", facts["switch"])
+    ds.write_done(request.key, done)
+    if isinstance(task.node.transition, ir.End):
+        ds.update_run(task.flow.name, request.run_id, status="succeeded", finished_at=now())
+    if request.side_channel_dir:
+        write_side_channels(request.side_channel_dir, facts)
+
+
+def _parallel(instance: FlowSpec, task: _Task) -> Any:
     frames = instance._flowc_frames()
     if not frames:
         return Parallel("127.0.0.1", 1, 0, task.key.task_id)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import re
-import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -598,9 +597,11 @@ class _Lowering:
     def header(self) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
         """The module constants (name, Python source), and the names their sources use."""
         manifest = common.inline_manifest(self.flow)
-        chunks = textwrap.wrap(manifest, 88, break_on_hyphens=False)
-        manifest_src = "(\n" + "".join(f"    {py(c)}\n" for c in chunks) + ")"
-        env = {"FLOWC_MANIFEST": Expr("MANIFEST"),
+        # repr: a Python str literal like py's, with fewer escapes for JSON's double quotes
+        manifest_src = "(\n" + "".join(f"    {line!r}\n" for line in manifest.splitlines(keepends=True)) + ")"
+        # Never rendered by Jinja; its "$" doubled for the kubelet when it is a pod's env value.
+        manifest_value = 'MANIFEST.replace("$", "$$")' if self.kubernetes else "MANIFEST"
+        env = {"FLOWC_MANIFEST": Expr(f"literal({manifest_value})", frozenset({"literal"})),
                "FLOWC_DATASTORE": self.text(self.settings.datastore)}
         shim = self.shim_prefix()
         out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]

@@ -16,8 +16,8 @@ Lowering, in one DAG per region:
 - a step that loops to itself runs inside a recursive DAG template that calls itself with the
   next iteration while the step picks the looping case.
 
-The manifest reaches the shim once, as ``FLOWC_MANIFEST`` in ``templateDefaults`` (the ``z:``
-inline form from ``common.inline_manifest``), never repeated per template.
+The manifest reaches the shim once, as ``FLOWC_MANIFEST`` in ``templateDefaults`` (its JSON
+text from ``common.inline_manifest``, a readable block in the YAML), never repeated per template.
 """
 
 from __future__ import annotations

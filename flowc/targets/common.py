@@ -12,6 +12,7 @@ Graph facts and decorator meanings are not here: they are in the plan (``flowc.c
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 from pathlib import PurePath, PurePosixPath
 from typing import Any, Sequence
@@ -88,10 +89,28 @@ def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[s
 
 
 def inline_manifest(flow: ir.Flow) -> str:
-    """The manifest in the shim's ``z:`` inline form, to carry once per spec (not per task)."""
-    from flowc.runtime_shim.manifest_source import encode_inline
+    """The manifest as every spec carries it (once, not per task): JSON laid out for a reviewer,
+    one line per field and each small object or list on one line, so an edit to the flow is an
+    edit of a few lines of the spec's diff. ``{{`` never appears in it (JSON has none outside
+    strings; inside them the second brace is written ``\\u007b``), so no engine reads a template tag."""
+    return _layout(ir.to_manifest(flow), 0).replace("{{", "{\\u007b") + "\n"
 
-    return encode_inline(flow)
+
+_ONE_LINE = 96  # an object or list this short, holding no larger one, stays on one line
+
+
+def _layout(value: object, depth: int) -> str:
+    flat = json.dumps(value, ensure_ascii=False)
+    nested = isinstance(value, (dict, list)) and any(
+        isinstance(v, (dict, list)) and v for v in (value.values() if isinstance(value, dict) else value))
+    if not isinstance(value, (dict, list)) or not value or (len(flat) <= _ONE_LINE and not (
+            isinstance(value, dict) and nested)):
+        return flat
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    return "[\n" + ",\n".join(pad + _layout(v, depth + 1) for v in value) + "\n" + "  " * depth + "]"
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -9,7 +9,7 @@ CloudFormation format wraps it with ``sfn_cloudformation``. Output is determinis
 Where the shim's manifest comes from (never the container overrides, which Batch caps at 8,192
 characters): in the ``asl`` format, an S3 object at ``manifest_location()`` that the deploy step
 uploads (``flowc ir --json flow.py``); in the ``cloudformation`` format, the job definitions'
-``FLOWC_MANIFEST`` environment variable holding the inline ``z:`` form.
+``FLOWC_MANIFEST`` environment variable holding the manifest's JSON text.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 in one template, so a flow deploys with ``aws cloudformation deploy`` and nothing else.
 
 - One ``AWS::Batch::JobDefinition`` per distinct step configuration (image, roles, Linux
-  parameters); each carries the manifest inline as ``FLOWC_MANIFEST``, so no task's container
+  parameters); each carries the manifest inline as ``FLOWC_MANIFEST`` (its JSON text, a line per
+  array element of an ``Fn::Join`` so that a review reads it), so no task's container
   overrides ever hold it.
 - The definition (``DefinitionString``: templates cannot hold JSON nulls) refers to them, and to
   the job queue, through ``DefinitionSubstitutions``.
@@ -43,7 +44,9 @@ def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> di
     properties: dict[str, Any] = {
         "Image": config["image"],
         "ResourceRequirements": [{"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "4096"}],
-        "Environment": [{"Name": "FLOWC_MANIFEST", "Value": manifest}],
+        # One array element per line of the manifest, so the template's diff reads line by line.
+        "Environment": [{"Name": "FLOWC_MANIFEST",
+                         "Value": {"Fn::Join": ["", manifest.splitlines(keepends=True)]}}],
     }
     if not config.get("iam_role"):
         used.add("CreateJobRole")

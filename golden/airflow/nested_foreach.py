@@ -24,19 +24,98 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNq1lc1u2zAMx19F0GUXrYs_FMd5gB522Gm3IjAUm0482JIhMWuDou8-snE-mqaBg7UXAhFJifzxz_hZdsY2NQ"
-    "Qs_oIPjbNyHilZt-5Rzp-lNR3IufxFfqjunQdTru_Zp2RvcE0ueDJd30L4YV9jinoXdNdvKSa4jS-hCGsT6ykFp1"
-    "GZ63ha5SaLZ8ssS3Q8q6tkUi-N0SWYqM5yiphlVRJPjE6rPNHlcrLUS8iSaZ7ylQh9kPOHQ20BjUdyoDc2NPjawb"
-    "PEbc_OoRp2G78CpCMPK45RskHowuEgyBc6CsUf19AFtWkDKFlB6bxB5_nFBf12ZUDf2JWc203bUjW9oeiHqxTiic"
-    "rZRCndYOEJi1FZMWfFSk8oq7HFvu8FP9o2WPTGg8XhqDNYrqmuoXzpaJimbamnA6dD32NB9d5VmxJPSA0nX4hKc9"
-    "NaRfomVDPOmikdv0U1SOMCsaPnHNyOUoEOzRt6RxgX8bWNBePfy-xw0dfwSiLqnEw0vYVXknJWqpLsjNcgkY-BqZ"
-    "OQM3Jc9Du1De2PhnaU7ZEX-s11XPInxQlXC1yDaKwFL4Zu58JZELtSvgWxl--dHEk3Y06ZiqNb6Ka8uGSSczXuJf"
-    "QZePegRpMFW_0HVbfBU6pAr28HrmNhprzaZG6TappzFm_3RakO-rplw89AMpcPIJ4j-8zF1SwSMlH8lsbuhtNG95"
-    "Me9b__2tyCv82e2qOZ7Wu8Muffj060NNE28LRrY7_TtJXgUkXZugCVWG5Fg-R-tILfUbst61xAUTc-4FgNRFOVsY"
-    "nTxcvLPy2L5rs="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "NestedForeachFlow",\n'
+    '    "path": "examples/nested_foreach.py",\n'
+    '    "source_sha256": "41c9526d9a728b773528fd30fbaa5cea1f79c9587d320a54d935cb0b5be73694",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "region", "items": "regions"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/nested_foreach.py", 20, 9, 20, 14],\n'
+    '        "next_span": ["examples/nested_foreach.py", 22, 9, 22, 50],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "overall"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "region",\n'
+    '        "transition": {"type": "foreach", "target": "product", "items": "products"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/nested_foreach.py", 25, 9, 25, 15],\n'
+    '        "next_span": ["examples/nested_foreach.py", 28, 9, 28, 52],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": "region_total"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "product",\n'
+    '        "transition": {"type": "linear", "target": "region_total"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/nested_foreach.py", 31, 9, 31, 16],\n'
+    '        "next_span": ["examples/nested_foreach.py", 34, 9, 34, 37],\n'
+    '        "in_steps": ["region"],\n'
+    '        "split_parents": ["start", "region"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "region_total",\n'
+    '        "transition": {"type": "linear", "target": "overall"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Join of the inner foreach: one region\'s products.",\n'
+    '        "span": ["examples/nested_foreach.py", 37, 9, 37, 21],\n'
+    '        "next_span": ["examples/nested_foreach.py", 42, 9, 42, 32],\n'
+    '        "in_steps": ["product"],\n'
+    '        "split_parents": ["start", "region"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "overall",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Join of the outer foreach: every region.",\n'
+    '        "span": ["examples/nested_foreach.py", 45, 9, 45, 16],\n'
+    '        "next_span": ["examples/nested_foreach.py", 49, 9, 49, 28],\n'
+    '        "in_steps": ["region_total"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/nested_foreach.py", 52, 9, 52, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["overall"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": "Two levels of fan-out, each closed by its own join, innermost first.",\n'
+    '    "span": ["examples/nested_foreach.py", 16, 7, 16, 24]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/nested_foreach.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -25,20 +25,103 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNq1VE1v2zAM_SuCThvgdbEdO3Z233W7B4HB2HSsVZE8SW5aFPnvI2M3bba1yYbtQtgkJb33-PEod2BUiz5Ud-"
-    "i8skYu40i22u7l8lEa2KFcyq9Wa2W2n9kbyR5CR068h12v0X_sx-hN_0BBbwdXY-U7SLKcsmDezhZtnOeLrJlBDn"
-    "VebuKsKNsMytlis2nms3mWN7MEsSgoVmczyGrYLJoijosy5ysD9l4uVyc4PoALFAgOjFfhCPpRhoeegwQFwXEU3B"
-    "YDefaggjxEUvnqm1WU24L2GMkGa-sgWMeXr-nf1j44YiKXZtCaHu6Bsle_ZxovopJNPKejBu9D9XZ6yelllJSUrk"
-    "z1RGrNz2gVqh4cmjC5dhDqjo5OgBnOITrxPxJ6hb7fKzpK0dqaZgqyYAHZBx75hZWELdDF0XjVOlpJh9Bw_Xpna_"
-    "T-6NuqO6yG_qV3fUnHE5CgdmgHxumRsVAwnREzZYbAIOi7o14Zv96ULomjjE2SrQ_nZZJfDApO_SS0tb0XG6hvRb"
-    "BCBY-6FYMJSovQoWgggFCevx0K68QeBdMTQ38jL72fUunIxOlVlU4TSk_TKF2cV3pq278p-JP8V7c8mubfd3yaM7"
-    "E8ivPrdCg4vYiS4icdpp77cxmY1SsS_BfC85gYkImTc8Lj0ZeUnqfmWlZr3qOOeAV0Z8vtOIgVtOQnshAI7oYm5p"
-    "fIRFwZHrEGWxg0VT49fVe3ijTh5qB80M9J1biin2h0qPtpxQtrxL5TdXccGYIXjjIL6HvqL24_h98H5bA5CeyRWZ"
-    "DAJ0E7u69OcIIbkJWq9dBg1SqNp5NUqkCSPuWgqW0zDvUQ2g_FpaGM57xNyZbFuBVer_TIDcQ7r3aDpk3YvKexpy"
-    "jC7gXLcVmoIDTQtopYAyOmwpL74pqI42jBJiZAhx8QOHwu"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "PollingFlow",\n'
+    '    "path": "examples/polling.py",\n'
+    '    "source_sha256": "a4f07f16675d0a6ac69b1589f5a907bbd40456d02ee8869bc50a5cab7d811896",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "wait"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/polling.py", 17, 9, 17, 14],\n'
+    '        "next_span": ["examples/polling.py", 19, 9, 19, 29],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "wait",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "state",\n'
+    '          "cases": [["again", "wait"], ["ready", "process"], ["give_up", "process"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "timeout",\n'
+    '            "seconds": 30,\n'
+    '            "minutes": 0,\n'
+    '            "hours": 0,\n'
+    '            "span": ["examples/polling.py", 21, 5, 21, 25]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": "One poll; loops back to itself until the data is there or we give up.",\n'
+    '        "span": ["examples/polling.py", 23, 9, 23, 13],\n'
+    '        "next_span": ["examples/polling.py", 32, 9, 33, 37],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "process",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/polling.py", 36, 9, 36, 16],\n'
+    '        "next_span": ["examples/polling.py", 38, 9, 38, 28],\n'
+    '        "in_steps": ["wait"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/polling.py", 41, 9, 41, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["process"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "ready_after",\n'
+    '        "attribute": "ready_after",\n'
+    '        "type": "int",\n'
+    '        "default": 3,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Poll on which the partition appears",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/polling.py", 14, 19, 14, 98]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": "Poll a (simulated) upstream partition until it lands, then process it.",\n'
+    '    "span": ["examples/polling.py", 11, 7, 11, 18]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/polling.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -26,21 +26,119 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrNlU1v2zAMhv-KoNMGeJ2_Esc57rBdNmA7B4ahWHSsTZFcSW4aFPnvIxM3_RhaOMUG7ELAJmmRj16ad3wrjG"
-    "rBh_oGnFfW8GUS8VbbHV_ecSO2wJf8xyC0CvsvIsBn8kS8F6FDB9yKba_Bf7w-RdQbDLnq9xjh7eAaqH0n0tkcQw"
-    "spYS3yORRF0SxmRVlkcVO2soghLWUyLyFOyrmc5XG8XixmcQxlOY_LJEuSPE1lTp8M0Hu-XJ3r8kG4gI7ghPEqHK"
-    "u_42Hfk1MrA8KRV7gNBApvrAN-iLjy9U-rMLgV2kPEJaBHBOvo6xU-28YHp8yGL82gNZ7cC4xevdJvUkQlmSTHfA"
-    "O3oZ6QU1JOGWUx5ihT3_dX0YEYWvfCgQnjq60ITYc1jaVTYYfoAcWxtxdQ-J3CXPQ21sjRyfG-pWoIXyM80CErvF"
-    "bv6XaHtVa-41W04q1QGl9h8fjlgEx5VV2GkH8D4QcHLHTA1tQFE0YyzFAS2K4DdKnANhb8FZ_COk2RG5pLWKd0P2"
-    "gWi6esRw29Bfk9pcn6c9BbPOvfCDCLI1JSlMynQ8lyysmjLHkO5aimt0B5pJP_hAtdPJqknM4lJ5Zo_iKXscfJTM"
-    "DIC4HwTzZ07DjLbAsQ2HGw3gl2mn5mAKRnxjL64Ptpk5ZnBCKLktkF8OaUM4_S55P2MC-PfyZvYElsXgB5ObapOs"
-    "rpZ40mSZ-iOOU_7nO86umdVbRPHfYWwD3Zb1txW2-V91RoxEXAktdD-NMzNo9bW5DEJLRi0Kii-Co7P9W_FLIhqe"
-    "EpQj-E1adNfd9JB7rHsK8kRB-Y0LjwQTLc46gm27LxVHYj9AC0LBxcD8qBPMP2QN0g7DPczu7qc1HBDUDAGj1IqF"
-    "ul4ZyJ1xaQ7H0MmMbKk7aH0H5YTJJsktNKJRvnFaF9bWS-nyTJxLiXrNF72kiGtbBjYOyw6ahpFfzYMCMMI4NpM5"
-    "QkUUEmTavD4Te1kzlX"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "QualityGateFlow",\n'
+    '    "path": "examples/quality_gate.py",\n'
+    '    "source_sha256": "7ddeba46e777c8579730c9fd70e29d169e0196d5400b88500e996091311422d4",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "score"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/quality_gate.py", 17, 9, 17, 14],\n'
+    '        "next_span": ["examples/quality_gate.py", 19, 9, 19, 30],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "score",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "verdict",\n'
+    '          "cases": [["pass", "publish"], ["fail", "quarantine"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Measure the batch and decide where it goes.",\n'
+    '        "span": ["examples/quality_gate.py", 22, 9, 22, 14],\n'
+    '        "next_span": ["examples/quality_gate.py", 27, 9, 27, 88],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "publish",\n'
+    '        "transition": {"type": "linear", "target": "report"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/quality_gate.py", 30, 9, 30, 16],\n'
+    '        "next_span": ["examples/quality_gate.py", 34, 9, 34, 31],\n'
+    '        "in_steps": ["score"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "quarantine",\n'
+    '        "transition": {"type": "linear", "target": "report"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/quality_gate.py", 37, 9, 37, 19],\n'
+    '        "next_span": ["examples/quality_gate.py", 40, 9, 40, 31],\n'
+    '        "in_steps": ["score"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "report",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": "Both cases meet here (a switch needs no join).",\n'
+    '        "span": ["examples/quality_gate.py", 43, 9, 43, 15],\n'
+    '        "next_span": ["examples/quality_gate.py", 46, 9, 46, 28],\n'
+    '        "in_steps": ["publish", "quarantine"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["examples/quality_gate.py", 49, 9, 49, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["report"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "max_missing",\n'
+    '        "attribute": "max_missing",\n'
+    '        "type": "float",\n'
+    '        "default": 0.3,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "Largest allowed share of missing values",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["examples/quality_gate.py", 14, 19, 14, 104]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": "Publish a batch only when few enough of its values are missing.",\n'
+    '    "span": ["examples/quality_gate.py", 11, 7, 11, 22]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/examples/quality_gate.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -32,6 +32,9 @@ class SmallFlow(FlowSpec):
 '''
 
 
+PYPROJECT = '[tool.flowc]\ndatastore_root = "s3://bucket/prefix"\n'
+
+
 def flowc(*args: str, cwd: Path | None = None, missing: str | None = None) -> subprocess.CompletedProcess:
     """``flowc ARGS`` in a new process; ``missing`` makes that module fail to import there."""
     hide = f"sys.modules[{missing!r}] = None; " if missing else ""
@@ -134,6 +137,7 @@ def test_help_lists_every_command_with_a_whole_sentence():
 def test_missing_optional_install_is_one_line(tmp_path: Path, missing: str, args: list[str], package: str,
                                               extra: str):
     (tmp_path / "flow.py").write_text(FLOW, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     done = flowc(*args, cwd=tmp_path, missing=missing)
     assert done.returncode == 1
     needs = "an s3:// datastore needs" if "--datastore" in args else "this command needs"
@@ -156,6 +160,7 @@ def test_missing_boto3_in_the_image_is_one_line_from_the_shim(tmp_path: Path):
 
 
 def test_flows_of_the_same_name_keep_their_folders(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     for folder in ("a", "b"):
         (tmp_path / "flows" / folder).mkdir(parents=True)
         (tmp_path / "flows" / folder / "flow.py").write_text(FLOW, encoding="utf-8")
@@ -168,6 +173,7 @@ def test_flows_of_the_same_name_keep_their_folders(tmp_path: Path):
 
 
 def test_same_name_flows_given_as_files_are_refused_and_nothing_is_written(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     for folder in ("a", "b"):
         (tmp_path / "flows" / folder).mkdir(parents=True)
         (tmp_path / "flows" / folder / "flow.py").write_text(FLOW, encoding="utf-8")

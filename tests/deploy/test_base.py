@@ -1,10 +1,8 @@
-"""The engine-independent parts of deploy: redaction, run ids, the status table."""
+"""The engine-independent parts of deploy: redaction and the status table."""
 
 from __future__ import annotations
 
-import re
-
-from flowc.deploy.base import RunInfo, format_runs, new_run_id, redact
+from flowc.deploy.base import RunInfo, format_runs, redact
 
 
 def test_redact_hides_credentials_and_keeps_one_line():
@@ -15,12 +13,6 @@ def test_redact_hides_credentials_and_keeps_one_line():
     assert out == ("POST https://***@airflow.example.com/api failed Authorization: Bearer *** "
                    "token=*** key *** jwt ***")
     assert redact("x" * 1000).endswith("...") and len(redact("x" * 1000)) == 400
-
-
-def test_run_ids_sort_by_time_and_are_valid_names():
-    run_id = new_run_id("sfn")
-    assert re.fullmatch(r"sfn-\d{14}-[0-9a-f]{6}", run_id)
-    assert new_run_id("sfn") != run_id
 
 
 def test_status_table():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowc.local.api import resume_flow, run_flow
-from flowc.local.runner import RunError
+from flowc.local import RunError
 from flowc.runtime_shim.datastore import TaskKey, open_datastore
 from tests.e2e.conftest import flowc_cli
 from tests.harness import snapshot

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowc.local.api import run_flow
-from flowc.local.runner import RunError
+from flowc.local import RunError
 from flowc.runtime_shim.datastore import TaskKey, open_datastore
 from tests.e2e.conftest import FLOWS, flowc_cli
 from tests.harness import run_locally, snapshot

@@ -1,13 +1,16 @@
-"""Task ids and index paths (docs/contracts.md section 3)."""
+"""Run ids, task ids and index paths (docs/contracts.md section 3)."""
 
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowc.runtime_shim.ids import (format_index_path, parse_index_path, parse_task_id, pathspec,
-                                    task_id)
+from flowc.runtime_shim.ids import (format_index_path, new_run_id, parse_index_path, parse_task_id,
+                                    pathspec, task_id)
 
 
 @pytest.mark.parametrize("path, iteration, expected", [
@@ -39,3 +42,18 @@ def test_index_paths_and_pathspecs():
     with pytest.raises(ValueError):
         task_id((-1,))
     assert pathspec("F", "r", "s", "t_1") == "F/r/s/t_1" and pathspec("F", "r") == "F/r"
+
+
+def test_run_ids_are_microseconds_sorting_in_start_order_and_never_repeat():
+    before = time.time_ns() // 1000
+    ids = [new_run_id() for _ in range(1000)]
+    assert all(re.fullmatch(r"\d{16}", run_id) for run_id in ids)
+    assert int(ids[0]) >= before
+    assert [int(i) for i in ids] == sorted(set(int(i) for i in ids))  # strictly increasing
+
+
+def test_run_ids_of_engines_carry_the_engine_and_are_valid_names():
+    first, second = new_run_id("sfn"), new_run_id("sfn")
+    assert re.fullmatch(r"sfn-\d{16}", first) and first < second
+    # Kubernetes names, Step Functions execution names and Airflow run ids all accept this.
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", new_run_id("airflow"))

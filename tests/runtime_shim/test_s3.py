@@ -13,8 +13,8 @@ import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from flowc.runtime_shim.datastore import DatastoreError, TaskKey, open_datastore  # noqa: E402
-from flowc.runtime_shim.s3 import S3Datastore, is_transient  # noqa: E402
+from flowc.runtime_shim.datastore import DatastoreError, S3Datastore, TaskKey, open_datastore  # noqa: E402
+from flowc.runtime_shim.s3 import is_transient  # noqa: E402
 from tests.runtime_shim.driver import drive, write_flow  # noqa: E402
 
 

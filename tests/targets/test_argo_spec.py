@@ -69,10 +69,25 @@ def test_output_is_deterministic_and_free_of_machine_details(tmp_path: Path) -> 
 
 def test_the_manifest_is_carried_once() -> None:
     text = emit(relative(next(p for p in SHAPES if p.stem == "nested_foreach")))
-    assert text.count("z:") == 1
+    assert text.count('"manifest_version": 1') == 1
     wt = documents(text)[0]
     env = wt["spec"]["templateDefaults"]["container"]["env"]
     assert [e["name"] for e in env] == ["FLOWC_MANIFEST"]
+
+
+def test_the_manifest_is_a_readable_block_an_edit_changes_a_few_lines_of() -> None:
+    """Reviewers diff specs: the manifest is JSON text, so editing a step's decorator changes the
+    lines of that decorator, not one opaque blob."""
+    import difflib
+
+    flow = (ROOT / "tests" / "flows" / "retry.py").read_text()
+    before = emit_source(flow, "retry.py").text
+    after = emit_source(flow.replace("times=2", "times=4"), "retry.py").text
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert any('"times": 4' in line for line in changed)
+    assert len(changed) <= 8, changed  # the retry limit, the manifest field and its source hash
+    assert "{{" not in documents(after)[0]["spec"]["templateDefaults"]["container"]["env"][0]["value"]
 
 
 def test_spec_size_does_not_depend_on_foreach_width() -> None:

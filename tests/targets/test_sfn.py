@@ -78,7 +78,7 @@ def test_state_names_are_short_and_every_task_runs_the_shim(prefix: str, path: P
         assert command.startswith("States.Array('python', '-m', 'flowc.runtime_shim', ")
         assert f"'--step', '{name}', '--run-id', $.run, " in command
         assert "'--attempt', States.Format('{}', $$.State.RetryCount)" in command
-        assert "z:" not in json.dumps(task)  # the manifest never rides in the overrides
+        assert "manifest_version" not in json.dumps(task)  # the manifest never rides in the overrides
         assert task["ResultPath"] is None
 
 
@@ -282,7 +282,8 @@ class C(FlowSpec):
               if k.startswith("JobDefinition")}
     assert images == {"JobDefinitionStart": "base:1", "JobDefinitionA": "gpu:1"}
     env = resources["JobDefinitionA"]["Properties"]["ContainerProperties"]["Environment"]
-    assert env[0]["Name"] == "FLOWC_MANIFEST" and env[0]["Value"].startswith("z:")
+    assert env[0]["Name"] == "FLOWC_MANIFEST"
+    assert "".join(env[0]["Value"]["Fn::Join"][1]).startswith('{\n  "manifest_version": 1,')
     machine = resources["StateMachine"]["Properties"]
     definition = json.loads(machine["DefinitionString"])
     states = definition["States"]

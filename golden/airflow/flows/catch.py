@@ -20,16 +20,75 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNqlVMuOnEAM_Jc-oyz0wPC4RspPrBAy4N7pCLpRt2cfGvHvsVkyyh42M5scsIRdtqsoi4uawVmDkbpnDNF6p5"
-    "osUWbyL6q5KAczqkZ9BxpOPySXqAXoxCnilvgguPgwSPnb8sbV6M9hwC6eQBdHho2lyVLQpuqrEsbc6LowaWoKnW"
-    "IJOjN9XuUpDP1Bo65hHIpjP-oDYpFrhAF6GUm4RNU8XtlEgkBcoAAuWto4XxS9LVKcrEMIUoXwhMSZ3vtZrYmysf"
-    "vpLWMNTBETNeLgA5APMrzldz9ECtY9qcadp4kXL8Dox0-kVknNT5Zzp8NX6v6OzlKGc9A1463rfotqZc1kqVsgoK"
-    "M9NUsfM9kJC501uerfBN0tH914U_21fSPM3c88o1EG7HQOKKbzd6EOXwdc3hfuU26I1kkhIa9bob_vCEhBToXsjH"
-    "G7ttm6M0_oeqQXRNcJwkotvbnhIBsOSV6269ctzAoxRQbcaaJ4zkFXH03cL_JfvBR3PrHyHuO-rllnrIFDpj9qfu"
-    "_9U9R2ZvdrauXXEFgV4ZXa_1E9JiU_2bFd118dSpAD"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "CatchFlow",\n'
+    '    "path": "tests/flows/catch.py",\n'
+    '    "source_sha256": "d7f10a2f8b87ad4f295f00f520e7a21fb4840acb32e29adc56bd23ee542eacab",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "boom"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/catch.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/catch.py", 10, 9, 10, 29],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "boom",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "catch",\n'
+    '            "var": "failure",\n'
+    '            "print_exception": false,\n'
+    '            "span": ["tests/flows/catch.py", 12, 5, 12, 49]\n'
+    '          },\n'
+    '          {\n'
+    '            "type": "retry",\n'
+    '            "times": 1,\n'
+    '            "minutes_between_retries": 0,\n'
+    '            "span": ["tests/flows/catch.py", 13, 5, 13, 47]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/catch.py", 15, 9, 15, 13],\n'
+    '        "next_span": ["tests/flows/catch.py", 18, 9, 18, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/catch.py", 21, 9, 21, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["boom"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/catch.py", 6, 7, 6, 16]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/catch.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

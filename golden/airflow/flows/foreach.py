@@ -22,16 +22,74 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNqtVO1u6yAMfRd-o90Aofl4gL7EVEUucddcpSQD925T1Xe_Js22ttq0SusPjGL7wDnHKAexA99tMFLzD0PsBi"
-    "9qJcWmH15EfRAedihqsRwCgtsuU1aKEWjLSWJQ_JM6OZ4aHsY3rsdhHxw2cQvaLrgR1maty8yYzOrKKrtwDi1kul"
-    "1rnUObZ0opbYoci8q4alOBdevWVWiMBWNdm44kHKOoHz8YRYJAXKAAPnY08T4IehtTcWaTyhCekFL_8x4CcqYj3P"
-    "FJ837kRGz-Dh3DN9BHlKJFNwSgIaT7Vvw9uEih80-i9vu-Zy4jcPfjt_pLWfFSOWM9vlLzU7_KGMAhLxnR-eZd6y"
-    "pd1XfUjMzc05zaAbkts5lJi2k7yk9j3oV-6UzfeYRwbsyMv78NyiRZRip7sxFFQhRSV5dGzMP-wo_PypUtieKZKV"
-    "PyZkvQtxeOUNjfwxCd5sxBmVsN0XlC5FKX14achvwLR5LGbwy5ln-vB6HTeDkofan_hD6XN9170_OfVK3SLymwLs"
-    "IPcr8lu5AFL1Wujsf_ioG7QA=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "ForeachFlow",\n'
+    '    "path": "tests/flows/foreach.py",\n'
+    '    "source_sha256": "ab3b2803305295156cce5a02db224ad401112374e793c9f9a5cbdc9e335a35cd",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "square", "items": "items"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/foreach.py", 10, 9, 10, 48],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "square",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach.py", 13, 9, 13, 15],\n'
+    '        "next_span": ["tests/flows/foreach.py", 17, 9, 17, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach.py", 20, 9, 20, 13],\n'
+    '        "next_span": ["tests/flows/foreach.py", 24, 9, 24, 28],\n'
+    '        "in_steps": ["square"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach.py", 27, 9, 27, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/foreach.py", 6, 7, 6, 18]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/foreach.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

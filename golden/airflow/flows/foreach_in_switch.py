@@ -27,21 +27,121 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNq1ld2umzAMx98l12zjm9IHONKud1khFII5ZIcmLAnrjqq--2ygqO3Z0dqqlSoX4tjYP_7Be7blSjZgXfkbjJ"
-    "VasXXgsabTO7beM8W3wNbsRRvgov2ufuykE-0LeT3Wc9ei02Gw_UYRaKeNpVSlHbd-7d9xp9WDEVDalodJiiFB6l"
-    "cZJJUvgtUqhCar6jyMeBKu_CqIgrpuMj9K_CSv_VhESR6ING7yKvTreBWLoKKUDnrL1pulRuu4cehwhisr3djJnr"
-    "n3fnSOxaBXaFXPTiZaLQXQIrdAuTYEg-ptuGKFt2FakZtsURw8Jm35U0sMbXhnwWM1CG2404aCC7zXwjoj1Stbq6"
-    "HrsMgeE603VyAKfC8nE8SYR8EfV94QG1Bs4GUJxpJrRlNQAZ10Zc8NKDcvbTnGYY1zK1TowVsoUuefMJwfTm5uXs"
-    "Hh0k6bN7yXDraYff5_MqiYmo29ILwDVEqxqRen56Bm7VzFiwhNlyfUZg7_xNZJBdycUjvJ8FRSOXWLv-h2UiFJCk"
-    "0UXZCaTsYHTsf1_4prclyNClR9RsmZ4bGQQpITmiC7AxLJCU24uoA0yuFuStNH505Aj5dRSDJCc8-Bi0hGaD4Quu"
-    "HAXdChhj-h83wWEakl-vjxmfJcnJOj1MfxcXWnBc1Vg706MGfzbZlW3GH11eDOFo9zzpE6amj40JE85nk2L5RvEh"
-    "GRjDA5704c04A-NtJC1x-vDfwapIF6wWmB6kOcC75W78rlkdMJlUp0Qw1lIztYIvHFOGR23ANK6Hp8DWxwzZcVu-"
-    "VNZDQDMi_OCyL2wFecYlY80mlxOPwFy3sd_g=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "ForeachInSwitchFlow",\n'
+    '    "path": "tests/flows/foreach_in_switch.py",\n'
+    '    "source_sha256": "160b7e5b0c1882ef7bd923a5280b131ddf7035059d04c3591c64f9b20d484c1b",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "choice",\n'
+    '          "cases": [["many", "fan"], ["one", "one"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/foreach_in_switch.py", 11, 9, 11, 75],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "fan",\n'
+    '        "transition": {"type": "foreach", "target": "work", "items": "items"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 14, 9, 14, 12],\n'
+    '        "next_span": ["tests/flows/foreach_in_switch.py", 16, 9, 16, 46],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "fan_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "work",\n'
+    '        "transition": {"type": "linear", "target": "fan_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 19, 9, 19, 13],\n'
+    '        "next_span": ["tests/flows/foreach_in_switch.py", 21, 9, 21, 33],\n'
+    '        "in_steps": ["fan"],\n'
+    '        "split_parents": ["fan"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "fan_join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 24, 9, 24, 17],\n'
+    '        "next_span": ["tests/flows/foreach_in_switch.py", 26, 9, 26, 28],\n'
+    '        "in_steps": ["work"],\n'
+    '        "split_parents": ["fan"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "one",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 29, 9, 29, 12],\n'
+    '        "next_span": ["tests/flows/foreach_in_switch.py", 31, 9, 31, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 34, 9, 34, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["fan_join", "one"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "choice",\n'
+    '        "attribute": "choice",\n'
+    '        "type": "str",\n'
+    '        "default": "many",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/foreach_in_switch.py", 7, 14, 7, 49]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/foreach_in_switch.py", 6, 7, 6, 26]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/foreach_in_switch.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -20,15 +20,74 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNq1lFtuwjAQRffib6vEdt4L6Fd3gKJokjjgKjiRPbRFKHvvGCjqQ6iUig9bysxc-55rKXu2AWt67bF-0c6b0b"
-    "JScNYP4ysr98zCRrOSPRmrwT2GImcT4JpqSBq_CIN-MRz6D9OO2n7culbXfg0ySWmuifM0jgGiKAPZq0IkiewS1Y"
-    "ASWqim62QLQnVFnoqobbUqQBYqgihOW5EJUOFI1JNn5fLsxyM4pAY6sN7gwfWe4W4KzaOZ0AW30kgVYDNnxtfPo6"
-    "HBHgavOet0OzrA0YWTK_oeW4_O2BUr7XYY6NYJaHp5CTTnBS0Rk9TqN6x_GReC5mmTKQmMrT-YqnDRYLCewGmLp9"
-    "IGsF2Tl5PlYGjmZ3y4Hr25B7qIA0vMRXQtfBYE2Q_400PekkFzfQbadvdIQUYERdvVKUgVBIrL_FsKcFMCAetCBv"
-    "ciTgNAyoX8SnwUfyZq_kBUhV-KIybUZ2P_NJryjJbIqnl-B9mAonM="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "LinearFlow",\n'
+    '    "path": "tests/flows/linear.py",\n'
+    '    "source_sha256": "b48644aa007a2f391552d53ba31e13bdd2ca13d98610cce39a2930a046c171a3",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "a"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/linear.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/linear.py", 11, 9, 11, 26],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {"type": "linear", "target": "b"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/linear.py", 14, 9, 14, 10],\n'
+    '        "next_span": ["tests/flows/linear.py", 17, 9, 17, 26],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/linear.py", 20, 9, 20, 10],\n'
+    '        "next_span": ["tests/flows/linear.py", 23, 9, 23, 28],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/linear.py", 26, 9, 26, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["b"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/linear.py", 6, 7, 6, 17]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/linear.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

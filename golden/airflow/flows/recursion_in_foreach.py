@@ -26,20 +26,105 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNq1ld2O2jAQhd_F11YXO4mT8AAr9ba3KIqmjgOughPZptsV4t07EwILdFei2eWCQXh-MufTwdmzLTjbmhDr38"
-    "YH2zu2FJy1Xf_ClnvmYGvYkv0wejcmv7vn3hvQm2cq4GyAuMF8xP7wRE3hyZ9qa-vq9lj9bXjF4tDvvDZ12IDMFH"
-    "YpaE2p8kSmqUgLCaksC6GSJi8XbZGUWmtZJosmzRsADUr8zERqtNRtZpReCEUjoxkCW67Om4YIPmIienDBxlHPns"
-    "XXgZLTNpQGvzYRjwZvBvAGj2w020BaxlRgBzwK9a_e4oQWumA4a4zuPcTe0yMr_N3rEL11a7Z0u67DdQbA6tV9PA"
-    "pe4kekOMiZP7H-r2axwG4MmcB2zJ1AVLREZ2NNqlycjrYQ9Qb3nOSw8evAz9TeKLzLrbPOgL_E1vX98HhCIiGRCR"
-    "dqHiNF7YrL8prRZJJ3UL1lbojR8he8RvkfwAovNo4e071rpiTNjYRXQzD0oBWDNeBgfhxV8RWiclTRWmfDhlXV4-"
-    "mWhIcAz6IrJbZjKBY3dE9m-gTfCcLddpz8_GBgMiPFGRfZPGA5tef_2nGywGxa4-HdrIxrrlBFv_tyUgndThhmWi"
-    "sha2GQxQ2p059jPitS_wGqWzAP8VBCHsIg5DWZ46hLreMSd13no8SKXsYeRUZz3vRLN1c85-Ndejj8BTAY0_E="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "RecursionInForeachFlow",\n'
+    '    "path": "tests/flows/recursion_in_foreach.py",\n'
+    '    "source_sha256": "6afe96732441482a4298163d790f839ccc2930d47daaca61b514ec2cf5e6c016",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "prepare", "items": "targets"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/recursion_in_foreach.py", 10, 9, 10, 51],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "prepare",\n'
+    '        "transition": {"type": "linear", "target": "loop"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 13, 9, 13, 16],\n'
+    '        "next_span": ["tests/flows/recursion_in_foreach.py", 16, 9, 16, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "loop",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "state",\n'
+    '          "cases": [["again", "loop"], ["done", "finish"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 19, 9, 19, 13],\n'
+    '        "next_span": ["tests/flows/recursion_in_foreach.py", 22, 9, 22, 80],\n'
+    '        "in_steps": ["prepare"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "finish",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 25, 9, 25, 15],\n'
+    '        "next_span": ["tests/flows/recursion_in_foreach.py", 27, 9, 27, 29],\n'
+    '        "in_steps": ["loop"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 30, 9, 30, 13],\n'
+    '        "next_span": ["tests/flows/recursion_in_foreach.py", 32, 9, 32, 28],\n'
+    '        "in_steps": ["finish"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion_in_foreach.py", 35, 9, 35, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/recursion_in_foreach.py", 6, 7, 6, 29]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file",
     "/app/tests/flows/recursion_in_foreach.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -20,15 +20,69 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNqlU-1u4yAQfBd-o6vBn_ED9AH6t7KstVka7hxswaZtFPnduyRp1P7oNb2TxUrszMLMCB_FDryzGKl_xhDd7E"
-    "WrpLDT_CLao_CwQ9GKB6RwuE89KRagLbeIR-Jd4sW7kOBfy4HROO_DiH3cgi4rpmVGV6YxBZb1UJq6zkwz6NqaAg"
-    "ozQKUatBrGIcvLpiqt1bYZ1SYfEPLRNtVGpSMJlyjax6uaSBCIAQrgo6OT5qOgw5LAyXmEkFAIT0jcsRP8OYhVCh"
-    "f737NjsoUpohQGxzkAzSGd3vF-HiMF559E6_fTxDcvwOzHL7w2csNLFTzp8ZX6v7M3py_PmO18_-6pS5dMjvoFAn"
-    "q6tHZA45Z1XOQmMau82j_7udk-evOt-ev4SW-adjtkQLMW5_fsqB-QXhB9nxguYdl3-Sgly1SKult_nq7KOS4ut-"
-    "ar6sSvpW4-J3x5Lf8SdErui5hvCfXnnnXGHrgo_dnzefajqfMbuN1Ul_7bwLYIr9r-T2sla16q6tb1DeO1cVI="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "RetryFlow",\n'
+    '    "path": "tests/flows/retry.py",\n'
+    '    "source_sha256": "0d26d8d4e57b5d770d8b27fd4a4dba618ef2acb035865ff2f8c193bea3cf8691",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "flaky"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/retry.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/retry.py", 9, 9, 9, 30],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "flaky",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [\n'
+    '          {\n'
+    '            "type": "retry",\n'
+    '            "times": 2,\n'
+    '            "minutes_between_retries": 0,\n'
+    '            "span": ["tests/flows/retry.py", 11, 5, 11, 47]\n'
+    '          }\n'
+    '        ],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/retry.py", 13, 9, 13, 14],\n'
+    '        "next_span": ["tests/flows/retry.py", 17, 9, 17, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/retry.py", 20, 9, 20, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["flaky"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/retry.py", 6, 7, 6, 16]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/retry.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

@@ -26,18 +26,95 @@ from kubernetes.client import models as k8s
 
 IMAGE = "python:3.11-slim"
 MANIFEST = (
-    "z:eNrFVNFu2zAM_JVAz95qK7Ud5wP2A3sMDIO1qVitI3sS3awI8u8jHddrhxUNthV7YWCSp9wdJZ7UAZw1GKh6RB"
-    "9s79Q2iZTp-qPanpSDA6qt-nq0VLdfJBmpAajlHDEm3EhjuAlT_fPwxOXQj77GKrSg04z7IG6KRG9yyDMAs04hM3"
-    "EBuQGTNXl2m5s00xnWJsvNWgPoZL0xpknWdVxohLSQIwmHoLa7hU8g8MQF8uCCpYn1SdHTMBUnMlyte9fMRbX30K"
-    "DkIKActVOt3UvT9FNGO3URJ7Esz5GyobrvLUMNdAEj1WDde6DeC7rk774O5K3bq60bu45JDsDdu7d8SeKokJDcMt"
-    "jhd6reA2gB6ChPGWBd9WxCKX_VWaoG8OhoTh2AccxmJi2UztHi16z1t3Z11iF4qYLfI3EGXaM-woFUBKVRsr7WgV"
-    "wAeaQ3rx2Yx_8nRlyG_H990HITOCT6Sh-03AQO_9AHkfaGDx-lWqbP4VfVF_BLVfNlnV7i1dJK2UuexRH616uCac"
-    "vDB2K2dyO9zM2KrZNd0qCBseO553r5qB4suyF3g4-F7mdXddlyz_Rb7AZZdXf9I67SeEXwgGFFLa5EzEqWDmM9fh"
-    "utx2bxNKBwZk8XD9v-WC1EyI8o1tTd2GBlbIcLkqdD7OFzD7q6b6ZZqJHMp416dxw5P0MORVyKdX873IyPyviplu"
-    "fzD4ysIbc="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "SwitchFlow",\n'
+    '    "path": "tests/flows/switch.py",\n'
+    '    "source_sha256": "a0d91287a76aaf35a6f09a7faf6d7647f5626ecf67f32aa2138ffd13c092ea59",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "grade",\n'
+    '          "cases": [["high", "high"], ["low", "low"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/switch.py", 12, 9, 12, 75],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "high",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch.py", 15, 9, 15, 13],\n'
+    '        "next_span": ["tests/flows/switch.py", 17, 9, 17, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "low",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch.py", 20, 9, 20, 12],\n'
+    '        "next_span": ["tests/flows/switch.py", 22, 9, 22, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch.py", 25, 9, 25, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["high", "low"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "score",\n'
+    '        "attribute": "score",\n'
+    '        "type": "int",\n'
+    '        "default": 72,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "above 50 takes the high case",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/switch.py", 7, 13, 7, 90]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/switch.py", 6, 7, 6, 17]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/switch.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {
+    "FLOWC_MANIFEST": literal(MANIFEST.replace("$", "$$")),
+    "FLOWC_DATASTORE": "s3://flowc-datastore/flowc",
+}
 
 # The pod runs the shim (its argv is the task's `arguments`), again with the next --iteration
 # while a recursive step chooses itself, then hands a foreach step's children's index paths

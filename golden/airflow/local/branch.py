@@ -15,25 +15,108 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule
+    from airflow.sdk import Asset, DAG, TriggerRule, literal
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrFld2OmzAQhd_F11bXNib8XPaiL1EhZIwdXBGDbGe3qyjv3hmSZjfRRkVtqr0ZyAwHzvnAzoHslHfWxNQ-mx"
-    "Dd5EnNKbHj9ELqA_FqZ0hNvgbl9fANm5TMKg3QS6CJT3hhfOqW-Zf5FcZx2gdt2jgokW_gOlvKjhdS912ed9xmtj"
-    "AFU5muuqooJc8s6zrGpOKKcWEV6xkrxabMuS6NsL3GWyYzR1J_v_iJSYUEgwTPjS4trg8kvc7LcB4dDk-mDArJaC"
-    "y2dq7vRwMnwW2HRJojJS62PyYHeqvGaCjpjZ6CSlNAXQO_Jx1TcH5Lar8fRzAzK4-3vJOfc1ph4RLE3vxM7Z8EGQ"
-    "oymqPA-fZ32IaekrSzCsanc2unkh7Azdk0WQ5HeiFzDvohmNF5owJOVdia9KZ-PIQNZtpArLUQKhRUVFTXEM5v-g"
-    "MWb5MbJGjwHZDLK_9kJEJAQig8X4lE5CjI_wOS08f_-URKDFiuXykZLi0ojyeyNFcDMb6_4pHC_gE4Monp5Po1Ix"
-    "kIoIjyBsedze7v8WDgO3RuWTzo25C4KULh4hrGSfw-7PLYVXvlEqrB_68AsZK5ePtHrxUtcPMqmuPxF3H3dgQ="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "BranchFlow",\n'
+    '    "path": "tests/flows/branch.py",\n'
+    '    "source_sha256": "f84b174cdb55b1f3f7e70a3c9b978413f0bb004a1a012fa0d00826851c8e2fdc",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["left", "middle", "right"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 11, 9, 11, 14],\n'
+    '        "next_span": ["tests/flows/branch.py", 13, 9, 13, 54],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "left",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 16, 9, 16, 13],\n'
+    '        "next_span": ["tests/flows/branch.py", 19, 9, 19, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "middle",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 22, 9, 22, 15],\n'
+    '        "next_span": ["tests/flows/branch.py", 25, 9, 25, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "right",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 28, 9, 28, 14],\n'
+    '        "next_span": ["tests/flows/branch.py", 31, 9, 31, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 34, 9, 34, 13],\n'
+    '        "next_span": ["tests/flows/branch.py", 40, 9, 40, 28],\n'
+    '        "in_steps": ["left", "middle", "right"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch.py", 43, 9, 43, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/branch.py", 9, 7, 9, 17]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/branch.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

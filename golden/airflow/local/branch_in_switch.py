@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,25 +23,138 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNlk2PmzAQhv-Lz7TLVxLCsYdKPfcYITQx9uKWGGKbpqso_70zfGmT7W5DlEi9jLDHM8w8frE5sh1oJYV1-S"
-    "9hrKo1SwOPyao-sPTINOwES9kXA5qX3_T3g3K8_EpOjzXgSvQ5jLVPFGCftt26XOncdis_Ny-40Nat4SK3JYSLJU"
-    "YkyUokEfiRL-Oo2EZRwv0IQiiKxN8mUsYSwmAVxrCUAraSQ5CsY5CykH6ME4JSOtFYlm6mCq0D49DhsAKrXNfHkb"
-    "mXpnN2xaCX17oYnIyXteKUi4MVlGvDJGgck828DbNKP1fdy_qHLDt5TNn8R60wXkJlhccKwWsDrjaUIcNxza0zGM"
-    "BS3VYVBjeYLt38G1Pge2syQYxptPjt8utDAwoNvMTHUHINdDJ6faVc3oAR2g1TO8A4rHBohMo8eRPInsHfMVIudP"
-    "Y1dMxYg-M9ezCZmNqLvSCcT2ZJoUsvis_JDHq5ChAh6R9fYWreg1QpLcCQF8yzcOfhj4S0pk5JQbMhhSQfNFF0Aa"
-    "n_Et4gGuc_FtL-fyMUkozQ3EKIZITmvoSmtq8GJXRxxsiZ9r6ISERogtVsRBGJCE2YXCAaTohbIU2n8I2I7i6jiG"
-    "SEJljMZ0QyQvOG0YzT6AIPtfsOm8eTILWguTyX-zQXn8mo9PEyvbrXjP40DHbrhDm78qcLHBzWv23d2eR4ZzlSRy"
-    "EktJWbrrdhnP9UyIhUhLmheuXof1nGVkpRNeOzEftWGVFMPK2g8pDnxK-sD_n0xv4TVZpXbSFyqbD3MRJ3xiG1cY"
-    "3QvC66fWCtk58SNmMrVnQ_rrw4yYjX_bZ4iUlRr4vsdPoDYfd6fg=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "BranchInSwitchFlow",\n'
+    '    "path": "tests/flows/branch_in_switch.py",\n'
+    '    "source_sha256": "887e83a030f43db338c03a2add80b8ff4fa21724a6feabfca1894affdf04eabe",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "choice",\n'
+    '          "cases": [["fan", "fan"], ["single", "single"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 11, 9, 11, 80],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "fan",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["p", "q"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 14, 9, 14, 12],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 16, 9, 16, 34],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "fan_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "p",\n'
+    '        "transition": {"type": "linear", "target": "fan_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 19, 9, 19, 10],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 21, 9, 21, 33],\n'
+    '        "in_steps": ["fan"],\n'
+    '        "split_parents": ["fan"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "q",\n'
+    '        "transition": {"type": "linear", "target": "fan_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 24, 9, 24, 10],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 26, 9, 26, 33],\n'
+    '        "in_steps": ["fan"],\n'
+    '        "split_parents": ["fan"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "fan_join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 29, 9, 29, 17],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 31, 9, 31, 28],\n'
+    '        "in_steps": ["p", "q"],\n'
+    '        "split_parents": ["fan"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "single",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 34, 9, 34, 15],\n'
+    '        "next_span": ["tests/flows/branch_in_switch.py", 36, 9, 36, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 39, 9, 39, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["fan_join", "single"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "choice",\n'
+    '        "attribute": "choice",\n'
+    '        "type": "str",\n'
+    '        "default": "fan",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/branch_in_switch.py", 7, 14, 7, 48]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/branch_in_switch.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/branch_in_switch.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,28 +15,96 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, TriggerRule, literal, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNq1leFuozAMx98ln9FGEmCFB9gLbN-mCrlgRiaaoMS93lT13c9hXNdWO12rdRK4ws7f-P-TRXdiDdZ0GKj-hT"
-    "4YZ0UlE9ENbiuqnbCwRlGJR-cRmv55654Ix8dYTMQI1HONWBvuo4Djx7matq4OfPJufOeDwW18g3XoQeUFK9pMqn"
-    "aVAkhAnetSQ941rS5XsGhTpRZljqptGw6pxHzVpQ0URakfEDNO6Dy25OZBVC-HCQOBJy6QBxsMTT52gt7HWJzHim"
-    "Xwr0icGj2O4JFThnDNrcTW-TaIPSdC_eYM6zsYAiaixcZ5IOfjC5f87JpA3thXUdnNMPAwI_Dpl_-TWCQl3zLjJh"
-    "Z_U32xUKas5JCVLDW2_mt_GV8-GKqjF0tzag3U9DzfbENMP_vkwOrT-5e0BmMR_DGszlgT-p9lI3W0qBNZXE-niN"
-    "Ii0fKUzrwUX0D6rJyxikMfkZqNXwxqJv2TmMrola_8akxKspSDOluiwz58A9SUvBgT2vaEEvnNTSGpLDrNeJ2uhx"
-    "R3iYNanEGaV-EbjKLrfyA6B3LztVFxbThIdUrko82xz2mAi74rk71l_B_wbJDwMOXNpi6SB75Vvtzv_wAofUm_"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "ForeachTwoStepFlow",\n'
+    '    "path": "tests/flows/foreach_two_step.py",\n'
+    '    "source_sha256": "d412db0aa1ae35393a5fcd39ba8d022895e2ddce2d01e5bf0ca66937ee401e35",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "prepare", "items": "words"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_two_step.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/foreach_two_step.py", 10, 9, 10, 49],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "prepare",\n'
+    '        "transition": {"type": "linear", "target": "finish"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_two_step.py", 13, 9, 13, 16],\n'
+    '        "next_span": ["tests/flows/foreach_two_step.py", 16, 9, 16, 31],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "finish",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_two_step.py", 19, 9, 19, 15],\n'
+    '        "next_span": ["tests/flows/foreach_two_step.py", 21, 9, 21, 29],\n'
+    '        "in_steps": ["prepare"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_two_step.py", 24, 9, 24, 13],\n'
+    '        "next_span": ["tests/flows/foreach_two_step.py", 26, 9, 26, 28],\n'
+    '        "in_steps": ["finish"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/foreach_two_step.py", 29, 9, 29, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/foreach_two_step.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/foreach_two_step.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

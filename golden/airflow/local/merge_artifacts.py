@@ -15,25 +15,96 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule
+    from airflow.sdk import Asset, DAG, TriggerRule, literal
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNlM9uozAQxt_FZ2tbbIKB2172tk-wQmhwhsYrYpDt9I-ivHtnaJo2Uasmq1TaAwN45rPn-2G8FWvwrseY2n"
-    "sM0Y1e1JkU_TA-iHorPKxR1OI3hjv8GZLrwab4i5NSTJBWlEukjTcsiDdrrmvhtfDH9ER1cdwEi21cgVoUJMiwN2"
-    "qhS8wLwALLnh5UofPitihoqLLLzlSLsgJrrLUabKWMsZ3RS9XlmSp5yoRTFPWfQ4Mx0aKUSAF8dGm2sRXpaZqT0-"
-    "A42VHSrpCFAvhdNDspXGz_jo7qexgiSrFEOwZIY-C6ht5HG1Nw_k7UfjMMtPgEnqf4yngpK7qynObw-Jjac3XZLQ"
-    "kpaFY6376abeSLk3aCgD7th9aQ7Iq625sQ820nD2TgMyqD8wiBs0A9pDfp9xHJNDvTZO5iJoaVRqrqmMn-w3-A5i"
-    "1zQohbfsen-4_4KP7yFC7no3JW5t_AZx48GxH65RGhFDZXBcTbgEKmLwWkGS0FVZ4A2h8E_w6ILX_C55TGtfeL5v"
-    "-JQqaOcbzM8t7lvP5ZB8jsruHTPZC_hIcmr9V0IQ1datHsds9s0TXZ"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "MergeArtifactsFlow",\n'
+    '    "path": "tests/flows/merge_artifacts.py",\n'
+    '    "source_sha256": "1ef72538e46ae6e8fe462634606646a9cdb79589ac7ccc3ac9277cb73d2b4128",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a", "b"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 10, 9, 10, 34],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 13, 9, 13, 10],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 17, 9, 17, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 20, 9, 20, 10],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 24, 9, 24, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 27, 9, 27, 13],\n'
+    '        "next_span": ["tests/flows/merge_artifacts.py", 30, 9, 30, 28],\n'
+    '        "in_steps": ["a", "b"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/merge_artifacts.py", 33, 9, 33, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/merge_artifacts.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/merge_artifacts.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,30 +15,139 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNls1u2zAMx99FZ2-NJMex8wC77bRjERiyTdVaFdmT5G1F0Xcf6Y8sCbotKVJgF8YhRYr8-W_Zz2yvnNEQYv"
-    "kdfDCdY1ueMG27H2z7zJzaA9uyzxAVub7EJwufKJawXsUWQxFTwx0Fw91-XlYGWvexf8JloRt8DWVolVhnuJ6vGi"
-    "6qXIuNKtaNXMuq0VUtMi1SLiteVOkqS3mR60au0k2zkWvIJK_ztSpUWqiCSkboA9veH9oLUfmIgeiVCyaOQzyz-N"
-    "RTUHceVN1SWPkHiNRzF5VFh4mwx0Ksbgf3GNgLekL5tTOYrpUNkLAG6s6r2Hnab4f_uzpEb9wD27rBWuylV7j6_l"
-    "8Y-CopyPAUizj4GctLEyUlyiTNMdG4cpl9R1tbE8teeXBxdu1VrFvsbh6CjT8vyQHUMviroKxxoPwxpzn9_ahkNF"
-    "z2Bio5JeaJKE6pzEp4Bc7vyBkjaviI0Oj8A6CxJgYrDNYtjGUtaHJ589Bi9WNW0Q83RCU4ToyGyytRCRIQmpSfoZ"
-    "q0cA0qtgcUxrGe5ukvlNOS_m56EqQnNNdDIj2hkaszSGObrzFaAn9X0ySL_weQJBWhufqBk6QiNLcGNE18MSBwDX"
-    "u_Z0ySfOQbjiNJ8kEjzg7ps9PhzZRo7D8wOidyY8GkJBg0XJwimYocjzrdyYteS-N0O_qC8DhfBH_yMteqxr5xXh"
-    "Wx42qIJ855bOOIawNaDRaFIQ7X5aNBIqQdrDu-65bA9CGytN6C7ZdrD98G46E50AtArdGGC60WqRx2m1RnXG2HBk"
-    "ptLBwy8T5EpLSsAVd3zUidDVF_yNnF4DeoQjTrdEekbnU7MyyZJQKLvvwCs9tqvg=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "MetaflowStyleFlow",\n'
+    '    "path": "tests/flows/metaflow_style.py",\n'
+    '    "source_sha256": "10d12b8f27a95d353bdfbc26f2413b19b4064198fd3047d735e631c85a9a49a9",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "total", "items": "chunks"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 13, 9, 13, 48],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "total",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 16, 9, 16, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 18, 9, 18, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["left", "right"]\n'
+    '        },\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 21, 9, 21, 13],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 23, 9, 23, 41],\n'
+    '        "in_steps": ["total"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": "merge"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "left",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 26, 9, 26, 13],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 28, 9, 28, 30],\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "right",\n'
+    '        "transition": {"type": "linear", "target": "merge"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 31, 9, 31, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 33, 9, 33, 30],\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "merge",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 36, 9, 36, 14],\n'
+    '        "next_span": ["tests/flows/metaflow_style.py", 38, 9, 38, 28],\n'
+    '        "in_steps": ["left", "right"],\n'
+    '        "split_parents": ["join"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/metaflow_style.py", 41, 9, 41, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["merge"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "factor",\n'
+    '        "attribute": "factor",\n'
+    '        "type": "int",\n'
+    '        "default": 2,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/metaflow_style.py", 7, 14, 7, 54]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/metaflow_style.py", 6, 7, 6, 24]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/metaflow_style.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,26 +15,135 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule
+    from airflow.sdk import Asset, DAG, TriggerRule, literal
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNltuOmzAQht_F11Y3tjkll3vRy75AFaEBhg0VMch22q6ivHtnyKFZ0m3DJpF6wSA8Hnv-jx8nW7EG29ToQ_"
-    "4dnW86KxZKirrtfojFVlhYo1iIL5TH6tmBLVfoP3NSih7CinKBcv6JC_yTHeblxWHip_6V5vlu40rM_Qp0nFCBiT"
-    "SgntcRqtlc62qWqjSLsrqMVDYHXZWQJnWMWqeYpgkmcVQWOpvVoKDQqA0vGbD3YvH11KAP4AIlAu3smzDI2Irw2g"
-    "_Jvm04eWyLCgXws1jupGh8_q1raH4NrUcpKiw7B6FzPG9Jz13pg2vsi1jYTdvS5j1YXuJfwjM5p0tFtIbFnyG_tk"
-    "7NqJCC4crG5kexS7lXkvfg0IbD0BpCuaLuDiLEcNvJExmYREXRAOjHclGG9RmSOJlMzJWxNMlbMofX_wdAvzNjTp"
-    "BfkFLvoWobi-A4C-4Fw3n1AzGxfygoNRWTZgNRMGqECf6CSO6zI0zc8jki_V8h0uwkCh9AxE6i8ABE--GrMV1ACm"
-    "5zV0ZsIwoqnsrIsI0o6PmY0fGUuI1UcQOkezvJsJPMR84kw06icEFp-pk04jPNR2irR9rIsI0oKDMVUKSokoLOxj"
-    "Y6finFLZRY9zuQxkjubZooYmWRVPotk_0q51KH_a_6_R7ULfnPlSN9AU9N3qvpRKZ06Xi52_0CroJjVQ=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "NestedBranchesFlow",\n'
+    '    "path": "tests/flows/nested_branches.py",\n'
+    '    "source_sha256": "342ae29f4e10922d0717848fc4189a2dca76f5e227e776e654cb280fa1ab2e23",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a", "b"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 10, 9, 10, 34],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a1", "a2"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 13, 9, 13, 10],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 15, 9, 15, 36],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": "a_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a1",\n'
+    '        "transition": {"type": "linear", "target": "a_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 18, 9, 18, 11],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 20, 9, 20, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start", "a"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a2",\n'
+    '        "transition": {"type": "linear", "target": "a_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 23, 9, 23, 11],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 25, 9, 25, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start", "a"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_join",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 28, 9, 28, 15],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 30, 9, 30, 29],\n'
+    '        "in_steps": ["a1", "a2"],\n'
+    '        "split_parents": ["start", "a"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 33, 9, 33, 10],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 35, 9, 35, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 38, 9, 38, 13],\n'
+    '        "next_span": ["tests/flows/nested_branches.py", 41, 9, 41, 28],\n'
+    '        "in_steps": ["a_join", "b"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_branches.py", 44, 9, 44, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/nested_branches.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/nested_branches.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

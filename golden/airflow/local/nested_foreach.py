@@ -15,28 +15,130 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, TriggerRule, literal, task_group
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNq1lu2uojAQhu-lv8keaSkIF3B-nhs4MaTQeuwGCmnr7hrjve-M4BdqRCMJTEJnpsz75KVhS2ph9FI5n_9R1u"
-    "nGkCwMyLJq_pJsS4yoFcnIF-SV_GysEuXqE3MBaYVfQcpDyn1gvfsw-7J82dX9ajdQ5pq1LVXuVoLyGOoTKWcqie"
-    "VsVnKexDxmfE45VzIKCzWTaSHmNGGUl0UhpeDFkqdRmFAqWMjimCvc0qvWkez7OJ7zwnpIeCuM034vYkv8psVkPw"
-    "2mhf1RHpaatVcWFrRXNWxEKuVhwZEdLLn8d6OhfykqpwIiVdlY4RuLL1zAc1M6b7X5IZlZVxUM0wqo_n7EYR6kcI"
-    "cRbGHUP5-PbAtn0AchSqFRm_wgfYEvrrTPW2GV8f1SLXy5gtl6CZ3O7mEXHGkd1I-lVWt5xsqs62JiViFD0ewFWj"
-    "E2xkGUXNLqDXID2ikzZAeqr8h1JMZy08ZcuMxt6qKppiWXIgC46JPkKIVGCEOf9Wa5Ty44VQwJ7vVfMTxQuUmx0k"
-    "YJewXxsMlk3ChH-fx5x9EEG5OA8QE3tMpjasGhbsAOhx8y61KjwZ3594TN2_UbqTE8nCCE6ZPUGLoNAmMDap053s"
-    "btyGA0tYsTczJu6DYIYfIsN3Qbu-G2M4O88qkOsJ1BGA1OGTkhsQidFr3gtAidBoHOr7_PR7weckLNdwANcbz5vI"
-    "rQQRCG53y3ydX5fVfpHYkL_LuzIHL_V9RN-qbJ4yCBm0aL3e4_t1eXCA=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "NestedForeachFlow",\n'
+    '    "path": "tests/flows/nested_foreach.py",\n'
+    '    "source_sha256": "7dd0e76d00c557656358255ed41be0d9ba827325cbbdda5bf5941722a313665e",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "outer", "items": "letters"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 10, 9, 10, 49],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "outer_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "outer",\n'
+    '        "transition": {"type": "foreach", "target": "mid", "items": "numbers"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 13, 9, 13, 14],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 16, 9, 16, 47],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": "mid_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "mid",\n'
+    '        "transition": {"type": "foreach", "target": "inner", "items": "symbols"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 19, 9, 19, 12],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 22, 9, 22, 49],\n'
+    '        "in_steps": ["outer"],\n'
+    '        "split_parents": ["start", "outer"],\n'
+    '        "matching_join": "inner_join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "inner",\n'
+    '        "transition": {"type": "linear", "target": "inner_join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 25, 9, 25, 14],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 27, 9, 27, 35],\n'
+    '        "in_steps": ["mid"],\n'
+    '        "split_parents": ["start", "outer", "mid"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "inner_join",\n'
+    '        "transition": {"type": "linear", "target": "mid_join"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 30, 9, 30, 19],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 32, 9, 32, 33],\n'
+    '        "in_steps": ["inner"],\n'
+    '        "split_parents": ["start", "outer", "mid"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "mid_join",\n'
+    '        "transition": {"type": "linear", "target": "outer_join"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 35, 9, 35, 17],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 37, 9, 37, 35],\n'
+    '        "in_steps": ["inner_join"],\n'
+    '        "split_parents": ["start", "outer"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "outer_join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 40, 9, 40, 19],\n'
+    '        "next_span": ["tests/flows/nested_foreach.py", 42, 9, 42, 28],\n'
+    '        "in_steps": ["mid_join"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_foreach.py", 45, 9, 45, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["outer_join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/nested_foreach.py", 6, 7, 6, 24]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/nested_foreach.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,23 +23,153 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrdls1u2zAMx99FZ2-tP2I7eYAdd9kxMATZphptiuRJ8rIuyLuP9EeWtiuWBA1Q7MJYIimJP_9Dec-2wigJPv"
-    "Af4Lyyhq3iiEltd2y1Z0Zsga3YZ_RD-2WnQrP5RK6IdSJs0BPQ4-8o3N-ZIYr7Iexj94hR3vauAe43IlnkGF6IRZ"
-    "NDey_ul2UtF3letLLJFm2W1rIo4iKGupFxvqxLWCZpkpSyFABC5mWd1Eu5pCUDdJ6t1sfD-SBcQEdwwngVhhL2LD"
-    "x2g3M4DHoba9rJybz6BTQlPNBKa1arBxyTraI181uhNe00_FbVIWLK869WYa4U2kPEWmisE8E6yq9wbBsfnDIPbG"
-    "V6rTG3Exi9_gefOI6WZOIM1zDwM_Az81LKS6Mixzxl-Mykoo21CrwTDkyYprYC8_BsUwl0wEN0xDfWfj68xmrrnt"
-    "Bz0I70OD0RwVr3ME0NjzdlmBOLPIqTCxmWlFdGZfqU4aSnK1HyEcZfcWplQBA63OABwpTQWgPsdngSkhiaOL8MT0"
-    "ISQ5M-xzP-S66DM-niHdEh8aCJiwvpkHjQvCmdodaz6YBpbwgmJdmguRRMSrJBk5QvwfA_jWLsCldwmnvz-4BE6k"
-    "FzaftOST1oXkC6vvVQoa9QuS2DjISC5nn7Hdd4roBJ4tPNenadFX1vOKw0gHt69483uQh48roPJ1PzFRZIDy1I0e"
-    "twvO2mMf-mkA3pBtcV-sQxfrfMVWxAd_Ozg--9IiHPHD3Q0ZDjkdvG7vhxx-B6IA6N7lvgUmk4ZuIbCQhsjgHT2H"
-    "bgz_ogP5Ts3FdQIHw0WVadCGK-pk_RzHOvsRm78_8Fp6TvpDLKiopU9EaizxF3jrdjdTj8Boef2k4="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "NestedSwitchFlow",\n'
+    '    "path": "tests/flows/nested_switch.py",\n'
+    '    "source_sha256": "7a5c6ed0a098bf5667dfc45d43bf77171ebcf169b8e923228f8aeeaf68b2b9f9",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "size",\n'
+    '          "cases": [["big", "big"], ["small", "small"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 11, 9, 11, 14],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 13, 9, 13, 76],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "big",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "color",\n'
+    '          "cases": [["red", "big_red"], ["blue", "big_blue"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 16, 9, 16, 12],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 18, 9, 18, 83],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "big_red",\n'
+    '        "transition": {"type": "linear", "target": "big_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 21, 9, 21, 16],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 23, 9, 23, 33],\n'
+    '        "in_steps": ["big"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "big_blue",\n'
+    '        "transition": {"type": "linear", "target": "big_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 26, 9, 26, 17],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 28, 9, 28, 33],\n'
+    '        "in_steps": ["big"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "big_done",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 31, 9, 31, 17],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 33, 9, 33, 28],\n'
+    '        "in_steps": ["big_red", "big_blue"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "small",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 36, 9, 36, 14],\n'
+    '        "next_span": ["tests/flows/nested_switch.py", 38, 9, 38, 28],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/nested_switch.py", 41, 9, 41, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["big_done", "small"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "size",\n'
+    '        "attribute": "size",\n'
+    '        "type": "str",\n'
+    '        "default": "big",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/nested_switch.py", 7, 12, 7, 44]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "color",\n'
+    '        "attribute": "color",\n'
+    '        "type": "str",\n'
+    '        "default": "blue",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/nested_switch.py", 8, 13, 8, 47]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/nested_switch.py", 6, 7, 6, 23]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/nested_switch.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,29 +15,154 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param
+    from airflow.sdk import Asset, DAG, Param, literal
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
     from airflow import DAG
     from airflow.datasets import Dataset as Asset
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
 
 MANIFEST = (
-    "z:eNrNlsGOmzAQhl8l8pndDQYC5AF66KGt1GMSIQND8NaxqW2arqK8e8csEBJp2yjbVrmMwng8nv_zaJwD2THJKz"
-    "A2-wHacCXJ0vdIJdSeLA9Esh2QJfnCNP6wGPDBLXikYbZGv8V95skFm6dmjHlsXjDEqFYXkJma0WiBsQWN85LGSZ"
-    "JCUgQLFkMYB75P4zLM83Ce5EHoByldsIIlEQ2rJMohSaOSliEkZZm4lBYaQ5arsS5jmba4YDWThtuu-gOxL41bFF"
-    "wC026V6S1Y9IAsydEj3GTPimNoxYQBj5RQKM2s0i73Br9VYazmckuWshUCz20YRq9-J9dPvdQZP8QEEn7a7IpNNM"
-    "FNaGiCm7jMBn0bd6TgNsN4kLZ37ZgtaqyqL96VdvRGFE7bGyD-oezARwVofHou-zXBRFJ_Vdcr27gmG86a3vm-Vi"
-    "iUWSw1b-3J04tFCcRpq1gr3J3vlRblyZN940jDNQfmZWKy8NqvQ-k1iAbD2KxH4hEN31uuoRz5GXAFIr-RV6322X"
-    "iy1S04BIVoS8gqLmDciTdhkdUQA7JQZcedtLZ66Dr9io6be77v7MLfTPqgUK20F4AGX4-Idx9jocHNcOQMU8EW9D"
-    "3iQTaBs_EZHqyIX_bP4OvxYDp2Bmj-GN3eP0O2u-NDOz7Ui-mUDz4CuTJwQejk7RnlSokponGk3AbJpQMs-Q4xIa"
-    "PI2TidYlKNm7HmAtPJ22N6NkqeTaPDGj8aW6_Jcka92Rrfpq1xH6s1YWviPPmabI7vGFgfv37-NMNZ3u5A3mXjhR"
-    "3RyAvj87kl3Et0Obh65xvDHWV5Ww0g38GrULsde-ihQDkT3PwJGy7_d2qLDhza-XzjHse_8XqnXuz-gOCAPP4CVX"
-    "poYg=="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "ParametersFlow",\n'
+    '    "path": "tests/flows/parameters.py",\n'
+    '    "source_sha256": "c27bd27889e8c36a7e4731127d4bb408b3413926aca8524f85be895d2d4e8dd8",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/parameters.py", 19, 9, 19, 14],\n'
+    '        "next_span": ["tests/flows/parameters.py", 28, 9, 28, 28],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/parameters.py", 31, 9, 31, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "who",\n'
+    '        "attribute": "who",\n'
+    '        "type": "str",\n'
+    '        "default": "world",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "a string",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 10, 11, 10, 61]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "count",\n'
+    '        "attribute": "count",\n'
+    '        "type": "int",\n'
+    '        "default": 3,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "an integer",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 11, 13, 11, 71]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "ratio",\n'
+    '        "attribute": "ratio",\n'
+    '        "type": "float",\n'
+    '        "default": 0.5,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "a float",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 12, 13, 12, 72]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "verbose",\n'
+    '        "attribute": "verbose",\n'
+    '        "type": "bool",\n'
+    '        "default": false,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "a boolean",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 13, 15, 13, 79]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "options",\n'
+    '        "attribute": "options",\n'
+    '        "type": "json",\n'
+    '        "default": "{\\"depth\\": 2, \\"tags\\": [\\"a\\", \\"b\\"]}",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "a JSON document",\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 14, 15, 15, 47]\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "colors",\n'
+    '        "attribute": "colors",\n'
+    '        "type": "str",\n'
+    '        "default": "red,green",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": "a comma-separated list",\n'
+    '        "required": false,\n'
+    '        "separator": ",",\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/parameters.py", 16, 14, 16, 100]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/parameters.py", 9, 7, 9, 21]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/parameters.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param
+    from airflow.sdk import Asset, DAG, Param, literal
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,20 +23,84 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
 
 MANIFEST = (
-    "z:eNq1k92S2jAMhd_F12kXB_IDD9AH6C2TyQhHAbfGTm2ldIfh3StBSJeL7TCd7k0mkY5knc_RWR3B2x4TtT8xJh"
-    "u82uhM9S6c1OasPBxRbdRXNOM1-UXimRqADhwmLksvok0v8S75PLyyIoUxGmzTAfKiZOlaF_0aOuw1mB2ul7owOq"
-    "-rqtDr3bLUedfDCvRityp0tVjUVQ3lMq92tTFFXy96kJaEQ1Kb7TxVIojECYrgk6Xr7GdFr4MknfUIUbIQ90gSCW"
-    "FQl0zZ1H4LlrU9uISZ6tCECBSiNG_4O5hE0fq92vjROT54AFZv_2JXL7K1PPSK6z3-ovaJmqXULLN8zTXWt3d7jR"
-    "zoLLUDRPQ0hY5A5sAzTaPLYJdsJnG19g6IdLJcylkTfDclBR2hxCChnLBVsAdunN1aNdmWMXhRoO9U03wQtlIQlE"
-    "zheWy5oOZHVT1im_6Gf6EnFt-BJ6mP8Z7L9fND54_eb_VvjU038qyvRtYzsjPC-LAuzh6trAsQj7ob6W1ssmu9fP"
-    "CWwuh4ZVbze_vdMgnRc1dwf0TtbdHvcx_QDff3iD9GG7GbqSWUwZjaTOkQTu18GsURxblxY4dtbx3OlcyfGNFdg9"
-    "6E7kpbjdR_qtUzwCtZtior8kYQ_YcbLLlbyb9ic7n8BujAymM="
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "RecursionFlow",\n'
+    '    "path": "tests/flows/recursion.py",\n'
+    '    "source_sha256": "915f9adef1acbe9315c12877519b3612dfa4a10b451700878a6327b8cc5f80fa",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "linear", "target": "loop"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/recursion.py", 13, 9, 13, 29],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "loop",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "state",\n'
+    '          "cases": [["again", "loop"], ["done", "end"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion.py", 16, 9, 16, 13],\n'
+    '        "next_span": ["tests/flows/recursion.py", 20, 9, 20, 77],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/recursion.py", 23, 9, 23, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["loop"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "limit",\n'
+    '        "attribute": "limit",\n'
+    '        "type": "int",\n'
+    '        "default": 4,\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/recursion.py", 7, 13, 7, 52]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/recursion.py", 6, 7, 6, 20]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/recursion.py"]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, Param, TriggerRule
+    from airflow.sdk import Asset, DAG, Param, TriggerRule, literal
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,26 +23,150 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowSkipException
     from airflow.models.param import Param
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNlt9vmzAQx_8XP7M1_AgJedzDpD3vMULWAUfjjRhmm2VV1f99d4awJG21JE2lStEFfL7j7sPXxo9iC1rVaJ"
-    "38jcaqVotVGIi6aXdi9Sg0bFGsxPedcuXmm_5iQJebr-wMRAduQz5HsfaOA-yd9fOk0rLwMz93DzTRtr0pUdoNRP"
-    "OUImAxz7K4iNJsGSdJEqdpHKXxLJsVEQJCFRcFFLN5WGXhslrOIU3LulhEJS6SJEQMOaXDzorVeqrQOjCOHI6ea5"
-    "XzfTwK99B5Z9codg5FIQcK4HuRPwVCWfmjVTS_hsZiICosWwOuNTwvp_u2tM4ofS9Wum8aengHmlP8t_NwFmRswo"
-    "TSaPzj5PmhIYeGQcyh5No3nAdDN7IDg9qNQ1ugDFTh2Ijwf0_BRAdeJeOfTd6y1dXoFNu2Qh4C61GtRQ2W8YH0F3"
-    "mwFnaQAEh_kb8zxoRZJETycowph6bBcnaMcdTLCzT_eU6gctGHSOVI5UWujdIIhr1g7tH5-VWrUbwvqIy7pd_8Yl"
-    "AR641MHJ6AgrdBGoXygSBFrCYy10BiNZG5NSTf9NmQxsX9nohYR9FVOopZR2Si7BSRnHaRYc-4HljxkVjFLKf4qs"
-    "0pZjmRecbqzZuTHzwbEurqiJEz_W0RsZzIhPHFiBKWE5lo-UxO46Ip3sKJO38F0ymUmwsnYeGQCaNjKkOaw159AW"
-    "d9-H17OR_NDDXo0BydkcbvOjgquOjdwdD-NOBYFxXW0DcsjHHFjgPypyImLCBKDM2BYzjg7UvfYNPtrw3-6pXBau"
-    "JnkWsjfhOvTbuT0yMH6SldNn2FslYNTpH0JhxR2s9BXbaV5y56V39aigvQLwg6mWSeM6zbvdKUktJyprRPfwH6Te"
-    "Cq"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "SwitchInBranchFlow",\n'
+    '    "path": "tests/flows/switch_in_branch.py",\n'
+    '    "source_sha256": "a75993b269834443663263090b2eaead3bbab051d918d85a66cfb72ce7441ee1",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {\n'
+    '          "type": "split",\n'
+    '          "branches": ["a", "b"]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 10, 9, 10, 14],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 11, 9, 11, 34],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "mode",\n'
+    '          "cases": [["fast", "a_fast"], ["slow", "a_slow"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 14, 9, 14, 10],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 16, 9, 16, 80],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_fast",\n'
+    '        "transition": {"type": "linear", "target": "a_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 19, 9, 19, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 21, 9, 21, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_slow",\n'
+    '        "transition": {"type": "linear", "target": "a_done"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 24, 9, 24, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 26, 9, 26, 31],\n'
+    '        "in_steps": ["a"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "a_done",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 29, 9, 29, 15],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 31, 9, 31, 29],\n'
+    '        "in_steps": ["a_fast", "a_slow"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "b",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 34, 9, 34, 10],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 36, 9, 36, 29],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 39, 9, 39, 13],\n'
+    '        "next_span": ["tests/flows/switch_in_branch.py", 41, 9, 41, 28],\n'
+    '        "in_steps": ["a_done", "b"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 44, 9, 44, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [\n'
+    '      {\n'
+    '        "name": "mode",\n'
+    '        "attribute": "mode",\n'
+    '        "type": "str",\n'
+    '        "default": "fast",\n'
+    '        "default_kind": "literal",\n'
+    '        "default_source": null,\n'
+    '        "help": null,\n'
+    '        "required": false,\n'
+    '        "separator": null,\n'
+    '        "show_default": true,\n'
+    '        "include_file": false,\n'
+    '        "is_text": true,\n'
+    '        "encoding": "utf-8",\n'
+    '        "span": ["tests/flows/switch_in_branch.py", 7, 12, 7, 45]\n'
+    '      }\n'
+    '    ],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/switch_in_branch.py", 6, 7, 6, 25]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/switch_in_branch.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):

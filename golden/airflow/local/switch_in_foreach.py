@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 try:  # Airflow 3
-    from airflow.sdk import Asset, DAG, TriggerRule, task_group
+    from airflow.sdk import Asset, DAG, TriggerRule, literal, task_group
     from airflow.sdk.exceptions import AirflowSkipException
     from airflow.providers.standard.operators.python import PythonOperator
 except ImportError:  # Airflow 2.10
@@ -23,24 +23,118 @@ except ImportError:  # Airflow 2.10
     from airflow.datasets import Dataset as Asset
     from airflow.decorators import task_group
     from airflow.exceptions import AirflowSkipException
+    from airflow.utils.template import literal
     from airflow.operators.python import PythonOperator
     from airflow.utils.trigger_rule import TriggerRule
 
 MANIFEST = (
-    "z:eNrNllFvozAMx79LntGNJJRBP8Cke77HCqGUmDUnmqAk3W6q-t1nU9a1qJO6rpXuAaPGsWP_-Bu6ZWtlTQsh1i"
-    "_gg3GWzXnC2s69svmWWbUGNmd_Xk1sVr_tk_OgmtUTeRPWq7hCZ8Tg8EAR4SEMG2tj63a_9Vf_hjuD2_gG6rBSYp"
-    "ZjiBS5glJLmTWpBi7yrChFAUoqwfM8TbOZVsulLLjWaVrMUii0LkUqlhpmbVtqShmhD2y-ONQYovIRHdErG0wcOt"
-    "my-NaTc6yG3Mo_Q8SlplMhmJbKMxHWmIvZzXqJENgOl0L91xlM0aouQMI0NM6r6DydWeFv14TojX1mc7vpOqynV7"
-    "h7cQGNIinx4hlmsfAv1pdH8hRD0cwExqLvg0FFx3cm1r3yYOO4tFaYAiscG2HDbZccgB0BOMtsXwN6G2f16MRn7k"
-    "2kkEYFoIMWDF7A4sJwq5IFc5qeD9mqui9JLomHTPjjFSxzis2Tx_yU5aijM0g_PROyVPYR15HHWaadsaD8iQxd10"
-    "ET76w5XlK3BOv7pATHWDRyorpPAf0A1l4s_xUrkVG_WcLFFaxIVWjuwuqj_Yt5jRN_V1gkLEGT9H1YkoSFRpQTWO"
-    "MEDa-Q63ENixezAqtPUEW_uS0pSbJCc80ISpIVGlFMZTVK4ievK_vlBE6Z3F4-kuSDZjpr-zzHnQ4VXPShG_qr6O"
-    "-Jxw4jHMq8Xdn42cBL5NVu9w44_i1C"
+    '{\n'
+    '  "manifest_version": 1,\n'
+    '  "flow": {\n'
+    '    "name": "SwitchInForeachFlow",\n'
+    '    "path": "tests/flows/switch_in_foreach.py",\n'
+    '    "source_sha256": "326ae9d334c0de12648928ea3a21660045dabb381dd00850e8dd9202bde5ff9d",\n'
+    '    "steps": [\n'
+    '      {\n'
+    '        "name": "start",\n'
+    '        "transition": {"type": "foreach", "target": "classify", "items": "numbers"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 8, 9, 8, 14],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 10, 9, 10, 52],\n'
+    '        "in_steps": [],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": "join"\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "classify",\n'
+    '        "transition": {\n'
+    '          "type": "switch",\n'
+    '          "condition": "parity",\n'
+    '          "cases": [["even", "even"], ["odd", "odd"]]\n'
+    '        },\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 13, 9, 13, 17],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 16, 9, 16, 76],\n'
+    '        "in_steps": ["start"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "even",\n'
+    '        "transition": {"type": "linear", "target": "collect"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 19, 9, 19, 13],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 21, 9, 21, 32],\n'
+    '        "in_steps": ["classify"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "odd",\n'
+    '        "transition": {"type": "linear", "target": "collect"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 24, 9, 24, 12],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 26, 9, 26, 32],\n'
+    '        "in_steps": ["classify"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "collect",\n'
+    '        "transition": {"type": "linear", "target": "join"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 29, 9, 29, 16],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 31, 9, 31, 29],\n'
+    '        "in_steps": ["even", "odd"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "join",\n'
+    '        "transition": {"type": "linear", "target": "end"},\n'
+    '        "is_join": true,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 34, 9, 34, 13],\n'
+    '        "next_span": ["tests/flows/switch_in_foreach.py", 36, 9, 36, 28],\n'
+    '        "in_steps": ["collect"],\n'
+    '        "split_parents": ["start"],\n'
+    '        "matching_join": null\n'
+    '      },\n'
+    '      {\n'
+    '        "name": "end",\n'
+    '        "transition": {"type": "end"},\n'
+    '        "is_join": false,\n'
+    '        "decorators": [],\n'
+    '        "docstring": null,\n'
+    '        "span": ["tests/flows/switch_in_foreach.py", 39, 9, 39, 12],\n'
+    '        "next_span": null,\n'
+    '        "in_steps": ["join"],\n'
+    '        "split_parents": [],\n'
+    '        "matching_join": null\n'
+    '      }\n'
+    '    ],\n'
+    '    "parameters": [],\n'
+    '    "decorators": [],\n'
+    '    "docstring": null,\n'
+    '    "span": ["tests/flows/switch_in_foreach.py", 6, 7, 6, 26]\n'
+    '  }\n'
+    '}\n'
 )
 SHIM = [
     "python", "-m", "flowc.runtime_shim", "--flow-file", "/app/tests/flows/switch_in_foreach.py",
 ]
-ENV = {"FLOWC_MANIFEST": MANIFEST, "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
+ENV = {"FLOWC_MANIFEST": literal(MANIFEST), "FLOWC_DATASTORE": "s3://flowc-datastore/flowc"}
 
 
 def flowc_run(step, argv, env):
