@@ -102,7 +102,7 @@ RESUMABLE = textwrap.dedent('''
     from flowc import FlowSpec, current, step
 
     HERE = os.path.dirname(os.path.abspath(__file__))
-    WORK_SECONDS = 2.0
+    WORK_SECONDS = 4.0
 
 
     def executed(step_name):

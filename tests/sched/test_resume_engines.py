@@ -40,7 +40,7 @@ def test_resume_on_argo(tmp_path: Path) -> None:
 def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from tests.harness.moto_sfn import MotoSfn
 
-    with MotoSfn(tmp_path / "moto", max_processes=4) as harness:
+    with MotoSfn(tmp_path / "moto", max_processes=4, poll_seconds=0.25) as harness:
         monkeypatch.setenv("AWS_ENDPOINT_URL", harness.endpoint)
         yield harness
 
