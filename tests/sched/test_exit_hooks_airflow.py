@@ -35,3 +35,21 @@ def test_the_teardown_runs_the_hooks_and_the_dag_run_keeps_the_result(tmp_path: 
     assert tasks[("flowc_exit_hooks", -1)] == "success"
     assert hook_log(tmp_path) == expected_hooks(f"HookedFlow/{run_id}", not fail)
     assert recorded_hooks(tmp_path / "ds", run_id) == expected_record(not fail)
+
+
+def test_the_kubernetes_hook_pod_runs_the_shim_in_hook_mode(tmp_path: Path) -> None:
+    """The pod operator's form, rendered offline: the shim itself (not the step script, which
+    would add --iteration), with the manifest and datastore of every step."""
+    from tests.targets.test_airflow import _render
+    from tests.targets.airflow_helpers import emit_source as emit
+
+    result = emit(HOOKED, "flow.py", image="base:1", datastore_root="s3://bucket/root")
+    assert result.ok, result.diagnostics
+    path = airflow_env.install_dag(result.text, "hooked_pod")
+    hooks = airflow_env.import_dags(path.parent).dags["HookedFlow"].get_task("flowc_exit_hooks")
+    assert hooks.is_teardown
+    container = hooks.build_pod_request_obj(_render(hooks)).spec.containers[0]
+    assert container.command == ["python", "-m", "flowc.runtime_shim", "--flow-file", "/app/flow.py"]
+    assert container.args == ["--exit-hook", "--run-id", "manual__1"]
+    env = {e.name: e.value for e in container.env}
+    assert env["FLOWC_DATASTORE"] == "s3://bucket/root" and env["FLOWC_MANIFEST"]

@@ -52,3 +52,19 @@ def test_the_hooks_of_the_outcome_run_and_the_result_stays(tmp_path: Path, aws: 
     assert "exit hook broken_hook failed" in Path(hooks[0]["log"]).read_text()
     assert hook_log(tmp_path) == expected_hooks(f"HookedFlow/{name}", not fail)
     assert s3_run_record(aws, flow.name, name)["exit_hooks"] == expected_record(not fail)
+
+
+def test_the_hooked_machine_passes_the_validators_in_both_formats(tmp_path: Path) -> None:
+    """statelint, asl-validator and cfn-lint (whose schema covers the machine's resources)."""
+    from tests.sched.flows import HOOKED
+    from tests.targets.sfn_helpers import (asl_validator, cfn_definition, cfn_lint, emit_source,
+                                           statelint_problems)
+
+    asl = json.loads(emit_source(HOOKED).text)
+    template = emit_source(HOOKED, sfn_format="cloudformation").text
+    in_stack = cfn_definition(json.loads(template))
+    assert in_stack["States"]["end"]["Next"] == "exit-hooks-on-success"
+    assert statelint_problems(asl) == [] and statelint_problems(in_stack) == []
+    assert asl_validator({"asl": asl, "cfn": in_stack}, tmp_path) == {"asl": [], "cfn": []}
+    done = cfn_lint({"hooked": template}, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
