@@ -211,13 +211,18 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
               help="Only package files matching a gitignore-style pattern (repeatable).")
 @click.option("--exclude", multiple=True, metavar="PATTERN",
               help="Leave out files matching a gitignore-style pattern (repeatable).")
+@click.option("--environments", "environments_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also build the flow's @pypi/@conda environments into this directory (run it "
+                   "in the image build; tasks find them with FLOWC_ENV_CACHE=DIR).")
 def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
-                    exclude: tuple[str, ...]) -> None:
+                    exclude: tuple[str, ...], environments_dir: Path | None) -> None:
     """Build a reproducible code package of FLOW_FILE's directory.
 
     The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
-    the same files. Hidden files, __pycache__ and whatever .gitignore ignores are left out. Upload
-    it, then compile with --code-package URL: each task verifies the hash before running.
+    the same files. Hidden files, __pycache__, the output directory and whatever .gitignore
+    ignores are left out; a package the flow imports from beside its directory (same project) is
+    included; a symlinked file is packaged only if it points inside the directory. Upload it,
+    then compile with --code-package URL: each task verifies the hash before running.
     """
     from flowc.package import PackageError, build_package
 
@@ -227,8 +232,47 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
         _fail(str(exc))
     for link in built.skipped_links:
         click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
+    for name in built.siblings:
+        click.echo(f"flowc: note: {name} (imported by the flow, beside its directory) included", err=True)
     click.echo(f"{built.path}  ({len(built.files)} files, sha256 {built.sha256})", err=True)
     click.echo(str(built.path))
+    if environments_dir is not None:
+        _prebuild_environments(flow_file, environments_dir)
+
+
+def _prebuild_environments(flow_file: Path, directory: Path) -> None:
+    from flowc.environments import prebuild
+    from flowc.runtime_shim.environment import StepEnvironmentError
+
+    flow = _compile_or_exit(flow_file, None, "text").flow
+    try:
+        for env_dir in prebuild(flow, flow_file, directory):
+            click.echo(f"environment {env_dir}", err=True)
+    except StepEnvironmentError as exc:
+        _fail(str(exc))
+
+
+@main.command("lock")
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
+@click.option("--check", is_flag=True, help="Write nothing: exit 1 when the lock misses an environment.")
+def lock_command(flow_file: Path, flow_name: str | None, check: bool) -> None:
+    """Resolve each @pypi/@conda environment of FLOW_FILE for Linux x86_64 with uv and write
+    <flow>.flowc.lock beside it (pinned requirements with hashes); tasks install exactly that."""
+    from flowc.environments import stale_environments, write_lock
+    from flowc.runtime_shim.environment import StepEnvironmentError
+
+    flow = _compile_or_exit(flow_file, flow_name, "text").flow
+    if check:
+        stale = stale_environments(flow, flow_file)
+        if stale:
+            _fail(f"{flow_file}: the lock does not cover step(s) {', '.join(stale)}: run flowc lock")
+        return
+    try:
+        path = write_lock(flow, flow_file)
+    except StepEnvironmentError as exc:
+        _fail(str(exc))
+    click.echo(str(path) if path else f"{flow_file}: no @pypi/@conda environments; nothing to lock")
 
 
 @main.command("targets", short_help="Show what each target supports, and how it is lowered.")
@@ -252,7 +296,8 @@ def _local_run_options(command: _Command) -> _Command:
                      help="Write the new run's id to this file as soon as the run starts."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--logs/--no-logs", "echo_logs", default=True, show_default=True,
-                     help="Show each task's output when it finishes (it is always stored)."),
+                     help="Show each task's output when it finishes (it is always stored; "
+                     "output the datastore cannot take is shown even with --no-logs)."),
     )
     for option in reversed(options):
         command = option(command)

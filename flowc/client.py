@@ -319,13 +319,21 @@ class Run:
 
     @property
     def successful(self) -> bool:
-        return self.end_task is not None
+        """The end task finished and the run record agrees (a run whose last record write
+        failed, on a full disk say, did not succeed)."""
+        return self.end_task is not None and self.record.get("status", "succeeded") == "succeeded"
 
     @property
     def status(self) -> str:
         if self.successful:
             return "succeeded"
-        return str(self.record.get("status") or "running")
+        status = str(self.record.get("status") or "running")
+        if status == "running":
+            from flowc.runtime_shim.liveness import scheduler_gone
+
+            if scheduler_gone(self.record):
+                return "failed"  # its scheduler was killed before it could say so
+        return status
 
     @property
     def finished(self) -> bool:

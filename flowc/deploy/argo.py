@@ -26,7 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from flowc.deploy.base import Action, DeployError, Deployment, Prepared, RunInfo
+from flowc.deploy.base import (Action, DeployError, Deployment, Prepared, RunInfo,
+                               check_header_value)
 
 SERVED = {  # kind -> (collection path, request body key)
     "WorkflowTemplate": ("workflow-templates", "template"),
@@ -57,6 +58,9 @@ class ArgoServer:
         if not server:
             raise DeployError("no Argo Server: set ARGO_SERVER=host:port (or argo_server in "
                               "[tool.flowc])")
+        if "@" in server:  # never echoed: the password may hold '/', so no URL parser is trusted
+            raise DeployError("ARGO_SERVER must not carry a user or password (user:password@); "
+                              "pass the credential in ARGO_TOKEN")
         if "://" not in server:
             secure = _truthy(os.environ.get("ARGO_SECURE"), True)
             server = ("https://" if secure else "http://") + server
@@ -75,7 +79,7 @@ class ArgoServer:
         if body is not None:
             data = json.dumps(body, sort_keys=True).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        token = os.environ.get("ARGO_TOKEN", "").strip()
+        token = check_header_value("ARGO_TOKEN", os.environ.get("ARGO_TOKEN", "").strip())
         if token:
             headers["Authorization"] = token if " " in token else f"Bearer {token}"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)

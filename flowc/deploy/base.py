@@ -33,23 +33,63 @@ from flowc.targets import Settings
 # Setting names that must never be stored (pyproject) or passed on the command line.
 _SECRET_KEY = re.compile(r"(token|password|passwd|secret|credential|api_key|access_key)", re.I)
 
+_KEY_WORDS = r"(?:token|password|passwd|secret|signature|credential|api_key|access_key)"
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    # Authorization schemes: "Bearer x", "Basic x", and "Token x" (capitalized, as in headers).
+    (re.compile(r"\b((?i:bearer|basic)|Token)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "***"),
-    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-    (re.compile(r"(?i)((?:token|password|secret|signature|credential)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]+"),
-     r"\1***"),
+    # user:password@ in a URL; the password may hold '/' (up to the last '@' of the word).
+    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^\s/@:]*:[^\s@]*@"), r"\1***@"),
+    # key=value, key: value, "key": "a quoted value, spaces and all", aws_secret_access_key=...
+    (re.compile(r"(?i)(" + _KEY_WORDS + r"[\w-]*[\"']?\s*[=:]\s*)"
+                r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s\"'&,}]+)"), r"\1***"),
 )
 MAX_MESSAGE = 400
+# Environment variables whose values are secrets wherever they turn up (a server may echo them).
+SECRET_ENV = ("ARGO_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AIRFLOW_PASSWORD",
+              "AIRFLOW_API_TOKEN")
+_MIN_SECRET = 4  # shorter values would blank out ordinary words
+
+
+def known_secrets() -> list[str]:
+    """The secret values this process holds, in the forms they may be echoed back in: as they
+    are, without an auth scheme, JSON-escaped and URL-quoted; longest first."""
+    import json
+    import os
+    import urllib.parse
+
+    values: set[str] = set()
+    for name in SECRET_ENV:
+        value = os.environ.get(name, "").strip()
+        if value:
+            values.update((value, value.split(" ", 1)[-1]))
+    server = os.environ.get("ARGO_SERVER", "")
+    userinfo = server.partition("://")[2].rpartition("@")[0]
+    if userinfo:
+        values.add(userinfo.partition(":")[2])
+    forms = {form for v in values for form in (v, json.dumps(v)[1:-1], urllib.parse.quote(v, safe=""))}
+    return sorted((f for f in forms if len(f) >= _MIN_SECRET), key=len, reverse=True)
 
 
 def redact(text: str) -> str:
-    """``text`` on one line with anything that looks like a credential replaced by ``***``."""
+    """``text`` on one line with every known secret value and anything that looks like a
+    credential replaced by ``***``."""
+    for secret in known_secrets():
+        text = text.replace(secret, "***")
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def check_header_value(name: str, value: str) -> str:
+    """``value`` if it can be sent as an HTTP header: visible ASCII and spaces only. A line break
+    would smuggle in a header (and http.client would print the whole value in its error)."""
+    if not all(" " <= ch <= "~" for ch in value):
+        raise DeployError(f"{name} holds a line break, control or non-ASCII character; "
+                          "it cannot be sent as a header (check how it was exported)")
+    return value
 
 
 class DeployError(Exception):

@@ -4,7 +4,10 @@ Start-up per task is what makes a local run slow (Metaflow starts a fresh interp
 the flow for every task). A fork inherits the imported module for free. Each child gets its own
 process group, so a crash, a ``sys.exit`` or a runaway subprocess in a step stays in that child,
 Ctrl-C in the terminal reaches only the scheduler (which then stops children deliberately), and
-a timeout kills the step's whole group.
+a timeout kills the step's whole group. If the scheduler itself dies (``kill -9``), nothing of
+the run keeps running: on Linux each task asks the kernel to SIGKILL it then
+(``PR_SET_PDEATHSIG``), and a :class:`Watchdog` process, told of every task's group over a pipe,
+kills the groups (processes the steps started included) when the pipe closes.
 """
 
 from __future__ import annotations
@@ -53,10 +56,108 @@ def _exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """Linux's prctl(2) through ctypes (looked up once, in the scheduler); None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(prctl: Callable[..., int] | None, parent: int) -> None:
+    """Have the kernel SIGKILL this task when the scheduler dies, however it dies (kill -9
+    included), so no task outlives the run that started it."""
+    if prctl is None:
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the scheduler died before the line above took effect
+        os._exit(1)
+
+
+class Watchdog:
+    """A small process that outlives a scheduler killed with ``kill -9`` just long enough to
+    kill the process groups of its tasks, processes the steps started included.
+
+    The scheduler tells it each task's group over a pipe (``+pid`` when spawned, ``-pid`` when
+    reaped); the pipe reaching end-of-file (every write end closed: the scheduler is gone, or
+    closed it on the way out) is the signal. Messages are read in order, so a group is only
+    killed while the scheduler still counted it as running.
+    """
+
+    def __init__(self) -> None:
+        read_end, self._write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the watchdog process; covered by the e2e tests
+            os.close(self._write_end)
+            _watch(read_end)
+        os.close(read_end)
+
+    def _send(self, text: str) -> None:
+        try:
+            os.write(self._write_end, text.encode("ascii"))
+        except OSError:
+            pass  # a watchdog that is gone cannot help; the run goes on
+
+    def started(self, pid: int) -> None:
+        self._send(f"+{pid}\n")
+
+    def ended(self, pid: int) -> None:
+        self._send(f"-{pid}\n")
+
+    def forget_in_child(self) -> None:
+        """In a forked task: drop the write end, or the pipe would stay open after a crash."""
+        os.close(self._write_end)
+
+    def close(self) -> None:
+        os.close(self._write_end)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _watch(read_end: int) -> None:
+    """The watchdog's whole life: follow the running groups until end-of-file, kill what is left."""
+    try:
+        os.setpgid(0, 0)  # Ctrl-C in the terminal is for the scheduler, not for the watchdog
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # never keep the caller's pipes open
+            os.dup2(devnull, fd)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        running: set[int] = set()
+        pending = b""
+        while True:
+            chunk = os.read(read_end, 4096)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                pid = int(line[1:])
+                (running.add if line[:1] == b"+" else running.discard)(pid)
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    finally:
+        os._exit(0)
+
+
+def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path,
+                prctl: Callable[..., int] | None = None, parent: int = 0) -> None:
     """Runs in the forked child and never returns: every outcome ends in ``os._exit``."""
     code = 1
     try:
+        _die_with_parent(prctl, parent)
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -105,6 +206,8 @@ class ProcessPool:
         self._children: dict[int, Child] = {}
         self._use_pidfd = hasattr(os, "pidfd_open")
         self._frozen = False
+        self._prctl = _load_prctl()
+        self._watchdog: Watchdog | None = None
 
     def __len__(self) -> int:
         return len(self._children)
@@ -124,9 +227,14 @@ class ProcessPool:
             # collection would otherwise touch (and so copy) every page the parent owns.
             gc.freeze()
             self._frozen = True
+        if self._watchdog is None:
+            self._watchdog = Watchdog()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child process; covered by the e2e tests
-            _child_main(body, stdout_path, stderr_path)
+            self._watchdog.forget_in_child()
+            _child_main(body, stdout_path, stderr_path, self._prctl, parent)
+        self._watchdog.started(pid)
         try:
             os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
         except OSError:
@@ -188,6 +296,8 @@ class ProcessPool:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+            if self._watchdog is not None:
+                self._watchdog.ended(pid)  # before the pid can be reused (the waitpid below)
             if status is None:
                 _, status = os.waitpid(pid, 0)
             child.returncode = _exit_code(status)
@@ -225,6 +335,9 @@ class ProcessPool:
 
     def close(self) -> None:
         self._selector.close()
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
         if self._frozen:
             # Hand the objects back to the collector: an embedding process (a test session)
             # would otherwise never free the garbage that existed at the first fork.

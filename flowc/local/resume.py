@@ -14,6 +14,7 @@ from flowc.compiler import ir
 from flowc.local import RunError
 from flowc.local.runner import CloneSource
 from flowc.runtime_shim import datastore as ds
+from flowc.runtime_shim import ids
 # The rule itself lives with the shim, which applies it on the engines.
 from flowc.runtime_shim.resume import (ResumeError, descendants, first_unfinished_step,  # noqa: F401
                                        graph_order, resume_point)
@@ -29,6 +30,13 @@ def find_origin(store: ds.Datastore, flow_name: str | None,
     ``Flow/run_id``; without it, the latest run of ``flow_name`` (or of any flow)."""
     if origin and "/" in origin:
         flow_name, _, origin = origin.partition("/")
+    try:
+        if flow_name is not None:
+            ids.check_flow_name(flow_name)
+        if origin is not None:
+            ids.check_run_id(origin)
+    except ids.InvalidId as exc:
+        raise RunError(f"cannot resume: {exc}") from None
     flows = [flow_name] if flow_name else store.list_flows()
     candidates: list[tuple[str, str, dict[str, Any]]] = []
     for name in flows:

@@ -99,6 +99,7 @@ class Scheduler:
     def run(self) -> RunResult:
         started = time.monotonic()
         flow_class = shim.load_flow_class(self.flow_file, self.flow)
+        shim.prepare_environments(self.flow, self.flow_file, self.datastore.root)
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
                            self.clone.origin_run_id if self.clone else None)
@@ -144,7 +145,8 @@ class Scheduler:
 
     def _stop_all(self, pool: ProcessPool) -> None:
         for child in pool.terminate_all():
-            self._finish_logs(child)
+            if not self._finish_logs(child):
+                self._echo(child, child.payload.key, force=True)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the loop
 
@@ -179,9 +181,13 @@ class Scheduler:
         self._spawned += 1
         attempt_dir = workdir / str(self._spawned)
         params = self.params if key.step == "start" else {}
-        body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
-                              attempt, params, attempt_dir,
-                              self.clone.origin_run_id if self.clone else None)
+        origin = self.clone.origin_run_id if self.clone else None
+        if shim.has_environment(self.flow, key.step):  # @pypi/@conda: its own interpreter
+            body = shim.environment_task_body(self.flow, self.flow_file, self.task_datastore,
+                                              self.run_id, key, attempt, params, origin)
+        else:
+            body = shim.task_body(flow_class, self.flow, self.task_datastore, self.run_id, key,
+                                  attempt, params, attempt_dir, origin)
         timeout = step.decorator(ir.Timeout)
         limit = timeout.total_seconds + TIMEOUT_GRACE_SECONDS if timeout and timeout.total_seconds else None
         pool.spawn(str(key), body, attempt_dir, timeout=limit, payload=pending)
@@ -191,6 +197,10 @@ class Scheduler:
         pending: _Pending = child.payload  # type: ignore[assignment]
         key, attempt = pending.key, pending.attempt
         done = None
+        # Output the datastore could not take is shown whatever --no-logs says: never lost silently.
+        show_logs = child.returncode == shim.EXIT_LOGS_UNSTORED
+        if show_logs:
+            child.returncode = 0
         if child.returncode == 0:
             done = shim.task_done(self.datastore, self.flow.name, self.run_id, key)
             if done is None:
@@ -200,8 +210,11 @@ class Scheduler:
                                  "(os._exit in the step?)\n")
         if child.returncode != 0:
             # The child stores its logs as it exits; one that crashed or was killed could not.
-            self._finish_logs(child)
-        self._echo(child, key)
+            show_logs = not self._finish_logs(child) or show_logs
+        if show_logs and not self.echo_logs:
+            self.progress.message(f"warning: the output of {key} could not be stored in the "
+                                  f"datastore; here it is")
+        self._echo(child, key, force=show_logs)
         if done is not None:
             self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "done")
             if not state.stopping:
@@ -217,7 +230,9 @@ class Scheduler:
             state.delayed.append(_Pending(key, attempt + 1, time.monotonic() + delay))
             return
         self.progress.finished(key.step, key.task_id, attempt, child.elapsed, "failed")
-        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}", child)
+        # Its stderr tail goes with the error unless the whole log was just shown.
+        self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}",
+                   None if show_logs else child)
 
     def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
                  facts: Facts) -> None:
@@ -256,17 +271,20 @@ class Scheduler:
 
     # ------------------------------------------------------------------ helpers
 
-    def _finish_logs(self, child: Child) -> None:
+    def _finish_logs(self, child: Child) -> bool:
+        """Store a task's logs for it; False (with a warning) when they could not be stored."""
         pending: _Pending = child.payload  # type: ignore[assignment]
         try:
             shim.store_logs(self.datastore, self.flow.name, self.run_id, pending.key,
                             pending.attempt, child.stdout_path, child.stderr_path)
         except Exception as exc:  # noqa: BLE001 - losing a log must not lose the run
             self.progress.message(f"warning: cannot store logs of {pending.key}: {exc}")
+            return False
+        return True
 
-    def _echo(self, child: Child, key: TaskKey) -> None:
+    def _echo(self, child: Child, key: TaskKey, force: bool = False) -> None:
         """Show what a finished task printed, each line prefixed with the task."""
-        if not self.echo_logs:
+        if not (self.echo_logs or force):
             return
         out: list[str] = []
         for path in (child.stdout_path, child.stderr_path):
@@ -328,13 +346,47 @@ def _ignore_interrupts() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+_TAIL_BYTES = 256 << 10  # the console shows at most this much of a log's end ...
+_LINE_CHARS = 2000  # ... and at most this much of one line
+
+
 def _tail(path: Path, limit: int) -> tuple[int, list[str]]:
-    """(lines left out, the last ``limit`` lines) of a log file."""
+    """(lines left out, the last ``limit`` lines) of a log file, reading at most its last
+    256 KiB and cutting each line at 2,000 characters: a 100 MB single-line log is neither
+    echoed whole nor read into memory (the datastore keeps all of it)."""
     try:
-        if not path.stat().st_size:
-            return 0, []
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            if not size:
+                return 0, []
+            start = max(0, size - _TAIL_BYTES)
+            newlines = _count_newlines(handle, start)
+            handle.seek(start)
+            data = handle.read()
     except OSError:
         return 0, []
+    if start and b"\n" in data:  # began inside a line: its end alone would mislead
+        data = data[data.index(b"\n") + 1:]
+        newlines += 1
+    text = data.decode("utf-8", errors="replace")
     lines = text.rstrip("\n").splitlines() if text.strip() else []
-    return max(0, len(lines) - limit), lines[-limit:]
+    skipped = newlines + max(0, len(lines) - limit)
+    return skipped, [_cut(line) for line in lines[-limit:]]
+
+
+def _count_newlines(handle: Any, end: int) -> int:
+    """Newlines in the first ``end`` bytes, counted a chunk at a time."""
+    handle.seek(0)
+    count = 0
+    while handle.tell() < end:
+        chunk = handle.read(min(1 << 20, end - handle.tell()))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+    return count
+
+
+def _cut(line: str) -> str:
+    if len(line) <= _LINE_CHARS:
+        return line
+    return f"{line[:_LINE_CHARS]}... ({len(line) - _LINE_CHARS} more characters in the stored log)"

@@ -7,6 +7,7 @@ knows nothing about the datastore's layout beyond docs/contracts.md.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any, Callable, Sequence
 from flowc.compiler import ir
 from flowc.exceptions import ParameterError
 from flowc.local import RunError
+from flowc.runtime_shim.liveness import scheduler_identity
 from flowc.local.plan import Facts, TaskKey
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim import resume
@@ -25,7 +27,6 @@ from flowc.runtime_shim.task import TaskRequest, run_task
 open_datastore = ds.open_datastore
 Datastore = ds.Datastore
 DatastoreError = ds.DatastoreError
-
 
 
 def load_flow_class(flow_file: Path, flow: ir.Flow) -> type:
@@ -60,6 +61,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "source_sha256": flow.source_sha256,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
+        **scheduler_identity(),  # so a reader can tell a killed run from a running one
     })
 
 
@@ -79,8 +81,9 @@ def run_exit_hooks(store: ds.Datastore, flow: ir.Flow, flow_class: type, run_id:
     exit_hooks.run_exit_hooks(sys.modules[flow_class.__module__], flow, store, run_id, outcome, report)
 
 
-# Exit codes of a forked task (the child's own convention, never seen outside flowc run).
-EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL = 0, 1, 3
+# Exit codes of a forked task (the child's own convention, never seen outside flowc run);
+# EXIT_LOGS_UNSTORED: the task succeeded but its output could not be stored (a full disk, say).
+EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL, EXIT_LOGS_UNSTORED = 0, 1, 3, 4
 
 
 def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskKey,
@@ -90,7 +93,8 @@ def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str,
 
     A failure's traceback goes to the child's stderr; the child stores its own stdout and stderr
     (``log_dir``) in the datastore before it exits, so the scheduler does not have to. The exit
-    code tells the scheduler whether the shim considers a failure retryable.
+    code tells the scheduler whether the shim considers a failure retryable, and whether a
+    success's output is missing from the datastore (the scheduler then shows it instead).
     """
 
     def run() -> int:
@@ -111,16 +115,75 @@ def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str,
         return EXIT_RETRYABLE if result.retryable else EXIT_FINAL
 
     def body() -> int:
+        stored = False
         try:
-            return run()
+            code = run()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
             try:
                 store_logs(store, flow.name, run_id, key, attempt, log_dir / "stdout.log",
                            log_dir / "stderr.log")
-            except Exception as exc:  # noqa: BLE001 - the scheduler stores them on failure
+                stored = True
+            except Exception as exc:  # noqa: BLE001 - the scheduler shows them instead
                 print(f"flowc run: cannot store this task's logs: {exc}", file=sys.stderr)
+        return EXIT_LOGS_UNSTORED if code == EXIT_OK and not stored else code
+
+    return body
+
+
+def has_environment(flow: ir.Flow, step_name: str) -> bool:
+    """Whether the step declares an @pypi/@conda environment (its own or the flow's base)."""
+    from flowc.runtime_shim.environment import StepEnvironmentError, environment_spec
+
+    try:
+        return environment_spec(flow, flow.step(step_name)) is not None
+    except StepEnvironmentError as exc:
+
+        raise RunError(str(exc)) from None
+
+
+def prepare_environments(flow: ir.Flow, flow_file: Path, datastore_root: str) -> None:
+    """Build (or find) every step environment before the first task, as Metaflow bootstraps
+    them at the start of a run: a build's time never counts against a task's @timeout, and a
+    refused environment stops the run before it starts."""
+    from flowc.runtime_shim.environment import StepEnvironmentError, prepare
+
+    try:
+        for step in flow.steps:
+            prepare(flow, step.name, str(flow_file.resolve()), datastore_root)
+    except StepEnvironmentError as exc:
+        raise RunError(str(exc)) from None
+
+
+def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, run_id: str,
+                          key: TaskKey, attempt: int, params: dict[str, str],
+                          origin_run_id: str | None = None) -> Callable[[], int]:
+    """What a forked child runs for a step with an environment: it builds or reuses the
+    environment, then becomes ``python -m flowc.runtime_shim`` in that environment's
+    interpreter (the flow this process imported is of no use there). The shim stores the task's
+    logs; its exit code is 0 or 1 (retryable) like a forked task's."""
+    from flowc.runtime_shim.environment import StepEnvironmentError, prepare
+    from flowc.runtime_shim.manifest_source import encode_inline
+
+    def body() -> int:
+        try:
+            python = prepare(flow, key.step, str(flow_file.resolve()), store.root) or sys.executable
+        except StepEnvironmentError as exc:
+            print(f"flowc run: {exc}", file=sys.stderr)
+            return EXIT_RETRYABLE
+        argv = [python, "-m", "flowc.runtime_shim", "--flow-file", str(flow_file.resolve()),
+                "--step", key.step, "--run-id", run_id,
+                "--index-path", ".".join(str(i) for i in key.index_path),
+                "--iteration", str(key.iteration), "--attempt", str(attempt),
+                "--datastore", store.root, "--manifest", encode_inline(flow)]
+        for name, value in sorted(params.items()):
+            argv += ["--param", f"{name}={value}"]
+        if origin_run_id:
+            argv += ["--origin-run-id", origin_run_id]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(python, argv)
 
     return body
 

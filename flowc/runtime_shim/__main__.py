@@ -2,7 +2,8 @@
 ``--exit-hook`` the @exit_hook functions of a finished run (``exit_hooks``).
 
 Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
-failed, 2 for a bad command line or an unusable flow file/manifest.
+failed, 2 for a bad command line, a bad parameter value, an id flowc never produces (a run id
+with a '/', say) or an unusable flow file/manifest: retrying those cannot help.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import os
 import sys
 
 from flowc.exceptions import ParameterError
-from flowc.runtime_shim import manifest_source
+from flowc.compiler import ir
+from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
 from flowc.runtime_shim.datastore import DatastoreError, open_datastore
+from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
 from flowc.runtime_shim.ids import parse_index_path
-from flowc.runtime_shim.loader import FlowLoadError, load_flow_class
+from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
 from flowc.runtime_shim.params import params_from_environment
 from flowc.runtime_shim.task import TaskRequest, run_task
 
@@ -39,13 +42,46 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _enter_step_environment(args: argparse.Namespace, manifest: ir.Flow, argv: list[str]) -> None:
+    """Re-execute this command in the step's @pypi/@conda environment (built or reused first),
+    before the flow is imported; returns only when the step runs in this interpreter."""
+    python = environment.prepare(manifest, args.step, resolve_flow_file(args.flow_file), args.datastore)
+    if python is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(python, [python, "-m", "flowc.runtime_shim", *argv])
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
     if "--exit-hook" in argv:
         from flowc.runtime_shim.exit_hooks import main as exit_hook_main
 
         return exit_hook_main(argv)
     args = _parser().parse_args(argv)
+    try:  # first: a step with an environment runs in another interpreter, before the flow loads
+        ids.check_run_id(args.run_id)
+        ids.check_step_name(args.step)
+        if args.origin_run_id:
+            ids.check_run_id(args.origin_run_id)
+        manifest = manifest_source.load(args.manifest or "")
+        ids.check_flow_name(manifest.name)
+        manifest.step(args.step)
+        # A task cloned from the run it resumes needs neither its environment nor the flow.
+        resumed_from, cloned = resumed_task(open_datastore(args.datastore), manifest, args,
+                                            parse_index_path(args.index_path))
+        if cloned:
+            return 0
+        _enter_step_environment(args, manifest, argv)
+    except EnvironmentBuildError as exc:
+        print(f"flowc shim: error: {exc}", file=sys.stderr)
+        return 1  # a failed task: the orchestrator's retry may find the index reachable again
+    except KeyError as exc:
+        print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
+        return 2
+    except (ValueError, StepEnvironmentError, OSError, DatastoreError) as exc:
+        print(f"flowc shim: error: {exc}", file=sys.stderr)
+        return 2
     try:
         index_path = parse_index_path(args.index_path)
         if args.attempt is None:
@@ -61,13 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             if not sep or not name:
                 raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
-        manifest = manifest_source.load(args.manifest or "")
         datastore = open_datastore(args.datastore)
         manifest.step(args.step)
-        origin, cloned = resumed_task(datastore, manifest, args, index_path)
-        if cloned:
-            return 0
-        args.origin_run_id = args.origin_run_id or origin
+        args.origin_run_id = args.origin_run_id or resumed_from
         flow_class = load_flow_class(args.flow_file, manifest)
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
@@ -89,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             datastore.save_log(request.key, request.attempt, stream, getattr(captured, stream).getvalue())
         except DatastoreError as exc:
             print(f"flowc shim: warning: {exc}", file=sys.stderr)
+    if not result.ok and result.error_type == "ParameterError":
+        return 2  # a bad parameter value fails every attempt alike: not retryable
     return 0 if result.ok else 1
 
 

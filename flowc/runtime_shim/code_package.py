@@ -5,8 +5,11 @@
 URL is a path, ``file://`` or ``s3://`` location whose file name ends in ``-<sha256>.tar.gz``
 (what ``flowc package`` writes). The archive's sha256 must equal the one in its name, otherwise
 nothing runs. Archives are extracted once per host into ``$FLOWC_CODE_CACHE`` (default
-``/tmp/flowc-code``), with a marker written last so a crashed extraction is redone. Standard
-library only; boto3 only for ``s3://``.
+``/tmp/flowc-code``), with a marker written last so a crashed extraction is redone. The cache is
+trusted only when this user owns it and nobody else can write to it (``/tmp`` is shared: another
+user could pre-create the directory), and an existing extraction is compared with the verified
+archive before it is used; anything else is refused or extracted afresh. Standard library only;
+boto3 only for ``s3://``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -60,12 +64,74 @@ def verify(data: bytes, sha256: str, url: str) -> None:
             f"code package {url} has sha256 {actual}, but its name promises {sha256}; refusing to run it")
 
 
+def _check_private(path: Path) -> None:
+    """``path`` must be a real directory (not a link) owned by this user and writable by no one
+    else; code from anywhere else could have been put there by someone else."""
+    info = path.lstat()
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        raise CodePackageError(
+            f"code cache {path} is not a directory owned by this user and writable only by it; "
+            "refusing to run code from it (point FLOWC_CODE_CACHE at a private directory)")
+
+
+def _matches(target: Path, data: bytes) -> bool:
+    """Whether the extraction at ``target`` holds exactly the archive's files (and the marker),
+    owned by this user and writable by no one else. Tasks run with ``PYTHONDONTWRITEBYTECODE``,
+    so nothing is ever added to an extraction: anything extra is someone else's."""
+    import io
+
+    try:
+        expected: dict[str, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    handle = tar.extractfile(member)
+                    expected[str(Path(member.name))] = handle.read() if handle else b""
+        found: set[str] = set()
+        for directory, dirnames, filenames in os.walk(target):
+            for name in dirnames:
+                _check_private(Path(directory) / name)
+            for name in filenames:
+                path = Path(directory) / name
+                rel = str(path.relative_to(target))
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or \
+                        info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                    return False
+                if rel == READY_MARKER:
+                    continue
+                if expected.get(rel) != path.read_bytes():
+                    return False
+                found.add(rel)
+        return found == set(expected)
+    except (OSError, tarfile.TarError, CodePackageError):
+        return False
+
+
+def _drop_write_for_others(root: Path) -> None:
+    """Whatever the umask, nobody but this user may change an extraction."""
+    root.chmod(0o700)
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            path = Path(directory) / name
+            path.chmod(path.lstat().st_mode & 0o755)
+
+
 def extract(data: bytes, sha256: str, cache: Path) -> Path:
-    """Extract into ``cache/<sha256>`` unless a complete extraction is already there."""
+    """Extract into ``cache/<sha256>`` unless a complete, matching extraction is already there."""
     target = cache / sha256
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private(cache)
     if (target / READY_MARKER).exists():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
+        _check_private(target)
+        if _matches(target, data):
+            return target
+        # Ours (checked above) but not what the archive holds: set it aside in one atomic step
+        # (a task may still be running from it) and extract afresh.
+        stale = Path(tempfile.mkdtemp(prefix=f".stale-{sha256[:12]}-", dir=cache))
+        target.rename(stale / "code")
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=cache))
     archive = staging / "package.tar.gz"
     archive.write_bytes(data)
@@ -78,6 +144,7 @@ def extract(data: bytes, sha256: str, cache: Path) -> Path:
             tar.extractall(staging / "code", filter="data")
         else:  # the members were checked above
             tar.extractall(staging / "code")
+    _drop_write_for_others(staging / "code")
     (staging / "code" / READY_MARKER).write_text(sha256)
     try:
         (staging / "code").rename(target)
@@ -101,10 +168,14 @@ def main(argv: list[str] | None = None) -> None:
         data = fetch(args.package)
         verify(data, sha256, args.package)
         code_dir = extract(data, sha256, Path(os.environ.get("FLOWC_CODE_CACHE", "/tmp/flowc-code")))
+    except OSError as exc:
+        print(f"flowc: error: code cache: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        sys.exit(2)
     except CodePackageError as exc:
         print(f"flowc: error: {exc}", file=sys.stderr)
         sys.exit(2)
     os.chdir(code_dir)
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # an extraction stays exactly the archive
     os.execv(sys.executable, [sys.executable, "-m", "flowc.runtime_shim", *shim_args])
 
 

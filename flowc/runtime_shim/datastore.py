@@ -27,13 +27,19 @@ import pickle
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
+from flowc.runtime_shim import ids
+from flowc.runtime_shim.ids import InvalidId, check_key
 from flowc.runtime_shim.s3 import S3Backend
 from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 PICKLE_PROTOCOL = 5
 _CHUNK = 1 << 20
+
+
+class CorruptRecord(DatastoreError):
+    """A JSON record of the datastore that flowc did not write: wrong shape, bad id or sha."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,12 @@ class TaskKey:
     run_id: str
     step: str
     task_id: str
+
+    def __post_init__(self) -> None:
+        ids.check_flow_name(self.flow)
+        ids.check_run_id(self.run_id)
+        ids.check_step_name(self.step)
+        ids.check_task_id(self.task_id)
 
     @property
     def pathspec(self) -> str:
@@ -66,8 +78,17 @@ class ArtifactRef:
         return data
 
     @staticmethod
-    def from_json(data: dict[str, Any]) -> "ArtifactRef":
-        return ArtifactRef(data["sha"], int(data["size"]), data.get("encoding", "pickle"))
+    def from_json(data: Any) -> "ArtifactRef":
+        """The ref a record holds; anything but ``{"sha": <sha256>, "size": <int>}`` (plus an
+        optional encoding) raises ``InvalidId``, so a record can never point outside the blobs."""
+        if not isinstance(data, dict):
+            raise InvalidId(f"an artifact ref must be an object, got {type(data).__name__}")
+        size, encoding = data.get("size"), data.get("encoding", "pickle")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidId(f"an artifact ref's size must be a non-negative integer, got {size!r}")
+        if encoding not in ("pickle", "pickle+gzip"):
+            raise InvalidId(f"unknown artifact encoding {encoding!r}")
+        return ArtifactRef(ids.check_sha256(data.get("sha")), size, encoding)
 
 
 # --------------------------------------------------------------------------- streams
@@ -130,39 +151,16 @@ class _HashingWriter(io.RawIOBase):
         return n
 
 
-class _HashingReader(io.RawIOBase):
-    """Reads from ``raw`` and hashes what was read, so a load can verify its blob for free."""
-
-    def __init__(self, raw: io.BufferedIOBase):
-        self.raw = raw
-        self.digest = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def _read_full(self, chunk: memoryview) -> int:
-        got = 0
-        while got < chunk.nbytes:
-            n = self.raw.readinto(chunk[got:])
-            if not n:
-                break
-            got += n
-        return got
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if view.nbytes <= _PIPELINE:
-            n = self.raw.readinto(view) or 0
-            self.digest.update(view[:n])
-            return n
-        return _pipelined(view, self.digest, self._read_full)
-
-    def drain(self) -> None:
-        while True:
-            chunk = self.raw.read(_CHUNK)
-            if not chunk:
-                return
-            self.digest.update(chunk)
+def _sha256_of(handle: io.BufferedIOBase, size_hint: int) -> str:
+    """The sha256 of everything ``handle`` still has to give, read in chunks of up to 1 MiB
+    (no bigger than the expected size: loading many small artifacts allocates little)."""
+    digest = hashlib.sha256()
+    buffer = memoryview(bytearray(min(_CHUNK, max(size_hint + 1, 4096))))
+    while True:
+        n = handle.readinto(buffer)
+        if not n:
+            return digest.hexdigest()
+        digest.update(buffer[:n])
 
 
 class _Chunked(io.RawIOBase):
@@ -210,7 +208,7 @@ class LocalBackend:
         self.url = self.root
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, *key.split("/"))
+        return os.path.join(self.root, *check_key(key).split("/"))
 
     def _open_temp(self, directory: str) -> tuple[BinaryIO, str]:
         os.makedirs(directory, exist_ok=True)
@@ -240,17 +238,22 @@ class LocalBackend:
             raise
 
     def get_bytes(self, key: str) -> bytes | None:
-        try:
-            with open(self._path(key), "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
+        handle = self.open_read(key)
+        if handle is None:
             return None
+        with handle:
+            try:
+                return handle.read()
+            except OSError as exc:
+                raise DatastoreError(f"cannot read {self._path(key)}: {exc.strerror}") from None
 
     def open_read(self, key: str) -> io.BufferedIOBase | None:
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError:
             return None
+        except OSError as exc:  # a directory where a file belongs, no permission, ...
+            raise DatastoreError(f"cannot read {self._path(key)}: {exc.strerror}") from None
 
     def exists(self, key: str) -> bool:
         return os.path.exists(self._path(key))
@@ -286,25 +289,28 @@ class Datastore:
 
     # ------------------------------------------------------------------ keys
 
+    # Every key is built here, from parts checked by flowc.runtime_shim.ids (``InvalidId``, a
+    # ValueError, otherwise): no id, wherever it came from, can name a path outside the root.
+
     @staticmethod
     def blob_key(flow: str, sha: str) -> str:
-        return f"{flow}/blobs/{sha[:2]}/{sha}"
+        return f"{ids.check_flow_name(flow)}/blobs/{sha[:2]}/{ids.check_sha256(sha)}"
 
     @staticmethod
     def run_key(flow: str, run_id: str) -> str:
-        return f"{flow}/runs/{run_id}"
+        return f"{ids.check_flow_name(flow)}/runs/{ids.check_run_id(run_id)}"
 
     def task_key(self, task: TaskKey) -> str:
         return f"{self.run_key(task.flow, task.run_id)}/{task.step}/{task.task_id}"
 
     def attempt_key(self, task: TaskKey, attempt: int) -> str:
-        return f"{self.task_key(task)}/{attempt}"
+        return f"{self.task_key(task)}/{ids.check_attempt(attempt)}"
 
     # ------------------------------------------------------------------ blobs
 
     def save_artifact(self, flow: str, name: str, value: Any) -> ArtifactRef:
         """Pickle ``value`` straight into a temporary blob while hashing it; store it by hash."""
-        handle, temp = self.backend.temp_file(f"{flow}/blobs/.tmp/x")
+        handle, temp = self.backend.temp_file(f"{ids.check_flow_name(flow)}/blobs/.tmp/x")
         try:
             with handle:
                 writer = _HashingWriter(handle)
@@ -339,31 +345,30 @@ class Datastore:
             self.backend.discard_temp(temp)
             raise
 
-    def load_artifact(self, flow: str, name: str, ref: ArtifactRef, verify: bool = True) -> Any:
-        """Unpickle a blob as it streams in; a missing or corrupt blob names the artifact."""
+    def load_artifact(self, flow: str, name: str, ref: ArtifactRef) -> Any:
+        """Hash the stored blob, then unpickle it only if it is the one ``ref`` names: a blob
+        that was replaced is refused before any of its bytes reach ``pickle``. Memory stays flat
+        (both passes stream); a missing or corrupt blob names the artifact."""
         key = self.blob_key(flow, ref.sha)
         handle = self.backend.open_read(key)
         if handle is None:
             raise DatastoreError(f"artifact {name!r} is missing: blob {ref.sha} not found under {self.root}")
         with handle:
-            reader = _HashingReader(handle)
-            source: Any = reader if verify else io.BufferedReader(reader, _CHUNK)
+            if _sha256_of(handle, ref.size) != ref.sha:
+                raise DatastoreError(f"artifact {name!r} is corrupt: blob {ref.sha} does not "
+                                     f"match its sha256; it was not loaded")
+            handle.seek(0)
+            source: Any = handle
             if ref.encoding == "pickle+gzip":
-                source = _Chunked(gzip.GzipFile(fileobj=source, mode="rb"))
+                source = _Chunked(gzip.GzipFile(fileobj=handle, mode="rb"))
             elif ref.encoding != "pickle":
                 raise DatastoreError(f"artifact {name!r} has an unknown encoding {ref.encoding!r}; "
                                      "upgrade flowc")
             try:
-                value = pickle.load(source)
+                return pickle.load(source)
             except Exception as exc:
                 raise DatastoreError(f"artifact {name!r} is corrupt: blob {ref.sha} cannot be "
                                      f"unpickled ({type(exc).__name__}: {exc})") from exc
-            if verify:
-                reader.drain()
-                if reader.digest.hexdigest() != ref.sha:
-                    raise DatastoreError(f"artifact {name!r} is corrupt: blob {ref.sha} does not "
-                                         f"match its sha256")
-        return value
 
     # ------------------------------------------------------------------ json records
 
@@ -383,12 +388,26 @@ class Datastore:
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise DatastoreError(f"{self.root}/{key} is not valid JSON: {exc}") from exc
+            raise CorruptRecord(f"{self.root}/{key} is not valid JSON: {exc}") from exc
+
+    def _get_record(self, key: str, check: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
+        """A JSON object record, checked by ``check`` (which raises ``InvalidId`` or
+        ``TypeError``/``ValueError`` naming the field); anything else is one ``CorruptRecord``."""
+        data = self._get_json(key)
+        if data is None:
+            return None
+        try:
+            if not isinstance(data, dict):
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+            check(data)
+        except (TypeError, ValueError) as exc:
+            raise CorruptRecord(f"{self.root}/{key} is not a record flowc wrote: {exc}") from None
+        return data
 
     # runs
 
     def read_run(self, flow: str, run_id: str) -> dict[str, Any] | None:
-        return self._get_json(f"{self.run_key(flow, run_id)}/run.json")
+        return self._get_record(f"{self.run_key(flow, run_id)}/run.json", _check_run_record)
 
     def write_run(self, flow: str, run_id: str, record: dict[str, Any]) -> None:
         self._put_json(f"{self.run_key(flow, run_id)}/run.json", record)
@@ -406,62 +425,140 @@ class Datastore:
         self._put_json(f"{self.attempt_key(task, attempt)}/attempt.json", meta)
 
     def read_attempt(self, task: TaskKey, attempt: int) -> dict[str, Any] | None:
-        return self._get_json(f"{self.attempt_key(task, attempt)}/attempt.json")
+        return self._get_record(f"{self.attempt_key(task, attempt)}/attempt.json", _check_attempt_record)
 
     def write_done(self, task: TaskKey, done: dict[str, Any]) -> None:
         """The completion marker: call it last, after every blob and side file."""
         self._put_json(f"{self.task_key(task)}/DONE.json", done)
 
     def read_done(self, task: TaskKey) -> dict[str, Any] | None:
-        return self._get_json(f"{self.task_key(task)}/DONE.json")
+        return self._get_record(f"{self.task_key(task)}/DONE.json", _check_done_record)
+
+    def _task_file_key(self, task: TaskKey, name: str) -> str:
+        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
+            raise InvalidId(f"not a task file name: {name!r} (a plain name ending in .json)")
+        return f"{self.task_key(task)}/{name}"
 
     def write_task_file(self, task: TaskKey, name: str, data: Any) -> None:
-        self._put_json(f"{self.task_key(task)}/{name}", data)
+        self._put_json(self._task_file_key(task, name), data)
 
     def read_task_file(self, task: TaskKey, name: str) -> Any:
-        return self._get_json(f"{self.task_key(task)}/{name}")
+        return self._get_json(self._task_file_key(task, name))
 
     # logs
 
+    def _log_key(self, task: TaskKey, attempt: int, stream: str) -> str:
+        if stream not in ("stdout", "stderr"):
+            raise InvalidId(f"unknown log stream {stream!r} (stdout or stderr)")
+        return f"{self.attempt_key(task, attempt)}/{stream}.log"
+
     def save_log(self, task: TaskKey, attempt: int, stream: str, data: bytes) -> None:
         """Store one captured stream (``stdout`` or ``stderr``) of an attempt."""
-        if stream not in ("stdout", "stderr"):
-            raise ValueError(f"unknown log stream {stream!r}")
+        key = self._log_key(task, attempt, stream)
         try:
-            self.backend.put_bytes(f"{self.attempt_key(task, attempt)}/{stream}.log", data)
+            self.backend.put_bytes(key, data)
         except OSError as exc:
             raise DatastoreError(f"cannot store {stream} of {task.pathspec}: {exc}") from exc
 
     def save_log_file(self, task: TaskKey, attempt: int, stream: str, path: str) -> None:
-        with open(path, "rb") as handle:
-            self.save_log(task, attempt, stream, handle.read())
+        """Store a captured stream from a file, copied in chunks (a 100 MB log is never held
+        in memory whole)."""
+        import shutil
+
+        key = self._log_key(task, attempt, stream)
+        handle, temp = self.backend.temp_file(key)
+        try:
+            with handle, open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, _CHUNK)
+            self.backend.commit_file(temp, key)
+        except OSError as exc:
+            self.backend.discard_temp(temp)
+            raise DatastoreError(f"cannot store {stream} of {task.pathspec}: {exc}") from exc
+        except BaseException:
+            self.backend.discard_temp(temp)
+            raise
 
     def read_log(self, task: TaskKey, attempt: int, stream: str) -> bytes | None:
-        return self.backend.get_bytes(f"{self.attempt_key(task, attempt)}/{stream}.log")
+        return self.backend.get_bytes(self._log_key(task, attempt, stream))
 
     # listings
 
     def list_flows(self) -> list[str]:
-        return [name for name in self.backend.list_dir("") if self.backend.list_dir(f"{name}/runs")]
+        return [name for name in self.backend.list_dir("")
+                if ids.is_valid(ids.check_flow_name, name) and self.list_runs(name)]
 
     def list_runs(self, flow: str) -> list[str]:
-        return self.backend.list_dir(f"{flow}/runs")
+        return [name for name in self.backend.list_dir(f"{ids.check_flow_name(flow)}/runs")
+                if ids.is_valid(ids.check_run_id, name)]
 
     def list_steps(self, flow: str, run_id: str) -> list[str]:
-        return [name for name in self.backend.list_dir(self.run_key(flow, run_id)) if "." not in name]
+        return [name for name in self.backend.list_dir(self.run_key(flow, run_id))
+                if ids.is_valid(ids.check_step_name, name)]
 
     def list_tasks(self, flow: str, run_id: str, step: str) -> list[str]:
-        return [name for name in self.backend.list_dir(f"{self.run_key(flow, run_id)}/{step}")
-                if name.startswith("t")]
+        return [name for name in self.backend.list_dir(f"{self.run_key(flow, run_id)}/{ids.check_step_name(step)}")
+                if ids.is_valid(ids.check_task_id, name)]
 
     def list_attempts(self, task: TaskKey) -> list[int]:
-        return sorted(int(name) for name in self.backend.list_dir(self.task_key(task)) if name.isdigit())
+        return sorted(int(name) for name in self.backend.list_dir(self.task_key(task))
+                      if name.isascii() and name.isdigit())
 
     def iter_done_tasks(self, flow: str, run_id: str, step: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for task_id in self.list_tasks(flow, run_id, step):
             done = self.read_done(TaskKey(flow, run_id, step, task_id))
             if done is not None:
                 yield task_id, done
+
+
+# --------------------------------------------------------------------------- record shapes
+
+
+def _optional(data: dict[str, Any], field: str, kinds: tuple[type, ...], what: str) -> None:
+    value = data.get(field)
+    if value is not None and (isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds)):
+        raise TypeError(f"{field!r} must be {what}, got {type(value).__name__}")
+
+
+def _check_run_record(data: dict[str, Any]) -> None:
+    for field in ("started_at", "finished_at", "created_at"):
+        _optional(data, field, (int, float), "a number (seconds since the epoch)")
+    for field in ("status", "scheduler", "flow_file", "scheduler_host", "scheduler_boot_id",
+                  "scheduler_pid_namespace"):
+        _optional(data, field, (str,), "a string")
+    for field in ("scheduler_pid", "scheduler_start_ticks"):
+        _optional(data, field, (int,), "an integer")
+    for field in ("parameters", "cli_parameters"):
+        _optional(data, field, (dict,), "an object")
+    if data.get("origin_run_id") is not None:
+        ids.check_run_id(data["origin_run_id"])
+
+
+def _check_attempt_record(data: dict[str, Any]) -> None:
+    for field in ("started_at", "finished_at"):
+        _optional(data, field, (int, float), "a number (seconds since the epoch)")
+    for field in ("status", "error", "traceback", "error_type"):
+        _optional(data, field, (str,), "a string")
+
+
+def _check_done_record(data: dict[str, Any]) -> None:
+    artifacts = data.get("artifacts")
+    if not isinstance(artifacts, dict):
+        raise TypeError(f"'artifacts' must be an object, got {type(artifacts).__name__}")
+    for name, ref in artifacts.items():
+        try:
+            ArtifactRef.from_json(ref)
+        except InvalidId as exc:
+            raise ValueError(f"artifact {name!r}: {exc}") from None
+    _optional(data, "finished_at", (int, float), "a number (seconds since the epoch)")
+    _optional(data, "attempt", (int,), "an integer")
+    for field in ("foreach", "switch"):
+        _optional(data, field, (dict,), "an object")
+    width = (data.get("foreach") or {}).get("width")
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 0):
+        raise TypeError(f"'foreach.width' must be a non-negative integer, got {width!r}")
+    next_step = (data.get("switch") or {}).get("next_step")
+    if next_step is not None:
+        ids.check_step_name(next_step)
 
 
 class LocalDatastore(Datastore):

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TypeVar
 
+from flowc.runtime_shim.ids import check_key
 from flowc.runtime_shim.storage import DatastoreError, remove_if_present
 
 T = TypeVar("T")
@@ -125,6 +126,7 @@ class S3Backend:
         self.retries = 0  # transient failures absorbed so far (tests and logs read it)
 
     def _key(self, key: str) -> str:
+        check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def call(self, what: str, fn: Callable[[], T]) -> T:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 from flowc.compiler import ir
 from flowc.current import Parallel, current
 from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
-from flowc.exceptions import CaughtException, FlowcException, InvalidNextError
+from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, ParameterError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
@@ -389,7 +389,7 @@ def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], 
     try:
         env = dict(prepared.env)
         if prepared.secrets and prepared.secrets.get("sources"):
-            env.update(resolve_secrets(list(prepared.secrets["sources"])))
+            env.update(resolve_secrets(list(prepared.secrets["sources"]), prepared.secrets.get("role")))
         with task_environment(env), enforce_timeout(prepared.timeout_seconds, prepared.task.key.pathspec):
             if prepared.state.is_join:
                 prepared.func(instance, prepared.state.inputs)
@@ -448,7 +448,7 @@ def _parallel(instance: FlowSpec, task: _Task) -> Any:
 
 def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    retryable = not last_attempt and not isinstance(exc, (StepError, graph.GraphError))
+    retryable = not last_attempt and not isinstance(exc, (StepError, graph.GraphError, ParameterError))
     try:
         request.datastore.write_attempt(request.key, request.attempt, _attempt_meta(
             request, "failed", started, finished_at=now(), error_type=type(exc).__name__,

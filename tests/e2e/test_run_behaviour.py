@@ -112,7 +112,14 @@ CRASHING = '''
     import os
     import signal
     import time
-    from flowc import FlowSpec, step
+    from flowc import FlowSpec, current, step
+
+
+    def wait_for(path):
+        """A file barrier: wait (at most 60 s) until ``path`` exists."""
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
     class CrashFlow(FlowSpec):
@@ -124,7 +131,10 @@ CRASHING = '''
         @step
         def body(self):
             if self.input == "fine":
-                time.sleep(1.5)  # still running when its sibling crashes
+                # Still running when the scheduler handles the crash: it stores the crashed
+                # task's log just before it reports the failure.
+                wait_for(os.path.join("{ds}", "CrashFlow", "runs", current.run_id, "body", "t_1",
+                                      "0", "stderr.log"))
             if self.input == "sigkill":
                 os.kill(os.getpid(), signal.SIGKILL)
             if self.input == "exit0":
@@ -151,7 +161,7 @@ CRASHING = '''
 ])
 def test_a_crashing_task_fails_the_run_not_the_scheduler(write_flow, tmp_path: Path, how: str,
                                                           message: str) -> None:
-    path = write_flow("crash_flow", CRASHING.replace("{how}", how))
+    path = write_flow("crash_flow", CRASHING.replace("{how}", how).replace("{ds}", str(tmp_path / "ds")))
     result, output = _run(path, tmp_path)
     assert result.status == "failed"
     assert result.failed_tasks == ("body/t_1",)
@@ -180,7 +190,7 @@ TIMEOUT = '''
         @step
         def slow(self):
             {body}
-            time.sleep(30)
+            time.sleep(300)  # far longer than any bound below, however loaded the machine
             self.next(self.end)
 
         @step
@@ -194,7 +204,7 @@ def test_timeout_stops_a_step_and_fails_the_run(write_flow, tmp_path: Path) -> N
     path = write_flow("timeout_flow", TIMEOUT.format(decorators="@timeout(seconds=1)", body="pass"))
     started = time.monotonic()
     result, output = _run(path, tmp_path)
-    assert time.monotonic() - started < 20  # the step would sleep 30 s
+    assert time.monotonic() - started < 120  # the step would sleep 300 s
     assert result.status == "failed"
     assert "Timeout" in output and "1 seconds" in output
 
@@ -215,7 +225,7 @@ def test_scheduler_kills_a_step_that_ignores_its_timeout(write_flow, tmp_path: P
         body="signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])"))
     started = time.monotonic()
     result, output = _run(path, tmp_path)
-    assert time.monotonic() - started < 25  # the step would sleep 30 s
+    assert time.monotonic() - started < 120  # the step would sleep 300 s
     assert result.status == "failed"
     assert "slow/t: attempt 0 timed out and was killed" in output
 
@@ -391,8 +401,9 @@ def test_compile_errors_are_diagnostics_not_tracebacks(write_flow, tmp_path: Pat
 
 
 SLEEPY = '''
+    import os
     import time
-    from flowc import FlowSpec, step
+    from flowc import FlowSpec, current, step
 
 
     class SleepyFlow(FlowSpec):
@@ -403,7 +414,7 @@ SLEEPY = '''
 
         @step
         def body(self):
-            time.sleep({seconds})
+            {body}
             self.next(self.join)
 
         @step
@@ -429,8 +440,18 @@ def _overlap(store, run_id: str, width: int) -> int:
     return most
 
 
+# A file barrier: each task announces itself and waits (at most 60 s) until two have started, so
+# two tasks overlap whenever the scheduler lets them, however slow the machine.
+TWO_AT_ONCE = """barrier = os.path.join({tmp!r}, current.run_id)
+            os.makedirs(barrier, exist_ok=True)
+            open(os.path.join(barrier, str(self.index)), "w").close()
+            deadline = time.monotonic() + 60
+            while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)"""
+
+
 def test_tasks_run_concurrently_up_to_max_workers(write_flow, tmp_path: Path) -> None:
-    path = write_flow("sleepy_flow", SLEEPY.format(seconds=0.4))
+    path = write_flow("sleepy_flow", SLEEPY.format(body=TWO_AT_ONCE.format(tmp=str(tmp_path / "barriers"))))
     result, _ = _run(path, tmp_path, max_workers=6)
     assert result.status == "succeeded"
     store = open_datastore(str(tmp_path / "ds"))
@@ -441,7 +462,7 @@ def test_tasks_run_concurrently_up_to_max_workers(write_flow, tmp_path: Path) ->
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_stops_the_run_and_its_tasks(write_flow, tmp_path: Path, signum: int) -> None:
-    path = write_flow("sleepy_flow", SLEEPY.format(seconds=60))
+    path = write_flow("sleepy_flow", SLEEPY.format(body="time.sleep(60)"))
     env = {**os.environ}
     env.pop("FLOWC_DATASTORE", None)
     proc = subprocess.Popen([sys.executable, "-m", "flowc.cli", "run", str(path), "--datastore",

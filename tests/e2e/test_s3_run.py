@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("moto.server")
+# A hard import: without moto these tests must fail, not turn into a green skip.
 import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
@@ -40,6 +40,18 @@ def test_run_on_s3_matches_a_local_run(s3_env, tmp_path: Path, monkeypatch) -> N
     remote = snapshot(root, "ForeachFlow", (tmp_path / "id").read_text())
     local_id = run_locally(FLOWS / "foreach.py", tmp_path / "local")
     assert remote == snapshot(tmp_path / "local" / "datastore", "ForeachFlow", local_id)
-    resumed = flowc_cli("resume", str(FLOWS / "foreach.py"), (tmp_path / "id").read_text(),
-                        "--step", "join", "--datastore", root, cwd=tmp_path, env=s3_env)
+    origin = (tmp_path / "id").read_text()
+    resumed = flowc_cli("resume", str(FLOWS / "foreach.py"), origin, "--step", "join",
+                        "--datastore", root, "--run-id-file", str(tmp_path / "resumed"),
+                        cwd=tmp_path, env=s3_env)
     assert resumed.returncode == 0, resumed.stderr
+    resumed_id = (tmp_path / "resumed").read_text()
+    assert resumed_id != origin
+    # The resumed run holds the same artifacts, steps before join cloned, join and end re-run.
+    assert snapshot(root, "ForeachFlow", resumed_id) == remote
+    from flowc.client import Run
+
+    run = Run(f"ForeachFlow/{resumed_id}", root)
+    assert run.successful and run.origin_run_id == origin
+    assert run["start"].task._done["origin_run_id"] == origin
+    assert "origin_run_id" not in run["join"].task._done

@@ -93,7 +93,9 @@ def test_bootstrap_extracts_once_and_rejects_badly_named_packages(tmp_path):
     built = build_package(make_project(tmp_path / "src"), tmp_path / "dist")
     target = code_package.extract(built.path.read_bytes(), built.sha256, tmp_path / "cache")
     assert (target / "pkg" / "mod.py").read_text() == "Y = 2\n"
-    assert code_package.extract(b"not used when already extracted", built.sha256, tmp_path / "cache") == target
+    marker = (target / code_package.READY_MARKER).stat().st_ino
+    assert code_package.extract(built.path.read_bytes(), built.sha256, tmp_path / "cache") == target
+    assert (target / code_package.READY_MARKER).stat().st_ino == marker  # reused, not redone
     with pytest.raises(code_package.CodePackageError, match="flowc package"):
         code_package.expected_sha256("s3://bucket/flow.tar.gz")
 

@@ -42,7 +42,16 @@ FLOW = """
 
 
 @pytest.fixture
-def runs(tmp_path):
+def runs(tmp_path, monkeypatch):
+    # Steps are ordered by when they finished; a fast machine finishes two in the same
+    # millisecond (the stored resolution), so the runs here get a clock that always moves on.
+    from itertools import count
+
+    from flowc.runtime_shim import task
+
+    ticks = count()
+    start = task.now()
+    monkeypatch.setattr(task, "now", lambda: round(start + next(ticks) * 0.01, 3))
     path = write_flow(tmp_path, FLOW)
     root = str(tmp_path / "ds")
     drive(path, root, run_id="run-1", params={"scale": "1"})

@@ -413,7 +413,7 @@ def test_timeout_interrupts_a_sleeping_step(tmp_path):
             @timeout(seconds=1)
             @step
             def start(self):
-                time.sleep(30)
+                time.sleep(300)  # far longer than the bound below, however loaded the machine
                 self.next(self.end)
 
             @step
@@ -425,7 +425,7 @@ def test_timeout_interrupts_a_sleeping_step(tmp_path):
     began = time.monotonic()
     with pytest.raises(RunFailed) as info:
         drive(flow, str(tmp_path / "ds"))
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < 120
     assert info.value.result.error_type == "TimeoutException"
     assert "exceeded its @timeout of 1 seconds" in info.value.result.error
 
