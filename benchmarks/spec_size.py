@@ -45,17 +45,19 @@ FLOW = textwrap.dedent('''
 
 def main() -> int:
     from flowc.compiler import compile_file
-    from flowc.targets import Settings, get_target
+    from flowc.plan import build as build_plan
+    from flowc.settings import from_values
+    from flowc.targets import get_target
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "foreach_flow.py"
         path.write_text(FLOW)
-        flow = compile_file(path).flow
+        plan = build_plan(compile_file(path).flow)
     worst = 0.0
     print(f"{'target':<8} {'flowc bytes':>12} {'metaflow bytes':>15} {'ratio':>7}")
     for target, theirs in METAFLOW_BYTES.items():
-        settings = Settings(airflow_operator="kubernetes")
-        ours = len(get_target(target).emit(flow, settings).text.encode("utf-8"))
+        settings = from_values(airflow_operator="kubernetes", datastore_root="s3://bucket/flowc")
+        ours = len(get_target(target).emit(plan, settings).text.encode("utf-8"))
         ratio = ours / theirs
         worst = max(worst, ratio)
         print(f"{target:<8} {ours:>12,} {theirs:>15,} {ratio:>7.3f}")

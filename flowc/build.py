@@ -9,12 +9,14 @@ with one ``flow.py`` per folder compile in one command.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
 from flowc.compiler.ir import Span
 from flowc.targets import target_names
@@ -100,8 +102,8 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
           flow_name: str | None = None) -> BuildResult:
     """Compile every flow file once and emit it for every target."""
     from flowc.compiler import compile_file
-    from flowc.compiler.plan import build as build_plan
-    from flowc.settings import load_settings
+    from flowc.plan import build as build_plan
+    from flowc.settings import load_settings, project_paths
     from flowc.targets import get_target
 
     origins: dict[Path, Path] = {}
@@ -116,10 +118,12 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             continue
         diagnostics.extend(result.diagnostics)
         settings = load_settings(flow_file, overrides)
-        plan = build_plan(result.flow)
+        relocations = project_paths(flow_file, _source_paths(result.flow))
+        plan = build_plan(ir.relocate(result.flow, relocations))
+        back = {relocated: given for given, relocated in relocations.items()}
         for target in targets:
             emitted = get_target(target).emit(plan, settings)
-            diagnostics.extend(emitted.diagnostics)
+            diagnostics.extend(ir.relocate(d, back) for d in emitted.diagnostics)
             if any(d.severity == ERROR for d in emitted.diagnostics):
                 continue
             folder = flow_file.parent.relative_to(origins[flow_file]) if flow_file in origins else Path()
@@ -130,6 +134,31 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             owners[relative] = flow_file
             outputs.append(Output(flow_file, target, relative, emitted.text))
     return BuildResult(tuple(outputs), tuple(diagnostics))
+
+
+def in_project(flow_file: Path, flow: ir.Flow) -> ir.Flow:
+    """``flow`` with its paths relative to its project, as every spec names them."""
+    from flowc.settings import project_paths
+
+    return ir.relocate(flow, project_paths(flow_file, _source_paths(flow)))
+
+
+def _source_paths(flow: ir.Flow) -> tuple[str, ...]:
+    """Every file path the flow's IR names (the flow file, and modules its spans point into)."""
+    found: dict[str, None] = {flow.path: None}
+
+    def visit(node: object) -> None:
+        if isinstance(node, ir.Span):
+            found.setdefault(node.path)
+        elif isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                visit(getattr(node, f.name))
+
+    visit(flow)
+    return tuple(p for p in found if p != ir.NO_SPAN.path)
 
 
 def write_outputs(outputs: Iterable[Output], output_dir: Path) -> list[Path]:

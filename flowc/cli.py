@@ -137,6 +137,10 @@ def main() -> None:
 @click.option("--sfn-batch-job-role-arn", help="Role of the Batch job containers (sfn).")
 @click.option("--code-package", help="URL of a 'flowc package' archive the tasks fetch and verify "
               "instead of using the code baked into the image.")
+@click.option("--branch", help="@project branch (test.BRANCH; prod.BRANCH with --production); "
+              "default: your user branch, user.NAME.")
+@click.option("--production/--no-production", default=None,
+              help="Compile an @project flow for its production branch.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Any setting, as in [tool.flowc] (repeatable); `flowc config` lists them.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
@@ -252,7 +256,7 @@ def _prebuild_environments(flow_file: Path, directory: Path) -> None:
         _fail(str(exc))
 
 
-@main.command("lock")
+@main.command("lock", short_help="Pin every @pypi/@conda environment of a flow in a lock file.")
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--check", is_flag=True, help="Write nothing: exit 1 when the lock misses an environment.")

@@ -64,6 +64,29 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
+def project_root(flow_path: Path) -> Path:
+    """The project a flow belongs to: the nearest directory above it holding a pyproject.toml or
+    a .git, else the flow's own directory. Specs name files relative to it, so the same flow
+    compiles to the same bytes from any working directory."""
+    start = flow_path.resolve().parent
+    for directory in (start, *start.parents):
+        if (directory / "pyproject.toml").is_file() or (directory / ".git").exists():
+            return directory
+    return start
+
+
+def project_paths(flow_path: Path, sources: tuple[str, ...]) -> dict[str, str]:
+    """Each source path as compiled (relative to the working directory, or absolute) -> the same
+    file relative to the project root (POSIX); files outside the project keep their name only."""
+    root = project_root(flow_path)
+    out = {}
+    for source in sources:
+        resolved = Path(source).resolve()
+        out[source] = (resolved.relative_to(root).as_posix() if resolved.is_relative_to(root)
+                       else resolved.name)
+    return out
+
+
 def _table(pyproject: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))

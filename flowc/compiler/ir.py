@@ -338,6 +338,15 @@ class Project:
     tag: ClassVar[str] = "project"
     scope: ClassVar[str] = "flow"
 
+    def branch_name(self, user: str, branch: str | None = None, production: bool | None = None) -> str:
+        """Metaflow's branch of a deployment: ``prod`` or ``prod.<branch>`` in production,
+        ``test.<branch>`` for a named branch, else the deployer's own ``user.<user>``. The
+        ``--branch`` / ``--production`` options win over the decorator's arguments."""
+        branch = branch or self.branch
+        if self.production if production is None else production:
+            return f"prod.{branch}" if branch else "prod"
+        return f"test.{branch}" if branch else f"user.{user}"
+
 
 @dataclass(frozen=True, slots=True)
 class PypiBase(_PypiArguments):
@@ -550,6 +559,23 @@ def to_manifest(flow: Flow) -> dict[str, Any]:
 def dump_manifest(flow: Flow) -> str:
     """Deterministic manifest text (two-space indent, fields in declaration order, final newline)."""
     return json.dumps(to_manifest(flow), indent=2, ensure_ascii=False) + "\n"
+
+
+def relocate(node: Any, paths: dict[str, str]) -> Any:
+    """``node`` (a flow, or any IR value) with every source path in ``paths`` replaced, in its
+    spans and the flow's own ``path``: specs name files relative to the project, not to the
+    directory compile ran from."""
+    if isinstance(node, Span):
+        return dataclasses.replace(node, path=paths.get(node.path, node.path))
+    if isinstance(node, tuple):
+        return tuple(relocate(v, paths) for v in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: relocate(getattr(node, f.name), paths) for f in dataclasses.fields(node)
+                   if f.init and f.name != "path"}
+        if isinstance(node, Flow):
+            changes["path"] = paths.get(node.path, node.path)
+        return dataclasses.replace(node, **changes)
+    return node
 
 
 def plain_value(value: Value) -> Any:

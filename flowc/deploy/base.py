@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowc.build import build
+from flowc.build import build, in_project
 from flowc.compiler import compile_file, ir
 from flowc.compiler.diagnostics import ERROR, CompileError
 from flowc.exceptions import ParameterError
@@ -195,7 +195,7 @@ def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
     check_no_secrets(overrides, "--set")
-    flow = compile_file(flow_file, flow_name=flow_name).flow
+    flow = in_project(flow_file, compile_file(flow_file, flow_name=flow_name).flow)  # as the spec names it
     overrides = dict(overrides)
     try:
         settings = load_settings(flow_file, overrides)

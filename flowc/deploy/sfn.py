@@ -47,7 +47,7 @@ def _find_machine(sfn: Any, name: str) -> str | None:
 
 
 def _machine_arn(prepared: Prepared, sfn: Any) -> str:
-    name = machine_name(prepared.flow)
+    name = machine_name(prepared.flow, prepared.settings)
     with aws_errors(f"find state machine {name}"):
         arn = _find_machine(sfn, name)
     if arn is None:
@@ -63,7 +63,7 @@ class SfnEngine:
     handled_diagnostics = ("FLOW237",)
 
     def deployment_name(self, prepared: Prepared) -> str:
-        return machine_name(prepared.flow)
+        return machine_name(prepared.flow, prepared.settings)
 
     def deploy(self, prepared: Prepared) -> Deployment:
         role = prepared.settings.of(SfnSettings).role_arn
@@ -72,7 +72,7 @@ class SfnEngine:
                               "sfn_role_arn in [tool.flowc] (or --set sfn_role_arn=arn:aws:iam::...)")
         actions = [self._upload_manifest(prepared)]
         sfn = _client(prepared, "stepfunctions")
-        name = machine_name(prepared.flow)
+        name = machine_name(prepared.flow, prepared.settings)
         definition = prepared.spec
         with aws_errors(f"deploy state machine {name}"):
             arn = _find_machine(sfn, name)
@@ -143,7 +143,7 @@ class SfnEngine:
         sfn = _client(prepared, "stepfunctions")
         arn = _machine_arn(prepared, sfn)
         run_id = run_id or new_run_id("sfn")
-        with aws_errors(f"start execution of {machine_name(prepared.flow)}"):
+        with aws_errors(f"start execution of {machine_name(prepared.flow, prepared.settings)}"):
             started = sfn.start_execution(stateMachineArn=arn, name=run_id,
                                           input=json.dumps(dict(params), sort_keys=True))
         return RunInfo(run_id, "running", "RUNNING", iso(started.get("startDate")))
@@ -158,7 +158,7 @@ class SfnEngine:
     def status(self, prepared: Prepared, limit: int) -> list[RunInfo]:
         sfn = _client(prepared, "stepfunctions")
         arn = _machine_arn(prepared, sfn)
-        with aws_errors(f"list executions of {machine_name(prepared.flow)}"):
+        with aws_errors(f"list executions of {machine_name(prepared.flow, prepared.settings)}"):
             executions = sfn.list_executions(stateMachineArn=arn, maxResults=limit)["executions"]
         runs = [_run_info(e) for e in executions]
         return sorted(runs, key=lambda r: (r.started or "", r.run_id), reverse=True)[:limit]

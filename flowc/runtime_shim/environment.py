@@ -286,9 +286,7 @@ def uv_command() -> list[str]:
 
 def _runtime_link(env_dir: str) -> None:
     """Point ``<env>/flowc-runtime/flowc`` at the running flowc package (atomic when it moved)."""
-    import flowc
-
-    target = os.path.dirname(os.path.abspath(flowc.__file__))
+    target = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../flowc
     link = os.path.join(env_dir, RUNTIME_DIR, "flowc")
     try:
         if os.readlink(link) == target:

@@ -18,6 +18,11 @@ from flowc.parameters import (Parameter, convert, convert_with_separator, read_i
                               type_name)
 
 
+# Set by every target for an @project flow: the branch the spec was compiled for (the pod's own
+# user is not the deployer), which current.branch_name reports.
+BRANCH_ENV = "FLOWC_PROJECT_BRANCH"
+
+
 def username() -> str:
     for var in ("FLOWC_USER", "METAFLOW_USER", "USER", "USERNAME"):
         if os.environ.get(var):

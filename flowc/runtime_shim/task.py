@@ -101,14 +101,14 @@ def _project_fields(request: TaskRequest) -> dict[str, Any]:
     name = spec.get("name") if spec else (record.name if record else None)
     if not name:
         return {}
-    branch = spec.get("branch") if spec else record.branch
-    production = bool(spec.get("production", False) if spec else record.production)
-    if production:
-        branch_name = f"prod.{branch}" if branch else "prod"
-    elif branch:
-        branch_name = f"test.{branch}"
+    deployed = os.environ.get(params.BRANCH_ENV)  # the branch the spec was compiled for, on an engine
+    if deployed:
+        branch_name = deployed
     else:
-        branch_name = f"user.{params.username()}"
+        branch = spec.get("branch") if spec else record.branch
+        production = bool(spec.get("production", False) if spec else record.production)
+        branch_name = ir.Project(name, branch, production).branch_name(params.username())
+    production = branch_name == "prod" or branch_name.startswith("prod.")
     return {"project_name": name, "branch_name": branch_name, "is_production": production,
             "project_flow_name": f"{name}.{branch_name}.{request.manifest.name}"}
 

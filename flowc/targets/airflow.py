@@ -42,7 +42,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan, Pod
+from flowc.plan import FlowPlan, Pod
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
 from flowc.targets.airflow_hooks import exit_hook_task
@@ -71,9 +71,6 @@ mappings and a trigger combined with @schedule have no Airflow counterpart.""")
 FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
-ENV_NOT_BUILT = register("FLOW266", "@pypi / @conda on Airflow", """
-Packages named by @pypi / @conda are not installed by the Airflow target: the image (kubernetes
-operator) or the worker (local operator) must provide them.""")
 BATCH_IGNORED = register("FLOW267", "@batch on Airflow", """
 Airflow runs steps as pods or subprocesses, not AWS Batch jobs: @batch's cpu, memory and gpu size
 the pod, and its queue, roles and image are ignored.""")
@@ -110,8 +107,7 @@ CAPABILITIES: dict[str, Capability] = {
                          "use @kubernetes or @resources"),
     "environment": supported("env_vars / subprocess environment"),
     "secrets": supported("resolved by the shim; @kubernetes(secrets=...) as env_from"),
-    "python_environment": with_caveat(ENV_NOT_BUILT, "not installed: the image (or the worker) must "
-                                      "provide the packages", "bake the packages into the image"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronTriggerTimetable with timezone"),
     "trigger": supported("assets (datasets on Airflow 2); parameter mappings: FLOW262"),
@@ -351,7 +347,8 @@ class _Lowering:
     def dag_kwargs(self) -> tuple[tuple[str, Any], ...]:
         schedule = self.schedule()
         doc = (self.flow.docstring or "").strip()
-        kwargs: list[tuple[str, Any]] = [("dag_id", self.flow.name)]
+        identity = common.project_identity(self.flow, self.settings)
+        kwargs: list[tuple[str, Any]] = [("dag_id", identity.flow_name if identity else self.flow.name)]
         if doc:
             kwargs.append(("description", doc.splitlines()[0]))
             if "\n" in doc:
@@ -602,7 +599,8 @@ class _Lowering:
         # Never rendered by Jinja; its "$" doubled for the kubelet when it is a pod's env value.
         manifest_value = 'MANIFEST.replace("$", "$$")' if self.kubernetes else "MANIFEST"
         env = {"FLOWC_MANIFEST": Expr(f"literal({manifest_value})", frozenset({"literal"})),
-               "FLOWC_DATASTORE": self.text(self.settings.datastore)}
+               "FLOWC_DATASTORE": self.text(self.settings.datastore),
+               **{k: self.text(v) for k, v in common.spec_environment(self.flow, self.settings)}}
         shim = self.shim_prefix()
         out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
         image = literal(self.settings.image)

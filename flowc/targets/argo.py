@@ -30,13 +30,13 @@ import yaml
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan
+from flowc.plan import FlowPlan
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
-                           setting, supported, unsupported, with_caveat)
+                           setting, supported, with_caveat)
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
 from flowc.targets.argo_hooks import add_exit_handler
-from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT, RUNTIME_SECRET_PREFIXES,
+from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -52,9 +52,9 @@ step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""
 RUNTIME_DEFAULT = register("FLOW203", "parameter default computed at run time on argo", """
 A Parameter whose default is computed at run time cannot be a workflow argument with a default
 value; on Argo it is not exposed as an argument and the start task computes its default.""")
-ENV_NOT_BUILT = register("FLOW204", "@pypi / @conda / @batch on argo", """
-Argo runs the image as it is: @pypi and @conda packages must already be in the image, and
-@batch (an AWS Batch decorator) only contributes its resources and image.""")
+BATCH_ON_ARGO = register("FLOW204", "@batch on argo", """
+@batch is an AWS Batch decorator: on Argo it only contributes its resources and image; its
+queue and roles are ignored.""")
 BAD_CRON = register("FLOW206", "cron expression Argo cannot express", """
 CronWorkflow takes 5-field cron expressions; an AWS 6-field expression converts only when its
 year field is '*'.""")
@@ -62,9 +62,6 @@ BAD_TRIGGER = register("FLOW207", "@trigger event Argo Events cannot express", "
 Each @trigger event must be a name or a {"name": ..., "parameters": {...}} mapping known at
 compile time; each @trigger_on_finish flow must be a flow name.""")
 
-SECRET_SOURCE = register("FLOW208", "@secrets source the shim cannot resolve on argo", """
-The shim resolves @secrets sources 'env:NAME' and 'file:PATH' inside the pod. Mount a
-Kubernetes secret with @kubernetes(secrets=[...]) (it becomes envFrom) and read it as env:NAME.""")
 
 TEMPLATE_TAG = register("FLOW209", "a value Argo would read as a template tag", """
 Argo substitutes every '{{...}}' in a workflow before it runs, and has no way to escape one: a
@@ -96,11 +93,10 @@ CAPABILITIES: dict[str, Capability] = {
     "timeout": supported("activeDeadlineSeconds per attempt"),
     "resources": supported("container requests/limits"),
     "kubernetes": supported("image, requests/limits, GPU, node selector, tolerations, labels, secrets"),
-    "batch": with_caveat(ENV_NOT_BUILT, "resources and image only", "use @kubernetes or @resources"),
+    "batch": with_caveat(BATCH_ON_ARGO, "resources and image only", "use @kubernetes or @resources"),
     "environment": supported("container env"),
-    "secrets": supported("env:/file: sources resolved by the shim; others " + SECRET_SOURCE),
-    "python_environment": with_caveat(ENV_NOT_BUILT, "the image runs as it is: packages must be in it",
-                                      "bake the packages into --image"),
+    "secrets": supported("resolved by the shim (Secrets Manager, env:, file:); @kubernetes(secrets=...) as envFrom"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
     "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
@@ -131,12 +127,6 @@ def check(plan: FlowPlan) -> list[Diagnostic]:
         if step.pod is not None and step.pod.namespace:
             out.append(Diagnostic(STEP_NAMESPACE, f"@kubernetes(namespace=...) on step {step.name!r} is ignored on argo",
                                   step.pod.span, WARNING, "set --namespace for the whole workflow"))
-        secrets = step.step.decorator(ir.Secrets)
-        for source in step.secret_sources:
-            if not source.startswith(RUNTIME_SECRET_PREFIXES):
-                out.append(unsupported(
-                    SECRET_SOURCE, f"@secrets source {source!r} on step {step.name!r}", "argo", secrets.span,
-                    "use @kubernetes(secrets=[NAME]) and the source 'env:VAR'"))
     out.extend(_template_tags(plan))
     for param in plan.flow.parameters:
         if param.default_kind == "runtime":
@@ -365,38 +355,27 @@ class Lowering:
 # --------------------------------------------------------------------------- documents
 
 
-def resource_name(flow: ir.Flow, limit: int = syn.NAME_LIMIT) -> str:
-    """The WorkflowTemplate's name: the flow's, prefixed by @project's name and branch."""
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if project is None or not project.name:
-        return syn.flow_resource_name(flow.name, limit)
-    return syn.flow_resource_name(".".join(project_parts(project) + [flow.name]), limit)
+def resource_name(flow: ir.Flow, settings: Settings, limit: int = syn.NAME_LIMIT) -> str:
+    """The WorkflowTemplate's name: the flow's, or ``project.branch.Flow`` with @project."""
+    identity = common.project_identity(flow, settings)
+    return syn.flow_resource_name(identity.flow_name if identity else flow.name, limit)
 
 
-def upstream_template_name(flow: ir.Flow, upstream: str) -> str:
+def upstream_template_name(flow: ir.Flow, settings: Settings, upstream: str) -> str:
     """An upstream flow's WorkflowTemplate name: in this flow's @project and branch, as Metaflow
     resolves @trigger_on_finish, unless the name is already qualified (``project.branch.Flow``)."""
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if "." in upstream or project is None or not project.name:
+    identity = common.project_identity(flow, settings)
+    if "." in upstream or identity is None:
         return syn.flow_resource_name(upstream)
-    return syn.flow_resource_name(".".join(project_parts(project) + [upstream]))
+    return syn.flow_resource_name(f"{identity.project}.{identity.branch}.{upstream}")
 
 
-def project_parts(project: ir.Project) -> list[str]:
-    if project.production:
-        branch = f"prod.{project.branch}" if project.branch else "prod"
-    else:
-        branch = f"test.{project.branch}" if project.branch else "user"
-    return [project.name or "", branch]
-
-
-def labels(flow: ir.Flow) -> dict[str, str]:
+def labels(flow: ir.Flow, settings: Settings) -> dict[str, str]:
     out = {"app.kubernetes.io/managed-by": "flowc", "flowc/flow": syn.flow_resource_name(flow.name)}
-    project: ir.Project | None = flow.decorator(ir.Project)
-    if project is not None and project.name:
-        name, branch = project_parts(project)
-        out["flowc/project"] = syn.flow_resource_name(name)
-        out["flowc/branch"] = syn.flow_resource_name(branch)
+    identity = common.project_identity(flow, settings)
+    if identity is not None:
+        out["flowc/project"] = syn.flow_resource_name(identity.project)
+        out["flowc/branch"] = syn.flow_resource_name(identity.branch)
     return out
 
 
@@ -404,7 +383,7 @@ def metadata(name: str, flow: ir.Flow, settings: Settings) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if settings.namespace:
         meta["namespace"] = settings.namespace
-    meta["labels"] = labels(flow)
+    meta["labels"] = labels(flow, settings)
     meta["annotations"] = {"flowc/flow-name": flow.name}
     return meta
 
@@ -433,12 +412,13 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    defaults["env"] = [{"name": MANIFEST_ENV, "value": syn.container_text(common.inline_manifest(flow))}]
+    env = [(MANIFEST_ENV, common.inline_manifest(flow)), *common.spec_environment(flow, settings)]
+    defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
     add_exit_handler(spec, plan, settings, lowering.templates)
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-            "metadata": metadata(resource_name(flow), flow, settings), "spec": spec}
+            "metadata": metadata(resource_name(flow, settings), flow, settings), "spec": spec}
 
 
 def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
@@ -450,13 +430,14 @@ def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]],
     diagnostics: list[Diagnostic] = []
     if plan.schedule is not None:
         cron, problems = cron_workflow(settings, own.version, plan.schedule, template["metadata"]["name"],
-                                       resource_name(flow, syn.CRON_NAME_LIMIT), labels(flow), BAD_CRON)
+                                       resource_name(flow, settings, syn.CRON_NAME_LIMIT), labels(flow, settings),
+                                       BAD_CRON)
         diagnostics += problems
         if cron is not None:
             docs.append(cron)
     events, problems = sensors(plan, settings, (own.events_source, own.workflows_event_source),
-                               template["metadata"]["name"], labels(flow), BAD_TRIGGER,
-                               lambda upstream: upstream_template_name(flow, upstream))
+                               template["metadata"]["name"], labels(flow, settings), BAD_TRIGGER,
+                               lambda upstream: upstream_template_name(flow, settings, upstream))
     diagnostics += problems
     docs += events
     return docs, diagnostics

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from flowc.compiler.diagnostics import ERROR, Diagnostic
-from flowc.compiler.plan import FlowPlan, Schedule
+from flowc.plan import FlowPlan, Schedule
 from flowc.targets import Settings
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_pod import parameter_default_text

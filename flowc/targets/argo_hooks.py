@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowc.compiler.plan import FlowPlan, Resources
+from flowc.plan import FlowPlan, Resources
 from flowc.targets import common
 from flowc.targets import argo_syntax as syn
 from flowc.targets.base import Settings

@@ -1,11 +1,11 @@
 """One step as an Argo container template: the shim command plus what its decorators ask of the pod.
 
-Everything comes resolved from the step's plan (``flowc.compiler.plan``): retry ->
+Everything comes resolved from the step's plan (``flowc.plan``): retry ->
 ``retryStrategy``; timeout -> ``activeDeadlineSeconds`` (per attempt, like Metaflow, plus a grace
 period: the shim's own timeout fires first); resources -> requests and limits, ``/dev/shm``; the
 pod's image, pull policy, node selector, tolerations, service account, labels, annotations;
 Kubernetes secrets -> ``envFrom``; @environment -> env. @secrets sources are
-resolved by the shim inside the pod (``env:`` / ``file:``; the target refuses others).
+resolved by the shim inside the pod.
 @catch needs nothing here: the shim swallows the failure on the last attempt.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowc.compiler import ir
-from flowc.compiler.plan import Pod, StepPlan
+from flowc.plan import Pod, StepPlan
 from flowc.targets import Settings, common
 from flowc.targets import argo_syntax as syn
 
@@ -28,7 +28,6 @@ WIDTH_OUTPUT = "foreach-width"
 CASE_OUTPUT = "switch-case"
 INDEX_INPUT = "index-path"
 ITERATION_INPUT = "iteration"
-RUNTIME_SECRET_PREFIXES = ("env:", "file:")  # resolved by the shim inside the container
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import CONSTRUCT_NAMES, FlowPlan
+from flowc.plan import CONSTRUCT_NAMES, FlowPlan
 
 T = TypeVar("T", bound="TargetSettings")
 
@@ -49,6 +49,9 @@ class Settings:
     code_package: str | None = setting(None, "URL of a `flowc package` archive the tasks fetch and verify")
     code_package_dir: str | None = setting(None, "deploy: where `flowc deploy` uploads code packages (a directory or s3:// prefix)")
     aws_region: str | None = setting(None, "deploy: AWS region of the engine's API and uploads")
+    branch: str | None = setting(None, "@project branch to deploy to (test.<branch>; prod.<branch> with "
+                                 "production); default: the deployer's user.<name>")
+    production: bool = setting(False, "deploy an @project flow to its production branch")
     targets: tuple[TargetSettings, ...] = ()
 
     @property
@@ -150,8 +153,14 @@ class Target(ABC):
         return dataclasses.replace(diagnostic, message=prefix + diagnostic.message)
 
     def capability_diagnostics(self, plan: FlowPlan) -> list[Diagnostic]:
-        """One diagnostic per use of a construct the table refuses or carries with a caveat."""
-        out = []
+        """One diagnostic per use of a construct the table refuses or carries with a caveat, and
+        per step environment the shim would refuse to build."""
+        out = [Diagnostic(BAD_ENVIRONMENT, s.python_environment.problem, s.python_environment.span, ERROR,
+                          "see docs/environments.md")
+               for s in plan.steps if s.python_environment is not None and s.python_environment.problem]
+        out += [Diagnostic(BAD_SECRET, problem, s.step.decorator(ir.Secrets).span, ERROR,
+                           "use 'aws-secrets-manager:NAME' (or a bare name or ARN), 'env:NAME' or 'file:PATH'")
+                for s in plan.steps for problem in s.secret_problems]
         for use in plan.uses:
             cap = self.capabilities[use.construct]
             if cap.refusal:
@@ -180,6 +189,19 @@ bucket for you: a default would be someone else's. Set it in the project's pypro
 
 or with --datastore-root (--set datastore_root=... on deploy). `flowc config` shows the settings
 in effect and where each one comes from.""")
+
+
+BAD_ENVIRONMENT = register("FLOW281", "a step environment that cannot be built", """
+The shim builds each step's @pypi / @conda environment with uv when the task starts. It refuses
+PyPI and conda packages mixed in one step (as Metaflow does) and conda packages that exist only
+on conda channels (uv installs from PyPI); docs/environments.md lists the rules.""")
+
+
+BAD_SECRET = register("FLOW282", "an @secrets source flowc cannot read", """
+The shim reads @secrets sources from AWS Secrets Manager (a bare name, an ARN or
+'aws-secrets-manager:NAME', Metaflow's default source), the environment ('env:NAME') and files
+('file:PATH', e.g. a mounted Kubernetes secret). Kubernetes secrets are exposed natively with
+@kubernetes(secrets=[...]), which every Kubernetes target turns into envFrom.""")
 
 
 def no_datastore(plan: FlowPlan) -> Diagnostic:

@@ -6,7 +6,7 @@
 - the Kubernetes form of a step's resources (Argo and Airflow's pod operator);
 - name shortening with a deterministic hash.
 
-Graph facts and decorator meanings are not here: they are in the plan (``flowc.compiler.plan``).
+Graph facts and decorator meanings are not here: they are in the plan (``flowc.plan``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath
 from typing import Any, Sequence
 
 from flowc.compiler import ir
-from flowc.compiler.plan import Resources
+from flowc.plan import Resources
+from flowc.runtime_shim.params import BRANCH_ENV, username
 from flowc.targets.base import Settings
 
 SHIM_MODULE = "flowc.runtime_shim"
+# How every target carries @pypi / @conda: the shim does it, the same way everywhere.
+PYTHON_ENVIRONMENT = "built at task start by the shim with uv (docs/environments.md)"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
 
 # --------------------------------------------------------------------------- the shim command
@@ -111,6 +115,44 @@ def _layout(value: object, depth: int) -> str:
         items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
     return "[\n" + ",\n".join(pad + _layout(v, depth + 1) for v in value) + "\n" + "  " * depth + "]"
+
+
+# --------------------------------------------------------------------------- @project
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectIdentity:
+    """Where an @project flow is deployed: its project and branch (Metaflow's naming)."""
+
+    project: str
+    branch: str
+    flow: str
+
+    @property
+    def flow_name(self) -> str:
+        """``project.branch.Flow``: the deployment's name on every engine."""
+        return f"{self.project}.{self.branch}.{self.flow}"
+
+    @property
+    def production(self) -> bool:
+        return self.branch == "prod" or self.branch.startswith("prod.")
+
+
+def project_identity(flow: ir.Flow, settings: Settings) -> ProjectIdentity | None:
+    """The flow's @project identity under ``settings`` (``--branch`` / ``--production``); the
+    user of a user branch is whoever compiles, as in Metaflow."""
+    project: ir.Project | None = flow.decorator(ir.Project)
+    if project is None or not project.name:
+        return None
+    branch = project.branch_name(username(), settings.branch, settings.production or None)
+    return ProjectIdentity(project.name, branch, flow.name)
+
+
+def spec_environment(flow: ir.Flow, settings: Settings) -> list[tuple[str, str]]:
+    """Variables every task of a spec gets besides the manifest: the @project branch the spec was
+    compiled for (the shim's ``current.branch_name``; the pod's own user is not the deployer)."""
+    identity = project_identity(flow, settings)
+    return [(BRANCH_ENV, identity.branch)] if identity is not None else []
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowc.compiler import ir
-from flowc.compiler.plan import FlowPlan
+from flowc.plan import FlowPlan
 from flowc.targets.base import Settings
 from flowc.targets import common
 

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
@@ -48,8 +48,6 @@ and its other arguments are ignored.""")
 SCHEDULE_NEEDS_CFN = register("FLOW237", "@schedule in the ASL format", """
 A schedule is an EventBridge Scheduler resource next to the state machine; only
 --sfn-format cloudformation creates it.""")
-ENV_NOT_INSTALLED = register("FLOW238", "@pypi / @conda on sfn", """
-Packages are not installed by the sfn target: the job's image must already provide them.""")
 DEFINITION_TOO_LARGE = register("FLOW241", "state machine definition over 1 MiB", """
 Step Functions refuses a state machine definition over 1,048,576 bytes (about 1,100 steps of
 flowc's output). Split the flow into smaller flows.""")
@@ -82,8 +80,7 @@ CAPABILITIES: dict[str, Capability] = {
     "batch": supported("ResourceRequirements, JobQueue; image/roles via job definitions (cloudformation)"),
     "environment": supported("ContainerOverrides.Environment"),
     "secrets": supported("by the shim (env/file sources)"),
-    "python_environment": with_caveat(ENV_NOT_INSTALLED, "not installed: the job's image must provide "
-                                      "the packages", "build the packages into the image"),
+    "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("EventBridge Scheduler with timezone (cloudformation)"),
     "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
@@ -195,7 +192,8 @@ class SfnTarget(Target):
         else:
             job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
-                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps))
+                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps),
+                                 environment=tuple(common.spec_environment(flow, settings)))
             builder = AslBuilder(plan, settings, options)
             document = builder.definition()
         return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowc.compiler import ir
-from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import Settings, TargetSettings, common, setting
 
 BATCH_SUBMIT_SYNC = "arn:aws:states:::batch:submitJob.sync"
@@ -162,6 +162,7 @@ class AslOptions:
     manifest: str | None  # --manifest for the shim; None when the job definition carries it
     job_definitions: tuple[tuple[str, str], ...]  # step -> job definition name or ${Substitution}
     job_queue: str | None = None  # overrides the job_queue setting (e.g. "${JobQueue}")
+    environment: tuple[tuple[str, str], ...] = ()  # for every task (unless a job definition has it)
 
 
 class AslBuilder:
@@ -298,7 +299,7 @@ class AslBuilder:
             manifest=self.options.manifest,
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}
-        environment = [{"Name": k, "Value": v} for k, v in planned.environment]
+        environment = [{"Name": k, "Value": v} for k, v in (*self.options.environment, *planned.environment)]
         if step.name == "start" and self.flow.parameters:
             environment.append(template(("Name", "FLOWC_PARAMS"),
                                         ("Value", call("JsonToString", context("Execution", "Input")))))

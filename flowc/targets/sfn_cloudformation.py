@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from flowc.compiler import ir
-from flowc.compiler.plan import FlowPlan, StepPlan
+from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import Settings, common
 from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
 
@@ -40,13 +40,15 @@ def _job_config(step: StepPlan, settings: Settings) -> tuple[tuple[str, Any], ..
     return tuple(sorted(config.items()))
 
 
-def _job_definition(config: dict[str, Any], manifest: str, used: set[str]) -> dict[str, Any]:
+def _job_definition(config: dict[str, Any], manifest: str, spec_env: list[tuple[str, str]],
+                    used: set[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "Image": config["image"],
         "ResourceRequirements": [{"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "4096"}],
         # One array element per line of the manifest, so the template's diff reads line by line.
         "Environment": [{"Name": "FLOWC_MANIFEST",
-                         "Value": {"Fn::Join": ["", manifest.splitlines(keepends=True)]}}],
+                         "Value": {"Fn::Join": ["", manifest.splitlines(keepends=True)]}},
+                        *({"Name": k, "Value": v} for k, v in spec_env)],
     }
     if not config.get("iam_role"):
         used.add("CreateJobRole")
@@ -115,9 +117,11 @@ def _is_empty(parameter: str) -> dict[str, Any]:
     return {"Fn::Equals": [{"Ref": parameter}, ""]}
 
 
-def machine_name(flow: ir.Flow) -> str:
-    project = flow.decorator(ir.Project)
-    name = f"{project.name}-{flow.name}" if project is not None and project.name else flow.name
+def machine_name(flow: ir.Flow, settings: Settings) -> str:
+    """The state machine's (and the schedule's) name: ``project.branch.Flow`` with @project,
+    with the characters Step Functions refuses made ``-``."""
+    identity = common.project_identity(flow, settings)
+    name = identity.flow_name if identity is not None else flow.name
     return common.short_name(re.sub(r"[^A-Za-z0-9_-]", "-", name), 80)
 
 
@@ -128,7 +132,7 @@ def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBui
     resources, step_definitions, used_conditions = _job_definitions(plan, settings)
     builder = AslBuilder(plan, settings, AslOptions(manifest=None, job_definitions=step_definitions,
                                                     job_queue="${JobQueue}"))
-    name = machine_name(flow)
+    name = machine_name(flow, settings)
     machine_arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + name
     roles = _roles(settings, name, machine_arn, used_conditions)
     substitutions = {"JobQueue": {"Ref": "JobQueue"}}
@@ -165,6 +169,7 @@ def _job_definitions(plan: FlowPlan, settings: Settings
     """One job definition per distinct step configuration: (resources by logical id, each step's
     ``${Substitution}``, the conditions the definitions use)."""
     manifest = common.inline_manifest(plan.flow)
+    spec_env = common.spec_environment(plan.flow, settings)
     configs: dict[tuple[tuple[str, Any], ...], str] = {}
     step_definitions: list[tuple[str, str]] = []
     resources: dict[str, Any] = {}
@@ -176,7 +181,7 @@ def _job_definitions(plan: FlowPlan, settings: Settings
             while logical in resources:
                 logical += "X"
             configs[key] = logical
-            resources[logical] = _job_definition(dict(key), manifest, used_conditions)
+            resources[logical] = _job_definition(dict(key), manifest, spec_env, used_conditions)
         step_definitions.append((step.name, "${%s}" % configs[key]))
     return resources, tuple(step_definitions), used_conditions
 

@@ -7,7 +7,7 @@ import sys
 
 from flowc.capabilities import BEGIN_MARKER, END_MARKER, embed, matrix, render_markdown
 from flowc.targets import get_target, target_names
-from flowc.compiler.plan import CONSTRUCTS
+from flowc.plan import CONSTRUCTS
 from tests.conftest import ROOT
 
 

@@ -243,7 +243,7 @@ def test_a_pypi_step_runs_in_its_environment_under_the_argo_harness(write_flow, 
 def test_a_pypi_step_runs_in_its_environment_under_the_step_functions_harness(write_flow,
                                                                               tmp_path: Path) -> None:
     """Batch jobs are the real shim on moto, with moto's S3 as the datastore (boto3 added)."""
-    from flowc.compiler.plan import build as build_plan
+    from flowc.plan import build as build_plan
     from flowc.settings import from_values
     from flowc.targets import get_target, sfn
     from tests.harness.moto_sfn import MotoSfn, _environ

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flowc.compiler import compile_file
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import get_target, target_names
 from tests.conftest import ROOT, target_settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler import compile_file, ir
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.settings import from_values
 from flowc.targets import get_target, sfn
 from tests.harness.artifacts import snapshot

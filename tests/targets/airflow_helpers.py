@@ -9,7 +9,7 @@ from typing import Any
 
 from flowc.compiler import compile_file, compile_source
 from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import Emitted, Settings, get_target
 from tests.conftest import ROOT, target_settings
 

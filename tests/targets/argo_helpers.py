@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler import compile_file, compile_source
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import Settings, get_target
 from tests.conftest import ROOT, target_settings
 from tests.harness.argo_interpreter import Run, load_documents, run_spec

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from flowc.compiler import compile_file, compile_source
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import Emitted, Settings, get_target
 from tests.conftest import ROOT, target_settings
 

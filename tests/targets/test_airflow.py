@@ -21,7 +21,7 @@ from flowc.compiler import compile_source
 from flowc.targets.airflow import place
 from flowc.targets.airflow_render import literal, pretty, py
 from tests.conftest import ROOT, example_flows, shape_flows
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from tests.targets.airflow_helpers import codes, emit, emit_source, relative
 
 EXAMPLES = example_flows()

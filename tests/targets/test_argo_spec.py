@@ -126,7 +126,7 @@ def test_size_is_at_most_a_quarter_of_metaflows() -> None:
 def _dsl(body: str, header: str = "") -> str:
     return (
         "from flowc import FlowSpec, step, retry, timeout, resources, kubernetes, environment, "
-        "secrets, catch, schedule, trigger, trigger_on_finish, project, parallel, exit_hook, pypi, Parameter\n"
+        "secrets, catch, schedule, trigger, trigger_on_finish, project, parallel, exit_hook, pypi, batch, Parameter\n"
         f"{header}\nclass F(FlowSpec):\n" + body
     )
 
@@ -418,7 +418,7 @@ def test_the_checks_catch_what_they_claim_to() -> None:
 
 def test_warnings_and_settings_errors() -> None:
     source = _dsl("    when = Parameter('when', default=time.time())\n" + LINEAR.replace(
-        "{decorators}", "@pypi(packages={'pandas': '2.2'})"), "import time")
+        "{decorators}", "@batch(cpu=2)"), "import time")
     emitted = emit_source(source)
     codes = sorted(d.code for d in emitted.diagnostics if d.severity == "warning")
     assert "FLOW203" in codes and "FLOW204" in codes
@@ -436,13 +436,24 @@ def test_aws_cron_converts_when_the_year_is_open() -> None:
     assert aws_to_unix("0 12 * * ? 2027") is None
 
 
-def test_secrets_sources_the_shim_cannot_resolve_are_refused() -> None:
-    ok = emit_source(_dsl(LINEAR.replace("{decorators}", "@secrets(sources=['env:DB', 'file:/s/x.json'])")))
+@pytest.mark.parametrize("target", ["argo", "sfn", "airflow"])
+def test_secrets_sources_the_shim_cannot_resolve_are_refused_on_every_target(target: str) -> None:
+    from tests.conftest import target_settings
+    from flowc.compiler import compile_source
+    from flowc.plan import build as build_plan
+    from flowc.targets import get_target
+
+    def emit_for(sources: str):
+        source = _dsl(LINEAR.replace("{decorators}", f"@secrets(sources={sources})"))
+        return get_target(target).emit(build_plan(compile_source(source, "flow.py").flow),
+                                       target_settings(datastore_root="s3://b/p"))
+
+    ok = emit_for("['env:DB', 'file:/s/x.json', 'prod-db', 'aws-secrets-manager:team/db']")
     assert ok.text and not [d for d in ok.diagnostics if d.severity == "error"]
-    bad = emit_source(_dsl(LINEAR.replace("{decorators}", "@secrets(sources=['prod-db'])")))
+    bad = emit_for("['vault:prod-db']")
     assert bad.text == ""
-    assert [d.code for d in bad.diagnostics if d.severity == "error"] == ["FLOW208"]
-    assert "prod-db" in bad.diagnostics[0].message and bad.diagnostics[0].span.line > 0
+    (error,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert error.code == "FLOW282" and "vault:prod-db" in error.message and error.span.line > 0
 
 
 def test_pyproject_settings_and_flags_reach_the_spec(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from flowc.compiler import compile_source
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import Settings, get_target
 from tests.conftest import target_settings
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from flowc.compiler import compile_source
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.compiler.quantities import cpu_cores, mebibytes
 from flowc.settings import from_values
 from flowc.targets import get_target

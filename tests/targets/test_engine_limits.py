@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from flowc.compiler import compile_source
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.settings import from_values
 from flowc.targets import get_target
 

@@ -10,11 +10,11 @@ import pytest
 
 from flowc.compiler import compile_file, compile_source, ir
 from flowc.compiler.diagnostics import REGISTRY
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import get_target
 from flowc.settings import SettingsError
 from flowc.targets import sfn, sfn_asl
-from flowc.compiler.plan import CONSTRUCTS
+from flowc.plan import CONSTRUCTS
 from flowc.compiler.cron import to_aws as aws_cron
 from tests.conftest import ROOT, example_flows, shape_flows, target_settings
 from tests.targets.sfn_helpers import emit, emit_source
@@ -468,7 +468,7 @@ class K(FlowSpec):
 def test_every_code_is_registered_in_the_sfn_range() -> None:
     codes = [sfn.NOT_S3, sfn.NO_GANG, sfn.NO_TRIGGER, sfn.NEEDS_JOB_DEFINITION,
              sfn.OVERRIDES_TOO_LARGE, sfn.KUBERNETES_IGNORED, sfn.SCHEDULE_NEEDS_CFN,
-             sfn.ENV_NOT_INSTALLED, sfn.CRON_NOT_AWS]
+             sfn.CRON_NOT_AWS]
     assert all(230 <= int(code[4:]) <= 259 and code in REGISTRY for code in codes)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from flowc.compiler import compile_file, ir
-from flowc.compiler.plan import build as build_plan
+from flowc.plan import build as build_plan
 from flowc.targets import Settings
 from flowc.targets import sfn
 from tests.conftest import ROOT, shape_flows, target_settings

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from flowc.compiler.plan import CONSTRUCTS
+from flowc.plan import CONSTRUCTS
 from flowc.targets import Capability, Target, TargetSettings, supported
 from tests.conftest import ROOT
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
-from flowc.compiler.plan import CONSTRUCTS, FlowPlan
+from flowc.plan import CONSTRUCTS, FlowPlan
 from flowc.targets import (Settings, Target, TargetSettings, refused, register_target, setting,
                            supported)
 

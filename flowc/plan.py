@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowc.compiler import cron, graph, ir
+from flowc.runtime_shim import environment, step_env
 from flowc.compiler.quantities import cpu_cores, mebibytes
 
 # Metaflow's defaults for a step that sets nothing (@resources / @kubernetes defaults).
@@ -107,6 +108,7 @@ class PythonEnvironment:
     python: str | None
     packages: tuple[tuple[str, str], ...]  # (name, version spec), sorted by name
     span: ir.Span
+    problem: str | None = None  # why it cannot be built (the compile error's message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,7 @@ class StepPlan:
     image: str | None  # the step's own image; None means the deployment's image
     environment: tuple[tuple[str, str], ...]  # @environment, as the text the process sees
     secret_sources: tuple[str, ...]  # @secrets sources, resolved by the shim
+    secret_problems: tuple[str, ...]  # why a source cannot be resolved (one compile error each)
     retry: RetryPolicy | None
     timeout_seconds: int | None
     catch: CatchPolicy | None
@@ -277,6 +280,7 @@ def _step_plan(flow: ir.Flow, step: ir.Step) -> StepPlan:
         or (batch.image if batch is not None and batch.image else None),
         environment=tuple((str(k), environment_text(v)) for k, v in env.vars) if env else (),
         secret_sources=tuple(str(s) for s in secrets.sources) if secrets else (),
+        secret_problems=secret_problems(secrets.sources if secrets else ()),
         retry=RetryPolicy(int(retry.times), round(float(retry.minutes_between_retries) * 60))
         if retry is not None and retry.times > 0 else None,
         timeout_seconds=timeout.total_seconds if timeout is not None and timeout.total_seconds > 0 else None,
@@ -287,6 +291,18 @@ def _step_plan(flow: ir.Flow, step: ir.Step) -> StepPlan:
                        batch.shared_memory, batch.max_swap, batch.swappiness, batch.span)
         if batch is not None else None,
     )
+
+
+def secret_problems(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """The sources the shim could not resolve (``env:``, ``file:`` and AWS Secrets Manager are
+    read; an unknown provider is refused), as the shim itself classifies them."""
+    out = []
+    for source in sources:
+        try:
+            step_env.classify_source(str(source))
+        except step_env.SecretsError as exc:
+            out.append(str(exc))
+    return tuple(out)
 
 
 def node_kind(step: ir.Step) -> str:
@@ -335,22 +351,21 @@ def environment_text(value: Any) -> str:
 
 
 def python_environment(flow: ir.Flow, step: ir.Step) -> PythonEnvironment | None:
-    """The step's @pypi/@conda over the flow's @pypi_base/@conda_base, as Metaflow merges them:
-    the step's packages override the base's of the same name, its ``python`` wins when set, and
-    ``disabled=True`` on the step (or on the base, with nothing on the step) turns it off."""
-    for manager, step_cls, base_cls in (("pypi", ir.Pypi, ir.PypiBase), ("conda", ir.Conda, ir.CondaBase)):
-        own = step.decorator(step_cls)
-        base = flow.decorator(base_cls)
-        if own is None and base is None:
-            continue
-        chosen = own if own is not None else base
-        if chosen.disabled:
-            return None
-        packages = dict(base.packages) if base is not None else {}
-        packages.update(dict(own.packages) if own is not None else {})
-        python = (own.python if own is not None else None) or (base.python if base is not None else None)
-        return PythonEnvironment(manager, python, tuple(sorted(packages.items())), chosen.span)
-    return None
+    """The step's @pypi/@conda over the flow's @pypi_base/@conda_base: the rule the shim applies
+    when it builds the environment (``runtime_shim.environment.environment_spec``), so what a
+    spec says and what runs cannot differ. ``problem`` says why the shim would refuse it."""
+    deco = next((d for d in step.decorators if isinstance(d, (ir.Pypi, ir.Conda))), None)
+    base = next((d for d in flow.decorators if isinstance(d, (ir.PypiBase, ir.CondaBase))), None)
+    span = (deco or base or step).span
+    try:
+        spec = environment.environment_spec(flow, step)
+        if spec is not None:
+            environment.requirements(spec)  # refuses conda-only packages by name
+    except environment.StepEnvironmentError as exc:
+        return PythonEnvironment("", None, (), span, problem=str(exc))
+    if spec is None:
+        return None
+    return PythonEnvironment(spec.kind, spec.python, spec.packages, span)
 
 
 def _pod(kube: ir.Kubernetes) -> Pod:
