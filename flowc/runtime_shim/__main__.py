@@ -16,7 +16,7 @@ from flowc.exceptions import ParameterError
 from flowc.compiler import ir
 from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
-from flowc.runtime_shim.datastore import DatastoreError, open_datastore
+from flowc.runtime_shim.datastore import Datastore, DatastoreError, open_datastore
 from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
 from flowc.runtime_shim.ids import parse_index_path
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.ok else 1
 
 
-def resumed_task(datastore, manifest, args: argparse.Namespace,
+def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,
                  index_path: tuple[int, ...]) -> tuple[str | None, bool]:
     """(the origin run when this run resumes one, whether this task was cloned from it); a clone
     hands the engine its side channels as the step would have."""

@@ -111,10 +111,12 @@ def _wants_run(function: Callable[..., Any]) -> bool:
 
 
 def _client_run(flow: ir.Flow, run_id: str, store: Datastore) -> Any:
-    from flowc.client import Run
+    """The ``Run`` a hook's ``from metaflow import Run`` would give it: the authoring API's lazy
+    export (the shim itself never imports the client, a layer above it)."""
+    import flowc
 
     try:
-        return Run(f"{flow.name}/{run_id}", store)
+        return flowc.Run(f"{flow.name}/{run_id}", store)
     except Exception as exc:  # noqa: BLE001 - Metaflow passes None when the run cannot be read
         print(f"flowc: exit hooks: cannot read run {flow.name}/{run_id}: {exc}", file=sys.stderr)
         return None

@@ -559,7 +559,7 @@ class _Lowering:
                 for member in group.steps:
                     if self.flow.step(member).fans_out:
                         blocks.append(self.flatten_task(member))
-        hooks = exit_hook_task(self, blocks)
+        hooks = exit_hook_task(self.plan, self.kubernetes, blocks)
         if hooks is not None:
             blocks.append(hooks[0])
             outer.append(hooks[1])

@@ -10,26 +10,22 @@ and 3 have teardowns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from flowc.plan import FlowPlan
 from flowc.targets import common
 from flowc.targets.airflow_render import Expr, GroupBlock, Task, kw, py, run_id
 from flowc.targets.exit_hooks import has_exit_hooks
 
-if TYPE_CHECKING:
-    from flowc.targets.airflow import _Lowering
-
 TASK_ID = "flowc_exit_hooks"
 
 
-def exit_hook_task(lowering: _Lowering, blocks: list[Task | GroupBlock]
+def exit_hook_task(plan: FlowPlan, kubernetes: bool, blocks: list[Task | GroupBlock]
                    ) -> tuple[Task, tuple[str, str]] | None:
     """The hook task and the edge making it a teardown after every top-level task and group."""
-    if not has_exit_hooks(lowering.plan):
+    if not has_exit_hooks(plan):
         return None
-    argv: list[object] = ["--exit-hook", "--run-id", run_id(lowering.kubernetes)]
-    if lowering.kubernetes:
-        kwargs = kw(task_id=TASK_ID, name=common.short_name(f"{lowering.flow.name}-exit-hooks".lower().replace("_", "-"), 50),
+    argv: list[object] = ["--exit-hook", "--run-id", run_id(kubernetes)]
+    if kubernetes:
+        kwargs = kw(task_id=TASK_ID, name=common.short_name(f"{plan.flow.name}-exit-hooks".lower().replace("_", "-"), 50),
                     image=Expr("IMAGE"), cmds=Expr("SHIM"), arguments=argv, env_vars=Expr("ENV"),
                     doc_md="Runs the flow's @exit_hook functions once the run is over.")
         task = Task(TASK_ID, "KubernetesPodOperator", kwargs)

@@ -24,6 +24,7 @@ from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
+from flowc.targets.sfn_hooks import add_exit_hooks
 
 OVERRIDES_LIMIT = 8192
 
@@ -195,7 +196,7 @@ class SfnTarget(Target):
                                  job_definitions=tuple((s.name, job_definition) for s in flow.steps),
                                  environment=tuple(common.spec_environment(flow, settings)))
             builder = AslBuilder(plan, settings, options)
-            document = builder.definition()
+            document = add_exit_hooks(builder)
         return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]
 
 

@@ -187,9 +187,7 @@ class AslBuilder:
     def definition(self) -> dict[str, Any]:
         """The whole machine (built once; the size checks read it again)."""
         if self._definition is None:
-            from flowc.targets.sfn_hooks import add_exit_hooks
-
-            self._definition = add_exit_hooks(self._build(), self)
+            self._definition = self._build()
         return self._definition
 
     def _build(self) -> dict[str, Any]:

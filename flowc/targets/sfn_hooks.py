@@ -11,12 +11,10 @@ shim's hook mode exits 0 whatever the hooks did).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowc.targets.exit_hooks import has_exit_hooks, hook_argv
-
-if TYPE_CHECKING:
-    from flowc.targets.sfn_asl import AslBuilder
+from flowc.targets.sfn_asl import BATCH_SUBMIT_SYNC, AslBuilder, call, context, job_name
 
 ON_SUCCESS, ON_ERROR = "exit-hooks-on-success", "exit-hooks-on-error"
 SUCCEEDED, FAILED = "flowc-succeeded", "flowc-failed"
@@ -24,9 +22,11 @@ RUN_FAILED = "flowc.RunFailed"
 _CAN_FAIL = ("Task", "Parallel", "Map")
 
 
-def add_exit_hooks(definition: dict[str, Any], builder: AslBuilder) -> dict[str, Any]:
-    """``definition`` with the hook states wired in (unchanged when the flow has no hooks)."""
-    if not has_exit_hooks(builder.plan):
+def add_exit_hooks(builder: AslBuilder) -> dict[str, Any]:
+    """The builder's definition with the hook states wired in (in place, once; unchanged when
+    the flow has no hooks), so the size checks that read the builder see them too."""
+    definition = builder.definition()
+    if not has_exit_hooks(builder.plan) or ON_SUCCESS in definition["States"]:
         return definition
     states = definition["States"]
     for state in states.values():
@@ -46,7 +46,6 @@ def add_exit_hooks(definition: dict[str, Any], builder: AslBuilder) -> dict[str,
 
 def _hook_task(builder: AslBuilder, status: str, then: str) -> dict[str, Any]:
     """The Batch job running the hooks, on the end step's job definition and queue."""
-    from flowc.targets.sfn_asl import BATCH_SUBMIT_SYNC, call, context, job_name
 
     argv = hook_argv(builder.plan, builder.settings, run_id=context("Execution", "Name"),
                      status=status, datastore=builder.settings.datastore_root,
