@@ -103,6 +103,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
     """Compile every flow file once and emit it for every target."""
     from flowc.compiler import compile_file
     from flowc.plan import build as build_plan
+    from flowc.runtime_shim.environment import lock_hash
     from flowc.settings import load_settings, project_paths
     from flowc.targets import get_target
 
@@ -119,7 +120,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
         diagnostics.extend(result.diagnostics)
         settings = load_settings(flow_file, overrides)
         relocations = project_paths(flow_file, _source_paths(result.flow))
-        plan = build_plan(ir.relocate(result.flow, relocations))
+        plan = build_plan(ir.relocate(result.flow, relocations), lock_sha256=lock_hash(str(flow_file)))
         back = {relocated: given for given, relocated in relocations.items()}
         for target in targets:
             emitted = get_target(target).emit(plan, settings)

@@ -224,6 +224,9 @@ class FlowPlan:
     schedule: Schedule | None
     triggers: tuple[Trigger, ...]
     uses: tuple[Use, ...]
+    # sha256 of the `flowc lock` file the tasks must install from ("none": built unlocked), for a
+    # flow with step environments; the build sets it (the plan reads no files)
+    lock_sha256: str | None = None
     _by_name: dict[str, StepPlan] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -248,9 +251,11 @@ class FlowPlan:
 # --------------------------------------------------------------------------- lowering
 
 
-def build(flow: ir.Flow) -> FlowPlan:
-    """The plan of an analyzed, checked flow."""
+def build(flow: ir.Flow, lock_sha256: str | None = None) -> FlowPlan:
+    """The plan of an analyzed, checked flow; ``lock_sha256`` is the hash of the flow's lock file
+    (None when there is none)."""
     steps = tuple(_step_plan(flow, step) for step in flow.steps)
+    has_environments = any(s.python_environment is not None for s in steps)
     return FlowPlan(
         flow=flow,
         steps=steps,
@@ -258,6 +263,7 @@ def build(flow: ir.Flow) -> FlowPlan:
         schedule=_schedule(flow),
         triggers=_triggers(flow),
         uses=_uses(flow),
+        lock_sha256=(lock_sha256 or "none") if has_environments else None,
     )
 
 

@@ -19,7 +19,10 @@ class PlanError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class TaskKey:
+class TaskSlot:
+    """A task the local scheduler will run, before it has a datastore key: the step, its index
+    path and (for a recursive step) its iteration."""
+
     step: str
     index_path: tuple[int, ...] = ()
     iteration: int = 0
@@ -63,10 +66,10 @@ class Planner:
         self._expected: dict[tuple[str, tuple[int, ...]], int] = {}
         self._arrived: dict[tuple[str, tuple[int, ...]], int] = {}
 
-    def first(self) -> list[TaskKey]:
-        return [TaskKey("start")]
+    def first(self) -> list[TaskSlot]:
+        return [TaskSlot("start")]
 
-    def finished(self, key: TaskKey, facts: Facts) -> list[TaskKey]:
+    def finished(self, key: TaskSlot, facts: Facts) -> list[TaskSlot]:
         """The tasks that ``key`` finishing makes runnable, in a deterministic order."""
         step = self._steps[key.step]
         transition = step.transition
@@ -77,7 +80,7 @@ class Planner:
             return self._arrive(transition.target, path)
         if isinstance(transition, ir.Split):
             self._expect(step, path, len(transition.branches))
-            out: list[TaskKey] = []
+            out: list[TaskSlot] = []
             for branch in transition.branches:
                 out.extend(self._arrive(branch, path))
             return out
@@ -92,14 +95,14 @@ class Planner:
                 raise PlanError(f"{key}: foreach over {getattr(transition, 'items', '?')!r} is "
                                 "empty; a foreach needs at least one item")
             self._expect(step, path, width)
-            return [TaskKey(transition.target, path + (i,)) for i in range(width)]
+            return [TaskSlot(transition.target, path + (i,)) for i in range(width)]
         if isinstance(transition, ir.Switch):
             target = facts.next_step
             if target is None or target not in transition.targets:
                 raise PlanError(f"{key}: switch reported next step {target!r}; expected one of "
                                 f"{', '.join(transition.targets)}")
             if target == key.step:
-                return [TaskKey(key.step, path, key.iteration + 1)]
+                return [TaskSlot(key.step, path, key.iteration + 1)]
             return self._arrive(target, path)
         raise PlanError(f"{key}: unknown transition {transition!r}")  # pragma: no cover
 
@@ -107,10 +110,10 @@ class Planner:
         if opener.matching_join is not None:
             self._expected[(opener.matching_join, path)] = count
 
-    def _arrive(self, target: str, path: tuple[int, ...]) -> list[TaskKey]:
+    def _arrive(self, target: str, path: tuple[int, ...]) -> list[TaskSlot]:
         step = self._steps[target]
         if not step.is_join:
-            return [TaskKey(target, path)]
+            return [TaskSlot(target, path)]
         opener = self._openers[target]
         join_path = path[:-1] if opener.fans_out else path
         slot = (target, join_path)
@@ -119,5 +122,5 @@ class Planner:
         if expected is None:
             raise PlanError(f"{target}: a parent arrived before {opener.name!r} ran at that level")
         if self._arrived[slot] == expected:
-            return [TaskKey(target, join_path)]
+            return [TaskSlot(target, join_path)]
         return []

@@ -21,7 +21,7 @@ from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
 from flowc.local import RunError, shim
-from flowc.local.plan import Facts, Planner, PlanError, TaskKey
+from flowc.local.plan import Facts, Planner, PlanError, TaskSlot
 from flowc.local.processes import Child, ProcessPool
 from flowc.local.progress import Progress
 
@@ -57,7 +57,7 @@ class CloneSource:
 
 @dataclass(slots=True)
 class _Pending:
-    key: TaskKey
+    key: TaskSlot
     attempt: int = 0
     not_before: float = 0.0
 
@@ -234,7 +234,7 @@ class Scheduler:
         self._fail(pool, state, str(key), f"{key}: attempt {attempt} {why}",
                    None if show_logs else child)
 
-    def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskKey,
+    def _release(self, planner: Planner, pool: ProcessPool, state: _State, key: TaskSlot,
                  facts: Facts) -> None:
         try:
             released = planner.finished(key, facts)
@@ -282,7 +282,7 @@ class Scheduler:
             return False
         return True
 
-    def _echo(self, child: Child, key: TaskKey, force: bool = False) -> None:
+    def _echo(self, child: Child, key: TaskSlot, force: bool = False) -> None:
         """Show what a finished task printed, each line prefixed with the task."""
         if not (self.echo_logs or force):
             return

@@ -16,7 +16,7 @@ from flowc.compiler import ir
 from flowc.exceptions import ParameterError
 from flowc.local import RunError
 from flowc.runtime_shim.liveness import scheduler_identity
-from flowc.local.plan import Facts, TaskKey
+from flowc.local.plan import Facts, TaskSlot
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim import resume
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class as _load_flow_class
@@ -86,7 +86,7 @@ def run_exit_hooks(store: ds.Datastore, flow: ir.Flow, flow_class: type, run_id:
 EXIT_OK, EXIT_RETRYABLE, EXIT_FINAL, EXIT_LOGS_UNSTORED = 0, 1, 3, 4
 
 
-def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskKey,
+def task_body(flow_class: type, flow: ir.Flow, store: ds.Datastore, run_id: str, key: TaskSlot,
               attempt: int, params: dict[str, str], log_dir: Path,
               origin_run_id: str | None = None) -> Callable[[], int]:
     """What a forked child runs: one attempt of one task through the shim's ``run_task``.
@@ -157,7 +157,7 @@ def prepare_environments(flow: ir.Flow, flow_file: Path, datastore_root: str) ->
 
 
 def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, run_id: str,
-                          key: TaskKey, attempt: int, params: dict[str, str],
+                          key: TaskSlot, attempt: int, params: dict[str, str],
                           origin_run_id: str | None = None) -> Callable[[], int]:
     """What a forked child runs for a step with an environment: it builds or reuses the
     environment, then becomes ``python -m flowc.runtime_shim`` in that environment's
@@ -188,7 +188,7 @@ def environment_task_body(flow: ir.Flow, flow_file: Path, store: ds.Datastore, r
     return body
 
 
-def task_done(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey) -> dict[str, Any] | None:
+def task_done(store: ds.Datastore, flow_name: str, run_id: str, key: TaskSlot) -> dict[str, Any] | None:
     """The task's completion marker, or None (a child can exit 0 without finishing)."""
     return store.read_done(ds.TaskKey(flow_name, run_id, key.step, key.task_id))
 
@@ -202,7 +202,7 @@ def done_facts(done: dict[str, Any]) -> Facts:
                  next_step=switch.get("next_step"))
 
 
-def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey, attempt: int,
+def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskSlot, attempt: int,
                stdout_path: Path, stderr_path: Path) -> None:
     task = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
     for stream, path in (("stdout", stdout_path), ("stderr", stderr_path)):
@@ -211,7 +211,7 @@ def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskKey, a
 
 
 def clone_task(store: ds.Datastore, flow_name: str, origin_run_id: str, run_id: str,
-               key: TaskKey) -> Facts | None:
+               key: TaskSlot) -> Facts | None:
     """Copy a successful task of the origin run into this run (``runtime_shim.resume``); its
     facts, or ``None`` if it did not succeed."""
     done = resume.clone_task(store, flow_name, origin_run_id, run_id, key.step, key.task_id)

@@ -215,10 +215,13 @@ def lock_hash(flow_file: str) -> str | None:
         return None
 
 
+LOCK_ENV = "FLOWC_LOCK_SHA256"  # set by every compiled spec of a flow with step environments
+
+
 def check_lock_hash(flow_file: str) -> None:
     """Refuse a lock file other than the one the spec was compiled with (``FLOWC_LOCK_SHA256``,
     set by the compiled spec; ``none`` when it was compiled without a lock)."""
-    expected = os.environ.get("FLOWC_LOCK_SHA256", "").strip()
+    expected = os.environ.get(LOCK_ENV, "").strip()
     if not expected:
         return
     actual = lock_hash(flow_file) or "none"

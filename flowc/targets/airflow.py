@@ -600,7 +600,7 @@ class _Lowering:
         manifest_value = 'MANIFEST.replace("$", "$$")' if self.kubernetes else "MANIFEST"
         env = {"FLOWC_MANIFEST": Expr(f"literal({manifest_value})", frozenset({"literal"})),
                "FLOWC_DATASTORE": self.text(self.settings.datastore),
-               **{k: self.text(v) for k, v in common.spec_environment(self.flow, self.settings)}}
+               **{k: self.text(v) for k, v in common.spec_environment(self.plan, self.settings)}}
         shim = self.shim_prefix()
         out = [("MANIFEST", manifest_src), ("SHIM", pretty(shim, 0, 7)), ("ENV", pretty(env, 0, 6))]
         image = literal(self.settings.image)

@@ -412,7 +412,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
-    env = [(MANIFEST_ENV, common.inline_manifest(flow)), *common.spec_environment(flow, settings)]
+    env = [(MANIFEST_ENV, common.inline_manifest(flow)), *common.spec_environment(plan, settings)]
     defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates

@@ -19,7 +19,8 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any, Sequence
 
 from flowc.compiler import ir
-from flowc.plan import Resources
+from flowc.plan import FlowPlan, Resources
+from flowc.runtime_shim.environment import LOCK_ENV
 from flowc.runtime_shim.params import BRANCH_ENV, username
 from flowc.targets.base import Settings
 
@@ -148,11 +149,15 @@ def project_identity(flow: ir.Flow, settings: Settings) -> ProjectIdentity | Non
     return ProjectIdentity(project.name, branch, flow.name)
 
 
-def spec_environment(flow: ir.Flow, settings: Settings) -> list[tuple[str, str]]:
+def spec_environment(plan: FlowPlan, settings: Settings) -> list[tuple[str, str]]:
     """Variables every task of a spec gets besides the manifest: the @project branch the spec was
-    compiled for (the shim's ``current.branch_name``; the pod's own user is not the deployer)."""
-    identity = project_identity(flow, settings)
-    return [(BRANCH_ENV, identity.branch)] if identity is not None else []
+    compiled for (the shim's ``current.branch_name``; the pod's own user is not the deployer),
+    and the hash of the lock file its step environments must be installed from."""
+    identity = project_identity(plan.flow, settings)
+    out = [(BRANCH_ENV, identity.branch)] if identity is not None else []
+    if plan.lock_sha256 is not None:
+        out.append((LOCK_ENV, plan.lock_sha256))
+    return out
 
 
 # --------------------------------------------------------------------------- Kubernetes

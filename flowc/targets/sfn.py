@@ -194,7 +194,7 @@ class SfnTarget(Target):
             job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
                                  job_definitions=tuple((s.name, job_definition) for s in flow.steps),
-                                 environment=tuple(common.spec_environment(flow, settings)))
+                                 environment=tuple(common.spec_environment(plan, settings)))
             builder = AslBuilder(plan, settings, options)
             document = add_exit_hooks(builder)
         return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]

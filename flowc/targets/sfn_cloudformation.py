@@ -170,7 +170,7 @@ def _job_definitions(plan: FlowPlan, settings: Settings
     """One job definition per distinct step configuration: (resources by logical id, each step's
     ``${Substitution}``, the conditions the definitions use)."""
     manifest = common.inline_manifest(plan.flow)
-    spec_env = common.spec_environment(plan.flow, settings)
+    spec_env = common.spec_environment(plan, settings)
     configs: dict[tuple[tuple[str, Any], ...], str] = {}
     step_definitions: list[tuple[str, str]] = []
     resources: dict[str, Any] = {}

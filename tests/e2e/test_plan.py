@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowc.compiler import graph, ir
-from flowc.local.plan import Facts, Planner, PlanError, TaskKey
+from flowc.local.plan import Facts, Planner, PlanError, TaskSlot
 
 
 def _flow(*steps: ir.Step) -> ir.Flow:
@@ -13,10 +13,10 @@ def _flow(*steps: ir.Step) -> ir.Flow:
     return graph.analyze(ir.Flow(name="F", path="f.py", source_sha256="0" * 64, steps=steps))
 
 
-def _drive(planner: Planner, facts: dict[str, Facts]) -> list[TaskKey]:
+def _drive(planner: Planner, facts: dict[str, Facts]) -> list[TaskSlot]:
     """Run the whole plan, finishing tasks in FIFO order; returns every task in start order."""
     queue = planner.first()
-    order: list[TaskKey] = []
+    order: list[TaskSlot] = []
     while queue:
         key = queue.pop(0)
         order.append(key)
@@ -34,11 +34,11 @@ def test_split_join_waits_for_every_branch() -> None:
         ir.Step("end", ir.End()),
     )
     planner = Planner(flow)
-    assert planner.finished(TaskKey("start"), Facts()) == [TaskKey("a"), TaskKey("b")]
-    assert planner.finished(TaskKey("a"), Facts()) == []
-    assert planner.finished(TaskKey("b"), Facts()) == [TaskKey("join")]
-    assert planner.finished(TaskKey("join"), Facts()) == [TaskKey("end")]
-    assert planner.finished(TaskKey("end"), Facts()) == []
+    assert planner.finished(TaskSlot("start"), Facts()) == [TaskSlot("a"), TaskSlot("b")]
+    assert planner.finished(TaskSlot("a"), Facts()) == []
+    assert planner.finished(TaskSlot("b"), Facts()) == [TaskSlot("join")]
+    assert planner.finished(TaskSlot("join"), Facts()) == [TaskSlot("end")]
+    assert planner.finished(TaskSlot("end"), Facts()) == []
 
 
 def test_nested_foreach_joins_per_parent_index() -> None:
@@ -85,11 +85,11 @@ def test_empty_foreach_and_unknown_case_are_errors() -> None:
     )
     planner = Planner(flow)
     with pytest.raises(PlanError, match="empty"):
-        planner.finished(TaskKey("start"), Facts(foreach_width=0))
+        planner.finished(TaskSlot("start"), Facts(foreach_width=0))
     with pytest.raises(PlanError, match="did not report"):
-        planner.finished(TaskKey("start"), Facts())
+        planner.finished(TaskSlot("start"), Facts())
     with pytest.raises(PlanError, match="expected one of x, y"):
-        planner.finished(TaskKey("body", (0,)), Facts(next_step="z"))
+        planner.finished(TaskSlot("body", (0,)), Facts(next_step="z"))
 
 
 def test_join_without_matching_split_is_rejected() -> None:
