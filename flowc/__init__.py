@@ -18,11 +18,19 @@ from flowc.decorators import (batch, card, catch, conda, conda_base, environment
 from flowc.exceptions import (CaughtException, FlowcException, MergeArtifactsException,
                               MetaflowException, MetaflowExceptionWrapper,
                               MissingInMergeArtifactsException, TimeoutException)
+from flowc.config import (Config, ConfigValue, config_expr, pyproject_toml_parser, requirements_txt_parser,
+                          yaml_parser)
 from flowc.flowspec import FlowSpec
+from flowc.user_decorators import (USER_SKIP_STEP, FlowMutator, StepMutator, UserStepDecorator,
+                                   user_step_decorator)
 from flowc.parameters import IncludeFile, JSONType, Parameter
+from flowc import mutators as _mutators  # noqa: F401 - installs the run-time mutator hooks
 
 __all__ = [
     "FlowSpec", "step", "Parameter", "JSONType", "IncludeFile", "current",
+    "Config", "ConfigValue", "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
+    "user_step_decorator", "USER_SKIP_STEP", "pyproject_toml_parser", "requirements_txt_parser",
+    "yaml_parser",
     "retry", "catch", "timeout", "resources", "environment", "kubernetes", "batch", "secrets",
     "card", "pypi", "conda", "parallel", "schedule", "trigger", "trigger_on_finish", "project",
     "pypi_base", "conda_base", "exit_hook",
@@ -30,13 +38,13 @@ __all__ = [
     "MissingInMergeArtifactsException", "TimeoutException", "CaughtException",
     "MetaflowExceptionWrapper",
     "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-    "default_namespace", "get_metadata", "metadata", "datastore",
-    "compile", "Runner", "Deployer",
+    "default_namespace", "get_metadata", "metadata", "default_metadata", "datastore", "Metaflow",
+    "compile", "Runner", "Deployer", "S3",
 ]
 
 _CLIENT_NAMES = frozenset({"Flow", "Run", "Step", "Task", "DataArtifact", "namespace",
                            "get_namespace", "default_namespace", "get_metadata", "metadata",
-                           "datastore"})
+                           "default_metadata", "datastore", "Metaflow"})
 
 _API_NAMES = frozenset({"compile", "Runner", "Deployer"})
 
@@ -48,8 +56,16 @@ def __getattr__(name: str) -> Any:
         from flowc import client
 
         return getattr(client, name)
+    if name == "S3":
+        from flowc.s3 import S3
+
+        return S3
     if name in _API_NAMES:
         from flowc import api
 
         return getattr(api, name)
+    if name == "metaflow_version":
+        import importlib
+
+        return importlib.import_module("flowc.metaflow_version")
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")

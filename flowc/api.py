@@ -120,7 +120,7 @@ class ExecutingRun:
             raise RuntimeError(f"the run did not start (exit code {self.returncode}): {last}")
         from flowc.client import Run
 
-        return Run(f"{self.flow_name}/{run_id}", datastore=self.datastore)
+        return Run(f"{self.flow_name}/{run_id}", datastore=self.datastore, _namespace_check=False)
 
     def wait(self, timeout: float | None = None) -> "ExecutingRun":
         """Block until the run ends; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
@@ -246,7 +246,7 @@ class TriggeredRun:
         """The client ``Run``, read from the datastore the deployment's tasks write to."""
         from flowc.client import Run
 
-        return Run(self.pathspec, datastore=self.deployed.datastore_root)
+        return Run(self.pathspec, datastore=self.deployed.datastore_root, _namespace_check=False)
 
     def __repr__(self) -> str:
         return f"TriggeredRun({self.pathspec!r}, status={self._info.status!r})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,10 +84,7 @@ def expand_paths(paths: Sequence[Path], origins: dict[Path, Path] | None = None
     diagnostics: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
-            found = [
-                p for p in sorted(path.rglob("*.py"))
-                if "FlowSpec" in p.read_text(encoding="utf-8", errors="replace")
-            ]
+            found = [p for p in sorted(path.rglob("*.py")) if _may_be_flow(p)]
             if not found:
                 diagnostics.append(Diagnostic(NO_FLOW_FILES, f"no flow files under {path}",
                                               _file_span(path)))
@@ -96,6 +94,18 @@ def expand_paths(paths: Sequence[Path], origins: dict[Path, Path] | None = None
         else:
             files.append(path)
     return files, diagnostics
+
+
+def _may_be_flow(path: Path) -> bool:
+    """Whether a ``*.py`` file found in a directory is worth compiling: it mentions FlowSpec, or
+    it cannot be read as a regular file (a broken link, a FIFO), which compiling then reports in
+    one line instead of hanging or raising here."""
+    from flowc.compiler import read_regular_file
+
+    try:
+        return b"FlowSpec" in read_regular_file(path)
+    except CompileError:
+        return True
 
 
 def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str, Any],
@@ -163,20 +173,48 @@ def _source_paths(flow: ir.Flow) -> tuple[str, ...]:
 
 
 def write_outputs(outputs: Iterable[Output], output_dir: Path) -> list[Path]:
-    """Write each output atomically (temp file + rename) and return the paths written."""
+    """Write each output atomically and return the paths written; ``OSError`` says which failed."""
     written = []
     for output in outputs:
         path = output_dir / output.relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(output.text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomically(path, output.text)
         written.append(path)
     return written
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file renamed over ``path``, so a failed write (full disk, no
+    permission) never leaves a truncated spec; raises ``OSError`` naming ``path``.
+
+    A path that is not a regular file (``/dev/stdout``, ``/dev/full``, a FIFO) cannot be
+    renamed over, so it is written in place."""
+    if path.is_symlink() and path.resolve().is_file():
+        path = path.resolve()  # write the file the link names, keep the link
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if path.exists() and not path.is_file():
+        try:  # non-blocking open: a FIFO nobody reads is an error (ENXIO), not a hang
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            with open(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
 def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, list[Diagnostic]]:
     """A unified diff of every committed spec that differs from what flowc generates now."""
+    from flowc.compiler import read_regular_file
+
     diffs: list[str] = []
     diagnostics: list[Diagnostic] = []
     for output in outputs:
@@ -185,7 +223,13 @@ def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, lis
             diagnostics.append(Diagnostic(MISSING_OUTPUT, f"{path} does not exist",
                                           _file_span(output.flow_file)))
             continue
-        committed = path.read_text(encoding="utf-8")
+        try:
+            committed_bytes = read_regular_file(path, limit=max(len(output.text) * 4, 1 << 20))
+        except CompileError as error:
+            diagnostics.extend(error.diagnostics)
+            continue
+        # A committed file that is not UTF-8 differs: show it (bytes replaced) rather than fail.
+        committed = committed_bytes.decode("utf-8", errors="replace")
         if committed != output.text:
             diffs.extend(difflib.unified_diff(
                 committed.splitlines(keepends=True), output.text.splitlines(keepends=True),

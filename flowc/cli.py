@@ -6,6 +6,7 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,29 +15,45 @@ from typing import Any, Callable, NoReturn, TypeVar
 import click
 
 from flowc.compiler import CompileResult
-from flowc.compiler.diagnostics import CompileError, render_json, render_text
+from flowc.compiler.diagnostics import CompileError, one_line, render_json, render_text
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
+_Written = TypeVar("_Written")
 
 
 def _print_diagnostics(error: CompileError, fmt: str) -> None:
     if fmt == "json":
         click.echo(render_json(error.diagnostics), nl=False)
         return
+    from flowc.compiler import read_regular_file
+
     sources: dict[str, list[str]] = {}
     for diag in error.diagnostics:
         path = diag.span.path
-        if path not in sources:
+        if path not in sources and diag.span.line:  # never reopen a FIFO or /dev/zero
             try:
-                sources[path] = Path(path).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
+                sources[path] = read_regular_file(path).decode("utf-8").splitlines()
+            except (CompileError, UnicodeDecodeError):
                 sources[path] = []
     click.echo(render_text(error.diagnostics, sources), err=True, nl=False)
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"flowc: error: {message}", err=True)
+    click.echo(f"flowc: error: {one_line(message)}", err=True)
     sys.exit(1)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush of output that could
+    not be written does not print a second error at exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 # Optional installs: the top-level module a command imports lazily -> the extra that provides it.
@@ -58,9 +75,11 @@ def _suggest_param(exc: click.UsageError, args: list[str] | None) -> click.Usage
     command = exc.ctx.command.name if exc.ctx is not None else None
     if not isinstance(exc, click.NoSuchOption) or command not in ("run", "trigger"):
         return exc
-    if set(exc.possibilities or ()) - {"--help"}:
-        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
     option = exc.option_name
+    close = [p for p in set(exc.possibilities or ()) - {"--help"}
+             if difflib.SequenceMatcher(None, option, p).ratio() >= 0.8]
+    if close:
+        return exc  # a misspelled flowc option: click's "did you mean" is the better hint
     tokens = list(sys.argv[1:] if args is None else args)
     value = "VALUE"
     for index, token in enumerate(tokens):
@@ -91,7 +110,40 @@ class _FlowcGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except OSError as exc:  # e.g. standard output on a full disk or a closed pipe
+            _silence_stdout()
+            where = f" ({exc.filename})" if exc.filename else " (writing output)"
+            _fail(f"{exc.strerror or exc}{where}")
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _compile_time_options(command: _Command) -> _Command:
+    """--config, --config-value, --pythonpath and --no-evaluate (what a compile may read or run):
+    set for the whole command, so every compile underneath (run, deploy...) sees them."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, config_files: Any = (), config_values: Any = (), pythonpath: Any = (),
+                no_evaluate: bool = False, **kwargs: Any) -> Any:
+        from flowc.compiler.options import CompileOptions, using
+
+        chosen = CompileOptions(tuple(map(tuple, config_files)), tuple(map(tuple, config_values)),
+                                tuple(pythonpath), not no_evaluate)
+        with using(chosen):
+            return command(*args, **kwargs)
+
+    for option in reversed((
+        click.option("--config", "config_files", type=(str, str), multiple=True, metavar="NAME PATH",
+                     help="Read Config NAME from the file PATH (repeatable)."),
+        click.option("--config-value", "config_values", type=(str, str), multiple=True, metavar="NAME TEXT",
+                     help="Config NAME's value as text for its parser, JSON by default (repeatable)."),
+        click.option("--pythonpath", multiple=True, metavar="DIR",
+                     help="Another root for the flow's project-local imports (repeatable)."),
+        click.option("--no-evaluate", is_flag=True,
+                     help="Refuse to run any code at compile time (Config parser functions, mutators)."),
+    )):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]  # the same callable, with more click options
 
 
 @click.group(cls=_FlowcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,6 +197,7 @@ def main() -> None:
               help="Any setting, as in [tool.flowc] (repeatable); `flowc config` lists them.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | None,
                     output_dir: Path | None, check: bool, flow_name: str | None,
                     diag_format: str, sets: tuple[str, ...], **overrides: Any) -> None:
@@ -159,7 +212,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
       flowc compile flows/ --target all --output-dir deploy/
       flowc compile flows/ --target all --output-dir deploy/ --check   # in CI
     """
-    from flowc.build import build, check_outputs, parse_targets, write_outputs
+    from flowc.build import build, check_outputs, parse_targets, write_atomically, write_outputs
     from flowc.settings import SettingsError
 
     try:
@@ -190,7 +243,7 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
             click.echo(single.text, nl=False)
             return
         else:
-            Path(output).write_text(single.text, encoding="utf-8")
+            _write_or_fail(lambda: write_atomically(Path(output), single.text))
             return
     if check:
         diff, missing = check_outputs(result.outputs, output_dir)
@@ -203,8 +256,16 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
                        "without --check and commit the result", err=True)
             sys.exit(1)
         return
-    for path in write_outputs(result.outputs, output_dir):
+    for path in _write_or_fail(lambda: write_outputs(result.outputs, output_dir)):
         click.echo(f"wrote {path}", err=True)
+
+
+def _write_or_fail(write: Callable[[], _Written]) -> _Written:
+    """Run ``write``; a file that cannot be written is one line naming it, not a traceback."""
+    try:
+        return write()
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
 
 
 @main.command("package")
@@ -315,9 +376,13 @@ def _local_run_options(command: _Command) -> _Command:
 @_local_run_options
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A user tag of the run (repeatable).")
+@click.option("--namespace", "namespace", metavar="NS", help="The namespace the client sees inside "
+              "the run's tasks (default user:<name>; '' for every run).")
 def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, datastore: str | None,
                 run_id_file: Path | None, flow_name: str | None, echo_logs: bool,
-                diag_format: str) -> None:
+                diag_format: str, tags: tuple[str, ...] = (), namespace: str | None = None) -> None:
     """Run FLOW_FILE locally: every task forked from one process that imported the flow once.
 
     Exit code 0 only when the run succeeded; 130 when stopped with Ctrl-C.
@@ -328,7 +393,8 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 
     try:
         result = run_flow(flow_file, params, datastore=datastore, max_workers=max_workers,
-                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs)
+                          run_id_file=run_id_file, flow_name=flow_name, echo_logs=echo_logs,
+                          tags=tags, namespace=namespace)
     except CompileError as error:
         _print_diagnostics(error, diag_format)
         sys.exit(1)
@@ -414,6 +480,7 @@ def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def ir_command(flow_file: Path, as_json: bool, flow_name: str | None, diag_format: str) -> None:
     """Print the typed IR of FLOW_FILE: a readable dump, or with --json the manifest the runtime
     shim and the targets consume."""
@@ -431,6 +498,7 @@ def ir_command(flow_file: Path, as_json: bool, flow_name: str | None, diag_forma
 @click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several.")
 @click.option("--diagnostics-format", "diag_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Format of diagnostics.")
+@_compile_time_options
 def graph_command(flow_file: Path, graph_format: str, flow_name: str | None, diag_format: str) -> None:
     """Print the step graph of FLOW_FILE as Mermaid or DOT text."""
     from flowc.compiler.render import dot, mermaid
@@ -519,6 +587,7 @@ def config_command(flow_file: Path, sets: tuple[str, ...]) -> None:
 @_engine_options
 @click.option("--code-package-dir", metavar="DIR|s3://BUCKET/PREFIX",
               help="Build the flow's code package, upload it here and deploy a spec that uses it.")
+@_compile_time_options
 def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
                    diag_format: str, code_package_dir: str | None) -> None:
     """Compile FLOW_FILE and create or update its deployment on the engine (idempotent).
@@ -585,8 +654,10 @@ def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
 @click.option("--no-data", is_flag=True, help="Do not load the end step's artifacts.")
 def show_command(pathspec: str, datastore: str | None, no_data: bool) -> None:
     """Show a run: status, parameters, steps and the end step's artifacts."""
-    from flowc.client import FlowcNotFound, Flow, Run, format_run
+    from flowc.client import FlowcNotFound, Flow, Run, format_run, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)  # a run named on the command line is shown whoever made it
 
     try:
         if "/" in pathspec.strip("/"):
@@ -612,8 +683,10 @@ def logs_command(pathspec: str, stream: str | None, attempt: int | None, datasto
     Without --stdout or --stderr both are shown: standard output here, standard error (where a
     failed step's traceback is) on standard error.
     """
-    from flowc.client import FlowcNotFound
+    from flowc.client import FlowcNotFound, namespace
     from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
 
     try:
         _echo_logs(pathspec, (stream,) if stream else ("stdout", "stderr"), attempt, datastore)
@@ -624,6 +697,75 @@ def logs_command(pathspec: str, stream: str | None, attempt: int | None, datasto
         _fail(str(exc))
 
 
+@main.group("card")
+def card_group() -> None:
+    """The cards a task rendered (@card): view or get them."""
+
+
+def _task_cards(pathspec: str, datastore: str | None, card_id: str | None,
+                card_type: str | None) -> list[Any]:
+    """The cards of FLOW/RUN/STEP[/TASK] (a step must have one task), or exit 1 saying why."""
+    from flowc.cards import get_cards
+    from flowc.client import FlowcNotFound, Step, Task, namespace
+    from flowc.runtime_shim.datastore import DatastoreError
+
+    namespace(None)
+
+    try:
+        if len(pathspec.strip("/").split("/")) == 3:
+            tasks = Step(pathspec, datastore).tasks()
+            if len(tasks) != 1:
+                _fail(f"step {pathspec} has {len(tasks)} tasks: name one (FLOW/RUN/STEP/TASK)")
+            task = tasks[0]
+        else:
+            task = Task(pathspec, datastore)
+        cards = list(get_cards(task, id=card_id, type=card_type))
+    except (FlowcNotFound, ValueError, DatastoreError) as exc:
+        _fail(str(exc))
+    if not cards:
+        _fail(f"task {task.pathspec} has no cards" + (f" with id {card_id!r}" if card_id else "")
+              + (f" of type {card_type!r}" if card_type else ""))
+    return cards
+
+
+def _card_options(command: _Command) -> _Command:
+    for option in reversed((
+            click.argument("pathspec", metavar="FLOW/RUN/STEP[/TASK]"),
+            click.option("--id", "card_id", help="Only the card with this id."),
+            click.option("--type", "card_type", help="Only cards of this type."),
+            click.option("--datastore", metavar="ROOT",
+                         help="Datastore root (default: $FLOWC_DATASTORE or .flowc)."))):
+        command = option(command)
+    return command
+
+
+@card_group.command("view")
+@_card_options
+@click.option("--open/--no-open", "open_browser", default=None,
+              help="Open the card in a browser (default: when standard output is a terminal).")
+def card_view_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                      open_browser: bool | None) -> None:
+    """Print the local path of each card of a task (and open the first in a browser)."""
+    cards = _task_cards(pathspec, datastore, card_id, card_type)
+    for card in cards:
+        click.echo(card.path)
+    if open_browser or (open_browser is None and sys.stdout.isatty()):
+        cards[0].view()
+
+
+@card_group.command("get")
+@_card_options
+@click.argument("output", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def card_get_command(pathspec: str, card_id: str | None, card_type: str | None, datastore: str | None,
+                     output: Path | None) -> None:
+    """Write the card's HTML to OUTPUT (standard output without one); the first card unless
+    --id or --type picks another."""
+    card = _task_cards(pathspec, datastore, card_id, card_type)[0]
+    if output is None:
+        click.echo(card.get(), nl=False)
+    else:
+        output.write_text(card.get(), encoding="utf-8")
+        click.echo(f"wrote {card.type} card of {pathspec} to {output}", err=True)
 def _echo_logs(pathspec: str, streams: tuple[str, ...], attempt: int | None, datastore: str | None) -> None:
     """Each stream to the stream of the same name. Showing both, a stream with no output is left
     out, and when neither has any a note says so: an empty screen never looks like a broken

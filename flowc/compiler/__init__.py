@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowc.compiler import ir
+from flowc.compiler import guard, ir, names
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
 
 READ_ERROR = register("FLOW001", "cannot read the flow file", """
@@ -43,12 +44,21 @@ def compile_source(source: str, path: str = "<string>", flow_name: str | None = 
 
     if source_sha256 is None:
         source_sha256 = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    refusal = guard.check_source(source, path)
+    if refusal is not None:
+        raise CompileError([refusal])
     try:
         lowered = frontend.lower(source, path, flow_name, source_sha256)
+        flow = graph.analyze(lowered.flow)
+        diagnostics = checker.supersede([*lowered.diagnostics, *names.check_parameter_names(flow),
+                                         *checker.check(flow, lowered)])
     except frontend.FrontendError as exc:
         raise CompileError([exc.diagnostic]) from None
-    flow = graph.analyze(lowered.flow)
-    diagnostics = checker.supersede([*lowered.diagnostics, *checker.check(flow, lowered)])
+    except (RecursionError, MemoryError) as exc:
+        # The guard's estimate is conservative, but a caller deep in its own stack may still
+        # overflow: a diagnostic, never a traceback.
+        raise CompileError([guard.refusal(f"the file is too deeply nested to compile here "
+                                          f"({type(exc).__name__})", path, 0)]) from None
     if any(d.severity == ERROR for d in diagnostics):
         raise CompileError(diagnostics)
     return CompileResult(flow, tuple(sorted(diagnostics, key=lambda d: d.sort_key)))
@@ -59,16 +69,46 @@ def read_source(path: str | os.PathLike[str]) -> str:
     return _read(path)[0]
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[str, str]:
+MAX_FLOW_BYTES = 8 * 1024 * 1024
+"""Larger than any flow file; a bound so ``/dev/zero`` or a runaway file is refused, not read."""
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FLOW_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, or ``CompileError`` (FLOW001).
+
+    The file is opened without blocking and checked with ``fstat`` before anything is read, so
+    a FIFO, a device (``/dev/zero``) or a directory is refused instead of hanging or filling
+    memory.
+    """
     name = os.fspath(path)
     try:
-        data = Path(name).read_bytes()
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise _file_error(READ_ERROR, f"no such file: {name}", name) from None
-    except IsADirectoryError:
-        raise _file_error(READ_ERROR, f"{name} is a directory, not a flow file", name) from None
+        what = "broken symbolic link" if os.path.islink(name) else "no such file"
+        raise _file_error(READ_ERROR, f"{what}: {name}", name) from None
     except OSError as exc:
         raise _file_error(READ_ERROR, f"cannot read {name}: {exc.strerror or exc}", name) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _file_error(READ_ERROR, f"{name} is a directory, not a flow file", name)
+        if not stat.S_ISREG(info.st_mode):
+            raise _file_error(READ_ERROR, f"{name} is not a regular file", name)
+        if info.st_size > limit:
+            raise _file_error(READ_ERROR, f"{name} has {info.st_size:,} bytes, more than the "
+                              f"{limit:,} flowc reads", name)
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise _file_error(READ_ERROR, f"cannot read {name}: {exc.strerror or exc}", name) from None
+    if len(data) > limit:
+        raise _file_error(READ_ERROR, f"{name} grew past {limit:,} bytes while being read", name)
+    return data
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[str, str]:
+    name = os.fspath(path)
+    data = read_regular_file(name)
     if b"\0" in data:
         raise _file_error(NOT_TEXT, f"{name} is a binary file, not Python source", name)
     try:
@@ -87,4 +127,4 @@ def compile_file(path: str | os.PathLike[str], flow_name: str | None = None) -> 
     return compile_source(text, os.fspath(path), flow_name, sha)
 
 
-__all__ = ["CompileError", "CompileResult", "compile_file", "compile_source", "read_source"]
+__all__ = ["CompileError", "CompileResult", "compile_file", "compile_source", "read_regular_file", "read_source"]

@@ -42,8 +42,10 @@ remove it.""")
 JOIN_WITHOUT_SPLIT = register("FLOW032", "join without a split", """
 The step takes `inputs` (a join) but no split, foreach or parallel step precedes it.""")
 JOIN_BALANCE = register("FLOW033", "join does not match its split", """
-A join must receive exactly one path from every branch of the split it closes (one path for a
-foreach or parallel step).""")
+A join must receive a path from every branch of the split it closes. A branch may reach the join
+by several paths only through a switch (its cases, or a recursive step's exit case, may lead
+straight into the join): only one case runs, so the join still gets one input per branch, as in
+Metaflow.""")
 SPLIT_NOT_JOINED = register("FLOW034", "split never joined", """
 The `end` step is reached while a split, foreach or parallel step is still open: add a join step
 (a step taking `inputs`) before `end`.""")
@@ -52,10 +54,6 @@ The join's incoming paths come from different splits (or different nesting level
 needs its own join, innermost first.""")
 EMPTY_FOREACH = register("FLOW036", "foreach directly followed by its join", """
 A foreach (or parallel) step must lead to at least one step that runs per item before the join.""")
-SWITCH_INTO_JOIN = register("FLOW037", "conditional path straight into a join", """
-A switch case may not lead directly to a join step: only one case runs, so the join would wait
-for branches that never come. Merge the cases in a normal step first (this holds for the exit
-case of a recursive step too).""")
 MERGE_WITHOUT_JOIN = register("FLOW038", "branches merge without a join", """
 Several branches of a split lead to a step that does not take `inputs`. Make it a join step
 (`def step(self, inputs)`) or end each branch separately.""")
@@ -183,11 +181,6 @@ class _Checker:
                 if len(step.transition.cases) < 2:
                     self.error(SWITCH_CASES, f"switch in step '{step.name}' has fewer than two cases",
                                step.next_span or step.span, "use self.next(self.<step>) instead")
-                for _, target in step.transition.cases:
-                    if target in self.steps and self.steps[target].is_join:
-                        self.error(SWITCH_INTO_JOIN, f"switch case of step '{step.name}' leads straight "
-                                   f"into join step '{target}'", self.target_span(step, target),
-                                   "merge the cases in a normal step before the join")
         return ok
 
     def loops(self) -> bool:
@@ -229,17 +222,13 @@ class _Checker:
 
     def balance(self, graph: Walk) -> None:
         reported = len(self.out)
-        # Joins a switch leads straight into are reported once (FLOW037), not also as unbalanced.
-        switched_into = {target for s in self.flow.steps if isinstance(s.transition, ir.Switch)
-                         for target in s.transition.targets}
         for step in self.flow.steps:
             if step.name not in graph.contexts:
                 continue
             parents = [p for p in step.in_steps if p in graph.contexts]
             incoming = [graph.edge_context(self.steps, p, step.name) for p in parents]
             if step.is_join:
-                if step.name not in switched_into:
-                    self.join(step, parents, incoming)
+                self.join(step, parents, incoming)
             elif len({c for c in incoming}) > 1 and step.name == "end":
                 splits = ", ".join(f"'{s}'" for s in sorted({c[-1][0] for c in incoming if c}))
                 self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {splits} is joined",
@@ -293,13 +282,12 @@ class _Checker:
                 self.error(EMPTY_FOREACH, f"{kind} step '{split.name}' is directly followed by its join "
                            f"'{step.name}'", self.target_span(split, step.name),
                            "add at least one step between them")
-            elif len(parents) != 1:
-                self.error(JOIN_BALANCE, f"join step '{step.name}' expects one path from "
-                           f"'{split.name}', got {len(parents)}", step.span)
             return
         branches = set(split.transition.targets)
+        # Within one branch only a switch can fork paths, and only one of its cases runs, so
+        # several parents per branch are fine: every branch must be covered.
         covered = {c[-1][1] for c in incoming}
-        if covered != branches or len(parents) != len(branches):
+        if covered != branches:
             missing = sorted(branches - covered)
             detail = f"; missing the branch from {', '.join(repr(b) for b in missing)}" if missing else ""
             self.error(JOIN_BALANCE, f"join step '{step.name}' expects {len(branches)} paths from split "

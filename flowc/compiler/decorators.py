@@ -43,6 +43,13 @@ exactly one of day-of-month and day-of-week).""")
 BAD_QUANTITY = register("FLOW058", "invalid resource quantity", """
 cpu is a positive number of cores or a Kubernetes quantity such as '500m'; memory and disk are
 positive integers in MiB (Metaflow's unit) or Kubernetes quantities such as '4Gi'.""")
+INERT_ARGUMENT = register("FLOW086", "argument not evaluated (no effect on any target)", """
+An argument that is not known statically (e.g. `@conda_base(python=get_python_version())`) of a
+decorator field no target and no run-time behaviour of flowc reads (`INERT_FIELDS`: the
+environment decorators' `python`, `packages`, `libraries`, `disabled`; flowc runs the image as
+it is). Metaflow would call the function when it imports the flow; flowc leaves the field at
+its default and warns, instead of refusing the flow or running the call. If a target ever reads
+the field, it leaves this table and the argument must be static again.""")
 TOO_MANY_POSITIONAL = register("FLOW060", "too many positional arguments", """
 The decorator call passes more positional arguments than the decorator has parameters.""")
 DUPLICATE_ARGUMENT = register("FLOW062", "argument given twice", """
@@ -179,8 +186,23 @@ RULES: dict[tuple[str, str], Callable[[Any], str | None]] = {
 }
 QUANTITY_FIELDS = {"cpu": quantities.cpu_cores, "memory": quantities.mebibytes,
                    "disk": lambda v: quantities.mebibytes(v, "disk")}
+# Decorator fields whose values nothing in flowc reads (targets only note the decorator's
+# presence: packages must already be in the image). A non-static argument there is a warning.
+INERT_FIELDS = frozenset((tag, name) for tag in ("pypi", "conda", "pypi_base", "conda_base")
+                         for name in ("python", "packages", "libraries", "disabled"))
 # Fields that name module-level functions (exit hooks), kept as the functions' names.
 FUNCTION_FIELDS = {("exit_hook", "on_success"), ("exit_hook", "on_error")}
+
+
+def _environment_strings(pairs: tuple) -> Any:
+    """``@environment(vars={"N": 42})``: Metaflow sets each variable to ``str(value)``; numbers
+    and booleans become their text here too (other values stay, for the type check to report)."""
+    out = []
+    for pair in pairs:
+        if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], (int, float, bool)):
+            pair = (pair[0], str(pair[1]))
+        out.append(pair)
+    return tuple(out)
 
 
 def _evaluate_argument(tag: str, name: str, node: cst.BaseExpression, constants: Mapping[str, Any],
@@ -198,6 +220,35 @@ def _evaluate_argument(tag: str, name: str, node: cst.BaseExpression, constants:
     return evaluate(node, constants)
 
 
+def _expand(tag: str, args: Any, constants: Mapping[str, Any], span_of: Spanner,
+            diagnostics: list[Diagnostic]) -> tuple[list[cst.Arg], dict[Any, Any]]:
+    """``**mapping`` arguments whose mapping is known (``**config_expr("cfg.pypi")``, a config, a
+    module constant) become keyword arguments; returns the arguments and the expanded values (by
+    ``id`` of the synthesized argument)."""
+    out: list[cst.Arg] = []
+    values: dict[Any, Any] = {}
+    for arg in args:
+        if not arg.star:
+            out.append(arg)
+            continue
+        try:
+            mapping = evaluate(arg.value, constants) if arg.star == "**" else None
+        except NotStatic:
+            mapping = None
+        pairs = mapping if isinstance(mapping, tuple) and all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in mapping) else None
+        if pairs is None:
+            diagnostics.append(Diagnostic(NOT_STATIC, f"@{tag}: {arg.star}-arguments cannot be "
+                                          "resolved statically", span_of(arg)))
+            continue
+        for key, value in pairs:
+            synthesized = cst.Arg(keyword=cst.Name(key), value=arg.value)
+            values[id(synthesized)] = value
+            values[("at", id(synthesized))] = values[("at", id(synthesized.keyword))] = arg
+            out.append(synthesized)
+    return out, values
+
+
 def lower(cls: type[Any], call: cst.Call | None, decorator: cst.Decorator, span_of: Spanner,
           constants: Mapping[str, Any], functions: frozenset[str] = frozenset()
           ) -> tuple[Any, list[Diagnostic]]:
@@ -207,18 +258,30 @@ def lower(cls: type[Any], call: cst.Call | None, decorator: cst.Decorator, span_
     hints = _hints(cls)
     tag = cls.tag
     bound: dict[str, tuple[Any, cst.CSTNode]] = {}
-    given, unbound = arguments.bind(f"@{tag}", call.args if call is not None else (), fields)
+    args, expanded = _expand(tag, call.args if call is not None else (), constants, span_of, diagnostics)
+    if expanded:  # synthesized arguments have no position of their own: use the ** argument's
+        outer = span_of
+        span_of = lambda node: outer(expanded.get(("at", id(node)), node))  # noqa: E731
+    given, unbound = arguments.bind(f"@{tag}", args, fields)
     diagnostics += [Diagnostic(_UNBOUND_CODES[u.why], u.message, span_of(u.node), hint=u.hint)
                     for u in unbound]
     for name, arg in given:
         try:
-            value = _evaluate_argument(tag, name, arg.value, constants, functions)
+            value = expanded[id(arg)] if id(arg) in expanded else \
+                _evaluate_argument(tag, name, arg.value, constants, functions)
         except NotStatic as exc:
+            if (tag, name) in INERT_FIELDS:
+                diagnostics.append(Diagnostic(
+                    INERT_ARGUMENT, f"@{tag}: argument '{name}' is not evaluated ({exc.reason}); no "
+                    "target uses it, so it keeps its default", span_of(arg.value), WARNING))
+                continue
             diagnostics.append(Diagnostic(
                 NOT_STATIC, f"@{tag}: argument '{name}' is not known statically: {exc.reason}",
                 span_of(exc.node), hint="use a literal or a module-level constant"))
             continue
         hint = hints[name]
+        if (tag, name) == ("environment", "vars") and isinstance(value, tuple):
+            value = _environment_strings(value)
         if not conforms(value, hint):
             # Metaflow also accepts a dict where flowc stores pairs, and numbers as strings for
             # quantities; anything else is a type error.

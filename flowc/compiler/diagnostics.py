@@ -72,13 +72,14 @@ def render_text(diagnostics: Sequence[Diagnostic], source_lines: dict[str, list[
     for diag in ordered[:limit]:
         span = diag.span
         where = f"{span.path}:{span.line}:{span.column}" if span.line else span.path
-        out.append(f"{where}: {diag.severity}: {diag.message} [{diag.code}]")
+        out.append(one_line(f"{where}: {diag.severity}: {diag.message} [{diag.code}]"))
         lines = (source_lines or {}).get(span.path)
         if lines and 0 < span.line <= len(lines):
             text = lines[span.line - 1].rstrip("\n").expandtabs(1)
-            out.append(f"    {text}")
             start = max(span.column - 1, 0)
             end = span.end_column - 1 if span.end_line == span.line else len(text)
+            text, start, end = _clip(text, start, end)
+            out.append(f"    {text}")
             width = max(end - start, 1)
             out.append("    " + " " * start + "^" + "~" * (width - 1))
         if diag.hint:
@@ -91,6 +92,24 @@ def render_text(diagnostics: Sequence[Diagnostic], source_lines: dict[str, list[
         files = len({d.span.path for d in ordered if d.severity == ERROR})
         out.append(f"Found {errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (a file named ``a\nb``), so an error stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _clip(text: str, start: int, end: int, width: int = 120) -> tuple[str, int, int]:
+    """At most ``width`` characters of a long source line around the span, so a generated
+    100,000-character line does not flood the terminal; returns the shifted span."""
+    if len(text) <= width:
+        return text, start, end
+    left = max(min(start - width // 4, len(text) - width), 0)
+    clipped = ("..." if left else "") + text[left:left + width] + ("..." if left + width < len(text) else "")
+    shift = left - (3 if left else 0)
+    return clipped, start - shift, min(end - shift, len(clipped))
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:

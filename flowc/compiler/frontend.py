@@ -10,29 +10,34 @@ spelling. The module is never imported or executed.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, TypeGuard
+from typing import Any, Callable, Iterable, TypeGuard
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
+from flowc.compiler import configs, evaluation, imports, ir, mutation, options, parameters, project
 from flowc.compiler import decorators as deco
-from flowc.compiler import ir, parameters
 from flowc.compiler.bindings import SourceFacts
-from flowc.compiler.diagnostics import Diagnostic, register
+from flowc.compiler.diagnostics import WARNING, Diagnostic, register
 from flowc.compiler.positions import FastPositionProvider
-from flowc.compiler.values import NotStatic, collect_constants, evaluate
+from flowc.compiler.values import NotStatic, collect_constants, evaluate, to_python
 
 API_PACKAGES = frozenset({"metaflow", "flowc"})
-API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType",
-                       *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+API_NAMES = frozenset({"FlowSpec", "step", "Parameter", "IncludeFile", "JSONType", "Config",
+                       "config_expr", "FlowMutator", "StepMutator", "UserStepDecorator",
+                       "user_step_decorator", *ir.STEP_DECORATORS, *ir.FLOW_DECORATORS})
+# Bases and decorators that make a project definition a user decorator or a mutator.
+USER_KINDS = frozenset({"FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator"})
 
 SYNTAX_ERROR = register("FLOW003", "syntax error", """
 The file is not valid Python (flowc parses it with libcst, which accepts Python 3.0-3.12 syntax).""")
 NO_FLOW = register("FLOW004", "no flow in the file", """
 The file defines no class deriving from `FlowSpec` (imported from `metaflow` or `flowc`).""")
 SEVERAL_FLOWS = register("FLOW005", "several flows in the file", """
-The file defines more than one `FlowSpec` subclass; choose one with `--flow NAME`.""")
+The file defines more than one `FlowSpec` subclass and its `if __name__ == "__main__":` block
+instantiates none of them (that is the class Metaflow runs); choose one with `--flow NAME`.""")
 FLOW_NOT_FOUND = register("FLOW006", "the requested flow is not in the file", """
 `--flow NAME` names a class that is not a `FlowSpec` subclass of this file.""")
 DUPLICATE_STEP = register("FLOW014", "step defined twice", """
@@ -67,6 +72,15 @@ The same decorator is applied twice to one step or flow; only `@card` may be rep
 MISPLACED_DECORATOR = register("FLOW059", "decorator in the wrong place", """
 A flow decorator (`@schedule`, `@project`, `@trigger`...) is applied to a step or a method, or
 a step decorator (`@retry`, `@resources`...) to the flow class or to a method without `@step`.""")
+IMPORTED_MODULE = register("FLOW085", "project-local module cannot be read", """
+The flow imports a module of its project (found under the flow's directory, the project root or
+`--pythonpath`) that flowc cannot read: it is not UTF-8 or cannot be opened. (A syntax error in
+it is reported as FLOW003, at its place in that module.)""")
+OUTSIDE_PACKAGE = register("FLOW087", "imported module outside the flow's directory", """
+A warning: the flow uses a project-local module that is not under the flow file's directory
+(e.g. at the project root). The compile follows it, but code packages hold the flow's directory
+only, and at run time Python (like Metaflow) finds the module only if the image or environment
+puts its root on `PYTHONPATH`.""")
 CONFLICTING_COMPUTE = register("FLOW061", "conflicting compute decorators", """
 A step may run on Kubernetes or on AWS Batch, not both: use `@kubernetes` or `@batch`.""")
 
@@ -98,12 +112,15 @@ class Lowered:
 
 
 class _Names:
-    """Qualified-name lookups against the flowc/Metaflow API."""
+    """Qualified-name lookups against the flowc/Metaflow API (``follow`` finds the API names a
+    project-local module re-exports)."""
 
-    def __init__(self, qualified: Any, star_import: bool, representatives: dict[str, cst.CSTNode]):
+    def __init__(self, qualified: Any, star_import: bool, representatives: dict[str, cst.CSTNode],
+                 follow: Callable[[str], str | None] | None = None):
         self._qualified = qualified
         self._star = star_import
         self._representatives = representatives
+        self._follow = follow
 
     def api(self, node: cst.CSTNode) -> str | None:
         """``'step'`` for ``step``/``metaflow.step``/``flowc.step``... ; ``None`` otherwise."""
@@ -116,6 +133,11 @@ class _Names:
             parts = qualified.name.split(".")
             if parts[0] in API_PACKAGES and len(parts) >= 2:
                 return parts[-1]
+        if self._follow is not None:
+            for qualified in names:
+                found = self._follow(qualified.name) if "." in qualified.name else None
+                if found is not None:
+                    return found
         if self._star and not names and isinstance(node, cst.Name) and node.value in API_NAMES:
             return node.value
         return None
@@ -230,15 +252,31 @@ def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> Diagnos
     return Diagnostic(SYNTAX_ERROR, f"syntax error: {message}", ir.Span(path, line, column, line, column + 1))
 
 
-def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
-    """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
+@dataclass
+class _Module:
+    """One parsed module of the flow's project: the flow file or a project-local import."""
+
+    path: str  # as diagnostics show it
+    module: cst.Module
+    names: _Names
+    span_of: Callable[[cst.CSTNode], ir.Span]
+    extension: evaluation.Extension
+    constants: Any
+    functions: frozenset[str]
+    classes: dict[str, cst.ClassDef]
+    function_defs: dict[str, cst.FunctionDef] = field(default_factory=dict)
+
+
+def _parse(source: str, path: str) -> cst.Module:
     try:
-        module = cst.parse_module(source)
+        return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise FrontendError(_syntax_error(source, path, exc)) from None
-    except (RecursionError, MemoryError):
-        raise FrontendError(Diagnostic(SYNTAX_ERROR, "syntax error: the file is nested too deeply to parse",
-                                       ir.Span(path, 0, 0, 0, 0))) from None
+
+
+def _analyze(module: cst.Module, path: str, package: str, follow: Callable[[str], str | None] | None
+             ) -> _Module:
+    """Positions, qualified names, imports and constants of one parsed module."""
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(FastPositionProvider)
     skeleton, representatives = _skeleton(module)
     qualified = MetadataWrapper(skeleton, unsafe_skip_copy=True).resolve(QualifiedNameProvider)
@@ -246,24 +284,199 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
         isinstance(i, cst.ImportFrom) and isinstance(i.names, cst.ImportStar)
         and i.module is not None and _dotted(i.module) in API_PACKAGES for i in s.body)
         for s in module.body)
-    names = _Names(qualified, star, representatives)
+    names = _Names(qualified, star, representatives, follow)
 
     def span_of(node: cst.CSTNode) -> ir.Span:
         # The one place where libcst's 0-based columns become the 1-based columns editors show.
         line, column, end_line, end_column = positions[node]
         return ir.Span(path, line, column + 1, end_line, end_column + 1)
 
-    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
-    # A flow derives from FlowSpec directly or from another flow class of this file.
-    local_flows: dict[str, cst.ClassDef] = {}
-    for c in classes:
-        if any(names.api(b.value) == "FlowSpec" or (isinstance(b.value, cst.Name) and b.value.value in local_flows)
-               for b in c.bases):
-            local_flows[c.name.value] = c
+    extension = evaluation.Extension(evaluation.import_aliases(module, package), span_of)
+    constants = collect_constants(module, extension)
+    functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
+    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+    defs = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    return _Module(path, module, names, span_of, extension, constants, functions, classes, defs)
+
+
+class _Project:
+    """The flow file's project-local modules (``project.py`` finds them), parsed on first use and
+    never imported. Base flows, mixins, constants and re-exported decorators are followed
+    through them; every file read is a source of the flow."""
+
+    def __init__(self, flow_path: str, compile_options: options.CompileOptions):
+        self.flow_path = flow_path
+        self.real = not flow_path.startswith("<")
+        self.flow_dir = os.path.dirname(os.path.abspath(flow_path))
+        self.roots = project.import_roots(flow_path, compile_options.pythonpath) if self.real else ()
+        self.modules: dict[str, _Module | None] = {}
+        self.sources: list[str] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.shared = evaluation.Extension({}, lambda node: ir.NO_SPAN)  # configs, seen by every module
+
+    def adopt(self, module: _Module) -> _Module:
+        """Share configs and external lookups with every module's evaluation extension."""
+        ext = module.extension
+        ext.configs, ext.config_names, ext.failed = self.shared.configs, self.shared.config_names, self.shared.failed
+        ext.external = self.constant
+        return module
+
+    def display(self, file: str) -> str:
+        relative = os.path.relpath(file, self.flow_dir)
+        return os.path.normpath(os.path.join(os.path.dirname(self.flow_path), relative))
+
+    def load(self, dotted: str, file: str) -> _Module | None:
+        if file in self.modules:
+            return self.modules[file]
+        self.modules[file] = None  # an import cycle resolves to nothing instead of recursing
+        path = self.display(file)
+        try:
+            source = open(file, encoding="utf-8").read()
+            parsed = _parse(source, path)
+        except FrontendError as exc:
+            self.diagnostics.append(exc.diagnostic)
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.diagnostics.append(Diagnostic(IMPORTED_MODULE, f"cannot read module {dotted} ({file}): {exc}",
+                                               ir.Span(path, 0, 0, 0, 0)))
+            return None
+        package = dotted if file.endswith("__init__.py") else dotted.rpartition(".")[0]
+        module = self.adopt(_analyze(parsed, path, package, self.api))
+        self.modules[file] = module
+        self.sources.append(os.path.relpath(file, self.flow_dir).replace(os.sep, "/"))
+        return module
+
+    def resolve(self, origin: str, depth: int = 0) -> tuple[str, Any] | None:
+        """What ``origin`` (``common.pipeline.Pipeline``) is: ``("api", "retry")``, ``("class",
+        (ClassDef, _Module))``, ``("constant", value)``, or None when not project-local."""
+        head = origin.split(".")[0]
+        if head in API_PACKAGES:
+            return ("api", origin.rsplit(".", 1)[-1]) if "." in origin else None
+        if not self.roots or depth > 16:
+            return None
+        found = project.split_origin(origin, self.roots)
+        if found is None or "." in found[2]:
+            return None
+        dotted, file, attribute = found
+        module = self.load(dotted, file)
+        if module is None:
+            return None
+        if attribute in module.classes:
+            return "class", (module.classes[attribute], module)
+        if attribute in module.function_defs:
+            return "function", (module.function_defs[attribute], module)
+        if attribute in module.constants:
+            return "constant", module.constants[attribute]
+        if attribute in module.extension.aliases:
+            return self.resolve(module.extension.aliases[attribute], depth + 1)
+        return None
+
+    def api(self, origin: str) -> str | None:
+        """The flowc/Metaflow name a project module re-exports under ``origin``, if any."""
+        if "." not in origin or not self.roots or origin.split(".")[0] in API_PACKAGES:
+            return None
+        found = self.resolve(origin)
+        return found[1] if found is not None and found[0] == "api" else None
+
+    def constant(self, origin: str) -> tuple[bool, Any]:
+        found = self.resolve(origin)
+        return (True, found[1]) if found is not None and found[0] == "constant" else (False, None)
+
+    # ------------------------------------------------------------------ classes
+
+    def base(self, expression: cst.BaseExpression, module: _Module) -> tuple[str, Any] | None:
+        """A class base: ``("api", "FlowSpec")``, ``("class", (ClassDef, _Module))`` or None."""
+        api = module.names.api(expression)
+        if api is not None:
+            return "api", api
+        if isinstance(expression, cst.Name) and expression.value in module.classes:
+            return "class", (module.classes[expression.value], module)
+        origin = module.extension.origin(expression)
+        found = self.resolve(origin) if origin is not None and "." in origin else None
+        return found if found is not None and found[0] == "class" else None
+
+    def is_flow(self, cls: cst.ClassDef, module: _Module, seen: frozenset[int] = frozenset()) -> bool:
+        if id(cls) in seen:
+            return False
+        for b in cls.bases:
+            found = self.base(b.value, module)
+            if found == ("api", "FlowSpec"):
+                return True
+            if found is not None and found[0] == "class" and self.is_flow(found[1][0], found[1][1], seen | {id(cls)}):
+                return True
+        return False
+
+    def definition(self, target: cst.BaseExpression, module: _Module) -> tuple[cst.CSTNode, _Module] | None:
+        """The class or function a decorator names, in this module or a project-local one."""
+        if isinstance(target, cst.Name):
+            if target.value in module.classes:
+                return module.classes[target.value], module
+            if target.value in module.function_defs:
+                return module.function_defs[target.value], module
+        origin = module.extension.origin(target)
+        found = self.resolve(origin) if origin is not None and "." in origin else None
+        return found[1] if found is not None and found[0] in ("class", "function") else None
+
+    def user_kinds(self, node: cst.CSTNode, module: _Module, depth: int = 0) -> frozenset[str]:
+        """What a definition is among ``FlowMutator`` / ``StepMutator`` / ``UserStepDecorator``
+        (subclasses; a class may be both of the last two) and ``user_step_decorator`` (a generator
+        function it decorates); empty for anything else."""
+        if isinstance(node, cst.FunctionDef):
+            for d in node.decorators:
+                target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                if module.names.api(target) == "user_step_decorator":
+                    return frozenset({"user_step_decorator"})
+            return frozenset()
+        if not isinstance(node, cst.ClassDef) or depth > 16:
+            return frozenset()
+        kinds: set[str] = set()
+        for b in node.bases:
+            api = module.names.api(b.value)
+            if api in USER_KINDS:
+                kinds.add(api)
+                continue
+            found = self.base(b.value, module)
+            if found is not None and found[0] == "class":
+                kinds |= self.user_kinds(found[1][0], found[1][1], depth=depth + 1)
+        return frozenset(kinds)
+
+    def lineage(self, cls: cst.ClassDef, module: _Module) -> list[tuple[cst.ClassDef, _Module]]:
+        """The project classes ``cls`` inherits from (base flows and mixins, wherever defined),
+        bases first, then ``cls``: a later class overrides an earlier one's steps, as Python's
+        method resolution order does for ``class C(A, B)`` (A over B)."""
+        out: list[tuple[cst.ClassDef, _Module]] = []
+        seen: set[int] = set()
+
+        def visit(node: cst.ClassDef, where: _Module) -> None:
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for b in reversed(node.bases):
+                found = self.base(b.value, where)
+                if found is not None and found[0] == "class":
+                    visit(*found[1])
+            out.append((node, where))
+
+        visit(cls, module)
+        return out
+
+
+def lower(source: str, path: str, flow_name: str | None = None, source_sha256: str = "") -> Lowered:
+    """Parse ``source`` and lower its flow class; raises ``FrontendError`` on file-level problems."""
+    module = _parse(source, path)
+    work = _Project(path, options.current())
+    main = work.adopt(_analyze(module, path, "", work.api))
+    # A flow derives from FlowSpec, directly or through other flow classes of this file or of
+    # project-local modules.
+    local_flows = {name: c for name, c in main.classes.items() if work.is_flow(c, main)}
     flows = list(local_flows.values())
     if not flows:
+        if work.diagnostics:  # e.g. the module holding the base flow does not parse
+            raise FrontendError(work.diagnostics[0])
         raise FrontendError(Diagnostic(NO_FLOW, "no FlowSpec subclass found (define a class deriving "
                                        "from metaflow.FlowSpec or flowc.FlowSpec)", ir.Span(path, 0, 0, 0, 0)))
+    if flow_name is None and len(flows) > 1:
+        flow_name = _main_flow(module, local_flows)
     if flow_name is None:
         if len(flows) > 1:
             listed = ", ".join(c.name.value for c in flows)
@@ -279,56 +492,72 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
                 + ", ".join(c.name.value for c in flows) + ")", ir.Span(path, 0, 0, 0, 0),
                 hint=f"did you mean '{close[0]}'?" if close else None))
         chosen = matching[-1]
-    constants = collect_constants(module)
-    functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
-    lowering = _FlowLowering(path, names, span_of, constants, functions)
-    lineage = _lineage(chosen, local_flows)
-    flow = lowering.lower_class(chosen, source_sha256, lineage)
-    return Lowered(flow, tuple(lowering.diagnostics), lowering.target_spans,
-                   frozenset(lowering.invalid), frozenset(lowering.helpers),
-                   SourceFacts(module, lineage, lowering.step_nodes))
+    lowering = _FlowLowering(main)
+    lineage = work.lineage(chosen, main)
+    flow = lowering.lower_class(chosen, source_sha256, lineage, work)
+    surface = imports.check(source, path)  # names imported from metaflow that flowc lacks
+    # facts about the flow file's own classes and steps (inherited ones from other modules are
+    # read in their own module and left out here)
+    facts = SourceFacts(module, [c for c, where in lineage if where is main], lowering.step_nodes)
+    return Lowered(flow, tuple([*work.diagnostics, *surface, *lowering.diagnostics]), lowering.target_spans,
+                   frozenset(lowering.invalid), frozenset(lowering.helpers), facts)
 
 
-def _lineage(node: cst.ClassDef, local_flows: dict[str, cst.ClassDef]) -> list[cst.ClassDef]:
-    """The flow classes of this file that ``node`` inherits from, base classes first, then
-    ``node``; a subclass's steps and parameters override its bases' by name."""
-    out: list[cst.ClassDef] = []
-    seen: set[int] = set()
+def _main_flow(module: cst.Module, flows: dict[str, cst.ClassDef]) -> str | None:
+    """The flow class that ``if __name__ == "__main__":`` instantiates (what Metaflow runs)."""
+    for statement in module.body:
+        if not (isinstance(statement, cst.If) and isinstance(statement.test, cst.Comparison)):
+            continue
+        text = _dotted(statement.test).replace("'", '"').replace(" ", "")
+        if text not in ('__name__=="__main__"', '"__main__"==__name__'):
+            continue
+        found: list[str] = []
 
-    def visit(cls: cst.ClassDef) -> None:
-        if id(cls) in seen:
-            return
-        seen.add(id(cls))
-        for base in reversed(cls.bases):
-            if isinstance(base.value, cst.Name) and base.value.value in local_flows:
-                visit(local_flows[base.value.value])
-        out.append(cls)
+        class Calls(cst.CSTVisitor):
+            def visit_Call(self, call: cst.Call) -> None:
+                if isinstance(call.func, cst.Name) and call.func.value in flows:
+                    found.append(call.func.value)
 
-    visit(node)
-    return out
+        statement.body.visit(Calls())
+        if len(set(found)) == 1:
+            return found[0]
+    return None
 
 
 class _FlowLowering:
-    def __init__(self, path: str, names: _Names, span_of: Any, constants: dict[str, Any],
-                 functions: frozenset[str]):
-        self.path = path
-        self.names = names
-        self.span_of = span_of
-        self.constants = constants
-        self.functions = functions
+    def __init__(self, main: _Module):
+        self.main = main
+        self.use(main)
+        self.flow_path = main.path
         self.diagnostics: list[Diagnostic] = []
         self.target_spans: dict[tuple[str, str], ir.Span] = {}
         self.invalid: set[str] = set()
         self.helpers: set[str] = set()
-        self.step_nodes: dict[str, cst.FunctionDef] = {}
+        self.configs: list[ir.Config] = []
+        self.step_nodes: dict[str, cst.FunctionDef] = {}  # the flow file's own steps
+        self.evaluated: list[ir.Evaluated] = []
+        self.sources: list[str] = []  # files besides the flow file the flow is built from
+
+    def use(self, module: _Module) -> None:
+        """Lower what follows in ``module``'s context (its names, constants and positions), so a
+        class inherited from another module is read, and its problems reported, there."""
+        self.current = module
+        self.path, self.names, self.span_of = module.path, module.names, module.span_of
+        self.constants, self.functions = module.constants, module.functions
+        self.module, self.extension = module.module, module.extension
 
     # ------------------------------------------------------------------ the class
 
-    def lower_class(self, node: cst.ClassDef, sha: str, lineage: list[cst.ClassDef] | None = None) -> ir.Flow:
+    def lower_class(self, node: cst.ClassDef, sha: str, lineage: list[tuple[cst.ClassDef, _Module]],
+                    work: _Project) -> ir.Flow:
         decorators: dict[str, Any] = {}
         steps: dict[str, ir.Step] = {}
         params: list[ir.Parameter] = []
-        for cls in lineage or [node]:
+        self.work = work
+        self.mutators: list[mutation.Mutator] = []
+        self._resolve_configs(lineage)
+        for cls, where in lineage:
+            self.use(where)
             own: dict[str, ir.Step] = {}
             own_params: list[ir.Parameter] = []
             for record in self._decorators(cls.decorators, scope="flow", owner=f"flow {cls.name.value}"):
@@ -347,7 +576,10 @@ class _FlowLowering:
                         continue
                     own[step.name] = step
                     steps[step.name] = step  # an override keeps the inherited step's place
-                    self.step_nodes[step.name] = statement
+                    if where is self.main:
+                        self.step_nodes[step.name] = statement
+                    else:
+                        self.step_nodes.pop(step.name, None)
                 elif isinstance(statement, cst.SimpleStatementLine):
                     for small in statement.body:
                         param = self._parameter(small)
@@ -356,7 +588,19 @@ class _FlowLowering:
             # a subclass's parameter replaces the base's of the same attribute
             overridden = {p.attribute for p in own_params}
             params = [p for p in params if p.attribute not in overridden] + own_params
-        return ir.Flow(
+        self.use(self.main)
+        if work.shared.failed:
+            self.diagnostics = [d for d in self.diagnostics if evaluation.CASCADE not in d.message]
+        records = {key: record for m in (self.main, *(m for m in work.modules.values() if m is not None))
+                   for key, record in m.extension.records.items()}
+        self.sources.extend(work.sources)
+        for source in work.sources:
+            if source.startswith("../"):
+                self.diagnostics.append(Diagnostic(
+                    OUTSIDE_PACKAGE, f"module {source} is outside the flow's directory: code packages do "
+                    "not include it", self.span_of(node.name), WARNING,
+                    hint="put its root on PYTHONPATH where tasks run, or move it beside the flow"))
+        flow = ir.Flow(
             name=node.name.value,
             path=self.path,
             source_sha256=sha,
@@ -365,7 +609,49 @@ class _FlowLowering:
             decorators=tuple(decorators.values()),
             docstring=node.get_docstring(),
             span=self.span_of(node.name),
+            configs=tuple(self.configs),
+            evaluated=(*self.evaluated, *records.values()),
+            sources=tuple(dict.fromkeys(self.sources)),
         )
+        if not self.mutators:
+            return flow
+        compile_options = options.current()
+        return mutation.apply_mutators(flow, self.mutators, compile_options.evaluate_code, work.flow_dir,
+                                       [*work.roots], self.diagnostics)
+
+    def _class_assignments(self, cls: cst.ClassDef) -> Iterable[tuple[str, cst.Call]]:
+        """``name = <call>`` statements of a class body."""
+        for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                            and isinstance(small.targets[0].target, cst.Name) and isinstance(small.value, cst.Call)):
+                        yield small.targets[0].target.value, small.value
+
+    def _resolve_configs(self, lineage: list[tuple[cst.ClassDef, _Module]]) -> None:
+        """Every ``Config`` of the flow, resolved before any decorator or default refers to it."""
+        calls: dict[str, tuple[cst.Call, _Module]] = {}
+        for cls, where in lineage:
+            for attribute, call in self._class_assignments(cls):
+                if where.names.api(call.func) == "Config":
+                    calls[attribute] = (call, where)  # a subclass's config replaces its base's
+        for attribute, (call, where) in calls.items():
+            self.use(where)
+            ctx = configs.ConfigContext(configs.flow_dir_of(self.flow_path), self.module, self.constants,
+                                        self.span_of, self.names.api, options.current(), self.functions)
+            resolved, problems = configs.resolve(attribute, call, ctx)
+            self.diagnostics.extend(problems)
+            if resolved is None:
+                self.extension.failed.add(attribute)
+                name = call.args[0].value if call.args else None
+                if isinstance(name, cst.SimpleString):
+                    self.extension.failed.add(str(name.evaluated_value))
+            else:
+                self.configs.append(resolved.config)
+                self.evaluated.extend(resolved.evaluated)
+                self.sources.extend(e.detail for e in resolved.evaluated if e.kind == "config-file")
+                self.extension.configs[attribute] = resolved.value
+                self.extension.config_names[resolved.config.name] = attribute
 
     def _parameter(self, small: cst.BaseSmallStatement) -> ir.Parameter | None:
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
@@ -398,6 +684,7 @@ class _FlowLowering:
                         MISPLACED_DECORATOR, f"@{api} is applied to method '{name}', which is not a step",
                         self.span_of(d), hint="add @step below it"))
             return None
+        self.step_name = name
         step_at = step_positions[0]
         for extra in step_positions[1:]:
             self.diagnostics.append(Diagnostic(DUPLICATE_DECORATOR, f"@step is applied twice to '{name}'",
@@ -488,6 +775,8 @@ class _FlowLowering:
                 self.diagnostics.append(Diagnostic(
                     MISPLACED_DECORATOR, f"@{api} is a {'step' if scope == 'flow' else 'flow'} decorator "
                     f"and cannot be applied to {where}", self.span_of(d)))
+            elif self._user_decorator(target, call, d, scope):
+                continue
             else:
                 record, problems = deco.unknown(_dotted(target), call, d, self.span_of, self.constants)
                 self.diagnostics.extend(problems)
@@ -497,6 +786,43 @@ class _FlowLowering:
                 CONFLICTING_COMPUTE, f"{owner} has both @kubernetes and @batch", self.span_of(seen["batch"]),
                 hint="keep one of them"))
         return tuple(records)
+
+    def _user_decorator(self, target: cst.BaseExpression, call: cst.Call | None, d: cst.Decorator,
+                        scope: str) -> bool:
+        """A user step decorator (run time only) or a mutator (run at compile time, collected
+        here): True when ``d`` is one of them and has been handled."""
+        work = getattr(self, "work", None)
+        found = work.definition(target, self.current) if work is not None else None
+        kinds = work.user_kinds(*found) if work is not None and found is not None else frozenset()
+        if not kinds:
+            return False
+        wanted = {"FlowMutator"} if scope == "flow" else {"StepMutator", "UserStepDecorator", "user_step_decorator"}
+        if not kinds & wanted:
+            self.diagnostics.append(Diagnostic(MISPLACED_DECORATOR, f"@{_dotted(target)} is a {min(kinds)} and "
+                                               f"cannot be applied to {'the flow class' if scope == 'flow' else 'a step'}",
+                                               self.span_of(d)))
+            return True
+        if not kinds & {"FlowMutator", "StepMutator"}:
+            return True  # wraps the step when it runs: the shim applies it on import
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in call.args if call is not None else ():
+            try:
+                value = to_python(arg.value, self.constants)
+            except NotStatic as exc:
+                self.diagnostics.append(Diagnostic(deco.NOT_STATIC, f"@{_dotted(target)}: argument is not known "
+                                                   f"statically: {exc.reason}", self.span_of(exc.node)))
+                return True
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        assert found is not None  # kinds were found for it
+        definition, where = found
+        self.mutators.append(mutation.Mutator(definition.name.value, where.module, where.constants,
+                                              None if scope == "flow" else self.step_name, args, kwargs,
+                                              self.span_of(d)))
+        return True
 
     # ------------------------------------------------------------------ transitions
 
@@ -647,10 +973,10 @@ class _FlowLowering:
             arg = keywords["num_parallel"]
             try:
                 count = evaluate(arg.value, self.constants)
-            except NotStatic:
-                count = None
+            except NotStatic:  # e.g. self.nodes (a Parameter): the task reports it at run time
+                return ir.Parallel(target=targets[0], num_parallel=None)
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                self._invalid(arg.value, "num_parallel= must be a positive integer known statically")
+                self._invalid(arg.value, "num_parallel= must be a positive integer")
                 return None
             return ir.Parallel(target=targets[0], num_parallel=count)
         if len(targets) == 1:

@@ -100,7 +100,9 @@ class Parallel:
     """``self.next(self.train, num_parallel=4)``: a gang of tasks for a ``@parallel`` step."""
 
     target: str
-    num_parallel: int
+    # None: known only at run time (e.g. ``num_parallel=self.nodes``, a Parameter); the task
+    # reports the width it passed to ``self.next``, like a foreach's.
+    num_parallel: int | None
     tag: ClassVar[str] = "parallel"
 
     @property
@@ -429,6 +431,46 @@ class Parameter:
     span: Span = NO_SPAN
 
 
+# --------------------------------------------------------------------------- compile-time values
+#
+# Configs, deploy-time values, flows split across modules and mutators (issue 15). The Flow
+# fields holding these are left out of the manifest while empty (``_OMIT_EMPTY``), so a flow that
+# uses none of it has the manifest it always had.
+
+_OMIT_EMPTY = {"omit_empty": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A ``Config`` class attribute, resolved once at compile time; every task reads ``value``.
+
+    ``value`` is the resolved value as JSON text (dicts stay dicts); ``origin`` says where it
+    came from: ``default`` (the default file), ``default_value``, ``--config``,
+    ``--config-value``, or ``none`` (no value and not required).
+    """
+
+    name: str
+    attribute: str
+    value: str = "null"
+    origin: str = "none"
+    plain: bool = False
+    span: Span = NO_SPAN
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """Something outside the flow's syntax the compiler read or ran (``flowc ir`` lists these).
+
+    ``kind``: ``environment`` (os.getenv & co; ``detail`` never shows a secret-looking value),
+    ``config-file``, ``parser`` (a parser function run in isolation), ``mutator``.
+    """
+
+    kind: str
+    name: str
+    detail: str = ""
+    span: Span = NO_SPAN
+
+
 # --------------------------------------------------------------------------- steps and flow
 
 
@@ -501,6 +543,11 @@ class Flow:
     decorators: tuple[Decorator, ...] = ()
     docstring: str | None = None
     span: Span = NO_SPAN
+    configs: tuple[Config, ...] = field(default=(), metadata=_OMIT_EMPTY)
+    evaluated: tuple[Evaluated, ...] = field(default=(), metadata=_OMIT_EMPTY)
+    # Project-local files the flow is built from besides ``path`` (imported modules, config
+    # files), relative to the flow's directory, POSIX separators.
+    sources: tuple[str, ...] = field(default=(), metadata=_OMIT_EMPTY)
     # Steps by name, derived from ``steps`` (emitters look steps up constantly; a scan per lookup
     # made a 1,000-step flow quadratic). Not part of equality or the manifest.
     _by_name: dict[str, Step] = field(init=False, repr=False, compare=False, hash=False)
@@ -542,7 +589,7 @@ def _encode(value: Any) -> Any:
         if tag is not None:
             out["type"] = tag
         for f in dataclasses.fields(value):
-            if f.init:
+            if f.init and not (f.metadata.get("omit_empty") and not getattr(value, f.name)):
                 out[f.name] = _encode(getattr(value, f.name))
         return out
     if isinstance(value, (tuple, list)):
@@ -621,6 +668,10 @@ def _decode(cls: type, raw: dict[str, Any]) -> Any:
             kwargs[f.name] = tuple(_decode(Step, s) for s in value)
         elif f.name == "parameters":
             kwargs[f.name] = tuple(_decode(Parameter, p) for p in value)
+        elif f.name == "configs":
+            kwargs[f.name] = tuple(_decode(Config, c) for c in value)
+        elif f.name == "evaluated":
+            kwargs[f.name] = tuple(_decode(Evaluated, e) for e in value)
         elif f.name == "cases":
             kwargs[f.name] = tuple((case, target) for case, target in value)
         else:

@@ -39,6 +39,10 @@ _SIGNATURES = {
     "Parameter": ("name", "default", "type", "help", "required", "show_default", "separator"),
     "IncludeFile": ("name", "required", "is_text", "encoding", "help", "default"),
 }
+# Keyword arguments Metaflow passes through to its command line or to event triggering; they do
+# not change what a run receives, so flowc accepts and ignores them (``is_flag`` only says how
+# a boolean option is spelled on Metaflow's command line).
+PASS_THROUGH = frozenset({"is_flag", "envvar", "external_trigger", "external_artifact"})
 _TYPES = {"str": "str", "int": "int", "float": "float", "bool": "bool"}
 _BOOLEAN_ARGS = ("required", "show_default", "is_text")
 _STRING_ARGS = ("help", "separator", "encoding")
@@ -61,7 +65,10 @@ def lower(kind: str, attribute: str, call: cst.Call, api: Callable[[cst.CSTNode]
           ) -> tuple[ir.Parameter | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     signature = _SIGNATURES[kind]
-    given, unbound = arguments.bind(f"{kind}()", call.args, signature,
+    # Metaflow's pass-through keywords are accepted and ignored (PASS_THROUGH)
+    args = [arg for arg in call.args
+            if not (kind == "Parameter" and arg.keyword is not None and arg.keyword.value in PASS_THROUGH)]
+    given, unbound = arguments.bind(f"{kind}()", args, signature,
                                     len(signature) - (1 if kind == "Parameter" else 0))
     diagnostics += [Diagnostic(PARAMETER_ARGUMENT, u.message, span_of(u.node), hint=u.hint) for u in unbound]
     bound = {key: arg.value for key, arg in given}

@@ -12,10 +12,22 @@ import json
 from typing import Any
 
 from flowc.compiler import ir
+from flowc.compiler.secret_names import hidden_values
+
+
+_HIDDEN: frozenset[str] = frozenset()  # values of secret-looking variables, for the dump being rendered
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str) and value in _HIDDEN:
+        return "<hidden>"
+    if isinstance(value, tuple):
+        return tuple(_mask(v) for v in value)
+    return value
 
 
 def _value(value: Any) -> str:
-    return repr(value)
+    return repr(_mask(value) if _HIDDEN else value)
 
 
 def decorator_text(record: Any) -> str:
@@ -36,7 +48,7 @@ def transition_text(transition: ir.Transition) -> str:
     if isinstance(transition, ir.Foreach):
         return f"foreach self.{transition.items} -> {transition.target}"
     if isinstance(transition, ir.Parallel):
-        return f"parallel x{transition.num_parallel} -> {transition.target}"
+        return f"parallel x{transition.num_parallel or '(run time)'} -> {transition.target}"
     if isinstance(transition, ir.Switch):
         cases = ", ".join(f"{key!r} -> {target}" for key, target in transition.cases)
         return f"switch on self.{transition.condition}: {cases}"
@@ -52,7 +64,18 @@ def _doc(text: str | None) -> str:
 
 
 def dump(flow: ir.Flow) -> str:
-    """The readable IR dump: flow, parameters, then steps in source order with graph facts."""
+    """The readable IR dump: flow, parameters, then steps in source order with graph facts.
+
+    Values the compiler read from secret-looking environment variables show as ``<hidden>``."""
+    global _HIDDEN
+    _HIDDEN = hidden_values(flow.evaluated)
+    try:
+        return _dump(flow)
+    finally:
+        _HIDDEN = frozenset()
+
+
+def _dump(flow: ir.Flow) -> str:
     out = [f"flow {flow.name}  # {flow.path}:{_span(flow.span)}"]
     if flow.docstring:
         out.append(f"  doc {_doc(flow.docstring)}")
@@ -76,6 +99,17 @@ def dump(flow: ir.Flow) -> str:
         suffix = f" ({', '.join(extras)})" if extras else ""
         out.append(f"  {kind} {param.attribute} {param.name!r}: {param.type}{default}{suffix}"
                    f"  # {_span(param.span)}")
+    for config in flow.configs:
+        value = json.dumps(_mask(json.loads(config.value)) if _HIDDEN else json.loads(config.value),
+                           ensure_ascii=False)
+        plain = " (plain)" if config.plain else ""
+        out.append(f"  Config {config.attribute} {config.name!r}{plain} = {value}  # from {config.origin}, "
+                   f"{_span(config.span)}")
+    for evaluated in flow.evaluated:
+        detail = f": {evaluated.detail}" if evaluated.detail else ""
+        out.append(f"  evaluated at compile time: {evaluated.kind} {evaluated.name}{detail}  # {_span(evaluated.span)}")
+    if flow.sources:
+        out.append(f"  sources {', '.join(flow.sources)}")
     for step in flow.steps:
         out.append("")
         signature = "(self, inputs)" if step.is_join else "(self)"
@@ -108,7 +142,7 @@ def _edges(flow: ir.Flow) -> list[tuple[str, str, str | None]]:
         elif isinstance(transition, ir.Foreach):
             out.append((step.name, transition.target, f"foreach {transition.items}"))
         elif isinstance(transition, ir.Parallel):
-            out.append((step.name, transition.target, f"num_parallel={transition.num_parallel}"))
+            out.append((step.name, transition.target, f"num_parallel={transition.num_parallel or '(run time)'}"))
         else:
             out.extend((step.name, target, None) for target in transition.targets)
     return out

@@ -69,7 +69,7 @@ def evaluate(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
             return _NAMED[node.value]
         if node.value in constants:
             return constants[node.value]
-        raise NotStatic(node, f"the name {node.value!r} is not a module-level constant")
+        return _extended(node, constants, f"the name {node.value!r} is not a module-level constant")
     if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
         items = []
         for element in node.elements:
@@ -116,7 +116,16 @@ def evaluate(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
             return fn(left, right)
         except (ArithmeticError, ValueError) as exc:
             raise NotStatic(node, f"an expression that fails ({exc})") from None
-    raise NotStatic(node, "an expression that is only known at run time")
+    return _extended(node, constants, "an expression that is only known at run time")
+
+
+def _extended(node: cst.BaseExpression, constants: Mapping[str, Any], reason: str) -> Any:
+    """What plain evaluation cannot know, asked of the constants' ``extension`` (deploy-time
+    environment reads, config references: ``evaluation.Extension``) when there is one."""
+    extension = getattr(constants, "extension", None)
+    if extension is None:
+        raise NotStatic(node, reason)
+    return extension(node, constants)
 
 
 class Constants(dict):
@@ -124,6 +133,7 @@ class Constants(dict):
     for callers that need the value's Python shape (a JSON parameter default keeps its dicts)."""
 
     nodes: dict[str, cst.BaseExpression]
+    extension: Any = None
 
 
 def to_python(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
@@ -148,14 +158,16 @@ def to_python(node: cst.BaseExpression, constants: Mapping[str, Any]) -> Any:
     return evaluate(node, constants)
 
 
-def collect_constants(module: cst.Module) -> Constants:
+def collect_constants(module: cst.Module, extension: Any = None) -> Constants:
     """Module-level names bound exactly once, by a plain assignment, to a static value.
 
     A name bound twice (or by import, ``for``, ``def``, augmented assignment...) is left out: its
-    value at the point of use cannot be known without running the module.
+    value at the point of use cannot be known without running the module. With an
+    ``extension``, values it knows (``IMAGE = os.getenv("IMAGE", "...")``) count as static.
     """
     counts: dict[str, int] = {}
-    values: dict[str, Any] = {}
+    values = Constants()
+    values.extension = extension
     nodes: dict[str, cst.BaseExpression] = {}
     for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine):
@@ -197,6 +209,7 @@ def collect_constants(module: cst.Module) -> Constants:
                 counts[name] = counts.get(name, 0) + 2
     constants = Constants((name, value) for name, value in values.items() if counts.get(name) == 1)
     constants.nodes = {name: node for name, node in nodes.items() if name in constants}
+    constants.extension = extension
     return constants
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import http.client
 import json
 import os
 import tempfile
@@ -81,17 +82,21 @@ def _token(base_url: str) -> str:
 
 def _login(base_url: str, user: str, password: str) -> str:
     body = json.dumps({"username": user, "password": password}).encode("utf-8")
-    request = urllib.request.Request(f"{base_url}/auth/token", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
     try:
+        request = urllib.request.Request(f"{base_url}/auth/token", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            return json.loads(response.read().decode("utf-8"))["access_token"]
+            token = json.loads(response.read().decode("utf-8"))["access_token"]
+        if not isinstance(token, str) or not token:
+            raise TypeError("the answer's access_token is not a string")
+        return token
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise DeployError(f"Airflow refused the login of {user!r} at {base_url}/auth/token "
                               f"(HTTP {exc.code}): check AIRFLOW_USERNAME/AIRFLOW_PASSWORD") from None
         raise DeployError(f"Airflow login at {base_url}/auth/token: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError, RecursionError,
+            http.client.HTTPException) as exc:  # also an answer that is not {"access_token": ...}
         raise DeployError(f"cannot reach Airflow at {base_url}: {getattr(exc, 'reason', exc)}") from None
 
 

@@ -17,6 +17,7 @@ header, never stored or printed).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
@@ -82,7 +83,10 @@ class ArgoServer:
         token = check_header_value("ARGO_TOKEN", os.environ.get("ARGO_TOKEN", "").strip())
         if token:
             headers["Authorization"] = token if " " in token else f"Bearer {token}"
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        except ValueError:
+            raise DeployError(f"{action or method}: ARGO_SERVER is not a valid host:port or URL") from None
         context = None
         if url.startswith("https://") and not self.verify_tls:
             context = ssl.create_default_context()
@@ -91,8 +95,7 @@ class ArgoServer:
         what = action or f"{method} {path}"
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as response:
-                text = response.read().decode("utf-8")
-                return response.status, json.loads(text) if text else {}
+                return response.status, _answer(response, what)
         except urllib.error.HTTPError as exc:
             if exc.code == 404 and missing_ok:
                 return 404, {}
@@ -100,12 +103,41 @@ class ArgoServer:
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeployError(f"{what}: cannot reach the Argo Server at {self.base_url}: {reason}") from None
+        except (ValueError, http.client.InvalidURL):  # a port out of range, a bad IPv6 literal
+            raise DeployError(f"{what}: ARGO_SERVER is not a valid host:port or URL") from None
+
+
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
+def _answer(response: Any, what: str) -> dict[str, Any]:
+    """The JSON object the Argo Server answered, or a one-line ``DeployError`` when the answer
+    is not one (an HTML page from a proxy, bytes that are not UTF-8, JSON nested past the
+    parser's recursion limit, a list, more than 64 MiB)."""
+    raw = response.read(MAX_ANSWER_BYTES + 1)
+    if not raw:
+        return {}
+    kind = response.headers.get("Content-Type", "no content type") if response.headers else "?"
+    problem = f"{what}: the Argo Server's answer is not a JSON object ({kind}"
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise DeployError(f"{problem}, over {MAX_ANSWER_BYTES:,} bytes)")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DeployError(f"{problem}, not UTF-8); is ARGO_SERVER the Argo Server?") from None
+    except ValueError:
+        raise DeployError(f"{problem}); is ARGO_SERVER the Argo Server?") from None
+    except RecursionError:
+        raise DeployError(f"{problem}, nested too deeply)") from None
+    if not isinstance(document, dict):
+        raise DeployError(f"{problem}, a JSON {type(document).__name__})")
+    return document
 
 
 def _http_error(exc: urllib.error.HTTPError) -> str:
     try:
-        message = json.loads(exc.read().decode("utf-8", "replace")).get("message", "")
-    except (ValueError, AttributeError, OSError):
+        message = str(json.loads(exc.read(64 * 1024).decode("utf-8", "replace")).get("message", ""))[:500]
+    except (ValueError, AttributeError, OSError, RecursionError):
         message = ""
     if exc.code in (401, 403):
         hint = "not authorized: set ARGO_TOKEN" if exc.code == 401 else "forbidden"
@@ -138,11 +170,19 @@ def _entry(prepared: Prepared) -> tuple[str, str, str]:
                       "apply it with kubectl apply -f instead")
 
 
+def _field(document: Any, *keys: str) -> Any:
+    """``document[k1][k2]...`` of a server answer, None where a level is missing or not an
+    object: an odd answer is treated as a missing field, never a traceback."""
+    for key in keys:
+        document = document.get(key) if isinstance(document, dict) else None
+    return document
+
+
 def _same(existing: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
     """Whether the live object already has the compiled spec, labels and annotations."""
-    live, wanted = existing.get("metadata", {}), doc.get("metadata", {})
+    wanted = doc.get("metadata", {})
     return existing.get("spec") == doc.get("spec") and all(
-        (live.get(key) or {}).get(k) == v
+        _field(existing, "metadata", key, k) == v
         for key in ("labels", "annotations") for k, v in (wanted.get(key) or {}).items())
 
 
@@ -177,8 +217,7 @@ class ArgoEngine:
         path = f"/api/v1/cron-workflows/{ns}/{item}"
         status, cron = server.request("GET", path, action=f"get CronWorkflow {namespace}/{name}",
                                       missing_ok=True)
-        labels = (cron.get("metadata") or {}).get("labels") or {}
-        if status == 404 or labels.get(MANAGED_BY) != "flowc":
+        if status == 404 or _field(cron, "metadata", "labels", MANAGED_BY) != "flowc":
             return None
         server.request("DELETE", path, action=f"delete CronWorkflow {namespace}/{name}", missing_ok=True)
         return Action("deleted", "CronWorkflow", f"{namespace}/{name}", "the flow has no @schedule")
@@ -197,7 +236,7 @@ class ArgoEngine:
             return Action("created", kind, f"{namespace}/{name}")
         if _same(existing, doc):
             return Action("unchanged", kind, f"{namespace}/{name}")
-        version = existing.get("metadata", {}).get("resourceVersion")
+        version = _field(existing, "metadata", "resourceVersion")
         doc["metadata"] = {**doc["metadata"], "resourceVersion": version}
         server.request("PUT", item, {"namespace": namespace, "name": name, key: doc},
                        action=f"update {kind} {namespace}/{name}")
@@ -240,15 +279,23 @@ class ArgoEngine:
             "GET", f"/api/v1/workflows/{urllib.parse.quote(namespace, safe='')}",
             query={"listOptions.labelSelector": f"{label}={name}"},
             action=f"list Workflows of {kind} {namespace}/{name}")
-        runs = [_run_info(w) for w in listing.get("items") or ()]
+        items = listing.get("items") or []
+        if not isinstance(items, list):
+            raise DeployError("the Argo Server's list of Workflows has no list of items: is "
+                              "ARGO_SERVER the Argo Server?")
+        runs = [_run_info(w) for w in items]
         return sorted(runs, key=lambda r: (r.started or "~", r.run_id), reverse=True)[:limit]
 
 
-def _run_info(workflow: Mapping[str, Any]) -> RunInfo:
-    phase = (workflow.get("status") or {}).get("phase", "")
-    status = workflow.get("status") or {}
-    return RunInfo(workflow["metadata"]["name"], _PHASES.get(phase, phase.lower() or "queued"),
-                   phase, status.get("startedAt") or None, status.get("finishedAt") or None)
+def _run_info(workflow: Any) -> RunInfo:
+    name, status = _field(workflow, "metadata", "name"), _field(workflow, "status") or {}
+    phase, times = _field(status, "phase") or "", (_field(status, "startedAt"), _field(status, "finishedAt"))
+    if not isinstance(name, str) or not name or not isinstance(status, dict) or not isinstance(phase, str) \
+            or not all(t is None or isinstance(t, str) for t in times):
+        raise DeployError("the Argo Server answered a Workflow without a string metadata.name, "
+                          "status.phase and times: is ARGO_SERVER the Argo Server?")
+    return RunInfo(name, _PHASES.get(phase, phase.lower() or "queued"), phase, times[0] or None,
+                   times[1] or None)
 
 
 ENGINE = ArgoEngine()

@@ -308,6 +308,10 @@ class aws_errors:
             raise DeployError(f"{self.action}: cannot reach AWS: {exc}") from None
         if isinstance(exc, bx.BotoCoreError):
             raise DeployError(f"{self.action}: {exc}") from None
+        if isinstance(exc, ValueError):  # botocore's 'Invalid endpoint: <url>' (never echoed)
+            reason = ("the AWS endpoint URL (AWS_ENDPOINT_URL...) is not an http(s) URL"
+                      if "endpoint" in str(exc).lower() else str(exc))
+            raise DeployError(f"{self.action}: {reason}") from None
 
 
 def parse_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:

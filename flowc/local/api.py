@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from flowc.compiler import ir
 from flowc.local import RunError, manifest_cache, shim
@@ -62,15 +62,28 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
              max_workers: int = DEFAULT_MAX_WORKERS, run_id_file: Path | None = None,
              flow_name: str | None = None, run_id: str | None = None,
              stream: TextIO | None = None, live: bool | None = None,
-             echo_logs: bool = True) -> RunResult:
+             echo_logs: bool = True, tags: tuple[str, ...] = (),
+             namespace: str | None = None) -> RunResult:
+    """``tags`` are the run's user tags; ``namespace`` (``""``: every run) is what the client
+    sees inside its tasks instead of the default ``user:<name>``."""
     flow, remember = compile_flow(flow_file, flow_name, stream, _root(datastore))
     values = shim.check_params(flow, params)
     remember()
     run_id = run_id or _unused_run_id(shim.open_datastore(_root(datastore)), flow.name)
     _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
-                          max_workers=max_workers, stream=stream, live=live, echo_logs=echo_logs)
+                          max_workers=max_workers, stream=stream, live=live, echo_logs=echo_logs,
+                          run_record=run_record(tags, namespace))
     return scheduler.run()
+
+
+def run_record(tags: tuple[str, ...], namespace: str | None) -> dict[str, Any]:
+    """The run.json fields ``--tag`` and ``--namespace`` set (Metaflow: an empty namespace is
+    the global one)."""
+    record: dict[str, Any] = {"tags": sorted(set(tags))}
+    if namespace is not None:
+        record["namespace"] = namespace or None
+    return record
 
 
 def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,

@@ -30,14 +30,39 @@ def _compiler_fingerprint() -> str:
 
 
 def cache_key(flow_file: Path, flow_name: str | None) -> str | None:
+    from flowc.compiler import CompileError, read_regular_file
+
     try:
-        source = flow_file.read_bytes()
-    except OSError:
-        return None  # the front end reports a missing file properly
+        source = read_regular_file(flow_file)  # never a FIFO or /dev/zero
+    except CompileError:
+        return None  # the front end reports a missing or unreadable file properly
+    from flowc.compiler.options import current
+
     digest = hashlib.sha256()
-    for part in (str(_FORMAT), str(flow_file), flow_name or "", _compiler_fingerprint()):
+    for part in (str(_FORMAT), str(flow_file), flow_name or "", _compiler_fingerprint(),
+                 current().fingerprint()):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     digest.update(source)
+    return digest.hexdigest()
+
+
+def _inputs(flow: ir.Flow) -> str:
+    """What the compile read besides the flow file (``flow.sources`` files, environment values
+    it evaluated), hashed; "" for a flow that read nothing else (the common, cheap case)."""
+    if not flow.sources and not flow.evaluated:
+        return ""
+    digest = hashlib.sha256()
+    base = Path(flow.path).parent
+    for source in flow.sources:
+        try:
+            digest.update(source.encode() + b"\0" + (base / source).read_bytes() + b"\0")
+        except OSError:
+            digest.update(source.encode() + b"\0missing\0")
+    for record in flow.evaluated:
+        if record.kind == "environment":
+            value = os.environ.get(record.name)
+            digest.update(record.name.encode() + (b"\1" + value.encode("utf-8", "surrogatepass")
+                                                  if value is not None else b"\2"))
     return digest.hexdigest()
 
 
@@ -54,7 +79,10 @@ def load(root: str, key: str) -> tuple[ir.Flow, str] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return ir.from_manifest(data["manifest"]), str(data.get("warnings", ""))
+        flow = ir.from_manifest(data["manifest"])
+        if data.get("inputs", "") != _inputs(flow):
+            return None  # an imported module, a config file or an environment value changed
+        return flow, str(data.get("warnings", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -67,7 +95,8 @@ def store(root: str, key: str, flow: ir.Flow, warnings: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        temp.write_text(json.dumps({"manifest": ir.to_manifest(flow), "warnings": warnings}),
+        temp.write_text(json.dumps({"manifest": ir.to_manifest(flow), "warnings": warnings,
+                                    "inputs": _inputs(flow)}),
                         encoding="utf-8")
         os.replace(temp, path)
     except OSError:

@@ -85,7 +85,7 @@ class Planner:
                 out.extend(self._arrive(branch, path))
             return out
         if isinstance(transition, (ir.Foreach, ir.Parallel)):
-            if isinstance(transition, ir.Parallel):
+            if isinstance(transition, ir.Parallel) and transition.num_parallel is not None:
                 width = transition.num_parallel
             elif facts.foreach_width is None:
                 raise PlanError(f"{key}: the task did not report its foreach width")

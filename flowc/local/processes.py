@@ -159,9 +159,12 @@ def _child_main(body: Callable[[], int], stdout_path: Path, stderr_path: Path,
     try:
         _die_with_parent(prctl, parent)
         os.setpgid(0, 0)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # A task starts with the default dispositions, whatever the process that forked it had:
+        # a Python-level SIGSEGV handler (Airflow's DAG importer installs one) would spin forever
+        # on a crashing task instead of letting it die.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
+                    signal.SIGFPE, signal.SIGILL, signal.SIGABRT):
+            signal.signal(sig, signal.SIG_DFL)
         for fd, path in ((1, stdout_path), (2, stderr_path)):
             target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(target, fd)

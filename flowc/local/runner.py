@@ -76,8 +76,10 @@ class Scheduler:
     def __init__(self, flow: ir.Flow, flow_file: Path, datastore_root: str, run_id: str,
                  params: dict[str, str], max_workers: int = DEFAULT_MAX_WORKERS,
                  stream: TextIO | None = None, live: bool | None = None,
-                 clone: CloneSource | None = None, echo_logs: bool = True):
+                 clone: CloneSource | None = None, echo_logs: bool = True,
+                 run_record: dict[str, Any] | None = None):
         self.flow = flow
+        self.run_record = run_record
         self.echo_logs = echo_logs
         self.flow_file = flow_file
         self.datastore = shim.open_datastore(datastore_root)
@@ -102,7 +104,7 @@ class Scheduler:
         shim.prepare_environments(self.flow, self.flow_file, self.datastore.root)
         try:
             shim.start_run(self.datastore, self.flow, self.flow_file, self.run_id, self.params,
-                           self.clone.origin_run_id if self.clone else None)
+                           self.clone.origin_run_id if self.clone else None, self.run_record)
         except (shim.DatastoreError, OSError) as exc:
             raise RunError(f"cannot start a run in datastore {self.datastore.root}: {exc}") from None
         workdir = Path(tempfile.mkdtemp(prefix=f"flowc-{self.run_id}-"))

@@ -46,8 +46,10 @@ def check_params(flow: ir.Flow, pairs: Sequence[str]) -> dict[str, str]:
 
 
 def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
-              params: dict[str, str], origin_run_id: str | None) -> None:
-    """The run record, then the manifest the run was scheduled from (for resume and audits)."""
+              params: dict[str, str], origin_run_id: str | None,
+              extra: dict[str, Any] | None = None) -> None:
+    """The run record, then the manifest the run was scheduled from (for resume and audits).
+    ``extra`` adds fields such as the user's ``tags`` and ``namespace``."""
     store.backend.put_bytes(f"{store.run_key(flow.name, run_id)}/manifest.json",
                             ir.dump_manifest(flow).encode("utf-8"))
     store.write_run(flow.name, run_id, {
@@ -62,6 +64,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
         **scheduler_identity(),  # so a reader can tell a killed run from a running one
+        **(extra or {}),
     })
 
 

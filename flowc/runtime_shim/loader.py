@@ -26,12 +26,17 @@ class FlowLoadError(RuntimeError):
 
 
 def install_metaflow_alias() -> None:
-    """Make ``import metaflow`` (and a few common submodules) resolve to flowc's API."""
+    """Make ``import metaflow`` (and the submodules user code imports) resolve to flowc's API."""
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
     sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
                         "metaflow.parameters": parameters, "metaflow.current": current_module,
                         "metaflow.decorators": decorators})
+    from flowc import surface
+
+    # metaflow.client, metaflow.cards, metaflow.plugins.datatools, ... (flowc.surface.MODULES):
+    # imported when user code first imports them, so a task that never does pays nothing
+    surface.install_aliases(sys.meta_path)
 
 
 def file_sha256(path: str) -> str:
@@ -72,6 +77,9 @@ def load_flow_class(flow_file: str, manifest: ir.Flow, check_hash: bool = True) 
     dotted = flow_file if resolved != flow_file else None
     path = os.path.abspath(resolved)
     cache_key = (path, manifest.name, manifest.source_sha256)
+    from flowc import config
+
+    config.install(manifest.configs)  # decorator arguments and steps read the compiled values
     cached = _LOADED.get(cache_key)
     if cached is not None:
         return cached

@@ -36,8 +36,28 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 def endpoint_url() -> str | None:
-    return (os.environ.get("FLOWC_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL") or None)
+    """The S3 endpoint the environment names, checked: botocore would raise a bare ValueError
+    from deep in the first request (the value is not echoed: it may carry a password)."""
+    for name in ("FLOWC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        value = os.environ.get(name)
+        if value:
+            if not is_http_url(value):
+                raise DatastoreError(f"{name} is not an http(s) URL with a host and a valid port")
+            return value
+    return None
+
+
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` is ``http(s)://host[:port][/path]`` with nothing a client rejects."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and value.isprintable() \
+        and " " not in value
 
 
 _SESSIONS: dict[int, Any] = {}

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from flowc.compiler import ir
+from flowc.config import artifacts as config_artifacts
 from flowc.current import Parallel, current
-from flowc.decorators import DecoratorSpec, flow_decorators, step_decorators
+from flowc.decorators import DecoratorSpec, flow_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, ParameterError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
 
@@ -83,11 +85,8 @@ def max_attempts(node: ir.Step) -> int:
 
 
 def _decorator_kwargs(node: ir.Step, func: Any, cls: type, name: str) -> dict[str, Any] | None:
-    """The user's decorator arguments as imported (exact), else the manifest's record."""
-    for spec in step_decorators(func):
-        if spec.name == name:
-            defaults = {f.name: f.default for f in ir.decorator_arguments(cls)}
-            return {**defaults, **dict(spec.kwargs)}
+    """The manifest's record: what was compiled, mutators' edits and config values included
+    (the decorator as written on ``func`` may differ: a mutator may have changed or removed it)."""
     record = node.decorator(cls)
     if record is None:
         return None
@@ -113,6 +112,36 @@ def _project_fields(request: TaskRequest) -> dict[str, Any]:
             "project_flow_name": f"{name}.{branch_name}.{request.manifest.name}"}
 
 
+def system_tags(request: TaskRequest) -> list[str]:
+    """Metaflow's system tags of a run: the user (its default namespace), the runtime, the
+    date, and with @project the project, branch and, in production, the production token."""
+    import datetime
+    import platform
+
+    tags = [f"user:{params.username()}", "runtime:dev", f"python_version:{platform.python_version()}",
+            f"date:{datetime.date.today().isoformat()}"]
+    project = _project_fields(request)
+    if project:
+        tags += [f"project:{project['project_name']}", f"project_branch:{project['branch_name']}"]
+        if project["is_production"]:
+            tags.append(production_namespace(project))
+    return sorted(tags)
+
+
+def production_namespace(project: Mapping[str, Any]) -> str:
+    """The namespace of a production deployment: its project flow name is the token."""
+    return f"production:{project['project_flow_name']}"
+
+
+def _run_facts(request: TaskRequest) -> dict[str, Any]:
+    """``current``'s run-level fields (tags, namespace, trigger) from run.json."""
+    record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
+    project = _project_fields(request)
+    default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
+    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
+    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+
+
 def _item_at(items: Any, index: int) -> Any:
     try:
         return items[index]
@@ -130,6 +159,8 @@ class _Task:
         self.node = request.manifest.step(request.step)
         self.key = request.key
         self.param_names = params.parameter_names(request.flow_class, request.manifest)
+        # configs are stored and inherited like parameters (artifacts named by attribute)
+        self.constant_names = (*self.param_names, *(c.attribute for c in request.manifest.configs))
 
     def loader(self, name: str, ref: ArtifactRef) -> Any:
         return self.ds.load_artifact(self.flow.name, name, ref)
@@ -145,10 +176,11 @@ class _Task:
         request = self.request
         if self.node.name == "start" or not self.node.in_steps:
             values = params.resolve_parameters(request.flow_class, self.flow, request.params)
-            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.param_names,
+            state = TaskState(self.node.name, {}, self.loader, parameter_names=self.constant_names,
                               task_label=self.key.pathspec)
             instance = request.flow_class._flowc_new(state)
             instance.__dict__.update(values)
+            instance.__dict__.update(config_artifacts(self.flow.configs))
             instance.__dict__[FOREACH_STACK] = []
             self._record_run(values)
             return instance, []
@@ -160,7 +192,7 @@ class _Task:
             return self._build_join(parents), parents
         parent = parents[0]
         refs = {name: ArtifactRef.from_json(r) for name, r in parent.done["artifacts"].items()}
-        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.param_names,
+        state = TaskState(self.node.name, refs, self.loader, parameter_names=self.constant_names,
                           task_label=self.key.pathspec)
         instance = request.flow_class._flowc_new(state)
         splitter = self.flow.step(parent.step)
@@ -183,9 +215,9 @@ class _Task:
         views = [self.view(p, f"{self.flow.name}/{self.request.run_id}/{p.step}/{p.task_id}")
                  for p in parents]
         first = parents[0].done["artifacts"]
-        refs = {name: ArtifactRef.from_json(first[name]) for name in self.param_names if name in first}
+        refs = {name: ArtifactRef.from_json(first[name]) for name in self.constant_names if name in first}
         state = TaskState(self.node.name, refs, self.loader, is_join=True, inputs=Inputs(views),
-                          parameter_names=self.param_names, task_label=self.key.pathspec)
+                          parameter_names=self.constant_names, task_label=self.key.pathspec)
         instance = self.request.flow_class._flowc_new(state)
         stack = views[0]._flowc_frames()
         split = graph.split_of(self.flow, self.node.name)
@@ -212,6 +244,7 @@ class _Task:
         record.setdefault("run_id", self.request.run_id)
         record.setdefault("created_at", now())
         record.setdefault("status", "running")
+        record.setdefault("system_tags", system_tags(self.request))
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
@@ -249,7 +282,7 @@ class _Task:
                                 "there is nothing to run (guard it with a switch)")
             return {"foreach": {"width": width, "var": transition.items}}
         if isinstance(transition, ir.Parallel):
-            return {"foreach": {"width": int(transition.num_parallel), "var": None}}
+            return {"foreach": {"width": _parallel_width(name, transition, call), "var": None}}
         if isinstance(transition, ir.Switch):
             try:
                 value = getattr(instance, transition.condition)
@@ -332,6 +365,36 @@ def run_task(request: TaskRequest) -> TaskResult:
                       next_step=switch["next_step"] if switch else None)
 
 
+def _card_specs(node: ir.Step, func: Any) -> list[Any]:
+    """The step's ``@card`` decorators (a step may have several), as compiled: the manifest is
+    where decorator arguments come from at run time (mutators and configs included)."""
+    given = [{f.name: getattr(d, f.name) for f in ir.decorator_arguments(ir.Card)}
+             for d in node.decorators if isinstance(d, ir.Card)]
+    if not given:
+        return []
+    from flowc.runtime_shim.cards import CardSpec
+
+    return [CardSpec(type=str(k.get("type") or "default"), id=k.get("id"), options=dict(k.get("options") or {}),
+                     timeout=float(k.get("timeout") or 45)) for k in given]
+
+
+def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[str, ArtifactRef],
+                  cards: list[Any]) -> None:
+    """Render and store the step's cards before DONE.json; a card never fails the task (a card
+    that cannot be rendered is stored as an error card, and a failure to store is a warning)."""
+    import sys
+
+    try:
+        from flowc.runtime_shim.cards import TaskFacts, not_loaded, render_all, save_cards
+
+        values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
+                  for name, ref in artifacts.items() if not name.startswith("_")}
+        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values)
+        save_cards(request.datastore, request.key, render_all(cards, facts))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        print(f"warning: the cards of {request.key.pathspec} were not saved: {exc}", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A task ready to run: its instance, its step method and the step's run-time decorators."""
@@ -345,6 +408,7 @@ class _Prepared:
     env: dict[str, str]
     secrets: dict[str, Any] | None
     state: TaskState
+    cards: list[Any] = field(default_factory=list)
 
 
 class _StepFailed(Exception):
@@ -372,14 +436,15 @@ def _prepare(request: TaskRequest, started: float) -> _Prepared:
     env_kwargs = _decorator_kwargs(task.node, func, ir.Environment, "environment") or {}
     env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
     secrets = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
+    cards = _card_specs(task.node, func)
     state: TaskState = instance.__dict__[STATE_ATTR]
     gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
     current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
                  task_id=request.task_id, retry_count=request.attempt,
                  origin_run_id=request.origin_run_id, parameter_names=list(task.param_names),
-                 namespace=f"user:{params.username()}", username=params.username(),
-                 tags=[], **_project_fields(request), **gang)
-    return _Prepared(task, instance, parents, func, catch, seconds, env, secrets, state)
+                 username=params.username(), **_run_facts(request), **_project_fields(request), **gang,
+                 _manifest=request.manifest, _datastore=request.datastore, _cards=cards)
+    return _Prepared(task, instance, parents, func, catch, seconds, env, secrets, state, cards)
 
 
 def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], bool]:
@@ -391,10 +456,10 @@ def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], 
         if prepared.secrets and prepared.secrets.get("sources"):
             env.update(resolve_secrets(list(prepared.secrets["sources"]), prepared.secrets.get("role")))
         with task_environment(env), enforce_timeout(prepared.timeout_seconds, prepared.task.key.pathspec):
-            if prepared.state.is_join:
-                prepared.func(instance, prepared.state.inputs)
-            else:
-                prepared.func(instance)
+            # through the user step decorators on it, if any (flowc.user_decorators)
+            call_step(prepared.func, instance, prepared.task.node.name,
+                      prepared.state.inputs if prepared.state.is_join else None,
+                      auto_next_for(instance, prepared.task.node.transition))
         return prepared.task.transition_facts(instance, called=True), False
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
         catch = prepared.catch
@@ -417,6 +482,8 @@ def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool,
     task, request = prepared.task, prepared.task.request
     ds = request.datastore
     artifacts = task.save(prepared.instance)
+    if prepared.cards:
+        _render_cards(request, prepared.instance, artifacts, prepared.cards)
     done = {"flow": task.flow.name, "run_id": request.run_id, "step": task.node.name,
             "task_id": request.task_id, "index_path": list(request.index_path),
             "iteration": request.iteration, "attempt": request.attempt, "caught": caught,
@@ -461,3 +528,13 @@ def _failed(request: TaskRequest, started: float, exc: BaseException, last_attem
     return TaskResult(ok=False, pathspec=request.key.pathspec, attempt=request.attempt,
                       error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__,
                       retryable=retryable)
+
+
+def _parallel_width(step: str, transition: ir.Parallel, call: Any) -> int:
+    """The gang size: compiled in, or (``num_parallel=self.x``) the value the step passed."""
+    if transition.num_parallel is not None:
+        return int(transition.num_parallel)
+    width = getattr(call, "num_parallel", None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise StepError(f"step {step!r}: num_parallel must be a positive integer, got {width!r}")
+    return width

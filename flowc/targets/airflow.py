@@ -100,7 +100,7 @@ CAPABILITIES: dict[str, Capability] = {
     "include_file": supported("read by the shim at run time"),
     "retry": supported("retries / retry_delay"),
     "catch": supported("handled by the shim"),
-    "timeout": supported("execution_timeout"),
+    "timeout": supported("execution_timeout (the shim's timeout, plus a grace)"),
     "resources": supported("pod container_resources (kubernetes operator)"),
     "kubernetes": supported("KubernetesPodOperator image, resources, GPU, secrets, selectors"),
     "batch": with_caveat(BATCH_IGNORED, "its sizes size the pod; the rest is ignored (no AWS Batch)",
@@ -273,8 +273,9 @@ class _Lowering:
                     f"of the widths and must stay within max_map_length (default "
                     f"{MAX_MAP_LENGTH})", step.next_span or step.span, WARNING,
                     "raise [core] max_map_length in airflow.cfg if the product can exceed it"))
-            if isinstance(step.transition, ir.Parallel) and step.transition.num_parallel > MAX_MAP_LENGTH:
-                self.error(FLOW264, f"num_parallel={step.transition.num_parallel} exceeds Airflow's "
+            width = step.transition.num_parallel if isinstance(step.transition, ir.Parallel) else None
+            if width is not None and width > MAX_MAP_LENGTH:  # None: known only at run time
+                self.error(FLOW264, f"num_parallel={width} exceeds Airflow's "
                            f"default max_map_length ({MAX_MAP_LENGTH})", step.next_span or step.span,
                            "lower num_parallel or raise [core] max_map_length")
 
@@ -407,7 +408,9 @@ class _Lowering:
             options["retries"] = planned.retry.times
             options["retry_delay"] = _timedelta(planned.retry.delay_seconds)
         if planned.timeout_seconds is not None:
-            options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={planned.timeout_seconds})")
+            # the shim's own timeout fires first, so @catch can record it (as on Argo and sfn)
+            deadline = planned.timeout_seconds + common.DEADLINE_GRACE_SECONDS
+            options["execution_timeout"] = Expr(f"datetime.timedelta(seconds={deadline})")
         if trigger_any:
             options["trigger_rule"] = TRIGGER_ANY
         if isinstance(step.transition, ir.End):

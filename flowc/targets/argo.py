@@ -299,7 +299,9 @@ class Lowering:
         if not edges:
             return "", ""
         tasks = [t for t, _ in edges]
-        depends = syn.depends_all(tasks) if step.is_join or len(edges) == 1 else syn.depends_any(tasks)
+        if step.is_join:
+            return self.join_depends(step, opener, task_names), ""
+        depends = syn.depends_all(tasks) if len(edges) == 1 else syn.depends_any(tasks)
         conditional = [(t, c) for t, c in edges if c is not None]
         if not conditional:
             return depends, ""
@@ -314,6 +316,39 @@ class Lowering:
                 term = f"({term} && {syn.expr_one_of(syn.expr_task_output(task, CASE_OUTPUT), cases)})"
             terms.append(term)
         return depends, syn.expression(" || ".join(terms))
+
+    def join_depends(self, step: ir.Step, opener: str | None, task_names: dict[str, str]) -> str:
+        """A join waits for every path of the split it closes. The cases of a switch inside that
+        split are one path: only the chosen case runs (Metaflow's switch-into-join shapes), so
+        such a group needs its tasks finished, none failed, and one succeeded."""
+        groups: dict[str, list[str]] = {}
+        for parent in step.in_steps:
+            rep = self.representative(parent, opener)
+            if parent == step.name or rep is None:
+                continue
+            task = task_names[rep + "\0body"] if rep != parent else task_names[parent]
+            switch = self.owning_switch(parent, step.name) if rep == parent else None
+            members = groups.setdefault(switch or "task:" + task, [])
+            if task not in members:
+                members.append(task)
+        return " && ".join(members[0] + ".Succeeded" if key.startswith("task:") else syn.depends_one_path(members)
+                           for key, members in groups.items())
+
+    def owning_switch(self, parent: str, join: str) -> str | None:
+        """The switch whose case ``parent`` is (or ends the chain of), for an edge into ``join``."""
+        step = self.flow.step(parent)
+        if isinstance(step.transition, ir.Switch) and join in step.transition.targets:
+            return parent  # a case leading straight into the join
+        while True:
+            parents = [p for p in step.in_steps if p != step.name]
+            if len(parents) != 1:
+                return None
+            above = self.flow.step(parents[0])
+            if isinstance(above.transition, ir.Switch):
+                return above.name
+            if above.fans_out or isinstance(above.transition, ir.Split):
+                return None
+            step = above
 
     def loop_name(self, step: ir.Step) -> str:
         return self.templates.allocate(f"{step.name}-loop", "loop:" + step.name)

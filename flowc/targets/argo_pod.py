@@ -21,9 +21,7 @@ from flowc.targets import Settings, common
 from flowc.targets import argo_syntax as syn
 
 SIDE_CHANNEL_DIR = "/tmp/flowc"
-# The shim enforces @timeout itself (so @catch can record the timeout); the pod's deadline is the
-# backstop for a step stuck where the shim cannot interrupt it, so it fires a little later.
-DEADLINE_GRACE_SECONDS = 30
+DEADLINE_GRACE_SECONDS = common.DEADLINE_GRACE_SECONDS
 WIDTH_OUTPUT = "foreach-width"
 CASE_OUTPUT = "switch-case"
 INDEX_INPUT = "index-path"

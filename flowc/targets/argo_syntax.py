@@ -147,3 +147,12 @@ def depends_all(tasks: list[str]) -> str:
 
 def depends_any(tasks: list[str]) -> str:
     return " || ".join(f"{t}.Succeeded" for t in tasks)
+
+
+def depends_one_path(tasks: list[str]) -> str:
+    """The cases of one switch as one path into a join: each finished without failing (skipped
+    or omitted when not chosen) and one of them succeeded."""
+    if len(tasks) == 1:
+        return f"{tasks[0]}.Succeeded"
+    done = " && ".join(f"({t}.Succeeded || {t}.Skipped || {t}.Omitted)" for t in tasks)
+    return f"({depends_any(tasks)}) && {done}"

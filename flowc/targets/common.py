@@ -28,6 +28,10 @@ SHIM_MODULE = "flowc.runtime_shim"
 # How every target carries @pypi / @conda: the shim does it, the same way everywhere.
 PYTHON_ENVIRONMENT = "built at task start by the shim with uv (docs/environments.md)"
 CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
+# The shim enforces @timeout itself (so @catch can record the timeout); an engine's own deadline
+# (an Argo pod's activeDeadlineSeconds, a Step Functions Task's TimeoutSeconds) is the backstop
+# for a step stuck where the shim cannot interrupt it, so it fires a little later.
+DEADLINE_GRACE_SECONDS = 30
 
 # --------------------------------------------------------------------------- the shim command
 

@@ -321,7 +321,7 @@ class AslBuilder:
             "ResultPath": None,
         }
         if planned.timeout_seconds:
-            task["TimeoutSeconds"] = planned.timeout_seconds
+            task["TimeoutSeconds"] = planned.timeout_seconds + common.DEADLINE_GRACE_SECONDS
         if planned.retry is not None:
             task["Retry"] = [{
                 "ErrorEquals": ["States.ALL"],

@@ -196,7 +196,7 @@ with DAG(
         do_xcom_push=True,
         doc_md="One poll; loops back to itself until the data is there or we give up.",
         container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "4096Mi", "ephemeral-storage": "10240Mi"}),
-        execution_timeout=datetime.timedelta(seconds=30),
+        execution_timeout=datetime.timedelta(seconds=60),
     )
     wait__to_process = PythonOperator(
         task_id="wait__to_process",

@@ -260,7 +260,7 @@ with DAG(
             container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "512Mi", "ephemeral-storage": "10240Mi"}),
             retries=2,
             retry_delay=datetime.timedelta(minutes=0),
-            execution_timeout=datetime.timedelta(seconds=600),
+            execution_timeout=datetime.timedelta(seconds=630),
         )
 
     start_body = start_body_tasks.expand(index_path=start.output)

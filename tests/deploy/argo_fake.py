@@ -17,6 +17,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 KEYS = {"workflow-templates": "template", "cron-workflows": "cronWorkflow"}
+# The request body each call must be, as named in Argo's published JSON schema (the OpenAPI
+# document's definitions): bodies are validated strictly, an unknown key anywhere is an error.
+REQUESTS = {
+    ("POST", "workflow-templates"): "io.argoproj.workflow.v1alpha1.WorkflowTemplateCreateRequest",
+    ("PUT", "workflow-templates"): "io.argoproj.workflow.v1alpha1.WorkflowTemplateUpdateRequest",
+    ("POST", "cron-workflows"): "io.argoproj.workflow.v1alpha1.CreateCronWorkflowRequest",
+    ("PUT", "cron-workflows"): "io.argoproj.workflow.v1alpha1.UpdateCronWorkflowRequest",
+    ("POST", "submit"): "io.argoproj.workflow.v1alpha1.WorkflowSubmitRequest",
+}
+
+
+def request_errors(method: str, parts: list[str], body: Any) -> list[str]:
+    """Where ``body`` breaks Argo's schema for this call (empty when the call has no body)."""
+    from tests.targets.argo_checks import WORKFLOWS, definition_errors
+
+    definition = REQUESTS.get((method, parts[-1] if parts[-1] == "submit" else parts[0]))
+    if definition is None or len(parts) > 3:
+        return []
+    if body is None:
+        return ["a body is required"]
+    cron = (body.get("cronWorkflow") or {}).get("spec") or {} if isinstance(body, dict) else {}
+    filename = WORKFLOWS["3.7.0" if "schedule" in cron else "4.1.2"]
+    return definition_errors(body, filename, definition)
 
 
 class FakeArgo:
@@ -26,6 +49,7 @@ class FakeArgo:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.workflows: dict[tuple[str, str], dict[str, Any]] = {}
         self.version = 0
+        self.invalid: list[str] = []  # request bodies that broke Argo's schema
         self.lock = threading.Lock()
         fake = self
 
@@ -65,6 +89,8 @@ class FakeArgo:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        if exc[0] is None:  # a test that passed must not have sent a body Argo would reject
+            assert not self.invalid, "request bodies that break Argo's schema:\n" + "\n".join(self.invalid)
 
     def calls(self) -> list[str]:
         """The requests so far as 'METHOD /path' lines, then forgets them."""
@@ -79,6 +105,10 @@ class FakeArgo:
         if self.token is not None and authorization != f"Bearer {self.token}":
             return 401, {"code": 16, "message": "token not valid for running mode"}
         parts = path.strip("/").split("/")[2:]  # after api/v1
+        errors = request_errors(method, parts, body)
+        if errors:
+            self.invalid.append(f"{method} {path}: " + "; ".join(errors))
+            return 400, {"code": 3, "message": "; ".join(errors)}
         if parts[0] in KEYS:
             return self._objects(method, parts, body)
         if parts[0] == "workflows":

@@ -31,7 +31,7 @@ from flowc.deploy.base import DeployError, prepare
 from tests.deploy.conftest import free_port, make_project
 
 pytestmark = pytest.mark.slow
-BOOT_SECONDS = 180
+BOOT_SECONDS = 420  # airflow standalone boots in ~60 s on a quiet 2-core machine; far more when loaded
 FAILING = '''
     from flowc import FlowSpec, step
 
@@ -87,7 +87,8 @@ def airflow(tmp_path_factory):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"airflow not healthy in {BOOT_SECONDS}s")
+                pytest.fail(f"airflow not healthy in {BOOT_SECONDS}s: "
+                            f"{(home / 'standalone.log').read_text()[-3000:]}")
             time.sleep(1)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["flowc"]
         yield {"url": url, "dags": dags, "password": password, "home": home}

@@ -175,6 +175,20 @@ def test_a_crashing_task_fails_the_run_not_the_scheduler(write_flow, tmp_path: P
         assert store.read_done(TaskKey("CrashFlow", result.run_id, "body", sibling)) is not None
 
 
+def test_a_segfaulting_task_dies_even_under_an_inherited_python_handler(write_flow, tmp_path: Path) -> None:
+    """Airflow's DAG importer leaves a Python-level SIGSEGV handler in the process; a task forked
+    from it must still die of the crash, not spin in the handler (the suite hung on this)."""
+    import signal
+
+    path = write_flow("crash_flow", CRASHING.replace("{how}", "segv").replace("{ds}", str(tmp_path / "ds")))
+    previous = signal.signal(signal.SIGSEGV, lambda signum, frame: None)
+    try:
+        result, output = _run(path, tmp_path)
+    finally:
+        signal.signal(signal.SIGSEGV, previous)
+    assert result.status == "failed" and "was killed by SIGSEGV" in output
+
+
 TIMEOUT = '''
     import signal
     import time

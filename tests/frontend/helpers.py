@@ -37,3 +37,12 @@ LINEAR_END = """
         def end(self):
             pass
 """
+
+
+def emit(target: str, flow, **settings):
+    """A target's output for an analyzed flow, through the plan, with the tests' settings."""
+    from flowc.plan import build as build_plan
+    from flowc.targets import get_target
+    from tests.conftest import target_settings
+
+    return get_target(target).emit(build_plan(flow), target_settings(**settings))

@@ -113,7 +113,9 @@ def test_file_problems_are_one_line(tmp_path, content, message, code):
 
 def test_several_flows_need_flow_option(tmp_path):
     path = tmp_path / "two.py"
-    path.write_text((ROOT / "examples/etl.py").read_text() + "\n\nclass Second(EtlFlow):\n    pass\n"
+    # without its __main__ block (which picks the flow, as in Metaflow: see test_deploy_time_values)
+    example = (ROOT / "examples/etl.py").read_text().split('if __name__ == "__main__":')[0]
+    path.write_text(example + "\n\nclass Second(EtlFlow):\n    pass\n"
                     + "\n\nclass Third(FlowSpec):\n    pass\n", encoding="utf-8")
     result = run("ir", str(path))
     assert result.exit_code == 1

@@ -57,7 +57,7 @@ class Renderer:
             self.add(name, f"self.next(self.{after})", depth)
             return name
         if kind == "recurse":
-            # a switch may not lead straight into a join (FLOW037): the loop exits into a step
+            # the loop exits into a step (an exit straight into a join is tested in test_graph_shapes)
             name, exit_step = self.fresh("loop"), self.fresh("step")
             self.add(exit_step, f"self.next(self.{after})", depth)
             self.add(name, f'self.next({{"again": self.{name}, "done": self.{exit_step}}}, condition="state")',

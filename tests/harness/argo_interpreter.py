@@ -27,10 +27,12 @@ Semantics implemented, after Argo's controller and docs:
 - ``spec.onExit``: the exit handler runs after the entrypoint with ``{{workflow.status}}``; a
   failed handler fails a workflow that had succeeded (as Argo's controller does).
 
-Not modelled (flowc never emits them): lifecycle hooks, ``failFast`` (every task whose
-``depends`` holds runs), ``parallelism`` limits, memoization, artifacts, suspend/resource/http
-templates, ``continueOn`` in DAGs. Using one of these is an ``InterpreterError`` or, where it only
-affects scheduling, ignored.
+Every other field of the spec is either modelled, ignored for a stated reason (it changes where or
+how fast a pod runs, never the outcome), or refused with an ``InterpreterError`` before anything
+runs (``MODELLED`` / ``IGNORED`` below: lifecycle hooks, ``continueOn`` in DAGs,
+``failFast``, ``retryStrategy.expression``, artifacts, volumes, suspend/resource/http templates,
+a misspelt key such as ``dependss``). The document must also pass Argo's published JSON schema,
+made strict (``tests/targets/argo_checks.py``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,136 @@ POD_TMP = re.compile(r"(?<![\w/.-])/tmp(?=/|$|\s|\")[^\s\"'<>|;&]*")
 
 class InterpreterError(RuntimeError):
     """The spec uses something the interpreter does not model, or refers to nothing."""
+
+
+# Per kind of object: the keys whose semantics the interpreter implements.
+MODELLED: dict[str, frozenset[str]] = {
+    "document": frozenset({"apiVersion", "kind", "metadata", "spec"}),
+    "cronSpec": frozenset({"workflowSpec"}),
+    "spec": frozenset({"entrypoint", "templates", "arguments", "templateDefaults", "workflowTemplateRef",
+                       "onExit"}),
+    "workflowTemplateRef": frozenset({"name"}),
+    "arguments": frozenset({"parameters"}),
+    "argument": frozenset({"name", "value"}),
+    "template": frozenset({"name", "container", "script", "dag", "steps", "inputs", "outputs",
+                           "retryStrategy", "activeDeadlineSeconds", "timeout"}),
+    "templateDefaults": frozenset({"container", "script", "retryStrategy", "activeDeadlineSeconds",
+                                   "timeout"}),
+    "container": frozenset({"image", "command", "args", "env", "workingDir"}),
+    "script": frozenset({"image", "command", "args", "env", "workingDir", "source"}),
+    "env": frozenset({"name", "value"}),
+    "inputs": frozenset({"parameters"}),
+    "inputParameter": frozenset({"name", "value", "default"}),
+    "outputs": frozenset({"parameters"}),
+    "outputParameter": frozenset({"name", "valueFrom"}),
+    "valueFrom": frozenset({"path", "default", "parameter", "expression"}),
+    "retryStrategy": frozenset({"limit", "retryPolicy", "backoff"}),
+    "backoff": frozenset({"duration", "factor", "cap", "maxDuration"}),
+    "dag": frozenset({"tasks", "target"}),
+    "task": frozenset({"name", "template", "arguments", "depends", "dependencies", "when",
+                       "withItems", "withParam", "withSequence"}),
+    "step": frozenset({"name", "template", "arguments", "when", "withItems", "withParam",
+                       "withSequence", "continueOn"}),
+    "continueOn": frozenset({"failed"}),
+    "withSequence": frozenset({"count", "start", "end", "format"}),
+}
+
+# Keys that cannot change a run's outcome here, with the reason; anything else is refused.
+_PLACEMENT = "where or with what the pod runs (no cluster here)"
+IGNORED: dict[str, dict[str, str]] = {
+    "cronSpec": {key: "scheduling: the interpreter runs the workflowSpec once" for key in (
+        "schedule", "schedules", "timezone", "concurrencyPolicy", "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "suspend")},
+    "spec": {"parallelism": "limits concurrency; outcomes do not depend on it",
+             "serviceAccountName": _PLACEMENT, "podGC": "cleanup after the run",
+             "ttlStrategy": "cleanup after the run", "workflowMetadata": "labels only",
+             "podMetadata": "labels only", "nodeSelector": _PLACEMENT, "tolerations": _PLACEMENT,
+             "affinity": _PLACEMENT, "imagePullSecrets": _PLACEMENT, "securityContext": _PLACEMENT,
+             "priorityClassName": _PLACEMENT, "podPriorityClassName": _PLACEMENT},
+    "argument": {"description": "documentation", "enum": "checked when submitting, not running"},
+    "template": {"metadata": "labels only", "parallelism": "limits concurrency",
+                 "memoize": "a cache hit gives the outputs the pod gives again; pods here always run",
+                 "nodeSelector": _PLACEMENT, "tolerations": _PLACEMENT, "affinity": _PLACEMENT,
+                 "serviceAccountName": _PLACEMENT, "securityContext": _PLACEMENT,
+                 "priorityClassName": _PLACEMENT, "podSpecPatch": _PLACEMENT,
+                 "automountServiceAccountToken": _PLACEMENT, "annotations": "documentation"},
+    "templateDefaults": {"metadata": "labels only", "nodeSelector": _PLACEMENT,
+                         "tolerations": _PLACEMENT, "serviceAccountName": _PLACEMENT,
+                         "securityContext": _PLACEMENT},
+    "container": {"resources": _PLACEMENT, "imagePullPolicy": _PLACEMENT, "securityContext": _PLACEMENT,
+                  "name": "the main container's name"},
+    "script": {"resources": _PLACEMENT, "imagePullPolicy": _PLACEMENT, "securityContext": _PLACEMENT,
+               "name": "the main container's name"},
+    "inputParameter": {"description": "documentation", "enum": "checked when submitting"},
+    "outputParameter": {"description": "documentation", "globalName": "not read by any modelled field"},
+    "retryStrategy": {"affinity": _PLACEMENT},
+}
+
+
+def check_modelled(document: dict[str, Any]) -> None:
+    """Raise ``InterpreterError`` naming the first field the interpreter would not honour."""
+    def keys(kind: str, node: Any, where: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key in node:
+            if key not in MODELLED[kind] and key not in IGNORED.get(kind, {}):
+                raise InterpreterError(f"{where}.{key}: not modelled by the test interpreter "
+                                       f"(a {kind} may have {sorted(MODELLED[kind])})")
+
+    def each(kind: str, items: Any, where: str) -> None:
+        for i, item in enumerate(items or ()):
+            keys(kind, item, f"{where}[{i}]")
+
+    def task(kind: str, node: dict[str, Any], where: str) -> None:
+        keys(kind, node, where)
+        keys("continueOn", node.get("continueOn"), f"{where}.continueOn")
+        keys("withSequence", node.get("withSequence"), f"{where}.withSequence")
+        keys("arguments", node.get("arguments"), f"{where}.arguments")
+        each("argument", (node.get("arguments") or {}).get("parameters"), f"{where}.arguments.parameters")
+
+    def template(kind: str, tmpl: dict[str, Any], where: str) -> None:
+        keys(kind, tmpl, where)
+        for pod in ("container", "script"):
+            keys(pod, tmpl.get(pod), f"{where}.{pod}")
+            each("env", (tmpl.get(pod) or {}).get("env"), f"{where}.{pod}.env")
+        keys("inputs", tmpl.get("inputs"), f"{where}.inputs")
+        each("inputParameter", (tmpl.get("inputs") or {}).get("parameters"), f"{where}.inputs.parameters")
+        keys("outputs", tmpl.get("outputs"), f"{where}.outputs")
+        for i, param in enumerate((tmpl.get("outputs") or {}).get("parameters") or ()):
+            keys("outputParameter", param, f"{where}.outputs.parameters[{i}]")
+            keys("valueFrom", param.get("valueFrom"), f"{where}.outputs.parameters[{i}].valueFrom")
+        keys("retryStrategy", tmpl.get("retryStrategy"), f"{where}.retryStrategy")
+        keys("backoff", (tmpl.get("retryStrategy") or {}).get("backoff"), f"{where}.retryStrategy.backoff")
+        keys("dag", tmpl.get("dag"), f"{where}.dag")
+        for i, node in enumerate((tmpl.get("dag") or {}).get("tasks") or ()):
+            task("task", node, f"{where}.dag.tasks[{i}]")
+        for i, group in enumerate(tmpl.get("steps") or ()):
+            for j, node in enumerate(group or ()):
+                task("step", node, f"{where}.steps[{i}][{j}]")
+
+    keys("document", document, document.get("kind", "document"))
+    spec = document.get("spec") or {}
+    if document.get("kind") == "CronWorkflow":
+        keys("cronSpec", spec, "spec")
+        spec = spec.get("workflowSpec") or {}
+    keys("spec", spec, "spec")
+    keys("workflowTemplateRef", spec.get("workflowTemplateRef"), "spec.workflowTemplateRef")
+    keys("arguments", spec.get("arguments"), "spec.arguments")
+    each("argument", (spec.get("arguments") or {}).get("parameters"), "spec.arguments.parameters")
+    if spec.get("templateDefaults"):
+        template("templateDefaults", spec["templateDefaults"], "spec.templateDefaults")
+    for i, tmpl in enumerate(spec.get("templates") or ()):
+        template("template", tmpl, f"spec.templates[{i}]")
+
+
+def check_schema(document: dict[str, Any]) -> None:
+    """Argo's published JSON schema, strict (unknown keys fail): what the API server accepts."""
+    from tests.targets.argo_checks import WORKFLOWS, schema_errors
+
+    cron_v3 = document.get("kind") == "CronWorkflow" and "schedule" in (document.get("spec") or {})
+    errors = schema_errors(document, WORKFLOWS["3.7.0" if cron_v3 else "4.1.2"])
+    if errors:
+        raise InterpreterError(f"{document.get('kind')} fails Argo's schema: " + "; ".join(errors[:5]))
 
 
 @dataclass
@@ -132,6 +264,11 @@ class Interpreter:
         workflow_templates: Iterable[dict[str, Any]] = (),
     ):
         kind = document.get("kind")
+        check_schema(document)
+        check_modelled(document)
+        for template in workflow_templates:
+            check_schema(template)
+            check_modelled(template)
         spec = document["spec"]
         if kind == "CronWorkflow":
             spec = spec["workflowSpec"]
@@ -248,6 +385,8 @@ class Interpreter:
                 inputs[pname] = str(given[pname])
             elif "value" in param:
                 inputs[pname] = self.substitute(str(param["value"]), base)
+            elif "default" in param:
+                inputs[pname] = self.substitute(str(param["default"]), base)
             else:
                 node = Node(node_name, name, "Pod", ERROR, f"input parameter {pname!r} was not supplied")
                 self.nodes.append(node)
@@ -265,13 +404,17 @@ class Interpreter:
                       strategy: dict[str, Any]) -> Node:
         limit = int(self.substitute(str(strategy.get("limit", 0)), env)) if "limit" in strategy else None
         policy = strategy.get("retryPolicy", "OnFailure")
+        if policy not in ("OnFailure", "OnError", "Always", "OnTransientError"):
+            raise InterpreterError(f"{node_name}: unknown retryPolicy {policy!r}")
         backoff = strategy.get("backoff") or {}
         started = 0.0  # time as the backoff sees it: the sum of the delays so far
         delays: list[float] = []
         attempt = 0
         while True:
             node = self._execute(tmpl, env, f"{node_name}({attempt})", depth, attempt)
-            retryable = node.phase == FAILED and policy in ("OnFailure", "Always", "OnTransientError") \
+            # OnTransientError retries only errors Kubernetes reports as transient, which a local
+            # process never produces: a plain failure is final, as on Argo.
+            retryable = node.phase == FAILED and policy in ("OnFailure", "Always") \
                 or node.phase == ERROR and policy in ("OnError", "Always")
             if node.phase == SUCCEEDED or not retryable or (limit is not None and attempt >= limit):
                 break

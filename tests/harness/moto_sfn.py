@@ -282,6 +282,7 @@ class JobRunner:
     max_processes: int = 4
     use_zygote: bool = True
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what the harness could not run as AWS would
     _slots: threading.Semaphore = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _zygote: "Zygote | None" = field(default=None, init=False)
@@ -301,6 +302,8 @@ class JobRunner:
             env[item["name"]] = item["value"]
         env["AWS_BATCH_JOB_ID"] = job.job_id
         env["AWS_BATCH_JOB_ATTEMPT"] = "1"
+        if "index" in job.array_properties:  # a child of an array job
+            env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.array_properties["index"])
         return env
 
     def finished(self, job_id: str) -> threading.Event | None:
@@ -324,6 +327,35 @@ class JobRunner:
         thread = threading.Thread(target=self._run, args=(job, command, env, started, log), daemon=True)
         thread.start()
 
+    def start_array(self, job: Any) -> None:
+        """An array job's parent: done when every child has run, failed when one failed. moto
+        marks the parent SUCCEEDED at submit time, before (and whatever) its children do; a
+        child that never ran through this runner fails the parent and is recorded in ``errors``."""
+        self._done[job.job_id] = threading.Event()
+        threading.Thread(target=self._await_children, args=(job, time.monotonic()), daemon=True).start()
+
+    def _await_children(self, job: Any, started: float) -> None:
+        deadline = time.monotonic() + 10
+        while job._child_jobs is None and time.monotonic() < deadline:  # set after submit returns
+            time.sleep(0.01)
+        children = job._child_jobs or []
+        size = int(job.array_properties.get("size") or 0)
+        log = self.workdir / "jobs" / f"{job.job_id}.log"
+        missing = [c.job_id for c in children if self.finished(c.job_id) is None]
+        if len(children) != size or missing:
+            problem = (f"array job {job.job_name} ({job.job_id}): {size} children expected, "
+                       f"{len(children) - len(missing)} run by the harness")
+            with self._lock:
+                self.errors.append(problem)
+            log.write_text(problem + "\n")
+            self._finish(job, [], 1, started, log)
+            return
+        for child in children:
+            self._done[child.job_id].wait()
+        log.write_text("".join(f"child {c.array_properties['index']}: exit {c.exit_code}\n" for c in children))
+        ok = all(child.exit_code == 0 for child in children)
+        self._finish(job, [], 0 if ok else 1, started, log)
+
     def _run(self, job: Any, command: list[str], env: dict[str, str], started: float, log: Path) -> None:
         with self._slots:
             try:
@@ -340,7 +372,9 @@ class JobRunner:
         with self._lock:
             self.jobs.append({"id": job.job_id, "name": job.job_name, "command": command,
                               "exit_code": code, "seconds": time.monotonic() - started,
-                              "log": str(log)})
+                              "log": str(log),
+                              "array_index": job.array_properties.get("index"),
+                              "array_size": job.array_properties.get("size")})
         job._mark_stopped(success=code == 0)
         self._done[job.job_id].set()
 
@@ -475,7 +509,9 @@ _RUNNER: JobRunner | None = None
 def _patch_batch_runs_jobs() -> Callable[[], None]:
     """Symptom: jobs "succeed" without running. moto's no-Docker Batch backend (``batch_simple``)
     marks each job done at submit time; we run the job's command (with the overrides' environment,
-    ``AWS_BATCH_JOB_ATTEMPT`` and ``AWS_BATCH_JOB_ID``) and mark the job by its exit code."""
+    ``AWS_BATCH_JOB_ATTEMPT``, ``AWS_BATCH_JOB_ID`` and an array child's
+    ``AWS_BATCH_JOB_ARRAY_INDEX``) and mark the job by its exit code, an array job's parent by its
+    children's."""
     from moto.batch import models as batch_models
     from moto.batch_simple import models
 
@@ -483,7 +519,7 @@ def _patch_batch_runs_jobs() -> Callable[[], None]:
     original = cls._mark_job_as_finished
 
     def mark_job(self, include_start_attempt, job):
-        if _RUNNER is None or job.array_properties.get("size"):
+        if _RUNNER is None:
             return original(self, include_start_attempt, job)
         self.backend._jobs[job.job_id] = job
         job.job_started_at = datetime.datetime.now()
@@ -491,7 +527,10 @@ def _patch_batch_runs_jobs() -> Callable[[], None]:
         if include_start_attempt:
             job._start_attempt()
         job.status = batch_models.JobStatus.RUNNING.value
-        _RUNNER.start(job)
+        if job.array_properties.get("size"):
+            _RUNNER.start_array(job)
+        else:
+            _RUNNER.start(job)
 
     cls._mark_job_as_finished = mark_job
     return lambda: setattr(cls, "_mark_job_as_finished", original)
@@ -674,6 +713,9 @@ class MotoSfn:
                 raise TimeoutError(f"execution {name} still running after {timeout} s")
             time.sleep(0.1)
         seconds = time.monotonic() - started
+        if self.runner.errors:
+            raise AssertionError("the moto harness did not run every Batch job: "
+                                 + "; ".join(self.runner.errors))
         events = tuple(_paginate_history(sfn, execution))
         output = described.get("output")
         return Execution(

@@ -94,7 +94,7 @@ def test_failed_run_reports_failure(runs):
     assert run.data is None
     join = run["join"].task
     assert not join.successful and join.finished
-    assert "negative scale" in join.exception
+    assert "negative scale" in join.exception.exception and isinstance(join.exception, Exception)
     with pytest.raises(FlowcNotFound):
         join.data
 

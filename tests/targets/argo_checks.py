@@ -21,6 +21,7 @@ SCHEMAS = UPSTREAM / "argo-schemas"
 WORKFLOWS = {"3.7.0": "argo-workflows-v3.7.0.schema.json", "4.1.2": "argo-workflows-v4.1.2.schema.json"}
 EVENTS = "argo-events-v1.9.11.schema.json"
 DEFINITION = {
+    "Workflow": "io.argoproj.workflow.v1alpha1.Workflow",
     "WorkflowTemplate": "io.argoproj.workflow.v1alpha1.WorkflowTemplate",
     "CronWorkflow": "io.argoproj.workflow.v1alpha1.CronWorkflow",
     "Sensor": "io.argoproj.events.v1alpha1.Sensor",
@@ -64,6 +65,18 @@ def _definitions(filename: str) -> dict[str, Any]:
 def validator(filename: str, kind: str) -> jsonschema.Draft202012Validator:
     root = {"$ref": f"#/definitions/{DEFINITION[kind]}", "definitions": _definitions(filename)}
     return jsonschema.Draft202012Validator(root)
+
+
+@functools.lru_cache(maxsize=None)
+def definition_validator(filename: str, definition: str) -> jsonschema.Draft202012Validator:
+    """A strict validator of any definition of the schema (e.g. an API request body)."""
+    root = {"$ref": f"#/definitions/{definition}", "definitions": _definitions(filename)}
+    return jsonschema.Draft202012Validator(root)
+
+
+def definition_errors(value: Any, filename: str, definition: str) -> list[str]:
+    errors = definition_validator(filename, definition).iter_errors(strip_nulls(value))
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
 
 
 def schema_errors(doc: dict[str, Any], filename: str) -> list[str]:

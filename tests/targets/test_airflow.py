@@ -237,7 +237,7 @@ def test_decorators_and_parameters_become_airflow_arguments() -> None:
     start = _task(text, "start")
     assert start["retries"] == "4"
     assert start["retry_delay"] == "datetime.timedelta(minutes=1)"
-    assert start["execution_timeout"] == "datetime.timedelta(seconds=125)"
+    assert start["execution_timeout"] == "datetime.timedelta(seconds=155)"  # 125 s and the grace
     assert start["image"] == "'registry.example/img:1'"
     assert start["namespace"] == "'ml'"
     assert start["node_selector"] == "{'pool': 'gpu'}"
@@ -494,7 +494,7 @@ RUNTIME_DEFAULT = textwrap.dedent('''
     from flowc import FlowSpec, Parameter, step
 
     class RuntimeDefaultFlow(FlowSpec):
-        user = Parameter("user", default=os.environ.get("USER", "nobody"))
+        user = Parameter("user", default=lambda ctx: os.environ.get("USER", "nobody"))  # run time
         size = Parameter("size", default=2, type=int)
         token = Parameter("token", required=True)
 

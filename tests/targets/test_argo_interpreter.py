@@ -367,7 +367,7 @@ def test_template_defaults_env_merge_and_pod_tmp(tmp_path):
           "outputs": {"parameters": [{"name": "out", "valueFrom": {"path": "/tmp/o/f"}}]}},
          {"name": "r", "inputs": {"parameters": [{"name": "v"}]},
           "container": {"image": "x", "command": ["sh", "-c", "cat /tmp/o/f 2>/dev/null || echo {{inputs.parameters.v}}"]}}],
-        templateDefaults={"container": {"env": [{"name": "A", "value": "dflt-"}, {"name": "B", "value": "x"}]}},
+        templateDefaults={"container": {"image": "x", "env": [{"name": "A", "value": "dflt-"}, {"name": "B", "value": "x"}]}},
     )
     # /tmp/o must exist in the pod's private /tmp for the shell redirect
     doc["spec"]["templates"][1]["container"]["command"][2] = "mkdir -p /tmp/o && " + \

@@ -101,7 +101,7 @@ def from_sfn(text: str) -> dict[str, Any]:
         "retries": retry.get("MaxAttempts", 0),
         # ASL's interval cannot be 0: a retry without delay waits its 1-second minimum
         "retry_delay": retry.get("IntervalSeconds", 0),
-        "timeout": task.get("TimeoutSeconds"),
+        "timeout": task["TimeoutSeconds"] - 30 if "TimeoutSeconds" in task else None,
     }
 
 
@@ -137,7 +137,7 @@ def from_airflow(text: str) -> dict[str, Any]:
         "env": _literal(kw["env_vars"]),
         "retries": ast.literal_eval(kw["retries"]) if "retries" in kw else 0,
         "retry_delay": _seconds(kw["retry_delay"]) if "retry_delay" in kw else 0,
-        "timeout": _seconds(kw["execution_timeout"]) if "execution_timeout" in kw else None,
+        "timeout": _seconds(kw["execution_timeout"]) - 30 if "execution_timeout" in kw else None,
         "secrets": secrets,
     }
 

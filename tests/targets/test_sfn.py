@@ -190,7 +190,7 @@ def test_decorators_become_retry_timeout_resources_environment_queue() -> None:
     assert start["Retry"] == [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 30, "MaxAttempts": 4,
                                "BackoffRate": 1.0}]
     assert '"BackoffRate": 1.0' in emitted.text  # a float, as AWS wants
-    assert start["TimeoutSeconds"] == 125
+    assert start["TimeoutSeconds"] == 125 + 30  # the shim times out first (so @catch can record it)
     overrides = start["Parameters"]["ContainerOverrides"]
     assert overrides["ResourceRequirements"] == [
         {"Type": "VCPU", "Value": "2"}, {"Type": "MEMORY", "Value": "8192"}, {"Type": "GPU", "Value": "1"}]

@@ -17,7 +17,7 @@ import pytest
 
 from flowc.compiler import compile_file, ir
 from flowc.plan import build as build_plan
-from flowc.targets import Settings
+from flowc.targets import Settings, get_target
 from flowc.targets import sfn
 from tests.conftest import ROOT, shape_flows, target_settings
 from tests.harness.artifacts import run_locally, snapshot

@@ -1,0 +1,54 @@
+"""The subprocess side of ``isolated``: executes the extracted source, then one action.
+
+Standard library and flowc's run-time API only (it runs under ``python -I``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    import contextlib
+    import sys
+
+    namespaces: list[dict[str, Any]] = []
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the result alone
+            for source in request["sources"]:  # one namespace per module the code comes from
+                namespace: dict[str, Any] = {"__name__": "__flowc_isolated__"}
+                exec(compile(source, "<flowc isolated>", "exec"), namespace)  # noqa: S102 - the point
+                namespaces.append(namespace)
+            action = _ACTIONS[request["action"]]
+            return {"value": _jsonable(action(namespaces, request["payload"]))}
+    except Exception as exc:  # reported as one line by the compiler
+        return {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+
+
+def _parse(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """A Config parser function applied to the config's text."""
+    parser = namespaces[0][payload["function"]]
+    return parser(payload["text"])
+
+
+def _import_parse(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """A parser named by a string, ``"package.module.function"``: import it and apply it."""
+    import importlib
+
+    module, _, name = payload["function"].rpartition(".")
+    return getattr(importlib.import_module(module), name)(payload["text"])
+
+
+def _mutate(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """Apply flow/step mutators to a description of the flow; the edits they made."""
+    from flowc.mutators import apply_recorded
+
+    return apply_recorded(namespaces, payload)
+
+
+_ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate}

@@ -1,0 +1,87 @@
+"""Run a corpus flow under Metaflow 2.19 (a venv, default /tmp/mf) and under ``flowc run``, and
+compare the artifacts of every step (as multisets per step: task ids differ by design).
+
+    python -m tests.corpus.metaflow_compare [CORPUS_FILE ...]   # all compiling flows by default
+
+Writes a line per flow: ``same``, ``DIFF ...``, or why the Metaflow run could not be made (a
+third-party library, a cloud datastore). Metaflow's own bookkeeping artifacts (``_*``, ``name``)
+are left out, as ``flowc run``'s are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CORPUS = Path(__file__).resolve().parent
+METAFLOW_PYTHON = Path(os.environ.get("FLOWC_METAFLOW_VENV", "/tmp/mf")) / "bin" / "python"
+
+_DUMP = r"""
+import pickle, sys
+from metaflow import Flow, namespace
+namespace(None)
+run = Flow(sys.argv[1]).latest_run
+out = {}
+for step in run:
+    out[step.id] = [{a.id: a.data for a in task if not a.id.startswith("_") and a.id != "name"}
+                    for task in step]
+pickle.dump(out, open(sys.argv[2], "wb"))
+"""
+
+
+def _normal(steps: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    from tests.harness.artifacts import comparable
+
+    return {step: sorted(repr(sorted(comparable(task).items())) for task in tasks)
+            for step, tasks in steps.items()}
+
+
+def compare(name: str) -> str:
+    """``same``, ``DIFF <step>: ...`` or ``metaflow run failed: <last line>``."""
+    from flowc.compiler import compile_file
+    from tests.harness import run_locally, snapshot
+
+    path = CORPUS / name
+    flow = compile_file(path).flow
+    tmp = Path(tempfile.mkdtemp(prefix="mfcompare"))
+    try:
+        work = tmp / "src"
+        shutil.copytree(path.parent, work)
+        env = dict(os.environ, METAFLOW_DEFAULT_DATASTORE="local", METAFLOW_DEFAULT_METADATA="local",
+                   METAFLOW_DATASTORE_SYSROOT_LOCAL=str(tmp / "mf"), USERNAME="tester", METAFLOW_USER="tester",
+                   PYTHONPATH="")
+        done = subprocess.run([str(METAFLOW_PYTHON), path.name, "--no-pylint", "run"], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            return "metaflow run failed: " + (done.stderr.strip().splitlines() or ["?"])[-1].strip()[:200]
+        subprocess.run([str(METAFLOW_PYTHON), "-c", _DUMP, flow.name, str(tmp / "mf.pkl")], cwd=work, env=env,
+                       check=True, capture_output=True, timeout=600)
+        theirs = _normal(pickle.loads((tmp / "mf.pkl").read_bytes()))
+        run_id = run_locally(work / path.name, tmp / "flowc")
+        ours = _normal({step: list(tasks.values())
+                        for step, tasks in snapshot(tmp / "flowc" / "datastore", flow.name, run_id).items()})
+        if ours == theirs:
+            return "same"
+        steps = sorted(s for s in set(ours) | set(theirs) if ours.get(s) != theirs.get(s))
+        return "DIFF " + "; ".join(f"{s}: flowc {ours.get(s)} metaflow {theirs.get(s)}"[:300] for s in steps[:2])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+    names = argv or sorted(n for n, e in expected.items() if "targets" in e and "options" not in e)
+    for name in names:
+        print(f"{name}: {compare(name)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Flow definitions for Config tests."""

@@ -1,0 +1,86 @@
+"""Real public Metaflow flows (tests/corpus/SOURCES.md), each compiled for all three targets.
+
+``expected.json`` holds, per flow, either the diagnostic codes it is rejected with (each one
+explained in docs/metaflow.md) or the error codes each target reports (``[]``: compiles), plus
+any compile options the flow's own tests pass (``--config-value``). A change in either direction
+fails: a newly rejected flow, and a rejection that went away without updating the table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowc.compiler import CompileError, compile_file
+from flowc.compiler.options import CompileOptions, using
+from tests.frontend.helpers import emit
+
+CORPUS = Path(__file__).resolve().parent
+EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+TARGETS = ("argo", "sfn", "airflow")
+# Target defects reported to the target owner, asserted as strict expected failures.
+KNOWN_TARGET_CRASHES: dict[tuple[str, str], str] = {}  # (flow, target) -> why, as strict xfails
+
+
+def _options(entry: dict) -> CompileOptions:
+    raw = entry.get("options", {})
+    return CompileOptions(config_values=tuple(tuple(pair) for pair in raw.get("config_values", ())))
+
+
+def _compile(name: str):
+    with using(_options(EXPECTED[name])):
+        return compile_file(CORPUS / name)
+
+
+def test_the_corpus_is_large_enough_and_sourced():
+    sources = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
+    assert len(EXPECTED) >= 50
+    assert sum("targets" in e for e in EXPECTED.values()) >= 50
+    missing = [name for name in EXPECTED if f"`{name}`" not in sources]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "rejected" in e))
+def test_rejected_flows_are_rejected_with_their_diagnostics(name):
+    with pytest.raises(CompileError) as info:
+        _compile(name)
+    codes = sorted({d.code for d in info.value.diagnostics if d.severity == "error"})
+    assert codes == EXPECTED[name]["rejected"]
+
+
+CASES = [pytest.param(name, target, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_TARGET_CRASHES[(name, target)])]
+                      if (name, target) in KNOWN_TARGET_CRASHES else [], id=f"{name}-{target}")
+         for name, entry in sorted(EXPECTED.items()) if "targets" in entry for target in TARGETS]
+
+
+@pytest.mark.parametrize("name,target", CASES)
+def test_flow_compiles_for_each_target(name, target):
+    flow = _compile(name).flow
+    emitted = emit(target, flow)
+    codes = sorted({d.code for d in emitted.diagnostics if d.severity == "error"})
+    expected = EXPECTED[name]["targets"][target]
+    assert codes == ([] if expected == "crash" else expected)
+    if not codes:
+        assert emitted.text
+
+
+# Corpus flows whose artifacts match Metaflow 2.19's exactly (tests/corpus/METAFLOW.md has the
+# whole comparison); each exercises one of the modern constructs.
+SAME_AS_METAFLOW = [
+    "netflix_metaflow/test/unit/configs/flows/config_naming_flow.py",
+    "netflix_metaflow/test/unit/inheritance/flows/comprehensive_diamond_flow.py",
+    "netflix_metaflow/test/unit/mutators/flows/dual_inherit_flow.py",
+    "netflix_metaflow/test/unit/mutators/flows/dynamic_flow_mutator_flow.py",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SAME_AS_METAFLOW)
+def test_artifacts_match_metaflow(name):
+    from tests.corpus.metaflow_compare import METAFLOW_PYTHON, compare
+
+    if not METAFLOW_PYTHON.exists():
+        pytest.skip(f"no Metaflow 2.19 venv at {METAFLOW_PYTHON.parent.parent} (FLOWC_METAFLOW_VENV)")
+    assert compare(name) == "same"
