@@ -278,6 +278,15 @@ class DeployedFlow:
                               flow_name=self.flow_name_arg)
         return TriggeredRun(self, info)
 
+    def resume(self, origin_run_id: str, step: str | None = None) -> TriggeredRun:
+        """A new run on the engine cloning ``origin_run_id``'s tasks before ``step`` (default:
+        its first failed step) and re-running the rest (``flowc resume --target``)."""
+        from flowc import deploy
+
+        info = deploy.resume(self.flow_file, self.target, origin_run_id, self.settings, step=step,
+                             flow_name=self.flow_name_arg)
+        return TriggeredRun(self, info)
+
     def runs(self, limit: int = 10) -> list[RunInfo]:
         from flowc import deploy
 
@@ -308,6 +317,10 @@ class DeployerImpl:
 
         return self._deployed(*deploy.existing(self.flow_file, self.target, self.settings,
                                                flow_name=self.flow_name))
+
+    def resume(self, origin_run_id: str, step: str | None = None) -> TriggeredRun:
+        """Resume a failed run of the flow as deployed earlier (``existing().resume``)."""
+        return self.existing().resume(origin_run_id, step)
 
     def _deployed(self, deployment: Deployment, prepared: Any) -> DeployedFlow:
         return DeployedFlow(self.flow_file, self.target, self.settings, self.flow_name, deployment,

@@ -406,15 +406,24 @@ def run_command(flow_file: Path, params: tuple[str, ...], max_workers: int, data
 @main.command("resume", short_help="Re-run a failed local run, reusing its successful tasks.")
 @click.argument("args", nargs=-1, metavar="[FLOW_FILE] [RUN_ID]")
 @click.option("--step", help="Re-run from this step (default: the first step that failed).")
+@click.option("--target", "-t", metavar="TARGET",
+              help="Resume a run of the flow deployed on this engine (argo, sfn, airflow), there.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="With --target: override a [tool.flowc] setting (repeatable).")
 @_local_run_options
-def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
-                   datastore: str | None, run_id_file: Path | None, flow_name: str | None,
-                   echo_logs: bool) -> None:
+def resume_command(args: tuple[str, ...], step: str | None, target: str | None, sets: tuple[str, ...],
+                   max_workers: int, datastore: str | None, run_id_file: Path | None,
+                   flow_name: str | None, echo_logs: bool) -> None:
     """Start a new run that reuses the successful tasks of an earlier run (default: the latest)
     before the first failed step (or --step) and re-runs the rest.
 
     RUN_ID may be Flow/run_id. Without FLOW_FILE the flow file recorded by the run is used.
+    With --target the new run starts on that engine, from the deployed spec: FLOW_FILE and the
+    engine's RUN_ID are required, and the new run's id is printed.
     """
+    if target is not None:
+        _resume_on_engine(args, target, step, sets, flow_name)
+        return
     from flowc.local.api import resume_flow
     from flowc.local import RunError
     from flowc.runtime_shim.datastore import DatastoreError
@@ -438,6 +447,17 @@ def resume_command(args: tuple[str, ...], step: str | None, max_workers: int,
     except (RunError, DatastoreError, OSError) as exc:
         _fail(str(exc))
     sys.exit(result.exit_code)
+
+
+def _resume_on_engine(args: tuple[str, ...], target: str, step: str | None, sets: tuple[str, ...],
+                      flow_name: str | None) -> None:
+    from flowc.deploy import resume
+
+    if len(args) != 2:
+        _fail("flowc resume --target needs FLOW_FILE and the RUN_ID of the run to resume")
+    info = _engine_call(resume, Path(args[0]), target, args[1], diag_format="text", sets=sets,
+                        step=step, flow_name=flow_name)
+    click.echo(f"{target}: started run {info.run_id} resuming {args[1]}")
 
 
 def _compile_or_exit(flow_file: Path, flow_name: str | None, diag_format: str) -> CompileResult:

@@ -87,5 +87,7 @@ def status(flow_file: Path, target: str, settings: Mapping[str, Any] = {}, *,
     return engine.status(prepared, limit)
 
 
+from flowc.deploy.resume import resume  # noqa: E402 - uses _prepare above
+
 __all__ = ["DeployError", "Deployment", "RunInfo", "deploy", "existing", "get_engine", "get_run",
-           "status", "trigger", "wait"]
+           "resume", "status", "trigger", "wait"]

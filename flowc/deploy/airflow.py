@@ -245,12 +245,13 @@ class AirflowEngine:
                                   "the dags folder the one the DAG processor reads?")
             time.sleep(1.0)
 
-    def trigger(self, prepared: Prepared, params: Mapping[str, str]) -> RunInfo:
+    def trigger(self, prepared: Prepared, params: Mapping[str, str],
+                run_id: str | None = None) -> RunInfo:
         import airflow_client.client as ac
         from airflow_client.client.api import dag_api, dag_run_api
 
         name = dag_id(prepared)
-        run_id = new_run_id("airflow")
+        run_id = run_id or new_run_id("airflow")
         with _api(prepared, f"trigger DAG {name}") as client:
             try:
                 details = dag_api.DAGApi(client).get_dag_details(name)

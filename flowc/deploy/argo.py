@@ -242,10 +242,13 @@ class ArgoEngine:
                        action=f"update {kind} {namespace}/{name}")
         return Action("updated", kind, f"{namespace}/{name}")
 
-    def trigger(self, prepared: Prepared, params: Mapping[str, str]) -> RunInfo:
+    def trigger(self, prepared: Prepared, params: Mapping[str, str],
+                run_id: str | None = None) -> RunInfo:
         server = ArgoServer.from_settings(prepared)
         kind, namespace, name = _entry(prepared)
         options: dict[str, Any] = {}
+        if run_id:  # the Workflow's name is the run id
+            options["name"] = run_id
         if params:
             options["parameters"] = [f"{k}={v}" for k, v in sorted(params.items())]
         body = {"namespace": namespace, "resourceKind": kind, "resourceName": name,

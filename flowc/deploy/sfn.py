@@ -138,10 +138,11 @@ class SfnEngine:
             scheduler.create_schedule(**request)
             return Action("created", "schedule", name, expression)
 
-    def trigger(self, prepared: Prepared, params: Mapping[str, str]) -> RunInfo:
+    def trigger(self, prepared: Prepared, params: Mapping[str, str],
+                run_id: str | None = None) -> RunInfo:
         sfn = _client(prepared, "stepfunctions")
         arn = _machine_arn(prepared, sfn)
-        run_id = new_run_id("sfn")
+        run_id = run_id or new_run_id("sfn")
         with aws_errors(f"start execution of {machine_name(prepared.flow, prepared.settings)}"):
             started = sfn.start_execution(stateMachineArn=arn, name=run_id,
                                           input=json.dumps(dict(params), sort_keys=True))

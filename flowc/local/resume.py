@@ -1,4 +1,4 @@
-"""Resume: which run to resume from, and which steps re-run.
+"""Resume: which run to resume from, and which steps re-run (``flowc.runtime_shim.resume``).
 
 Metaflow's rule: the named step (default: the first step, in graph order, with a task that did
 not finish) and every step reachable from it run again; all other steps' successful tasks are
@@ -15,41 +15,9 @@ from flowc.local import RunError
 from flowc.local.runner import CloneSource
 from flowc.runtime_shim import datastore as ds
 from flowc.runtime_shim import ids
-
-
-def graph_order(flow: ir.Flow) -> list[str]:
-    """Steps in topological order (a recursive step's self-loop ignored), source order breaking ties."""
-    position = {name: i for i, name in enumerate(flow.step_names)}
-    indegree = {name: 0 for name in flow.step_names}
-    for step in flow.steps:
-        for target in step.transition.targets:
-            if target != step.name:
-                indegree[target] += 1
-    ready = sorted((n for n, d in indegree.items() if d == 0), key=position.__getitem__)
-    order: list[str] = []
-    while ready:
-        name = ready.pop(0)
-        order.append(name)
-        for target in flow.step(name).transition.targets:
-            if target == name:
-                continue
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                ready.append(target)
-                ready.sort(key=position.__getitem__)
-    return order
-
-
-def descendants(flow: ir.Flow, step: str) -> frozenset[str]:
-    """``step`` and every step reachable from it."""
-    seen = {step}
-    stack = [step]
-    while stack:
-        for target in flow.step(stack.pop()).transition.targets:
-            if target not in seen:
-                seen.add(target)
-                stack.append(target)
-    return frozenset(seen)
+# The rule itself lives with the shim, which applies it on the engines.
+from flowc.runtime_shim.resume import (ResumeError, descendants, first_unfinished_step,  # noqa: F401
+                                       graph_order, resume_point)
 
 
 def _started(record: dict[str, Any]) -> tuple[float, str]:
@@ -87,36 +55,13 @@ def find_origin(store: ds.Datastore, flow_name: str | None,
     return max(candidates, key=lambda c: _started(c[2]))
 
 
-def first_unfinished_step(store: ds.Datastore, flow: ir.Flow, run_id: str) -> str | None:
-    """The first step in graph order with a task that started but has no completion marker;
-    failing that, the first step that never completed a task (the run stopped before it)."""
-    order = graph_order(flow)
-    done_steps: set[str] = set()
-    for name in order:
-        tasks = store.list_tasks(flow.name, run_id, name)
-        done = {task_id for task_id, _ in store.iter_done_tasks(flow.name, run_id, name)}
-        if any(task_id not in done for task_id in tasks):
-            return name
-        if done:
-            done_steps.add(name)
-    for name in order:
-        if name not in done_steps:
-            return name
-    return None
-
-
 def resume_source(store: ds.Datastore, flow: ir.Flow, origin_run_id: str,
                   record: dict[str, Any], step: str | None) -> CloneSource:
-    if step is not None:
-        if step not in flow.step_names:
-            raise RunError(f"--step {step!r}: {flow.name} has no such step "
-                           f"(steps: {', '.join(flow.step_names)})")
-    else:
-        step = first_unfinished_step(store, flow, origin_run_id)
-        if step is None:
-            raise RunError(f"run {flow.name}/{origin_run_id} finished every step; name the step "
-                           "to re-run from with --step")
-    return CloneSource(origin_run_id, descendants(flow, step))
+    try:
+        point = resume_point(store, flow, origin_run_id, step)
+    except ResumeError as exc:
+        raise RunError(str(exc)) from None
+    return CloneSource(origin_run_id, point.rerun)
 
 
 def origin_params(flow: ir.Flow, record: dict[str, Any]) -> dict[str, str]:

@@ -136,6 +136,10 @@ class Scheduler:
             except shim.DatastoreError as exc:
                 self.progress.message(f"warning: cannot record the run's status: {exc}")
             shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            shim.run_exit_hooks(self.datastore, self.flow, flow_class, self.run_id, status, self.stream)
+        except shim.DatastoreError as exc:
+            self.progress.message(f"warning: cannot record the exit hooks: {exc}")
         elapsed = time.monotonic() - started
         result = RunResult(self.flow.name, self.run_id, status, elapsed, tuple(state.failed))
         self._report(result)

@@ -18,6 +18,7 @@ from flowc.local import RunError
 from flowc.runtime_shim.liveness import scheduler_identity
 from flowc.local.plan import Facts, TaskSlot
 from flowc.runtime_shim import datastore as ds
+from flowc.runtime_shim import resume
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class as _load_flow_class
 from flowc.runtime_shim.params import check_assignments
 # Imported here, in the scheduler, so no forked task pays for it.
@@ -26,9 +27,6 @@ from flowc.runtime_shim.task import TaskRequest, run_task
 open_datastore = ds.open_datastore
 Datastore = ds.Datastore
 DatastoreError = ds.DatastoreError
-
-# Task files the shim writes beside DONE.json that a clone must carry (contracts section 5).
-_TASK_FILES = ("foreach_indices.json", "switch_case.json")
 
 
 def load_flow_class(flow_file: Path, flow: ir.Flow) -> type:
@@ -72,6 +70,18 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
 
 def finish_run(store: ds.Datastore, flow: ir.Flow, run_id: str, status: str) -> None:
     store.update_run(flow.name, run_id, status=status, finished_at=ds.now())
+
+
+def run_exit_hooks(store: ds.Datastore, flow: ir.Flow, flow_class: type, run_id: str, status: str,
+                   report: Any) -> None:
+    """The flow's @exit_hook functions, once the run's status is recorded (a stopped run counts
+    as failed); the shim's exit-hook mode, called in this process."""
+    from flowc.runtime_shim import exit_hooks
+
+    if not any(isinstance(d, ir.ExitHook) for d in flow.decorators):
+        return
+    outcome = exit_hooks.SUCCEEDED if status == "succeeded" else exit_hooks.FAILED
+    exit_hooks.run_exit_hooks(sys.modules[flow_class.__module__], flow, store, run_id, outcome, report)
 
 
 # Exit codes of a forked task (the child's own convention, never seen outside flowc run);
@@ -205,35 +215,7 @@ def store_logs(store: ds.Datastore, flow_name: str, run_id: str, key: TaskSlot, 
 
 def clone_task(store: ds.Datastore, flow_name: str, origin_run_id: str, run_id: str,
                key: TaskSlot) -> Facts | None:
-    """Copy a successful task of the origin run into this run; ``None`` if it did not succeed.
-
-    Blobs are content-addressed per flow, so a clone copies only the small JSON records; the
-    completion marker is written last, as the shim does.
-    """
-    origin = ds.TaskKey(flow_name, origin_run_id, key.step, key.task_id)
-    done = store.read_done(origin)
-    if done is None:
-        return None
-    target = ds.TaskKey(flow_name, run_id, key.step, key.task_id)
-    for attempt in store.list_attempts(origin):
-        meta = store.read_attempt(origin, attempt)
-        if meta is not None:
-            store.write_attempt(target, attempt, meta)
-        for stream in ("stdout", "stderr"):
-            data = store.read_log(origin, attempt, stream)
-            if data is not None:
-                store.save_log(target, attempt, stream, data)
-    for name in _TASK_FILES:
-        data = store.read_task_file(origin, name)
-        if data is not None:
-            store.write_task_file(target, name, data)
-    facts = done_facts(done)
-    cloned = dict(done)
-    if "run_id" in cloned:
-        cloned["run_id"] = run_id
-    if "pathspec" in cloned:
-        cloned["pathspec"] = target.pathspec
-    cloned["origin_run_id"] = origin_run_id
-    cloned["origin_pathspec"] = origin.pathspec
-    store.write_done(target, cloned)
-    return facts
+    """Copy a successful task of the origin run into this run (``runtime_shim.resume``); its
+    facts, or ``None`` if it did not succeed."""
+    done = resume.clone_task(store, flow_name, origin_run_id, run_id, key.step, key.task_id)
+    return done_facts(done) if done is not None else None

@@ -1,4 +1,5 @@
-"""``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4).
+"""``python -m flowc.runtime_shim``: run one task (docs/contracts.md section 4), or with
+``--exit-hook`` the @exit_hook functions of a finished run (``exit_hooks``).
 
 Exit status 0 when the task succeeded (a failure swallowed by @catch included), 1 when it
 failed, 2 for a bad command line, a bad parameter value, an id flowc never produces (a run id
@@ -15,7 +16,7 @@ from flowc.exceptions import ParameterError
 from flowc.compiler import ir
 from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
-from flowc.runtime_shim.datastore import DatastoreError, open_datastore
+from flowc.runtime_shim.datastore import Datastore, DatastoreError, open_datastore
 from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
 from flowc.runtime_shim.ids import parse_index_path
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
@@ -53,6 +54,10 @@ def _enter_step_environment(args: argparse.Namespace, manifest: ir.Flow, argv: l
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--exit-hook" in argv:
+        from flowc.runtime_shim.exit_hooks import main as exit_hook_main
+
+        return exit_hook_main(argv)
     args = _parser().parse_args(argv)
     try:  # first: a step with an environment runs in another interpreter, before the flow loads
         ids.check_run_id(args.run_id)
@@ -62,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         manifest = manifest_source.load(args.manifest or "")
         ids.check_flow_name(manifest.name)
         manifest.step(args.step)
+        # A task cloned from the run it resumes needs neither its environment nor the flow.
+        resumed_from, cloned = resumed_task(open_datastore(args.datastore), manifest, args,
+                                            parse_index_path(args.index_path))
+        if cloned:
+            return 0
         _enter_step_environment(args, manifest, argv)
     except EnvironmentBuildError as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
@@ -69,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
-    except (ValueError, StepEnvironmentError, OSError) as exc:
+    except (ValueError, StepEnvironmentError, OSError, DatastoreError) as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -87,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             if not sep or not name:
                 raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
             params[name] = value
-        flow_class = load_flow_class(args.flow_file, manifest)
         datastore = open_datastore(args.datastore)
         manifest.step(args.step)
+        args.origin_run_id = args.origin_run_id or resumed_from
+        flow_class = load_flow_class(args.flow_file, manifest)
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
@@ -113,6 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     if not result.ok and result.error_type == "ParameterError":
         return 2  # a bad parameter value fails every attempt alike: not retryable
     return 0 if result.ok else 1
+
+
+def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,
+                 index_path: tuple[int, ...]) -> tuple[str | None, bool]:
+    """(the origin run when this run resumes one, whether this task was cloned from it); a clone
+    hands the engine its side channels as the step would have."""
+    from flowc.runtime_shim.ids import task_id
+    from flowc.runtime_shim.resume import clone_if_resumed
+    from flowc.runtime_shim.task import write_side_channels
+
+    tid = task_id(index_path, args.iteration)
+    origin, done = clone_if_resumed(datastore, manifest, args.run_id, args.step, tid)
+    if done is None:
+        return origin, False
+    if args.side_channel_dir:
+        write_side_channels(args.side_channel_dir, {"foreach": done.get("foreach"),
+                                                    "switch": done.get("switch")})
+    print(f"{manifest.name}/{args.run_id}/{args.step}/{tid}: cloned from run {origin}", flush=True)
+    return origin, True
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan, Pod
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
+from flowc.targets.airflow_hooks import exit_hook_task
 from flowc.targets.airflow_render import (
     ATTEMPT, Expr, GroupBlock, Model, Task, call, kw, literal, names_used, nullable, param_value,
     params_json, pod_text, pretty, py, render, run_id,
@@ -67,8 +68,6 @@ FLOW262 = register("FLOW262", "trigger not expressible on Airflow", """
 @trigger and @trigger_on_finish map to Airflow assets (datasets on Airflow 2): an event name, or
 the finish asset of another flowc flow, becomes an asset the DAG is scheduled on. Parameter
 mappings and a trigger combined with @schedule have no Airflow counterpart.""")
-FLOW263 = register("FLOW263", "decorator not supported on Airflow", """
-The decorator has no counterpart in the Airflow DAG flowc generates.""")
 FLOW264 = register("FLOW264", "parallel gang wider than max_map_length", """
 @parallel lowers to a mapped group as wide as num_parallel; Airflow refuses more than
 [core] max_map_length (default 1024) mapped instances.""")
@@ -114,7 +113,7 @@ CAPABILITIES: dict[str, Capability] = {
     "trigger": supported("assets (datasets on Airflow 2); parameter mappings: FLOW262"),
     "trigger_on_finish": supported("the asset every flowc DAG's end task updates (flowc://flows/<Flow>)"),
     "project": supported("read by the shim at run time"),
-    "exit_hook": refused(FLOW263, "remove it, or run the hook as a step before end"),
+    "exit_hook": supported("a teardown task after every other (all done) running the hooks"),
 }
 
 
@@ -563,6 +562,10 @@ class _Lowering:
                 for member in group.steps:
                     if self.flow.step(member).fans_out:
                         blocks.append(self.flatten_task(member))
+        hooks = exit_hook_task(self.plan, self.kubernetes, blocks)
+        if hooks is not None:
+            blocks.append(hooks[0])
+            outer.append(hooks[1])
         dag_kwargs = self.dag_kwargs()
         header, header_names = self.header()
         tasks = [t for b in blocks for t in (b.tasks if isinstance(b, GroupBlock) else (b,))]

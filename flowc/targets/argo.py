@@ -35,6 +35,7 @@ from flowc.targets import (Capability, Settings, Target, TargetSettings, common,
                            setting, supported, with_caveat)
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
+from flowc.targets.argo_hooks import add_exit_handler
 from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
 
@@ -45,9 +46,6 @@ MANIFEST_ENV = "FLOWC_MANIFEST"
 NO_PARALLEL = register("FLOW200", "@parallel / num_parallel on argo", """
 Argo Workflows has no gang scheduling of a step's tasks with a shared rendezvous, which
 @parallel needs. Use a foreach, or run the flow on a target that supports gangs.""")
-NO_EXIT_HOOK = register("FLOW201", "@exit_hook on argo", """
-flowc's shim has no exit-hook mode yet, so an Argo onExit handler cannot call the hook functions.
-Remove @exit_hook or call the hooks from the end step.""")
 STEP_NAMESPACE = register("FLOW202", "per-step namespace on argo", """
 All pods of an Argo workflow run in the workflow's namespace; @kubernetes(namespace=...) on a
 step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""")
@@ -104,7 +102,7 @@ CAPABILITIES: dict[str, Capability] = {
     "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
     "trigger_on_finish": supported("Argo Events Sensor on the upstream workflow reaching Succeeded"),
     "project": supported("resource names and labels"),
-    "exit_hook": refused(NO_EXIT_HOOK, "call the hook from the end step"),
+    "exit_hook": supported("onExit handler running the hooks with {{workflow.status}}"),
 }
 
 
@@ -453,6 +451,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
     defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     spec["templateDefaults"] = {"container": defaults}
     spec["templates"] = templates
+    add_exit_handler(spec, plan, settings, lowering.templates)
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
             "metadata": metadata(resource_name(flow, settings), flow, settings), "spec": spec}
 

@@ -24,6 +24,7 @@ from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
+from flowc.targets.sfn_hooks import add_exit_hooks
 
 OVERRIDES_LIMIT = 8192
 
@@ -35,8 +36,6 @@ Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
 NO_TRIGGER = register("FLOW232", "@trigger / @trigger_on_finish on sfn", """
 Event triggers are not generated for Step Functions; start executions from an EventBridge rule
 or another service instead.""")
-NO_EXIT_HOOK = register("FLOW233", "@exit_hook on sfn", """
-Exit hooks are not generated for Step Functions.""")
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
 takes from one setting (sfn_job_definition). Steps that need their own must be compiled with
@@ -88,7 +87,7 @@ CAPABILITIES: dict[str, Capability] = {
     "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
     "trigger_on_finish": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
     "project": supported("state machine name prefix (cloudformation)"),
-    "exit_hook": refused(NO_EXIT_HOOK, "run the hook as a last step of the flow, or use --target argo"),
+    "exit_hook": supported("Catch on the top-level states to a hook job; the end step goes on to one"),
 }
 
 
@@ -197,7 +196,7 @@ class SfnTarget(Target):
                                  job_definitions=tuple((s.name, job_definition) for s in flow.steps),
                                  environment=tuple(common.spec_environment(plan, settings)))
             builder = AslBuilder(plan, settings, options)
-            document = builder.definition()
+            document = add_exit_hooks(builder)
         return render(document), [*_size_diagnostics(plan, builder), *_limits(plan, builder)]
 
 

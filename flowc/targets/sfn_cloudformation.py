@@ -24,6 +24,7 @@ from flowc.compiler import ir
 from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import Settings, common
 from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
+from flowc.targets.sfn_hooks import add_exit_hooks
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
@@ -145,7 +146,7 @@ def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBui
             "RoleArn": _role_or_parameter("CreateStateMachineRole", "StateMachineRole", "StateMachineRoleArn"),
             # A string, not a "Definition" object: CloudFormation templates cannot hold the nulls
             # of "ResultPath": null.
-            "DefinitionString": json.dumps(builder.definition(), indent=2, ensure_ascii=False),
+            "DefinitionString": json.dumps(add_exit_hooks(builder), indent=2, ensure_ascii=False),
             "DefinitionSubstitutions": substitutions,
         },
     }

@@ -148,7 +148,7 @@ class FakeArgo:
                 body["resourceKind"]]
             if (collection, namespace, body["resourceName"]) not in self.objects:
                 return 404, {"code": 5, "message": "not found"}
-            name = f"{body['resourceName']}-{len(self.workflows) + 1:05d}"
+            name = body["submitOptions"].get("name") or f"{body['resourceName']}-{len(self.workflows) + 1:05d}"
             label = ("workflows.argoproj.io/workflow-template" if collection == "workflow-templates"
                      else "workflows.argoproj.io/cron-workflow")
             workflow = {"metadata": {"name": name, "namespace": namespace,

@@ -24,9 +24,12 @@ Semantics implemented, after Argo's controller and docs:
   ``expression``; ``outputs.result`` is a pod's stdout;
 - ``spec.templateDefaults`` merged into each template (lists of named items merged by name).
 
-Every field of the spec is either modelled, ignored for a stated reason (it changes where or
+- ``spec.onExit``: the exit handler runs after the entrypoint with ``{{workflow.status}}``; a
+  failed handler fails a workflow that had succeeded (as Argo's controller does).
+
+Every other field of the spec is either modelled, ignored for a stated reason (it changes where or
 how fast a pod runs, never the outcome), or refused with an ``InterpreterError`` before anything
-runs (``MODELLED`` / ``IGNORED`` below: exit handlers and hooks, ``continueOn`` in DAGs,
+runs (``MODELLED`` / ``IGNORED`` below: lifecycle hooks, ``continueOn`` in DAGs,
 ``failFast``, ``retryStrategy.expression``, artifacts, volumes, suspend/resource/http templates,
 a misspelt key such as ``dependss``). The document must also pass Argo's published JSON schema,
 made strict (``tests/targets/argo_checks.py``).
@@ -68,7 +71,8 @@ class InterpreterError(RuntimeError):
 MODELLED: dict[str, frozenset[str]] = {
     "document": frozenset({"apiVersion", "kind", "metadata", "spec"}),
     "cronSpec": frozenset({"workflowSpec"}),
-    "spec": frozenset({"entrypoint", "templates", "arguments", "templateDefaults", "workflowTemplateRef"}),
+    "spec": frozenset({"entrypoint", "templates", "arguments", "templateDefaults", "workflowTemplateRef",
+                       "onExit"}),
     "workflowTemplateRef": frozenset({"name"}),
     "arguments": frozenset({"parameters"}),
     "argument": frozenset({"name", "value"}),
@@ -308,7 +312,16 @@ class Interpreter:
         entry = self.spec["entrypoint"]
         args = [{"name": k, "value": v} for k, v in self.workflow["parameters"].items()]
         node = self.call_template(entry, args, self.name, depth=0, pass_unknown=True)
-        return Run(node.phase, self.nodes, node.message)
+        phase, message = node.phase, node.message
+        handler = self.spec.get("onExit")
+        if handler:
+            # Argo runs the exit handler after the entrypoint, whatever its phase, with
+            # {{workflow.status}} set; a failed handler fails a workflow that had succeeded.
+            self.workflow["status"] = phase
+            exit_node = self.call_template(handler, [], f"{self.name}.onExit", depth=0)
+            if exit_node.phase != SUCCEEDED and phase == SUCCEEDED:
+                phase, message = exit_node.phase, exit_node.message or "exit handler failed"
+        return Run(phase, self.nodes, message)
 
     # ------------------------------------------------------------------ substitution
 

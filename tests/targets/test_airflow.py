@@ -271,7 +271,6 @@ def test_metaflow_six_field_cron_becomes_a_five_field_timetable() -> None:
     ('@trigger(event={"name": "data", "parameters": {"x": "y"}})', "FLOW262"),
     ('@trigger_on_finish(flow={"name": "Other", "project_branch": "prod"})', "FLOW262"),
     ('@trigger(event="data")\n@schedule(hourly=True)', "FLOW262"),
-    ('@exit_hook(on_success=["notify"])', "FLOW263"),
 ])
 def test_inexpressible_flow_decorators_are_errors_at_their_line(source: str, code: str) -> None:
     flow = textwrap.dedent('''

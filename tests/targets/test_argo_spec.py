@@ -319,12 +319,13 @@ def test_parallel_is_a_diagnostic_at_its_line() -> None:
     assert all("argo" in d.message for d in errors)
 
 
-def test_exit_hook_is_a_diagnostic() -> None:
+def test_exit_hook_is_an_onexit_handler() -> None:
     source = _dsl(LINEAR.replace("{decorators}", "")).replace(
         "class F(FlowSpec)", "@exit_hook(on_success=['notify'])\nclass F(FlowSpec)")
     emitted = emit_source(source)
-    assert emitted.text == ""
-    assert [d.code for d in emitted.diagnostics if d.severity == "error"] == ["FLOW201"]
+    assert emitted.ok, emitted.diagnostics
+    spec = documents(emitted.text)[0]["spec"]
+    assert spec["onExit"] == "exit-hooks"
 
 
 def test_cli_bad_input_writes_nothing(tmp_path: Path) -> None:

@@ -386,12 +386,11 @@ def _codes(source: str, **settings) -> list[tuple[str, str, int]]:
     return [(d.code, d.severity, d.span.line) for d in emit_source(source, **settings).diagnostics]
 
 
-def test_gangs_triggers_and_exit_hooks_are_refused_at_their_lines() -> None:
+def test_gangs_and_triggers_are_refused_at_their_lines() -> None:
     source = '''
-from flowc import FlowSpec, step, parallel, trigger, exit_hook
+from flowc import FlowSpec, step, parallel, trigger
 
 @trigger(event="data_ready")
-@exit_hook(on_success=["notify"])
 class G(FlowSpec):
     @step
     def start(self):
@@ -413,7 +412,7 @@ class G(FlowSpec):
     emitted = emit_source(source)
     assert emitted.text == ""
     got = sorted((d.code, d.span.line) for d in emitted.diagnostics)
-    assert got == [(sfn.NO_GANG, 9), (sfn.NO_GANG, 11), (sfn.NO_TRIGGER, 4), (sfn.NO_EXIT_HOOK, 5)]
+    assert got == [(sfn.NO_GANG, 8), (sfn.NO_GANG, 10), (sfn.NO_TRIGGER, 4)]
     assert all("AWS Step Functions" in d.message and d.hint for d in emitted.diagnostics)
 
 
@@ -467,7 +466,7 @@ class K(FlowSpec):
 
 
 def test_every_code_is_registered_in_the_sfn_range() -> None:
-    codes = [sfn.NOT_S3, sfn.NO_GANG, sfn.NO_TRIGGER, sfn.NO_EXIT_HOOK, sfn.NEEDS_JOB_DEFINITION,
+    codes = [sfn.NOT_S3, sfn.NO_GANG, sfn.NO_TRIGGER, sfn.NEEDS_JOB_DEFINITION,
              sfn.OVERRIDES_TOO_LARGE, sfn.KUBERNETES_IGNORED, sfn.SCHEDULE_NEEDS_CFN,
              sfn.CRON_NOT_AWS]
     assert all(230 <= int(code[4:]) <= 259 and code in REGISTRY for code in codes)
