@@ -115,8 +115,9 @@ def _client_run(flow: ir.Flow, run_id: str, store: Datastore) -> Any:
     export (the shim itself never imports the client, a layer above it)."""
     import flowc
 
+    run_class: Any = getattr(flowc, "Run")  # noqa: B009 - resolved lazily (PEP 562), typed as Any
     try:
-        return flowc.Run(f"{flow.name}/{run_id}", store)
+        return run_class(f"{flow.name}/{run_id}", store)
     except Exception as exc:  # noqa: BLE001 - Metaflow passes None when the run cannot be read
         print(f"flowc: exit hooks: cannot read run {flow.name}/{run_id}: {exc}", file=sys.stderr)
         return None
