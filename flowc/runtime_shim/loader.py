@@ -29,9 +29,13 @@ def install_metaflow_alias() -> None:
     """Make ``import metaflow`` (and the submodules user code imports) resolve to flowc's API."""
     current_module = types.ModuleType("metaflow.current")
     current_module.current = current  # type: ignore[attr-defined]
-    sys.modules.update({"metaflow": flowc, "metaflow.exception": exceptions,
-                        "metaflow.parameters": parameters, "metaflow.current": current_module,
-                        "metaflow.decorators": decorators})
+    preset = {"metaflow.exception": exceptions, "metaflow.parameters": parameters,
+              "metaflow.decorators": decorators}
+    sys.modules.update({"metaflow": flowc, "metaflow.current": current_module, **preset})
+    for alias, module in preset.items():  # ``import metaflow.exception`` reads metaflow.exception
+        name = alias.split(".", 1)[1]
+        if not isinstance(getattr(flowc, name, None), types.ModuleType) or name == "exception":
+            setattr(flowc, name, module)
     from flowc import surface
 
     # metaflow.client, metaflow.cards, metaflow.plugins.datatools, ... (flowc.surface.MODULES):
