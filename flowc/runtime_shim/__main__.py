@@ -59,58 +59,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return exit_hook_main(argv)
     args = _parser().parse_args(argv)
-    try:  # first: a step with an environment runs in another interpreter, before the flow loads
-        ids.check_run_id(args.run_id)
-        ids.check_step_name(args.step)
-        if args.origin_run_id:
-            ids.check_run_id(args.origin_run_id)
-        manifest = manifest_source.load(args.manifest or "")
-        ids.check_flow_name(manifest.name)
-        manifest.step(args.step)
-        # A task cloned from the run it resumes needs neither its environment nor the flow.
-        resumed_from, cloned = resumed_task(open_datastore(args.datastore), manifest, args,
-                                            parse_index_path(args.index_path))
-        if cloned:
-            return 0
-        _enter_step_environment(args, manifest, argv)
+    try:
+        request = _request(args, argv)
     except EnvironmentBuildError as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
         return 1  # a failed task: the orchestrator's retry may find the index reachable again
     except KeyError as exc:
         print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
         return 2
-    except (ValueError, StepEnvironmentError, OSError, DatastoreError) as exc:
+    except (ValueError, StepEnvironmentError, OSError, DatastoreError, ParameterError,
+            FlowLoadError) as exc:
         print(f"flowc shim: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        index_path = parse_index_path(args.index_path)
-        if args.attempt is None:
-            text = os.environ.get("FLOWC_ATTEMPT", "").strip() or "0"
-            if not text.isdigit():
-                raise ValueError(f"FLOWC_ATTEMPT must be a non-negative integer, got {text!r}")
-            args.attempt = int(text)
-        if args.attempt < 0 or args.iteration < 0:
-            raise ValueError("--attempt and --iteration are never negative")
-        params = params_from_environment(os.environ.get("FLOWC_PARAMS"))  # --param wins below
-        for item in args.param:
-            name, sep, value = item.partition("=")
-            if not sep or not name:
-                raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
-            params[name] = value
-        datastore = open_datastore(args.datastore)
-        manifest.step(args.step)
-        args.origin_run_id = args.origin_run_id or resumed_from
-        flow_class = load_flow_class(args.flow_file, manifest)
-    except KeyError as exc:
-        print(f"flowc shim: error: the flow has no step {exc.args[0]!r}", file=sys.stderr)
-        return 2
-    except (ValueError, ParameterError, FlowLoadError, DatastoreError) as exc:
-        print(f"flowc shim: error: {exc}", file=sys.stderr)
-        return 2
-    request = TaskRequest(flow_class=flow_class, manifest=manifest, step=args.step,
-                          run_id=args.run_id, datastore=datastore, index_path=index_path,
-                          iteration=args.iteration, attempt=args.attempt, params=params,
-                          side_channel_dir=args.side_channel_dir, origin_run_id=args.origin_run_id)
+    if request is None:
+        return 0  # cloned from the run this run resumes
+    datastore = request.datastore
     with capture_output(fd_level=True) as captured:
         result = run_task(request)
         if not result.ok:
@@ -124,6 +87,44 @@ def main(argv: list[str] | None = None) -> int:
     if not result.ok and result.error_type == "ParameterError":
         return 2  # a bad parameter value fails every attempt alike: not retryable
     return 0 if result.ok else 1
+
+
+def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
+    """The task to run, or None when it was cloned from the run this one resumes. Ids and the
+    manifest are checked first; a step with an environment then re-executes in its interpreter
+    (a cloned task needs neither its environment nor the flow)."""
+    ids.check_run_id(args.run_id)
+    ids.check_step_name(args.step)
+    if args.origin_run_id:
+        ids.check_run_id(args.origin_run_id)
+    manifest = manifest_source.load(args.manifest or "")
+    ids.check_flow_name(manifest.name)
+    manifest.step(args.step)
+    index_path = parse_index_path(args.index_path)
+    datastore = open_datastore(args.datastore)
+    resumed_from, cloned = resumed_task(datastore, manifest, args, index_path)
+    if cloned:
+        return None
+    _enter_step_environment(args, manifest, argv)
+    if args.attempt is None:
+        text = os.environ.get("FLOWC_ATTEMPT", "").strip() or "0"
+        if not text.isdigit():
+            raise ValueError(f"FLOWC_ATTEMPT must be a non-negative integer, got {text!r}")
+        args.attempt = int(text)
+    if args.attempt < 0 or args.iteration < 0:
+        raise ValueError("--attempt and --iteration are never negative")
+    params = params_from_environment(os.environ.get("FLOWC_PARAMS"))  # --param wins below
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        params[name] = value
+    flow_class = load_flow_class(args.flow_file, manifest)
+    return TaskRequest(flow_class=flow_class, manifest=manifest, step=args.step,
+                       run_id=args.run_id, datastore=datastore, index_path=index_path,
+                       iteration=args.iteration, attempt=args.attempt, params=params,
+                       side_channel_dir=args.side_channel_dir,
+                       origin_run_id=args.origin_run_id or resumed_from)
 
 
 def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,
