@@ -9,7 +9,6 @@ with one ``flow.py`` per folder compile in one command.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import errno
 import os
@@ -129,7 +128,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             continue
         diagnostics.extend(result.diagnostics)
         settings = load_settings(flow_file, overrides)
-        relocations = project_paths(flow_file, _source_paths(result.flow))
+        relocations = project_paths(flow_file, ir.source_paths(result.flow))
         plan = build_plan(ir.relocate(result.flow, relocations), lock_sha256=lock_hash(str(flow_file)))
         back = {relocated: given for given, relocated in relocations.items()}
         for target in targets:
@@ -151,25 +150,7 @@ def in_project(flow_file: Path, flow: ir.Flow) -> ir.Flow:
     """``flow`` with its paths relative to its project, as every spec names them."""
     from flowc.settings import project_paths
 
-    return ir.relocate(flow, project_paths(flow_file, _source_paths(flow)))
-
-
-def _source_paths(flow: ir.Flow) -> tuple[str, ...]:
-    """Every file path the flow's IR names (the flow file, and modules its spans point into)."""
-    found: dict[str, None] = {flow.path: None}
-
-    def visit(node: object) -> None:
-        if isinstance(node, ir.Span):
-            found.setdefault(node.path)
-        elif isinstance(node, tuple):
-            for item in node:
-                visit(item)
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            for f in dataclasses.fields(node):
-                visit(getattr(node, f.name))
-
-    visit(flow)
-    return tuple(p for p in found if p != ir.NO_SPAN.path)
+    return ir.relocate(flow, project_paths(flow_file, ir.source_paths(flow)))
 
 
 def write_outputs(outputs: Iterable[Output], output_dir: Path) -> list[Path]:

@@ -625,6 +625,24 @@ def relocate(node: Any, paths: dict[str, str]) -> Any:
     return node
 
 
+def source_paths(flow: Flow) -> tuple[str, ...]:
+    """Every file path the flow's IR names: the flow file, and the modules its spans point into."""
+    found: dict[str, None] = {flow.path: None}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, Span):
+            found.setdefault(node.path)
+        elif isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                visit(getattr(node, f.name))
+
+    visit(flow)
+    return tuple(p for p in found if p != NO_SPAN.path)
+
+
 def plain_value(value: Value) -> Any:
     """An IR value in its JSON shape: the IR keeps mappings as tuples of (str, value) pairs and
     lists as tuples; this gives back dicts and lists (for JSON, YAML or Python literals)."""
