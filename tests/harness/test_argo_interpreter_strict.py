@@ -28,7 +28,7 @@ def refused(document, needle: str, tmp_path) -> None:
 
 def test_on_exit_naming_a_missing_template(tmp_path):
     """Argo's validator rejects it; the interpreter used to run the workflow and succeed."""
-    refused(workflow([pod()], onExit="missing"), r"spec\.onExit: not modelled", tmp_path)
+    refused(workflow([pod()], onExit="missing"), r"template .missing. does not exist", tmp_path)
 
 
 def test_task_level_on_exit(tmp_path):
