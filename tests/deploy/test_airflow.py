@@ -55,6 +55,8 @@ def airflow(tmp_path_factory):
     port = free_port()
     env = {
         **os.environ,
+        # standalone starts its scheduler and dag processor as `airflow ...` from PATH: this venv's
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
