@@ -220,7 +220,13 @@ def _patch_describe_jobs_race() -> Callable[[], None]:
 
     def describe_jobs(self, jobs):
         wanted = set(jobs or ())
-        return [job.describe() for key, job in list(self._jobs.items())
+        while True:  # the table can still change while it is copied (seen under a 1,000-wide Map)
+            try:
+                table = list(self._jobs.items())
+                break
+            except RuntimeError:
+                continue
+        return [job.describe() for key, job in table
                 if not wanted or key in wanted or job.arn in wanted]
 
     cls.describe_jobs = describe_jobs
