@@ -676,9 +676,10 @@ class Run(MetaflowObject):
 
     @property
     def end_task(self) -> Task | None:
-        if "end" not in self._step_names:
+        end = self.record.get("end_step", "end")  # a custom end step is in the run record
+        if end not in self._step_names:
             return None
-        task = self["end"].task
+        task = self[end].task
         return task if task.successful else None
 
     @property

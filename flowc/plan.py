@@ -277,7 +277,7 @@ def _step_plan(flow: ir.Flow, step: ir.Step) -> StepPlan:
     catch: ir.Catch | None = step.decorator(ir.Catch)
     return StepPlan(
         step=step,
-        kind=node_kind(step),
+        kind=node_kind(flow, step),
         opener=step.opener,
         closer=step.matching_join,
         foreach_stack=graph.foreach_stack(flow, step),
@@ -311,7 +311,7 @@ def secret_problems(sources: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def node_kind(step: ir.Step) -> str:
+def node_kind(flow: ir.Flow, step: ir.Step) -> str:
     """Metaflow's node type, with gangs told apart from foreach."""
     transition = step.transition
     if isinstance(transition, ir.End):
@@ -322,7 +322,7 @@ def node_kind(step: ir.Step) -> str:
                       (ir.Split, "split")):
         if isinstance(transition, cls):
             return kind
-    return "start" if step.name == "start" else "linear"
+    return "start" if step.name == flow.start_step else "linear"
 
 
 def resources(step: ir.Step) -> Resources:

@@ -22,9 +22,11 @@ INVALID_STEP_NAME = register("FLOW011", "invalid step name", """
 Step names may contain only lowercase ASCII letters, digits and underscores (they become task
 names on every orchestrator).""")
 MISSING_START = register("FLOW012", "no start step", """
-Every flow needs a `@step` named `start`: the flow begins there.""")
+Every flow needs a start step: a `@step` named `start`, or one marked `@step(start=True)`; the flow
+begins there.""")
 MISSING_END = register("FLOW013", "no end step", """
-Every flow needs a `@step` named `end`: the flow finishes there.""")
+Every flow needs an end step: a `@step` named `end`, or one marked `@step(end=True)`; the flow
+finishes there.""")
 END_IS_JOIN = register("FLOW017", "start or end step takes inputs", """
 The `start` step has no parent and the `end` step must not be a join: add a separate join step
 before `end`.""")
@@ -109,7 +111,7 @@ class _Checker:
         self.start_and_end()
         self.parameters()
         known = self.transitions()
-        if known and "start" in self.steps:
+        if known and self.flow.start_step in self.steps:
             graph = walk(self.flow)
             # A loop makes the steps after it unreachable and its contexts meaningless: report
             # the loop alone.
@@ -131,15 +133,17 @@ class _Checker:
                            "digits and underscores", step.span, f"e.g. '{step.name.lower()}'")
 
     def start_and_end(self) -> None:
-        for name, code in (("start", MISSING_START), ("end", MISSING_END)):
+        ends = (("start", self.flow.start_step, MISSING_START), ("end", self.flow.end_step, MISSING_END))
+        for role, name, code in ends:
             step = self.steps.get(name)
             if step is None:
                 hint = (f"method '{name}' is not decorated with @step" if name in self.lowered.helper_methods
-                        else f"add a @step method named '{name}'")
+                        else f"add a @step method named '{role}', or mark one @step({role}=True)")
                 self.error(code, f"flow {self.flow.name} has no '{name}' step", self.flow.span, hint)
             elif step.is_join:
-                self.error(END_IS_JOIN, f"the {name} step must not take inputs", step.span,
-                           "add a join step before end" if name == "end" else "remove the inputs argument")
+                called = f"the {role} step" + ("" if name == role else f" '{name}'")
+                self.error(END_IS_JOIN, f"{called} must not take inputs", step.span,
+                           f"add a join step before {name}" if role == "end" else "remove the inputs argument")
 
     def parameters(self) -> None:
         seen: dict[str, ir.Parameter] = {}
@@ -229,7 +233,7 @@ class _Checker:
             incoming = [graph.edge_context(self.steps, p, step.name) for p in parents]
             if step.is_join:
                 self.join(step, parents, incoming)
-            elif len({c for c in incoming}) > 1 and step.name == "end":
+            elif len({c for c in incoming}) > 1 and step.name == self.flow.end_step:
                 splits = ", ".join(f"'{s}'" for s in sorted({c[-1][0] for c in incoming if c}))
                 self.error(SPLIT_NOT_JOINED, f"the end step is reached before the split at {splits} is joined",
                            step.span, "add a join step (taking inputs) before end")
@@ -238,11 +242,11 @@ class _Checker:
                 self.error(MERGE_WITHOUT_JOIN, f"step '{step.name}' is reached from several branches"
                            + (f" of '{split_names[0]}'" if len(split_names) == 1 else "") + " but is not a join",
                            step.span, f"make it a join: def {step.name}(self, inputs)")
-        end = self.steps.get("end")
+        end = self.steps.get(self.flow.end_step)
         # An unbalanced join upstream already explains an open split at end: no cascade.
-        if end is not None and graph.contexts.get("end") and len(self.out) == reported:
-            would_be = self.would_be_join(graph, {s for s, _ in graph.contexts["end"]})
-            open_splits = ", ".join(f"'{s}'" for s, _ in graph.contexts["end"])
+        if end is not None and graph.contexts.get(end.name) and len(self.out) == reported:
+            would_be = self.would_be_join(graph, {s for s, _ in graph.contexts[end.name]})
+            open_splits = ", ".join(f"'{s}'" for s, _ in graph.contexts[end.name])
             if would_be is not None:
                 self.error(SPLIT_NOT_JOINED, f"step '{would_be.name}' looks like the join of the split at "
                            f"{open_splits} but takes no inputs", would_be.span,
@@ -255,7 +259,7 @@ class _Checker:
         """The step inside an unjoined split that was meant to join it: it reads ``inputs``, or
         failing that is named like a join; ``None`` when no step says so."""
         facts = self.lowered.facts
-        inside = [s for s in self.flow.steps if s.name != "end" and not s.is_join
+        inside = [s for s in self.flow.steps if s.name != self.flow.end_step and not s.is_join
                   and any(split in splits for split, _ in graph.contexts.get(s.name, ()))]
         reading = [s for s in inside if facts is not None and facts.writes(s.name).reads_inputs]
         named = [s for s in inside if "join" in s.name]

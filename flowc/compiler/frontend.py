@@ -48,14 +48,21 @@ A step takes `self` only; a join step takes `self` and one more argument (`input
 receives the branches being joined. Nothing else is allowed (no defaults, `*args`, keyword-only
 arguments).""")
 END_HAS_NEXT = register("FLOW016", "the end step has a transition", """
-The `end` step finishes the flow and must not call `self.next(...)`. Remove the call or add
-another step before `end`.""")
+The end step (`end`, or the step marked `@step(end=True)`) finishes the flow and must not call
+`self.next(...)`. Remove the call or add another step before it.""")
+AMBIGUOUS_ENDPOINT = register("FLOW018", "ambiguous start or end step", """
+More than one step is marked `@step(start=True)` (or `@step(end=True)`), or a marked step and a
+step named `start` (`end`) both exist. Metaflow 2.19 refuses both: keep one.""")
+LONE_STEP = register("FLOW027", "a lone step beside a plain start or end method", """
+A warning: the flow has one `@step`, so (as in Metaflow 2.19) it is both the start and the end
+step and runs alone, while a method named `start` or `end` has no `@step` and never runs. Add
+`@step` to it if it was meant to be a step.""")
 STEP_FLAG = register("FLOW019", "unsupported @step argument", """
-`@step(start=True)` / `@step(end=True)` are accepted only on the steps named `start` / `end`
-(flowc identifies the first and last step by name, as Metaflow does).""")
+`@step` takes only `start=True` / `end=True` (literal booleans), which mark the flow's first and
+last step when they are not named `start` / `end`.""")
 MISSING_NEXT = register("FLOW020", "missing self.next()", """
-Every step except `end` must finish with a `self.next(...)` call naming the step(s) that run
-next.""")
+Every step except the end step must finish with a `self.next(...)` call naming the step(s) that
+run next.""")
 INVALID_NEXT = register("FLOW021", "invalid transition", """
 `self.next(...)` must take one of the supported forms: `self.next(self.a)`,
 `self.next(self.a, self.b, ...)`, `self.next(self.a, foreach="items")`,
@@ -505,6 +512,20 @@ def lower(source: str, path: str, flow_name: str | None = None, source_sha256: s
                    frozenset(lowering.invalid), frozenset(lowering.helpers), facts)
 
 
+def _method_names(cls: cst.ClassDef) -> Iterable[str]:
+    """Names of the methods of ``cls`` (steps or not)."""
+    for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+        if isinstance(statement, cst.FunctionDef):
+            yield statement.name.value
+
+
+def _marked(step: cst.Decorator, role: str) -> bool:
+    """``@step(start=True)`` for ``role="start"``."""
+    return isinstance(step.decorator, cst.Call) and any(
+        arg.keyword is not None and arg.keyword.value == role and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True" for arg in step.decorator.args)
+
+
 def _main_flow(module: cst.Module, flows: dict[str, cst.ClassDef]) -> str | None:
     """The flow class that ``if __name__ == "__main__":`` instantiates (what Metaflow runs)."""
     for statement in module.body:
@@ -539,6 +560,7 @@ class _FlowLowering:
         self.step_nodes: dict[str, cst.FunctionDef] = {}  # the flow file's own steps
         self.evaluated: list[ir.Evaluated] = []
         self.sources: list[str] = []  # files besides the flow file the flow is built from
+        self.start_name, self.end_name = "start", "end"
 
     def use(self, module: _Module) -> None:
         """Lower what follows in ``module``'s context (its names, constants and positions), so a
@@ -558,6 +580,7 @@ class _FlowLowering:
         self.work = work
         self.mutators: list[mutation.Mutator] = []
         self._resolve_configs(lineage)
+        self.start_name, self.end_name = self._endpoints(lineage)
         for cls, where in lineage:
             self.use(where)
             own: dict[str, ir.Step] = {}
@@ -614,12 +637,59 @@ class _FlowLowering:
             configs=tuple(self.configs),
             evaluated=(*self.evaluated, *records.values()),
             sources=tuple(dict.fromkeys(self.sources)),
+            start_step=self.start_name,
+            end_step=self.end_name,
         )
         if not self.mutators:
             return flow
         compile_options = options.current()
         return mutation.apply_mutators(flow, self.mutators, compile_options.evaluate_code, work.flow_dir,
                                        [*work.roots], self.diagnostics)
+
+    def _endpoints(self, lineage: list[tuple[cst.ClassDef, _Module]]) -> tuple[str, str]:
+        """The start and end step names by Metaflow 2.19's rule (the step marked
+        ``@step(start=True)`` / ``@step(end=True)``, else the one named ``start`` / ``end``; a
+        lone step is both), known before any step is lowered: the end step has no transition."""
+        marks: dict[str, tuple[bool, bool, ir.Span]] = {}
+        nexts: dict[str, bool] = {}  # whether the step calls self.next()
+        for cls, where in lineage:
+            self.use(where)
+            for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                if not isinstance(statement, cst.FunctionDef):
+                    continue
+                name = statement.name.value
+                marker = next((d for d in statement.decorators if self._api_of(d) == "step"), None)
+                if marker is None:
+                    marks.pop(name, None)  # a plain method hides an inherited step
+                else:
+                    marks[name] = (_marked(marker, "start"), _marked(marker, "end"), self.span_of(statement.name))
+                    nexts[name] = bool(_next_calls(statement.body, self._self_name(statement)))
+        self.use(self.main)
+        if len(marks) == 1 and not nexts[next(iter(marks))]:  # a lone step calling next() is no end
+            (only,) = marks
+            plain = sorted({"start", "end"} - {only} & {n for c, _ in lineage for n in _method_names(c)})
+            if plain:
+                self.diagnostics.append(Diagnostic(
+                    LONE_STEP, f"step '{only}' is the flow's only step, so it is both start and end; method "
+                    f"'{plain[0]}' has no @step and never runs", marks[only][2], WARNING,
+                    hint=f"add @step to method '{plain[0]}' if it is a step"))
+            return only, only
+        chosen = []
+        for index, role in enumerate(("start", "end")):
+            marked = [name for name, mark in marks.items() if mark[index]]
+            if len(marked) > 1:
+                self.diagnostics.append(Diagnostic(
+                    AMBIGUOUS_ENDPOINT, f"several steps are marked @step({role}=True): {', '.join(marked)}",
+                    marks[marked[1]][2], hint="mark exactly one"))
+            elif marked and marked[0] != role and role in marks:
+                self.diagnostics.append(Diagnostic(
+                    AMBIGUOUS_ENDPOINT, f"step '{marked[0]}' is marked @step({role}=True) and a step named "
+                    f"'{role}' exists too", marks[marked[0]][2],
+                    hint=f"rename step '{role}' or remove the {role}=True mark"))
+            if len(marked) > 1 or (marked and marked[0] != role and role in marks):
+                self.invalid.add(marked[0])  # no graph to walk: unreachable steps would only echo this
+            chosen.append(marked[0] if len(marked) == 1 else role)
+        return chosen[0], chosen[1]
 
     def _class_assignments(self, cls: cst.ClassDef) -> Iterable[tuple[str, cst.Call]]:
         """``name = <call>`` statements of a class body."""
@@ -726,11 +796,6 @@ class _FlowLowering:
             if not flag_ok:
                 self.diagnostics.append(Diagnostic(STEP_FLAG, "@step accepts only start=True or end=True",
                                                    self.span_of(arg)))
-            elif flag == "True" and node.name.value != keyword:
-                self.diagnostics.append(Diagnostic(
-                    STEP_FLAG, f"@step({keyword}=True) is on step '{node.name.value}'; flowc requires "
-                    f"that step to be named '{keyword}'", self.span_of(arg),
-                    hint=f"rename the method to '{keyword}'"))
 
     def _check_arguments(self, node: cst.FunctionDef) -> bool:
         params = node.params
@@ -844,16 +909,17 @@ class _FlowLowering:
         final = last.value if isinstance(last, cst.Expr) and _is_next_call(last.value, me) else None
         calls = _next_calls(body, me)
         for call in calls:
-            if call is not final and name != "end":
+            if call is not final and name != self.end_name:
                 self.diagnostics.append(Diagnostic(
                     NEXT_NOT_LAST, f"self.next() in step '{name}' is not the step's last statement",
                     self.span_of(call), hint=(
                         "to choose the next step at run time, end with a switch: "
                         "self.next({'a': self.x, 'b': self.y}, condition='attr')" if len(calls) > 1 and final is None
                         else "make self.next(...) the final statement, called once")))
-        if name == "end":
+        if name == self.end_name:
             if calls:
-                self.diagnostics.append(Diagnostic(END_HAS_NEXT, "the end step must not call self.next()",
+                called = "the end step" + ("" if name == "end" else f" '{name}'")
+                self.diagnostics.append(Diagnostic(END_HAS_NEXT, f"{called} must not call self.next()",
                                                    self.span_of(calls[0]), hint="remove the call"))
             return ir.End(), None
         if final is None:

@@ -58,13 +58,14 @@ def walk(flow: ir.Flow) -> Walk:
     steps = {s.name: s for s in flow.steps}
     contexts: dict[str, Context] = {}
     order: list[str] = []
-    if "start" not in steps:
+    first = flow.start_step
+    if first not in steps:
         return Walk(contexts, ())
-    contexts["start"] = ()
-    order.append("start")
+    contexts[first] = ()
+    order.append(first)
     # Depth-first with an explicit stack (no recursion limit on 2,000-step flows); children are
     # pushed reversed so they are visited in source order.
-    stack = ["start"]
+    stack = [first]
     while stack:
         name = stack.pop()
         step = steps[name]

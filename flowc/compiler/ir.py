@@ -438,6 +438,7 @@ class Parameter:
 # uses none of it has the manifest it always had.
 
 _OMIT_EMPTY = {"omit_empty": True}
+_OMIT_DEFAULT = {"omit_default": True}  # left out of the manifest while it has its default
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,23 +496,6 @@ class Step:
     matching_join: str | None = None
 
     @property
-    def kind(self) -> str:
-        """Metaflow's node type, for display: start, linear, split, foreach, join, switch, end."""
-        if isinstance(self.transition, End):
-            return "end"
-        if self.is_join:
-            return "join"
-        if isinstance(self.transition, Foreach):
-            return "foreach"
-        if isinstance(self.transition, Switch):
-            return "switch"
-        if isinstance(self.transition, (Split, Parallel)):
-            return "split"
-        if self.name == "start":
-            return "start"
-        return "linear"
-
-    @property
     def opener(self) -> str | None:
         """For a join: the split, foreach or parallel step it closes (from graph analysis)."""
         return self.split_parents[-1] if self.is_join and self.split_parents else None
@@ -548,6 +532,10 @@ class Flow:
     # Project-local files the flow is built from besides ``path`` (imported modules, config
     # files), relative to the flow's directory, POSIX separators.
     sources: tuple[str, ...] = field(default=(), metadata=_OMIT_EMPTY)
+    # The first and last step: ``@step(start=True)`` / ``@step(end=True)``, else the steps
+    # named ``start`` / ``end`` (Metaflow 2.19's rule); a single step is both.
+    start_step: str = field(default="start", metadata=_OMIT_DEFAULT)
+    end_step: str = field(default="end", metadata=_OMIT_DEFAULT)
     # Steps by name, derived from ``steps`` (emitters look steps up constantly; a scan per lookup
     # made a 1,000-step flow quadratic). Not part of equality or the manifest.
     _by_name: dict[str, Step] = field(init=False, repr=False, compare=False, hash=False)
@@ -561,6 +549,20 @@ class Flow:
     @property
     def step_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)
+
+    def kind(self, step: Step) -> str:
+        """Metaflow's node type, for display: start, linear, split, foreach, join, switch, end."""
+        if isinstance(step.transition, End):
+            return "end"
+        if step.is_join:
+            return "join"
+        if isinstance(step.transition, Foreach):
+            return "foreach"
+        if isinstance(step.transition, Switch):
+            return "switch"
+        if isinstance(step.transition, (Split, Parallel)):
+            return "split"
+        return "start" if step.name == self.start_step else "linear"
 
     def decorator(self, cls: type) -> Any:
         for deco in self.decorators:
@@ -589,7 +591,8 @@ def _encode(value: Any) -> Any:
         if tag is not None:
             out["type"] = tag
         for f in dataclasses.fields(value):
-            if f.init and not (f.metadata.get("omit_empty") and not getattr(value, f.name)):
+            if f.init and not (f.metadata.get("omit_empty") and not getattr(value, f.name)) \
+                    and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default):
                 out[f.name] = _encode(getattr(value, f.name))
         return out
     if isinstance(value, (tuple, list)):

@@ -113,7 +113,7 @@ def _dump(flow: ir.Flow) -> str:
     for step in flow.steps:
         out.append("")
         signature = "(self, inputs)" if step.is_join else "(self)"
-        out.append(f"  step {step.name}{signature} [{step.kind}]  # {_span(step.span)}")
+        out.append(f"  step {step.name}{signature} [{flow.kind(step)}]  # {_span(step.span)}")
         if step.docstring:
             out.append(f"    doc {_doc(step.docstring)}")
         for record in step.decorators:
@@ -167,8 +167,9 @@ def mermaid(flow: ir.Flow) -> str:
     """A ``flowchart`` GitHub renders inside a ```mermaid block."""
     out = ["flowchart TD"]
     for step in flow.steps:
-        opening, closing = _MERMAID_SHAPES[step.kind]
-        label = step.name if step.kind in ("linear", "start", "end") else f"{step.name} ({step.kind})"
+        kind = flow.kind(step)
+        opening, closing = _MERMAID_SHAPES[kind]
+        label = step.name if kind in ("linear", "start", "end") else f"{step.name} ({kind})"
         out.append(f"    {_mermaid_id(step.name)}{opening}{_mermaid_text(label)}{closing}")
     for parent, child, case in _edges(flow):
         arrow = f"-->|{_mermaid_text(case)}|" if case else "-->"
@@ -188,8 +189,9 @@ def dot(flow: ir.Flow) -> str:
     """A Graphviz ``digraph``."""
     out = [f"digraph {_dot_id(flow.name)} {{", "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];']
     for step in flow.steps:
-        out.append(f"  {_dot_id(step.name)} [shape={_DOT_SHAPES[step.kind]}, "
-                   f"label={_dot_id(step.name if step.kind in ('linear', 'start', 'end') else f'{step.name} ({step.kind})')}];")
+        kind = flow.kind(step)
+        shown = step.name if kind in ("linear", "start", "end") else f"{step.name} ({kind})"
+        out.append(f"  {_dot_id(step.name)} [shape={_DOT_SHAPES[kind]}, label={_dot_id(shown)}];")
     for parent, child, label in _edges(flow):
         attributes = f" [label={_dot_id(label)}]" if label else ""
         out.append(f"  {_dot_id(parent)} -> {_dot_id(child)}{attributes};")

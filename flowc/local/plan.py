@@ -67,7 +67,7 @@ class Planner:
         self._arrived: dict[tuple[str, tuple[int, ...]], int] = {}
 
     def first(self) -> list[TaskSlot]:
-        return [TaskSlot("start")]
+        return [TaskSlot(self.flow.start_step)]
 
     def finished(self, key: TaskSlot, facts: Facts) -> list[TaskSlot]:
         """The tasks that ``key`` finishing makes runnable, in a deterministic order."""

@@ -182,7 +182,7 @@ class Scheduler:
         # One flat scratch directory per attempt for its captured output.
         self._spawned += 1
         attempt_dir = workdir / str(self._spawned)
-        params = self.params if key.step == "start" else {}
+        params = self.params if key.step == self.flow.start_step else {}
         origin = self.clone.origin_run_id if self.clone else None
         if shim.has_environment(self.flow, key.step):  # @pypi/@conda: its own interpreter
             body = shim.environment_task_body(self.flow, self.flow_file, self.task_datastore,

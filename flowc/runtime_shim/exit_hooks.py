@@ -63,7 +63,7 @@ def parse_status(text: str) -> str:
 
 def status_from_datastore(store: Datastore, flow: ir.Flow, run_id: str) -> str:
     """A run succeeded exactly when its end task finished."""
-    done = store.read_done(TaskKey(flow.name, run_id, "end", task_id(())))
+    done = store.read_done(TaskKey(flow.name, run_id, flow.end_step, task_id(())))
     return SUCCEEDED if done is not None else FAILED
 
 

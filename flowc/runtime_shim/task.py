@@ -174,7 +174,7 @@ class _Task:
 
     def build(self) -> tuple[FlowSpec, list[graph.ParentTask]]:
         request = self.request
-        if self.node.name == "start" or not self.node.in_steps:
+        if self.node.name == self.flow.start_step or not self.node.in_steps:
             values = params.resolve_parameters(request.flow_class, self.flow, request.params)
             state = TaskState(self.node.name, {}, self.loader, parameter_names=self.constant_names,
                               task_label=self.key.pathspec)
@@ -246,6 +246,8 @@ class _Task:
         record.setdefault("status", "running")
         record.setdefault("system_tags", system_tags(self.request))
         record["parameters"] = shown
+        if (self.flow.start_step, self.flow.end_step) != ("start", "end"):  # as Metaflow's run metadata
+            record.update(start_step=self.flow.start_step, end_step=self.flow.end_step)
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
         self.ds.write_run(self.flow.name, self.request.run_id, record)

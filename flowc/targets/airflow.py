@@ -384,7 +384,7 @@ class _Lowering:
         run = run_id(self.kubernetes)
         argv = common.task_argv(self.flow, self.settings, step=step.name, run_id=run,
                                 attempt=ATTEMPT, datastore=None,
-                                params=params if step.name == "start" else ())
+                                params=params if step.name == self.flow.start_step else ())
         rest = argv[argv.index("--step"):]
         engine = {run, ATTEMPT} | {f"{name}={value}" for name, value in params}
         out: list[Any] = [Expr("*SHIM")] + [a if a in engine else self.text(a) for a in rest]
@@ -395,7 +395,7 @@ class _Lowering:
     def env(self, step: ir.Step) -> Any:
         extra: dict[str, Any] = {k: self.text(v) for k, v in self.plan.step(step.name).environment}
         unset = [p.name for p in self.flow.parameters if nullable(p)]
-        if step.name == "start" and unset:
+        if step.name == self.flow.start_step and unset:
             extra["FLOWC_PARAMS"] = params_json(unset, self.kubernetes)
         if not extra:
             return Expr("ENV")

@@ -68,7 +68,7 @@ def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
                   settings: Settings, exposed_params: tuple[ir.Parameter, ...]) -> dict[str, Any]:
     """The container template that runs ``step`` once."""
     params: list[tuple[str, str]] = []
-    if step.name == "start":
+    if step.name == flow.start_step:
         params = [(p.name, syn.container_workflow_parameter(p.name)) for p in exposed_params]
     argv = common.task_argv(
         flow, settings,

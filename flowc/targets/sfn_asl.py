@@ -191,7 +191,7 @@ class AslBuilder:
         return self._definition
 
     def _build(self) -> dict[str, Any]:
-        start = self.flow.step("start")
+        start = self.flow.step(self.flow.start_step)
         states: dict[str, Any] = {
             INIT_STATE: {
                 "Type": "Pass",
@@ -298,7 +298,7 @@ class AslBuilder:
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}
         environment = [{"Name": k, "Value": v} for k, v in (*self.options.environment, *planned.environment)]
-        if step.name == "start" and self.flow.parameters:
+        if step.name == self.flow.start_step and self.flow.parameters:
             environment.append(template(("Name", "FLOWC_PARAMS"),
                                         ("Value", call("JsonToString", context("Execution", "Input")))))
         if environment:

@@ -50,7 +50,7 @@ def _hook_task(builder: AslBuilder, status: str, then: str) -> dict[str, Any]:
     argv = hook_argv(builder.plan, builder.settings, run_id=context("Execution", "Name"),
                      status=status, datastore=builder.settings.datastore_root,
                      manifest=builder.options.manifest)
-    end = builder.plan.step("end")
+    end = builder.plan.step(builder.flow.end_step)
     return {
         "Type": "Task",
         "Comment": f"Run the @exit_hook functions of a run that {status}.",
@@ -58,7 +58,7 @@ def _hook_task(builder: AslBuilder, status: str, then: str) -> dict[str, Any]:
         "Parameters": {
             "JobName": job_name(builder.flow, "exit-hooks"),
             "JobQueue": builder._queue(end),
-            "JobDefinition": builder.definitions["end"],
+            "JobDefinition": builder.definitions[end.name],
             "ContainerOverrides": {"Command.$": call("Array", *argv)},
         },
         "ResultPath": None,

@@ -21,4 +21,4 @@ def _bench():
 def test_generated_flow_size(steps):
     flow = compile_source(_bench().generate(steps), "generated.py").flow
     assert len(flow.steps) == steps
-    assert {s.kind for s in flow.steps} >= {"start", "end", "split", "join", "foreach"}
+    assert {flow.kind(s) for s in flow.steps} >= {"start", "end", "split", "join", "foreach"}

@@ -118,7 +118,7 @@ def test_split_and_join():
             self.next(self.end)
     """ + LINEAR_END)).flow
     assert flow.step("start").transition == ir.Split(("a", "b"))
-    assert flow.step("join").is_join and flow.step("join").kind == "join"
+    assert flow.step("join").is_join and flow.kind(flow.step("join")) == "join"
     assert not flow.step("a").is_join
 
 
@@ -159,7 +159,7 @@ def test_foreach_with_constant_attribute_name():
             self.next(self.end)
     """ + LINEAR_END, header='from metaflow import FlowSpec, step\nITEMS = "xs"')).flow
     assert flow.step("start").transition == ir.Foreach(target="body", items="xs")
-    assert flow.step("start").kind == "foreach"
+    assert flow.kind(flow.step("start")) == "foreach"
 
 
 def test_switch_and_recursion():
@@ -180,7 +180,7 @@ def test_switch_and_recursion():
     """ + LINEAR_END)).flow
     loop = flow.step("loop")
     assert loop.transition == ir.Switch("state", (("again", "loop"), ("done", "end"), ("3", "other")))
-    assert loop.is_recursive and loop.kind == "switch"
+    assert loop.is_recursive and flow.kind(loop) == "switch"
     assert "loop" not in loop.in_steps  # the self-loop is not a parent edge
 
 

@@ -166,7 +166,7 @@ def test_single_foreach_has_no_warning_and_maps_a_group() -> None:
 def test_switch_gets_case_tasks_and_reconvergence_trigger_rule() -> None:
     text = emit(Path("tests/flows/switch.py"))
     flow = compile_source((ROOT / "tests/flows/switch.py").read_text(), "s.py").flow
-    switch = next(s for s in flow.steps if s.kind == "switch")
+    switch = next(s for s in flow.steps if flow.kind(s) == "switch")
     for target in switch.transition.targets:
         case = _task(text, f"{switch.name}__to_{target}")
         assert case["python_callable"] == "flowc_case"
