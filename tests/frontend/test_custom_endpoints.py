@@ -196,3 +196,25 @@ def test_a_lone_step_calling_next_is_not_taken_for_the_end() -> None:
         def start(self):
             self.next(self.end)
     """))) == ["FLOW013", "FLOW022"]
+
+
+@pytest.mark.slow
+def test_sfn_run_matches_flowc_run(tmp_path) -> None:
+    from flowc.plan import build as build_plan
+    from flowc.targets import get_target, sfn
+    from tests.conftest import ROOT
+    from tests.harness.moto_sfn import MotoSfn
+    from tests.targets.test_sfn_execution import report, s3_snapshot, settings_for
+
+    path = SHAPES / "custom_endpoints.py"
+    with MotoSfn(tmp_path / "moto", max_processes=4) as aws:
+        flow = compile_file(path.relative_to(ROOT)).flow
+        settings = settings_for(aws)
+        text = get_target("sfn").emit(build_plan(flow), settings).text
+        aws.put_text(sfn.manifest_location(flow, settings).removeprefix(f"s3://{aws.bucket}/"),
+                     sfn.manifest_text(flow))
+        result = aws.run(text, {"greeting": "hi"}, name="custom-endpoints", timeout=300)
+        assert result.status == "SUCCEEDED", report(result)
+        remote = s3_snapshot(aws, flow, result.name)
+    local_id = run_locally(path, tmp_path / "local", params={"greeting": "hi"})
+    assert remote == snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
