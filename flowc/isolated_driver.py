@@ -51,4 +51,26 @@ def _mutate(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
     return apply_recorded(namespaces, payload)
 
 
-_ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate}
+def _applies(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> bool:
+    """Whether a decorator wrapper applies the decorator it is given: called with a probe in that
+    decorator's place, what it returns is applied to a stand-in step; the probe records a call."""
+    applied: list[bool] = []
+
+    def probe(func: Any = None, *args: Any, **kwargs: Any) -> Any:
+        applied.append(True)
+        return func
+
+    def swap(value: Any) -> Any:
+        return probe if value == {"__flowc_probe__": True} else value
+
+    def stand_in_step(self: Any) -> None:
+        pass
+
+    made = namespaces[0][payload["function"]](*[swap(v) for v in payload["args"]],
+                                              **{k: swap(v) for k, v in payload["kwargs"].items()})
+    if callable(made):
+        made(stand_in_step)
+    return bool(applied)
+
+
+_ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate, "applies": _applies}

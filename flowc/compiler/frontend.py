@@ -12,12 +12,12 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeGuard
+from typing import Any, Callable, Iterable, Mapping, TypeGuard
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-from flowc.compiler import configs, evaluation, imports, ir, mutation, options, parameters, project
+from flowc.compiler import configs, evaluation, imports, ir, isolated, mutation, options, parameters, project, wrappers
 from flowc.compiler import decorators as deco
 from flowc.compiler.bindings import SourceFacts
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
@@ -173,11 +173,11 @@ def _skeleton(module: cst.Module) -> tuple[cst.Module, dict[str, cst.CSTNode]]:
             for inner in statement.body.body:
                 if isinstance(inner, cst.FunctionDef):
                     for d in inner.decorators:
-                        target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
-                        text = _dotted(target)
-                        if text not in representatives:
-                            representatives[text] = target
-                            body.append(cst.SimpleStatementLine(body=[cst.Expr(target)]))
+                        for target in _decorator_names(d):
+                            text = _dotted(target)
+                            if text not in representatives:
+                                representatives[text] = target
+                                body.append(cst.SimpleStatementLine(body=[cst.Expr(target)]))
                 else:
                     body.extend(prune(inner))
             if not body:
@@ -191,6 +191,19 @@ def _skeleton(module: cst.Module) -> tuple[cst.Module, dict[str, cst.CSTNode]]:
 
 _PASS_LINE = cst.SimpleStatementLine(body=[cst.Pass()])
 _PASS_BODY = cst.IndentedBlock(body=[_PASS_LINE])
+
+
+def _decorator_names(d: cst.Decorator) -> Iterable[cst.BaseExpression]:
+    """The names a decorator may refer to the API by: its own, and those of its arguments that
+    look like decorators (``@enable_decorator(batch(cpu=2), flag)`` wraps ``batch``)."""
+    if not isinstance(d.decorator, cst.Call):
+        yield d.decorator
+        return
+    yield d.decorator.func
+    for arg in d.decorator.args:
+        value = arg.value.func if isinstance(arg.value, cst.Call) else arg.value
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            yield value
 
 
 def _is_next_call(node: cst.CSTNode, me: str) -> TypeGuard[cst.Call]:
@@ -823,9 +836,12 @@ class _FlowLowering:
         seen: dict[str, cst.Decorator] = {}
         table = ir.STEP_DECORATORS if scope == "step" else ir.FLOW_DECORATORS
         wrong = ir.FLOW_DECORATORS if scope == "step" else ir.STEP_DECORATORS
-        for d in nodes:
-            call = d.decorator if isinstance(d.decorator, cst.Call) else None
-            target = call.func if call is not None else d.decorator
+        # (decorator, expression read): a wrapper's wrapped decorator is read after it
+        pending = [(d, d.decorator) for d in nodes]
+        while pending:
+            d, expression = pending.pop(0)
+            call = expression if isinstance(expression, cst.Call) else None
+            target = call.func if call is not None else expression
             api = self.names.api(target)
             if api in table:
                 if api in seen and api not in _REPEATABLE:
@@ -844,6 +860,8 @@ class _FlowLowering:
                     f"and cannot be applied to {where}", self.span_of(d)))
             elif self._user_decorator(target, call, d, scope):
                 continue
+            elif call is not None and (wrapped := self._wrapped(target, call, d, {**table, **wrong})) is not None:
+                pending[:0] = [(d, e) for e in wrapped]
             else:
                 record, problems = deco.unknown(_dotted(target), call, d, self.span_of, self.constants)
                 self.diagnostics.extend(problems)
@@ -853,6 +871,52 @@ class _FlowLowering:
                 CONFLICTING_COMPUTE, f"{owner} has both @kubernetes and @batch", self.span_of(seen["batch"]),
                 hint="keep one of them"))
         return tuple(records)
+
+    def _wrapped(self, target: cst.BaseExpression, call: cst.Call, d: cst.Decorator,
+                 known: Mapping[str, Any]) -> list[cst.BaseExpression] | None:
+        """For a project decorator given a Metaflow decorator (``@enable_decorator(batch(...),
+        flag=...)``): the wrapped decorator when the wrapper applies it, ``[]`` when it does not
+        or cannot be known (then with a diagnostic). ``None`` for any other decorator."""
+        inner = [a for a in call.args if self.names.api(
+            a.value.func if isinstance(a.value, cst.Call) else a.value) in known]
+        if len(inner) != 1:
+            return None
+        wrapper, (wrapped_arg,) = _dotted(target), inner
+        wrapped = self.names.api(wrapped_arg.value.func if isinstance(wrapped_arg.value, cst.Call)
+                                 else wrapped_arg.value) or "?"
+        span = self.span_of(d)
+        work = getattr(self, "work", None)
+        found = work.definition(target, self.current) if work is not None else None
+        if work is None or found is None or not isinstance(found[0], cst.FunctionDef):
+            self.diagnostics.append(wrappers.unresolved(wrapper, wrapped, "it is not a function defined in "
+                                                        "the flow's project", span))
+            return []
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in call.args:
+            try:
+                value = wrappers.PROBE if arg is wrapped_arg else to_python(arg.value, self.constants)
+            except NotStatic as exc:
+                self.diagnostics.append(wrappers.unresolved(wrapper, wrapped, f"an argument is not known "
+                                                            f"statically ({exc.reason})", self.span_of(exc.node)))
+                return []
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        if not options.current().evaluate_code:
+            self.diagnostics.append(wrappers.refused(wrapper, wrapped, span))
+            return []
+        definition, where = found
+        try:
+            applied = wrappers.applies(definition.name.value, where.module, where.constants, args, kwargs,
+                                       work.flow_dir, [*work.roots])
+        except isolated.IsolatedError as exc:
+            self.diagnostics.append(wrappers.failed(wrapper, wrapped, str(exc), span))
+            return []
+        self.evaluated.append(ir.Evaluated("wrapper", wrapper, f"{'applies' if applied else 'does not apply'} "
+                                           f"@{wrapped}", span))
+        return [wrapped_arg.value] if applied else []
 
     def _user_decorator(self, target: cst.BaseExpression, call: cst.Call | None, d: cst.Decorator,
                         scope: str) -> bool:

@@ -463,7 +463,8 @@ class Evaluated:
     """Something outside the flow's syntax the compiler read or ran (``flowc ir`` lists these).
 
     ``kind``: ``environment`` (os.getenv & co; ``detail`` never shows a secret-looking value),
-    ``config-file``, ``parser`` (a parser function run in isolation), ``mutator``.
+    ``config-file``, ``parser`` (a parser function run in isolation), ``mutator``, ``wrapper`` (a
+    project decorator run to see whether it applies the Metaflow decorator it wraps).
     """
 
     kind: str
