@@ -47,6 +47,9 @@ class Output:
     target: str
     relative: Path  # <target>/<stem><ext>
     text: str
+    # the deploy-time environment reads of its flow (``--check`` tells a spec that differs only
+    # because they changed)
+    environment: tuple[ir.Evaluated, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
         relocations = project_paths(flow_file, ir.source_paths(result.flow))
         plan = build_plan(ir.relocate(result.flow, relocations), lock_sha256=lock_hash(str(flow_file)))
         back = {relocated: given for given, relocated in relocations.items()}
+        environment = tuple(e for e in result.flow.evaluated if e.kind == "environment")
         for target in targets:
             emitted = get_target(target).emit(plan, settings)
             diagnostics.extend(ir.relocate(d, back) for d in emitted.diagnostics)
@@ -142,7 +146,7 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
                 diagnostics.append(_clash(flow_file, owners[relative], relative))
                 continue
             owners[relative] = flow_file
-            outputs.append(Output(flow_file, target, relative, emitted.text))
+            outputs.append(Output(flow_file, target, relative, emitted.text, environment))
     return BuildResult(tuple(outputs), tuple(diagnostics))
 
 
@@ -192,12 +196,18 @@ def write_atomically(path: Path, text: str) -> None:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
-def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, list[Diagnostic]]:
-    """A unified diff of every committed spec that differs from what flowc generates now."""
+def check_outputs(outputs: Iterable[Output], output_dir: Path, overrides: Mapping[str, Any] | None = None,
+                  flow_name: str | None = None) -> tuple[str, list[Diagnostic], list[str]]:
+    """A unified diff of every committed spec that differs from what flowc generates now, and one
+    line per spec that differs only because deploy-time environment values changed (recompiled
+    with the values its committed manifest records, it is the same): those get no diff."""
     from flowc.compiler import read_regular_file
 
+    outputs = list(outputs)
     diffs: list[str] = []
     diagnostics: list[Diagnostic] = []
+    environment_only: list[str] = []
+    committed_texts: dict[Path, str] = {}
     for output in outputs:
         path = output_dir / output.relative
         if not path.exists():
@@ -210,12 +220,121 @@ def check_outputs(outputs: Iterable[Output], output_dir: Path) -> tuple[str, lis
             diagnostics.extend(error.diagnostics)
             continue
         # A committed file that is not UTF-8 differs: show it (bytes replaced) rather than fail.
-        committed = committed_bytes.decode("utf-8", errors="replace")
-        if committed != output.text:
-            diffs.extend(difflib.unified_diff(
-                committed.splitlines(keepends=True), output.text.splitlines(keepends=True),
-                fromfile=str(path), tofile=f"{path} (generated from {output.flow_file})"))
-    return "".join(diffs), diagnostics
+        committed_texts[output.relative] = committed_bytes.decode("utf-8", errors="replace")
+    for output in outputs:
+        if output.relative not in committed_texts or committed_texts[output.relative] == output.text:
+            continue
+        committed = committed_texts[output.relative]
+        path = output_dir / output.relative
+        siblings = [(o.target, committed_texts[o.relative]) for o in outputs
+                    if o.flow_file == output.flow_file and o.relative in committed_texts]
+        line = _environment_only(output, committed, siblings, overrides or {}, flow_name)
+        if line is not None:
+            environment_only.append(f"{path}: {line}")
+            continue
+        diffs.extend(difflib.unified_diff(
+            committed.splitlines(keepends=True), output.text.splitlines(keepends=True),
+            fromfile=str(path), tofile=f"{path} (generated from {output.flow_file})"))
+    return "".join(diffs), diagnostics, environment_only
+
+
+_SECRET = object()  # a committed value the manifest does not show
+
+
+def _environment_only(output: Output, committed: str, siblings: list[tuple[str, str]], overrides: Mapping[str, Any],
+                      flow_name: str | None) -> str | None:
+    """``differs only in environment values A ('x' -> 'y'), B`` when recompiling ``output``'s flow
+    with the environment values its committed manifest (or a sibling target's: the ASL format
+    carries none) records gives exactly ``committed``; None otherwise."""
+    if not output.environment:
+        return None
+    texts = [(output.target, committed), *siblings]
+    recorded = next((r for r in (_committed_environment(t, text) for t, text in texts) if r is not None), None)
+    if recorded is None:
+        return None
+    now = {e.name: e.detail for e in output.environment}
+    changed = sorted(name for name in now.keys() | recorded.keys() if now.get(name) != recorded.get(name))
+    values = {name: _value_of(recorded[name]) for name in changed if name in recorded}
+    if not changed or any(v is _SECRET for v in values.values()):
+        return None
+    from dataclasses import replace
+
+    from flowc.compiler.options import current, using
+
+    with using(replace(current(), environment=tuple(values.items()))):
+        again = build([output.flow_file], [output.target], overrides, flow_name=flow_name)
+    if [o.text for o in again.outputs] != [committed]:
+        return None
+    return "differs only in environment values " + ", ".join(
+        f"{name} ({_shown(recorded.get(name))} -> {_shown(now.get(name))})" for name in changed)
+
+
+def _committed_environment(target: str, text: str) -> dict[str, str] | None:
+    """The environment reads (name -> detail) in the manifest a committed spec embeds (Argo,
+    Airflow, the CloudFormation format); None when it embeds none."""
+    manifest = _embedded_manifest(target, text)
+    if manifest is None:
+        return None
+    return {e["name"]: e.get("detail", "") for e in manifest.get("flow", {}).get("evaluated", ())
+            if e.get("kind") == "environment"}
+
+
+def _embedded_manifest(target: str, text: str) -> dict[str, Any] | None:
+    """The manifest in a spec: a string constant of an Airflow DAG file, a string (or a list of
+    lines) in an Argo or Step Functions document."""
+    import ast
+    import json
+
+    strings: list[str] = []
+    if target == "airflow":
+        try:
+            strings = [n.value for n in ast.walk(ast.parse(text))
+                       if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        except (SyntaxError, ValueError):
+            return None
+    else:
+        import yaml
+
+        def walk(node: Any) -> None:
+            if isinstance(node, str):
+                strings.append(node)
+            elif isinstance(node, list):
+                if node and all(isinstance(item, str) for item in node):
+                    strings.append("".join(node))
+                for item in node:
+                    walk(item)
+            elif isinstance(node, dict):
+                for item in node.values():
+                    walk(item)
+        try:
+            for document in yaml.safe_load_all(text):
+                walk(document)
+        except yaml.YAMLError:
+            return None
+    for candidate in strings:
+        if '"manifest_version"' in candidate:
+            try:
+                found = json.loads(candidate)
+            except ValueError:
+                continue
+            if isinstance(found, dict) and "flow" in found:
+                return found
+    return None
+
+
+def _value_of(detail: str) -> Any:
+    """The value an environment read's detail records: ``= 'x'`` -> ``'x'``, unset -> None."""
+    import ast
+
+    if detail.startswith("= "):
+        return ast.literal_eval(detail[2:])
+    return None if detail.startswith("unset") else _SECRET
+
+
+def _shown(detail: str | None) -> str:
+    if detail is None or detail.startswith("unset"):
+        return "unset"
+    return detail[2:] if detail.startswith("= ") else "<hidden>"
 
 
 def _clash(flow_file: Path, other: Path, relative: Path) -> Diagnostic:

@@ -246,14 +246,20 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
             _write_or_fail(lambda: write_atomically(Path(output), single.text))
             return
     if check:
-        diff, missing = check_outputs(result.outputs, output_dir)
+        diff, missing, environment_only = check_outputs(result.outputs, output_dir, overrides, flow_name)
         if missing:
             _print_diagnostics(CompileError(missing), diag_format)
         if diff:
             click.echo(diff, nl=False)
+        for line in environment_only:
+            click.echo(line)
         if diff or missing:
             click.echo("flowc: committed specs differ from the flows; run the same command "
                        "without --check and commit the result", err=True)
+        elif environment_only:
+            click.echo("flowc: committed specs differ only in deploy-time environment values; check in "
+                       "the environment they were compiled in, or recompile and commit", err=True)
+        if diff or missing or environment_only:
             sys.exit(1)
         return
     for path in _write_or_fail(lambda: write_outputs(result.outputs, output_dir)):

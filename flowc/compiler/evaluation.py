@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 import libcst as cst
 
-from flowc.compiler import ir
+from flowc.compiler import ir, options
 from flowc.compiler.secret_names import looks_secret
 from flowc.compiler.values import NotStatic, evaluate
 
@@ -83,10 +83,10 @@ class Extension:
     ``NotStatic``. ``records`` collects what was read, for ``flowc ir`` and the manifest."""
 
     def __init__(self, aliases: Mapping[str, str], span_of: Callable[[cst.CSTNode], ir.Span],
-                 environ: Mapping[str, str] | None = None):
+                 environ: Mapping[str, str | None] | None = None):
         self.aliases = aliases
         self.span_of = span_of
-        self.environ = os.environ if environ is None else environ
+        self.environ = _environment() if environ is None else environ
         self.configs: dict[str, Any] = {}  # class attribute -> resolved Python value
         self.config_names: dict[str, str] = {}  # config name -> class attribute
         self.failed: set[str] = set()  # attributes and names of configs that did not resolve
@@ -245,6 +245,12 @@ class Extension:
             return evaluate(expression, _WithExtension(constants, inner))
         except NotStatic as exc:
             raise NotStatic(node, f"config_expr({text!r}): {exc.reason}") from None
+
+
+def _environment() -> Mapping[str, str | None]:
+    """The compiling process's environment, under the compile's overrides (``None``: unset)."""
+    overrides = options.current().environment
+    return {**os.environ, **dict(overrides)} if overrides else os.environ
 
 
 def _scalar(function: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -24,10 +24,13 @@ class CompileOptions:
     # False: refuse to run any code at compile time (parser functions, mutators), with a
     # diagnostic naming the construct
     evaluate_code: bool = True
+    # deploy-time environment reads answered from here before os.environ (None: unset); what
+    # ``compile --check`` uses to recompile with the values a committed spec was built with
+    environment: tuple[tuple[str, str | None], ...] = ()
 
     def fingerprint(self) -> str:
         """A stable text for cache keys."""
-        return repr((self.config_files, self.config_values, self.pythonpath, self.evaluate_code))
+        return repr((self.config_files, self.config_values, self.pythonpath, self.evaluate_code, self.environment))
 
 
 DEFAULT = CompileOptions()
