@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from flowc.compiler.project import SETTING_KEYS
 from flowc.targets import Settings, TargetSettings, all_targets
 from flowc.targets.base import settings_fields
 
@@ -125,6 +126,8 @@ def resolve(layered: list[tuple[str, dict[str, Any]]]) -> tuple[Settings, dict[s
     origins: dict[str, str] = {}
     for origin, layer in layered:
         for name, value in layer.items():
+            if name in SETTING_KEYS:  # the compiler's front end reads and checks it
+                continue
             key = keys.get(name)
             if key is None:
                 raise SettingsError(_unknown(name, origin, keys))

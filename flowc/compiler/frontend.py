@@ -83,6 +83,9 @@ IMPORTED_MODULE = register("FLOW085", "project-local module cannot be read", """
 The flow imports a module of its project (found under the flow's directory, the project root or
 `--pythonpath`) that flowc cannot read: it is not UTF-8 or cannot be opened. (A syntax error in
 it is reported as FLOW003, at its place in that module.)""")
+PYTHONPATH_SETTING = register("FLOW089", "invalid pythonpath setting", """
+`[tool.flowc] pythonpath` in the flow's pyproject.toml must be a list of directory names, relative
+to the directory holding that pyproject.toml, e.g. `pythonpath = ["src", "libs/common"]`.""")
 OUTSIDE_PACKAGE = register("FLOW087", "imported module outside the flow's directory", """
 A warning: the flow uses a project-local module that is not under the flow file's directory
 (e.g. at the project root). The compile follows it, but code packages hold the flow's directory
@@ -330,10 +333,14 @@ class _Project:
         self.flow_path = flow_path
         self.real = not flow_path.startswith("<")
         self.flow_dir = os.path.dirname(os.path.abspath(flow_path))
-        self.roots = project.import_roots(flow_path, compile_options.pythonpath) if self.real else ()
         self.modules: dict[str, _Module | None] = {}
         self.sources: list[str] = []
         self.diagnostics: list[Diagnostic] = []
+        try:
+            self.roots = project.import_roots(flow_path, compile_options.pythonpath) if self.real else ()
+        except project.SettingError as exc:
+            self.roots = project.import_roots(flow_path, compile_options.pythonpath, setting=False)
+            self.diagnostics.append(Diagnostic(PYTHONPATH_SETTING, str(exc), ir.Span(flow_path, 0, 0, 0, 0)))
         self.shared = evaluation.Extension({}, lambda node: ir.NO_SPAN)  # configs, seen by every module
 
     def adopt(self, module: _Module) -> _Module:

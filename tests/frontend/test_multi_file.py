@@ -123,6 +123,21 @@ def test_pythonpath_adds_an_import_root(tmp_path):
         assert compile_file(tmp_path / "app" / "train.py").flow.name == "Training"
 
 
+def test_the_pythonpath_setting_adds_import_roots_relative_to_its_pyproject(tmp_path):
+    from flowc.settings import load_settings
+
+    make(tmp_path / "lib", {k: v for k, v in FILES.items() if k.startswith("common/")})
+    make(tmp_path / "app", {"train.py": FILES["flows/train.py"]})
+    (tmp_path / "pyproject.toml").write_text('[tool.flowc]\npythonpath = ["lib"]\n')
+    assert compile_file(tmp_path / "app" / "train.py").flow.name == "Training"
+    load_settings(tmp_path / "app" / "train.py", {})  # a known key for the deployment settings too
+    (tmp_path / "pyproject.toml").write_text('[tool.flowc]\npythonpath = "lib"\n')
+    with pytest.raises(CompileError) as info:
+        compile_file(tmp_path / "app" / "train.py")
+    assert [d.code for d in info.value.diagnostics][:1] == ["FLOW089"]
+    assert "pythonpath must be a list of directories" in info.value.diagnostics[0].message
+
+
 def test_a_problem_in_a_base_module_points_there(tmp_path):
     broken = dict(FILES)
     broken["common/pipeline.py"] = FILES["common/pipeline.py"].replace("self.next(self.train)",
