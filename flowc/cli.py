@@ -622,6 +622,7 @@ def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
               help="A parameter value for the run (repeatable).")
 @click.option("--wait", "wait_", is_flag=True, help="Follow the run; exit 0 only if it succeeds.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after SECONDS.")
+@_compile_time_options  # the flow is compiled to find its deployment: configs can name it
 def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
                     diag_format: str, params: tuple[str, ...], wait_: bool,
                     timeout: float | None) -> None:
@@ -643,6 +644,7 @@ def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: t
 @_engine_options
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many recent runs to show.")
+@_compile_time_options
 def status_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
                    diag_format: str, limit: int) -> None:
     """Show the recent runs of the deployed FLOW_FILE, newest first."""

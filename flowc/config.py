@@ -120,10 +120,12 @@ class Config:
 
 
 def config_expr(expression: str) -> Any:
-    """The value of ``expression`` (e.g. ``"cfg.project"``) over the compiled configs, by name."""
+    """The value of ``expression`` (e.g. ``"cfg.project"``, ``"make_name(cfg)"``) over the
+    compiled configs, by name, in the calling module's globals (as Metaflow evaluates it)."""
     names = {name: _value_of(name) for name in _VALUES}
+    caller = sys._getframe(1).f_globals
     try:
-        return eval(expression, {"__builtins__": {}}, names)  # noqa: S307 - the flow's own expression
+        return eval(expression, caller, names)  # noqa: S307 - the flow's own expression
     except NameError as exc:
         raise ConfigNotResolved(f"config_expr({expression!r}): {exc}") from None
 

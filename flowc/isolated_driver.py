@@ -73,4 +73,32 @@ def _applies(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> bool:
     return bool(applied)
 
 
-_ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate, "applies": _applies}
+def _config_expr(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """``config_expr("fn(cfg)")`` as Metaflow evaluates it: in the module's globals, with the
+    configs as locals (a dict config read through attributes, as a ``ConfigValue``)."""
+    from flowc.config import ConfigValue
+
+    configs = {k: ConfigValue(v) if isinstance(v, dict) else v for k, v in payload["configs"].items()}
+    return eval(payload["expression"], namespaces[0], configs)  # noqa: S307 - the point
+
+
+def _parameter_default(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """A callable Parameter default, called as Metaflow calls it when it deploys: ``f(ctx, True)``,
+    or ``f(ctx)`` when that raises TypeError."""
+    import sys
+
+    from flowc.config import ConfigValue
+    from flowc.parameters import ParameterContext
+
+    function = eval(payload["expression"], namespaces[0])  # noqa: S307 - the flow's own default
+    ctx = ParameterContext(payload["flow_name"], payload["parameter_name"], payload["user_name"],
+                           logger=lambda *args, **kwargs: print(*args, file=sys.stderr),
+                           configs=ConfigValue(payload["configs"]))
+    try:
+        return function(ctx, True)
+    except TypeError:
+        return function(ctx)
+
+
+_ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate, "applies": _applies,
+            "config_expr": _config_expr, "parameter_default": _parameter_default}

@@ -89,12 +89,16 @@ def convert_with_separator(text: str, tname: str, separator: str | None, name: s
 
 
 class ParameterContext:
-    """What a callable default receives (Metaflow passes a similar context)."""
+    """What a callable default receives: the fields of Metaflow's ``ParameterContext``."""
 
-    def __init__(self, flow_name: str, parameter_name: str, user_name: str | None = None):
+    def __init__(self, flow_name: str, parameter_name: str, user_name: str | None = None,
+                 logger: Any = None, ds_type: str | None = None, configs: Any = None):
         self.flow_name = flow_name
         self.parameter_name = parameter_name
         self.user_name = user_name
+        self.logger = logger if logger is not None else print
+        self.ds_type = ds_type
+        self.configs = configs
 
 
 class Parameter:

@@ -161,6 +161,8 @@ def _source(name: str, bound: dict[str, cst.BaseExpression], ctx: ConfigContext,
         if path is not None:
             full = Path(ctx.flow_dir) / path
             if full.is_file():
+                if os.path.isabs(path):  # os.path.join(os.path.dirname(__file__), ...): recorded as relative
+                    path = os.path.relpath(path, ctx.flow_dir).replace(os.sep, "/")
                 evaluated.append(ir.Evaluated("config-file", name, path, ctx.span_of(bound["default"])))
                 return _read(full, name, bound["default"]), None, "default"
     if "default_value" in bound:

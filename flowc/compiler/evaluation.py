@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 import libcst as cst
 
-from flowc.compiler import ir, options
+from flowc.compiler import ir, isolated, options
 from flowc.compiler.secret_names import looks_secret
 from flowc.compiler.values import NotStatic, evaluate
 
@@ -94,6 +94,11 @@ class Extension:
         self.records: dict[tuple[str, str], ir.Evaluated] = {}
         # origin ("common.settings.IMAGE") -> (found, value) in a project-local module
         self.external: Callable[[str], tuple[bool, Any]] | None = None
+        # the module this extension evaluates in, for config_expr("fn(cfg)") calling its functions
+        self.module: cst.Module | None = None
+        self.functions: frozenset[str] = frozenset()
+        self.directory = ""
+        self.file = ""  # the module's path, absolute: ``__file__`` where Metaflow imports it
 
     # ------------------------------------------------------------------ names
 
@@ -130,6 +135,8 @@ class Extension:
             found, value = external(origin)
             if found:
                 return value
+        if isinstance(node, cst.Name) and node.value == "__file__" and self.file:
+            return self.file
         if isinstance(node, cst.Name):
             raise NotStatic(node, f"the name {node.value!r} is not a module-level constant")
         raise NotStatic(node, "an expression that is only known at run time")
@@ -147,6 +154,14 @@ class Extension:
             default_node = args[1].value if len(args) > 1 else keywords.get("default")
             default = evaluate(default_node, constants) if default_node is not None else None
             return self.read_environment(name, default, default_node is not None, node)
+        if origin in _PATH_FUNCTIONS and all(a.keyword is None and not a.star for a in node.args):
+            values = [evaluate(a.value, constants) for a in node.args]
+            if not values or not all(isinstance(v, str) for v in values):
+                raise NotStatic(node, f"{origin}() of values that are not strings")
+            try:
+                return _PATH_FUNCTIONS[origin](*values)
+            except TypeError as exc:
+                raise NotStatic(node, f"{origin}(): {exc}") from None
         if self.api(node.func, "config_expr"):
             if len(node.args) != 1 or node.args[0].keyword is not None:
                 raise NotStatic(node, "config_expr() takes one string")
@@ -244,7 +259,51 @@ class Extension:
         try:
             return evaluate(expression, _WithExtension(constants, inner))
         except NotStatic as exc:
-            raise NotStatic(node, f"config_expr({text!r}): {exc.reason}") from None
+            called = sorted(_called_names(expression) & self.functions)
+            if not called or self.module is None:
+                raise NotStatic(node, f"config_expr({text!r}): {exc.reason}") from None
+        return self._run_config_expression(text, called, inner.configs, node, constants)
+
+    def _run_config_expression(self, text: str, called: list[str], configs: Mapping[str, Any],
+                               node: cst.CSTNode, constants: Mapping[str, Any]) -> Any:
+        """``config_expr("fn(cfg)")`` calling functions of the module: as Metaflow evaluates it
+        in the module's globals with the configs as locals, run in isolation (those functions
+        and what they need only)."""
+        assert self.module is not None
+        if not options.current().evaluate_code:
+            raise NotStatic(node, f"config_expr({text!r}) calls {', '.join(called)}(), which would run at "
+                            "compile time, and evaluation is refused (--no-evaluate)")
+        try:
+            extracted = isolated.extract(self.module, called, dict(constants))
+            value = isolated.run(extracted, "config_expr", {"expression": text, "configs": dict(configs)},
+                                 cwd=self.directory, path=[self.directory, *options.current().pythonpath])
+        except isolated.IsolatedError as exc:
+            raise NotStatic(node, f"config_expr({text!r}) failed when run: {exc}") from None
+        self.records.setdefault(("config-expression", text), ir.Evaluated(
+            "config-expression", text, f"run in isolation (calls {', '.join(called)})", self.span_of(node)))
+        return freeze(value)
+
+
+def _called_names(expression: cst.BaseExpression) -> set[str]:
+    """Names called as functions in ``expression`` (``make(cfg)`` -> ``{"make"}``)."""
+    found: set[str] = set()
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            if isinstance(call.func, cst.Name):
+                found.add(call.func.value)
+
+    expression.visit(Calls())
+    return found
+
+
+# Path arithmetic on the flow's own location (``os.path.join(os.path.dirname(__file__), "x.json")``):
+# pure functions of strings, computed where Metaflow computes them, on the deploying machine.
+_PATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "os.path.join": os.path.join, "os.path.dirname": os.path.dirname, "os.path.basename": os.path.basename,
+    "os.path.abspath": os.path.abspath, "os.path.realpath": os.path.realpath,
+    "os.path.normpath": os.path.normpath,
+}
 
 
 def _environment() -> Mapping[str, str | None]:

@@ -10,6 +10,7 @@ spelling. The module is never imported or executed.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeGuard
@@ -17,7 +18,8 @@ from typing import Any, Callable, Iterable, Mapping, TypeGuard
 import libcst as cst
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider
 
-from flowc.compiler import configs, evaluation, imports, ir, isolated, mutation, options, parameters, project, wrappers
+from flowc.compiler import (configs, deploy_time, evaluation, imports, ir, isolated, mutation, options, parameters,
+                            project, wrappers)
 from flowc.compiler import decorators as deco
 from flowc.compiler.bindings import SourceFacts
 from flowc.compiler.diagnostics import WARNING, Diagnostic, register
@@ -317,8 +319,11 @@ def _analyze(module: cst.Module, path: str, package: str, follow: Callable[[str]
         return ir.Span(path, line, column + 1, end_line, end_column + 1)
 
     extension = evaluation.Extension(evaluation.import_aliases(module, package), span_of)
-    constants = collect_constants(module, extension)
     functions = frozenset(s.name.value for s in module.body if isinstance(s, cst.FunctionDef))
+    extension.module, extension.functions = module, functions
+    extension.file = os.path.abspath(path) if not path.startswith("<") else ""
+    extension.directory = os.path.dirname(extension.file) if extension.file else os.getcwd()
+    constants = collect_constants(module, extension)
     classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
     defs = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
     return _Module(path, module, names, span_of, extension, constants, functions, classes, defs)
@@ -599,6 +604,7 @@ class _FlowLowering:
         params: list[ir.Parameter] = []
         self.work = work
         self.mutators: list[mutation.Mutator] = []
+        self.flow_name = node.name.value
         self._resolve_configs(lineage)
         self.start_name, self.end_name = self._endpoints(lineage)
         for cls, where in lineage:
@@ -760,6 +766,16 @@ class _FlowLowering:
         param, problems = parameters.lower(kind, target.value, value, self.names.api, self.span_of,
                                            self.constants)
         self.diagnostics.extend(problems)
+        node = deploy_time.callable_default(value, self.functions) if kind == "Parameter" else None
+        if param is None or node is None or param.default_kind != "runtime":
+            return param
+        compile_options = options.current()
+        ctx = deploy_time.Context(self.module, self.constants, self.flow_name,
+                                  {c.name: json.loads(c.value) for c in self.configs}, self.extension.directory,
+                                  compile_options.pythonpath, compile_options.evaluate_code)
+        param, record, problem = deploy_time.evaluate(param, node, ctx, self.span_of(node))
+        self.evaluated.extend([record] if record is not None else [])
+        self.diagnostics.extend([problem] if problem is not None else [])
         return param
 
     # ------------------------------------------------------------------ steps

@@ -34,7 +34,8 @@ class Extract:
     names: tuple[str, ...]  # the module-level definitions it contains
 
 
-def _referenced(node: cst.CSTNode) -> set[str]:
+def referenced(node: cst.CSTNode) -> set[str]:
+    """The names ``node`` mentions (and class names given as strings)."""
     found: set[str] = set()
 
     class Names(cst.CSTVisitor):
@@ -88,7 +89,7 @@ def extract(module: cst.Module, roots: Iterable[str], constants: dict[str, Any])
         if name not in definitions:
             raise IsolatedError(f"{name!r} is not a function or class defined at module level")
         wanted.add(name)
-        refs = _referenced(definitions[name])
+        refs = referenced(definitions[name])
         needed |= refs
         queue.extend(r for r in refs if r in definitions and r not in wanted)
     lines = [cst.Module([]).code_for_node(s).rstrip() for s in imports if _bound_by_import(s) & needed]

@@ -90,8 +90,8 @@ def load(root: str, key: str) -> tuple[ir.Flow, str] | None:
 def store(root: str, key: str, flow: ir.Flow, warnings: str) -> None:
     """Write atomically (temp file + rename); a cache that cannot be written is simply skipped."""
     path = _path(root, key)
-    if path is None:
-        return
+    if path is None or any(r.kind == "parameter-default" for r in flow.evaluated):
+        return  # a callable default is evaluated again for every run, as Metaflow does
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")

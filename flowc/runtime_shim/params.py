@@ -70,12 +70,14 @@ def resolve_parameters(flow_cls: type, manifest: ir.Flow, given: Mapping[str, st
         raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; this flow takes: {names}")
     supplied = {by_name[name].attribute: text for name, text in given.items()}
     values: dict[str, Any] = {}
+    # callable defaults the compiler evaluated (as Metaflow does when it deploys): the manifest's value
+    compiled = {e.name for e in manifest.evaluated if e.kind == "parameter-default"}
     for p in declared:
         obj = _class_parameter(flow_cls, p.attribute)
         if p.attribute in supplied:
             value = convert_with_separator(supplied[p.attribute], p.type, p.separator, p.name)
         else:
-            if obj is not None:
+            if obj is not None and p.name not in compiled:
                 default = obj.resolve_default(manifest.name, username())
             else:
                 default = p.default if p.default_kind == "literal" else None
