@@ -89,9 +89,10 @@ def _parameter_default(namespaces: list[dict[str, Any]], payload: dict[str, Any]
 
     from flowc.config import ConfigValue
     from flowc.parameters import ParameterContext
+    from flowc.runtime_shim.params import username  # the compiling user, as current.username names it
 
     function = eval(payload["expression"], namespaces[0])  # noqa: S307 - the flow's own default
-    ctx = ParameterContext(payload["flow_name"], payload["parameter_name"], payload["user_name"],
+    ctx = ParameterContext(payload["flow_name"], payload["parameter_name"], username(),
                            logger=lambda *args, **kwargs: print(*args, file=sys.stderr),
                            configs=ConfigValue(payload["configs"]))
     try:

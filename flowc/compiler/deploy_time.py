@@ -26,7 +26,6 @@ from flowc.compiler.configs import EVALUATION_FAILED, EVALUATION_REFUSED
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.parameters import PARAMETER_DEFAULT
 from flowc.compiler.secret_names import looks_secret
-from flowc.runtime_shim.params import username
 
 
 def callable_default(call: cst.Call, functions: frozenset[str]) -> cst.BaseExpression | None:
@@ -65,7 +64,7 @@ def evaluate(param: ir.Parameter, node: cst.BaseExpression, ctx: Context, span: 
         extracted = isolated.extract(ctx.module, sorted(isolated.referenced(node) & definitions), dict(ctx.constants))
         value = isolated.run(extracted, "parameter_default", {
             "expression": cst.Module([]).code_for_node(node), "flow_name": ctx.flow_name,
-            "parameter_name": param.name, "user_name": username(), "configs": dict(ctx.configs)},
+            "parameter_name": param.name, "configs": dict(ctx.configs)},
             cwd=ctx.directory, path=[ctx.directory, *ctx.pythonpath])
     except isolated.IsolatedError as exc:
         return param, None, Diagnostic(EVALUATION_FAILED, f"{label} failed: {exc}", span)
