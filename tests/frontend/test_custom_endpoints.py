@@ -218,3 +218,21 @@ def test_sfn_run_matches_flowc_run(tmp_path) -> None:
         remote = s3_snapshot(aws, flow, result.name)
     local_id = run_locally(path, tmp_path / "local", params={"greeting": "hi"})
     assert remote == snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
+
+
+@pytest.mark.slow
+def test_airflow_run_matches_flowc_run(tmp_path, monkeypatch) -> None:
+    from tests.conftest import ROOT
+    from tests.harness import airflow_env
+    from tests.targets.airflow_helpers import emit as emit_dag, local_settings, relative
+
+    monkeypatch.chdir(ROOT)
+    path = SHAPES / "custom_endpoints.py"
+    flow = compile_file(relative(path)).flow
+    dag = airflow_env.load_dag(emit_dag(relative(path), **local_settings(tmp_path / "airflow")),
+                               "custom_endpoints", flow.name)
+    state, run_id, tasks = airflow_env.run_dag(dag)
+    assert state == "success", tasks
+    local_id = run_locally(path, tmp_path / "local")
+    assert snapshot(tmp_path / "airflow", flow.name, run_id) == \
+        snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
