@@ -82,9 +82,9 @@ def _config_expr(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> A
     return eval(payload["expression"], namespaces[0], configs)  # noqa: S307 - the point
 
 
-def _parameter_default(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
-    """A callable Parameter default, called as Metaflow calls it when it deploys: ``f(ctx, True)``,
-    or ``f(ctx)`` when that raises TypeError."""
+def _deploy_time_call(namespaces: list[dict[str, Any]], payload: dict[str, Any]) -> Any:
+    """A callable Parameter (or Config) default, called as Metaflow calls it when it deploys:
+    ``f(ctx, True)``, or ``f(ctx)`` when that raises TypeError."""
     import sys
 
     from flowc.config import ConfigValue
@@ -94,7 +94,7 @@ def _parameter_default(namespaces: list[dict[str, Any]], payload: dict[str, Any]
     function = eval(payload["expression"], namespaces[0])  # noqa: S307 - the flow's own default
     ctx = ParameterContext(payload["flow_name"], payload["parameter_name"], username(),
                            logger=lambda *args, **kwargs: print(*args, file=sys.stderr),
-                           configs=ConfigValue(payload["configs"]))
+                           configs=ConfigValue(payload["configs"]) if payload["configs"] is not None else None)
     try:
         return function(ctx, True)
     except TypeError:
@@ -102,4 +102,4 @@ def _parameter_default(namespaces: list[dict[str, Any]], payload: dict[str, Any]
 
 
 _ACTIONS = {"parse": _parse, "import_parse": _import_parse, "mutate": _mutate, "applies": _applies,
-            "config_expr": _config_expr, "parameter_default": _parameter_default}
+            "config_expr": _config_expr, "deploy_time_call": _deploy_time_call}

@@ -79,6 +79,7 @@ class ConfigContext:
     api: Callable[[cst.CSTNode], str | None]
     options: CompileOptions
     functions: frozenset[str]
+    flow_name: str = ""  # for a callable default's ParameterContext
 
 
 def resolve(attribute: str, call: cst.Call, ctx: ConfigContext) -> tuple[Resolved | None, list[Diagnostic]]:
@@ -155,7 +156,8 @@ def _source(name: str, bound: dict[str, cst.BaseExpression], ctx: ConfigContext,
     if name in files:
         return _read(Path(files[name]), name, bound["name"]), None, "--config"
     if "default" in bound:
-        path = _static(bound["default"], ctx, "default")
+        path = _call(name, "default", bound["default"], ctx, evaluated) if _callable(bound["default"], ctx) \
+            else _static(bound["default"], ctx, "default")
         if path is not None and not isinstance(path, str):
             raise _Failure(CONFIG_ARGUMENT, f"config {name!r}: default= is a path (a string)", bound["default"])
         if path is not None:
@@ -168,7 +170,8 @@ def _source(name: str, bound: dict[str, cst.BaseExpression], ctx: ConfigContext,
     if "default_value" in bound:
         node = bound["default_value"]
         try:
-            value = to_python(node, ctx.constants)
+            value = _call(name, "default_value", node, ctx, evaluated) if _callable(node, ctx) \
+                else to_python(node, ctx.constants)
         except NotStatic as exc:
             raise _Failure(CONFIG_ARGUMENT, f"config {name!r}: default_value is not known statically: "
                            f"{exc.reason}", exc.node) from None
@@ -176,6 +179,26 @@ def _source(name: str, bound: dict[str, cst.BaseExpression], ctx: ConfigContext,
             return value, None, "default_value"
         return None, value, "default_value"
     return None, None, "none"
+
+
+def _callable(node: cst.BaseExpression, ctx: ConfigContext) -> bool:
+    return isinstance(node, cst.Lambda) or (isinstance(node, cst.Name) and node.value in ctx.functions)
+
+
+def _call(name: str, what: str, node: cst.BaseExpression, ctx: ConfigContext, evaluated: list[ir.Evaluated]) -> Any:
+    """A callable ``default`` (a path) or ``default_value``, called as Metaflow calls it when it
+    deploys: with a ParameterContext whose ``configs`` is None; run in isolation."""
+    if not ctx.options.evaluate_code:
+        raise _Failure(EVALUATION_REFUSED, f"config {name!r}: its {what} function would run at compile time, "
+                       "and evaluation is refused (--no-evaluate)", node)
+    try:
+        value = isolated.call_deploy_time(ctx.module, node, dict(ctx.constants), {
+            "flow_name": ctx.flow_name, "parameter_name": name, "configs": None},
+            cwd=ctx.flow_dir, path=[ctx.flow_dir, *ctx.options.pythonpath])
+    except isolated.IsolatedError as exc:
+        raise _Failure(EVALUATION_FAILED, f"config {name!r}: its {what} function failed: {exc}", node) from None
+    evaluated.append(ir.Evaluated("config-default", name, f"{what} function run in isolation", ctx.span_of(node)))
+    return value
 
 
 def _read(path: Path, name: str, node: cst.CSTNode) -> str:

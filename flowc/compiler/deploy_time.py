@@ -59,12 +59,9 @@ def evaluate(param: ir.Parameter, node: cst.BaseExpression, ctx: Context, span: 
     if not ctx.evaluate_code:
         return param, None, Diagnostic(EVALUATION_REFUSED, f"{label} would run at compile time (Metaflow runs "
                                        "it when it deploys), and evaluation is refused (--no-evaluate)", span)
-    definitions = {s.name.value for s in ctx.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
     try:
-        extracted = isolated.extract(ctx.module, sorted(isolated.referenced(node) & definitions), dict(ctx.constants))
-        value = isolated.run(extracted, "parameter_default", {
-            "expression": cst.Module([]).code_for_node(node), "flow_name": ctx.flow_name,
-            "parameter_name": param.name, "configs": dict(ctx.configs)},
+        value = isolated.call_deploy_time(ctx.module, node, dict(ctx.constants), {
+            "flow_name": ctx.flow_name, "parameter_name": param.name, "configs": dict(ctx.configs)},
             cwd=ctx.directory, path=[ctx.directory, *ctx.pythonpath])
     except isolated.IsolatedError as exc:
         return param, None, Diagnostic(EVALUATION_FAILED, f"{label} failed: {exc}", span)

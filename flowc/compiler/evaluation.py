@@ -129,6 +129,9 @@ class Extension:
         found, value = self._config_path(node)
         if found:
             return freeze(value)
+        found, value = self._delayed_access(node, constants)
+        if found:
+            return value
         external = self.external
         origin = self.origin(node) if external is not None else None
         if external is not None and origin is not None and "." in origin:
@@ -189,7 +192,28 @@ class Extension:
         found, value = self._config_path(node)
         if found:
             return freeze(value)
+        found, value = self._delayed_access(node, constants)
+        if found:
+            return value
         raise NotStatic(node, "an expression that is only known at run time")
+
+    def _delayed_access(self, node: cst.BaseExpression, constants: Mapping[str, Any]) -> tuple[bool, Any]:
+        """``config_expr("cfg").a["b"]``: Metaflow applies the accesses to the expression's value."""
+        keys: list[Any] = []
+        while isinstance(node, (cst.Attribute, cst.Subscript)):
+            keys.append(node.attr.value if isinstance(node, cst.Attribute) else self._index(node, constants))
+            node = node.value
+        if not keys or not isinstance(node, cst.Call) or not self.api(node.func, "config_expr"):
+            return False, None
+        value = _thaw(self._call(node, constants))
+        for key in reversed(keys):
+            if isinstance(value, dict) and key in value:
+                value = value[key]
+            elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+                value = value[key]
+            else:
+                raise NotStatic(node, f"{_code(node)} has no key {key!r}")
+        return True, freeze(value)
 
     @staticmethod
     def _index(node: cst.Subscript, constants: Mapping[str, Any]) -> Any:
@@ -282,6 +306,11 @@ class Extension:
         self.records.setdefault(("config-expression", text), ir.Evaluated(
             "config-expression", text, f"run in isolation (calls {', '.join(called)})", self.span_of(node)))
         return freeze(value)
+
+
+def _thaw(value: Any) -> Any:
+    """An IR value back to dicts and lists (the inverse of ``freeze``), to walk keys in."""
+    return ir.plain_value(value)
 
 
 def _called_names(expression: cst.BaseExpression) -> set[str]:

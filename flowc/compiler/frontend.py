@@ -736,7 +736,8 @@ class _FlowLowering:
         for attribute, (call, where) in calls.items():
             self.use(where)
             ctx = configs.ConfigContext(configs.flow_dir_of(self.flow_path), self.module, self.constants,
-                                        self.span_of, self.names.api, options.current(), self.functions)
+                                        self.span_of, self.names.api, options.current(), self.functions,
+                                        self.flow_name)
             resolved, problems = configs.resolve(attribute, call, ctx)
             self.diagnostics.extend(problems)
             if resolved is None:

@@ -133,3 +133,15 @@ def run(extracted: Extract | list[Extract], action: str, payload: dict[str, Any]
     if "error" in result:
         raise IsolatedError(result["error"])
     return result["value"]
+
+
+def call_deploy_time(module: cst.Module, node: cst.BaseExpression, constants: dict[str, Any],
+                     context: dict[str, Any], cwd: str, path: Iterable[str] = ()) -> Any:
+    """A function Metaflow calls with a ``ParameterContext`` when it deploys (a callable Parameter
+    default, a callable Config default): ``node`` is a lambda or a module-level function's name,
+    run with the module-level definitions and constants it names. ``context``: ``flow_name``,
+    ``parameter_name``, ``configs`` (name -> value, or None)."""
+    definitions = {s.name.value for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+    extracted = extract(module, sorted(referenced(node) & definitions), constants)
+    return run(extracted, "deploy_time_call", {"expression": cst.Module([]).code_for_node(node), **context},
+               cwd, path)

@@ -128,3 +128,41 @@ def test_artifacts_match_metaflow(stem, monkeypatch) -> None:
         pytest.skip(f"no Metaflow 2.19 venv at {METAFLOW_PYTHON.parent.parent} (FLOWC_METAFLOW_VENV)")
     monkeypatch.setenv("METAFLOW_USER", "tester")  # the user Metaflow's run has (metaflow_compare)
     assert compare(f"../frontend/modern_flows/{stem}.py") == "same"
+
+
+CONFIG_DEFAULTS = '''
+import os
+from metaflow import Config, FlowSpec, config_expr, project, step
+
+
+def settings(ctx):
+    return {"project": ctx.flow_name.lower() + "_" + ctx.parameter_name}
+
+
+@project(name=config_expr("cfg").project)
+class F(FlowSpec):
+    cfg = Config("cfg", default_value=settings)
+    local = Config("local", default=os.path.join(os.path.dirname(__file__), "local.json"))
+    named = Config("named", default=lambda ctx: "local.json")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_callable_config_defaults_and_delayed_access(tmp_path) -> None:
+    (tmp_path / "local.json").write_text('{"a": 1}')
+    (tmp_path / "flow.py").write_text(CONFIG_DEFAULTS)
+    flow = compile_file(tmp_path / "flow.py").flow
+    assert {c.name: (c.value, c.origin) for c in flow.configs} == {
+        "cfg": ('{"project": "f_cfg"}', "default_value"), "local": ('{"a": 1}', "default"),
+        "named": ('{"a": 1}', "default")}
+    assert flow.decorator(ir.Project).name == "f_cfg"
+    assert "local.json" in flow.sources and not any(s.startswith("/") for s in flow.sources)
+    assert [(e.kind, e.name) for e in flow.evaluated if e.kind == "config-default"] == [
+        ("config-default", "cfg"), ("config-default", "named")]
