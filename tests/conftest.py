@@ -34,10 +34,11 @@ def require_metaflow() -> Path:
 
 
 def target_settings(**values: Any) -> Any:
-    """Settings from flat keys, with the repository's datastore root unless given."""
+    """Settings from flat keys, with the repository's datastore root and code 'image' (as its
+    pyproject.toml gives the examples) unless given."""
     from flowc.settings import from_values
 
-    return from_values(**{"datastore_root": TEST_DATASTORE, **values})
+    return from_values(**{"datastore_root": TEST_DATASTORE, "code": "image", **values})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
