@@ -170,10 +170,10 @@ def test_argo_run_matches_flowc_run(stem: str, tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", ["custom_endpoints", "single_step"])
 def test_artifacts_match_metaflow(stem: str) -> None:
-    from tests.corpus.metaflow_compare import METAFLOW_PYTHON, compare
+    from tests.conftest import require_metaflow
+    from tests.corpus.metaflow_compare import compare
 
-    if not METAFLOW_PYTHON.exists():
-        pytest.skip(f"no Metaflow 2.19 venv at {METAFLOW_PYTHON.parent.parent} (FLOWC_METAFLOW_VENV)")
+    require_metaflow()  # never skipped: the comparison is the point
     assert compare(f"../graph_shapes/{stem}.py") == "same"
 
 

@@ -122,10 +122,10 @@ def test_trigger_and_status_compile_with_the_given_configs(tmp_path, monkeypatch
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", ["deploy_time_defaults", "config_functions"])
 def test_artifacts_match_metaflow(stem, monkeypatch) -> None:
-    from tests.corpus.metaflow_compare import METAFLOW_PYTHON, compare
+    from tests.conftest import require_metaflow
+    from tests.corpus.metaflow_compare import compare
 
-    if not METAFLOW_PYTHON.exists():
-        pytest.skip(f"no Metaflow 2.19 venv at {METAFLOW_PYTHON.parent.parent} (FLOWC_METAFLOW_VENV)")
+    require_metaflow()  # never skipped: the comparison is the point
     monkeypatch.setenv("METAFLOW_USER", "tester")  # the user Metaflow's run has (metaflow_compare)
     assert compare(f"../frontend/modern_flows/{stem}.py") == "same"
 
