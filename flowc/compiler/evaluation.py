@@ -298,7 +298,8 @@ class Extension:
             raise NotStatic(node, f"config_expr({text!r}) calls {', '.join(called)}(), which would run at "
                             "compile time, and evaluation is refused (--no-evaluate)")
         try:
-            extracted = isolated.extract(self.module, called, dict(constants))
+            extracted = isolated.extract(self.module, called, dict(constants),
+                                         also=isolated.referenced(cst.parse_expression(text)))
             value = isolated.run(extracted, "config_expr", {"expression": text, "configs": dict(configs)},
                                  cwd=self.directory, path=[self.directory, *options.current().pythonpath])
         except isolated.IsolatedError as exc:

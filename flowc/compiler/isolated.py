@@ -70,8 +70,10 @@ def _bound_by_import(statement: cst.SimpleStatementLine) -> set[str]:
     return out
 
 
-def extract(module: cst.Module, roots: Iterable[str], constants: dict[str, Any]) -> Extract:
-    """The definitions named ``roots`` and everything module-level they need, as source.
+def extract(module: cst.Module, roots: Iterable[str], constants: dict[str, Any],
+            also: Iterable[str] = ()) -> Extract:
+    """The definitions named ``roots`` and everything module-level they (and the names ``also``,
+    those of an expression evaluated beside them) need, as source.
 
     Module-level statements other than imports, definitions and static constants (prints, file
     writes, ``if __name__ == ...``) are never included.
@@ -80,7 +82,7 @@ def extract(module: cst.Module, roots: Iterable[str], constants: dict[str, Any])
     imports = [s for s in module.body if isinstance(s, cst.SimpleStatementLine)
                and all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in s.body)]
     wanted: set[str] = set()
-    needed: set[str] = set()
+    needed: set[str] = set(also)
     queue = [r for r in roots]
     while queue:
         name = queue.pop()
@@ -142,6 +144,7 @@ def call_deploy_time(module: cst.Module, node: cst.BaseExpression, constants: di
     run with the module-level definitions and constants it names. ``context``: ``flow_name``,
     ``parameter_name``, ``configs`` (name -> value, or None)."""
     definitions = {s.name.value for s in module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
-    extracted = extract(module, sorted(referenced(node) & definitions), constants)
+    names = referenced(node)
+    extracted = extract(module, sorted(names & definitions), constants, also=names)
     return run(extracted, "deploy_time_call", {"expression": cst.Module([]).code_for_node(node), **context},
                cwd, path)

@@ -166,3 +166,10 @@ def test_callable_config_defaults_and_delayed_access(tmp_path) -> None:
     assert "local.json" in flow.sources and not any(s.startswith("/") for s in flow.sources)
     assert [(e.kind, e.name) for e in flow.evaluated if e.kind == "config-default"] == [
         ("config-default", "cfg"), ("config-default", "named")]
+
+
+def test_a_lambda_default_has_the_modules_imports(monkeypatch) -> None:
+    monkeypatch.setenv("REGION_FOR_TEST", "ap-south")
+    source = DEFAULTS.replace("from metaflow import", "import os\nfrom metaflow import").format(
+        name="unused", body="pass", type="").replace("default=unused", 'default=lambda ctx: os.environ["REGION_FOR_TEST"]')
+    assert compile_source(source, "flow.py").flow.parameters[0].default == "ap-south"

@@ -490,11 +490,11 @@ def test_goldens_import_on_airflow_2_10() -> None:
 
 
 RUNTIME_DEFAULT = textwrap.dedent('''
-    import os
+    import getpass
     from flowc import FlowSpec, Parameter, step
 
     class RuntimeDefaultFlow(FlowSpec):
-        user = Parameter("user", default=lambda ctx: os.environ.get("USER", "nobody"))  # run time
+        user = Parameter("user", default=getpass.getuser())  # run time (a callable runs when compiling)
         size = Parameter("size", default=2, type=int)
         token = Parameter("token", required=True)
 
