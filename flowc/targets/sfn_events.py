@@ -80,7 +80,8 @@ def _problems(flow: ir.Flow, trigger: Trigger) -> list[Diagnostic]:
         return Diagnostic(BAD_TRIGGER, f"@{trigger.tag} {what}", trigger.span, ERROR, hint)
 
     if trigger.name is None:
-        return [bad(f"needs a {trigger.kind} name known at compile time",
+        article = "an" if trigger.kind == "event" else "a"
+        return [bad(f"needs {article} {trigger.kind} name known at compile time",
                     f"write @{trigger.tag}({trigger.kind}=\"name\")")]
     if trigger.options:
         return [bad(f"options {', '.join(trigger.options)} cannot be expressed on AWS Step Functions",
