@@ -34,6 +34,7 @@ Step Functions reads foreach indices and switch cases from the datastore with S3
 and Batch jobs share no disk: the datastore root must be s3://bucket[/prefix].""")
 NO_GANG = register("FLOW231", "@parallel / num_parallel on sfn", """
 Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
+NO_TRIGGER = sfn_events.NEEDS_CFN  # @trigger / @trigger_on_finish in the ASL format (FLOW232)
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
 takes from one setting (sfn_job_definition). Steps that need their own must be compiled with

@@ -58,8 +58,8 @@ def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
         return []
     if settings.of(SfnSettings).format != "cloudformation":
         spans = {(t.span, t.tag) for t in plan.triggers}
-        return [Diagnostic(NEEDS_CFN, f"@{tag} is not part of an ASL definition: its EventBridge rule "
-                           "needs the CloudFormation format", span, ERROR,
+        return [Diagnostic(NEEDS_CFN, f"@{tag} cannot be expressed on AWS Step Functions in the ASL "
+                           "format: its EventBridge rule needs the CloudFormation format", span, ERROR,
                            "compile with --sfn-format cloudformation (sfn_format = \"cloudformation\")")
                 for span, tag in sorted(spans, key=lambda s: (s[0].line, s[1]))]
     out = [problem for t in plan.triggers for problem in _problems(plan.flow, t)]

@@ -133,7 +133,7 @@ def test_the_asl_format_refuses_triggers_precisely() -> None:
     emitted = emit_source(ON_EVENT.read_text(), "on_event.py")
     assert codes(emitted) == [("FLOW232", "error")]
     (problem,) = emitted.diagnostics
-    assert "ASL definition" in problem.message and "--sfn-format cloudformation" in (problem.hint or "")
+    assert "in the ASL format" in problem.message and "--sfn-format cloudformation" in (problem.hint or "")
 
 
 @pytest.mark.parametrize("decorator, expected", [
