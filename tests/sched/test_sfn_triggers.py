@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from flowc.cli import main
 from flowc.compiler import compile_file
 from flowc.deploy import DeployError
 from flowc.deploy.events import publish
@@ -218,6 +220,16 @@ def test_publish_without_boto3_says_what_to_install(monkeypatch: pytest.MonkeyPa
         publish("sfn", "e", "{}")
 
 
+def test_the_cli_reports_event_errors_in_one_line() -> None:
+    done = CliRunner().invoke(main, ["trigger", "--event", "e", "--payload", "{bad"])
+    assert done.exit_code == 1 and done.output.count("\n") == 1
+    assert done.output.startswith("flowc: error: --payload is not valid JSON")
+    done = CliRunner().invoke(main, ["trigger", "--payload", "{}"])
+    assert done.exit_code == 1 and "--event NAME publishes an event" in done.output
+    done = CliRunner().invoke(main, ["trigger"])
+    assert done.exit_code == 1 and "needs FLOW_FILE and --target" in done.output
+
+
 def test_publish_is_for_step_functions_only() -> None:
     with pytest.raises(DeployError, match="publishes to sfn only, not 'argo'"):
         publish("argo", "e", "{}")
@@ -264,7 +276,10 @@ def on_event_run(aws: MotoSfn) -> dict[str, Any]:
     with delivers_to_step_functions(aws) as deliveries, _environ({"AWS_ENDPOINT_URL": aws.endpoint}):
         publish("sfn", "other_event", json.dumps({"value": 9}), settings={"aws_region": REGION})
         assert deliveries == []
-        event_id = publish("sfn", "data_ready", json.dumps({"value": 2.5}), settings={"aws_region": REGION})
+        done = CliRunner().invoke(main, ["trigger", "--event", "data_ready", "--payload", '{"value": 2.5}',
+                                         "--set", f"aws_region={REGION}"])
+        assert done.exit_code == 0, done.output
+        event_id = done.output.strip()
     (delivery,) = deliveries
     assert delivery["target"] == machine and delivery["input"][TRIGGER_KEY]["id"] == event_id
     return {"machine": machine, "event_id": event_id, **finished(aws, delivery["execution"])}
