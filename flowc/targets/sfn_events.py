@@ -60,7 +60,9 @@ def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
         spans = {(t.span, t.tag) for t in plan.triggers}
         return [Diagnostic(NEEDS_CFN, f"@{tag} cannot be expressed on AWS Step Functions in the ASL "
                            "format: its EventBridge rule needs the CloudFormation format", span, ERROR,
-                           "compile with --sfn-format cloudformation (sfn_format = \"cloudformation\")")
+                           "compile with --sfn-format cloudformation (sfn_format = \"cloudformation\") and "
+                           "deploy the template with aws cloudformation deploy (flowc deploy --target sfn "
+                           "deploys the ASL format)")
                 for span, tag in sorted(spans, key=lambda s: (s[0].line, s[1]))]
     out = [problem for t in plan.triggers for problem in _problems(plan.flow, t)]
     seen: set[tuple[ir.Span, str]] = set()

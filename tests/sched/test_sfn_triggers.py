@@ -322,3 +322,18 @@ def test_the_upstream_success_starts_the_downstream_machine(aws: MotoSfn, on_eve
     assert start["event"] == ["metaflow.OnEventFlow.end", "run"]
     assert start["upstream"] == f"OnEventFlow/{on_event_run['name']}"
     assert start["upstream_alpha"] == 2.5  # current.trigger.run reads the upstream run's artifacts
+
+
+def test_moto_alone_cannot_deliver_to_step_functions(aws: MotoSfn) -> None:
+    """Why tests/sched/eventbridge.py exists: without it a matching rule with a Step Functions
+    target makes moto's PutEvents fail (when moto learns to deliver, this fails: drop the patch)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    deploy_stack(aws, ON_EVENT)
+    events = boto3.client("events", region_name=REGION, endpoint_url=aws.endpoint,
+                          config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    with pytest.raises(ClientError, match="500"):
+        events.put_events(Entries=[{"Source": "flowc", "DetailType": "data_ready", "Detail": "{}",
+                                    "EventBusName": "flowc"}])
