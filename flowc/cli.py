@@ -611,7 +611,7 @@ def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
         click.echo(f"{target}: {action}")
 
 
-@main.command("trigger")
+@main.command("trigger", short_help="Start a run of a deployed flow, or publish an event (--event).")
 @functools.partial(_engine_options, flow_required=False)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
