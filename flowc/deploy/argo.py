@@ -131,6 +131,7 @@ def _session(base_url: str, action: str) -> Any:
     """A requests session that hands hera only 2xx answers holding a JSON object (kept as
     ``flowc_answer``), with a timeout, and raises one-line errors for everything else."""
     import requests
+    import urllib3
 
     class Session(requests.Session):
         flowc_answer: dict[str, Any] | None = None
@@ -144,7 +145,7 @@ def _session(base_url: str, action: str) -> Any:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema, ValueError):
                 raise DeployError(f"{action}: ARGO_SERVER is not a valid host:port or URL") from None
-            except (requests.RequestException, OSError) as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise DeployError(f"{action}: cannot reach the Argo Server at {base_url}: "
                                   f"{_reason(exc)}") from None
             kind = response.headers.get("Content-Type", "no content type")
