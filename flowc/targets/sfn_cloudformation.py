@@ -24,7 +24,8 @@ from flowc.compiler import ir
 from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import Settings, common
 from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
-from flowc.targets.sfn_events import add_triggers, camel, machine_name_of
+from flowc.targets import sfn_events
+from flowc.targets.sfn_events import camel, machine_name_of
 from flowc.targets.sfn_hooks import add_exit_hooks
 
 def _job_config(step: StepPlan, settings: Settings) -> tuple[tuple[str, Any], ...]:
@@ -149,7 +150,8 @@ def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBui
     parameters, conditions = _parameters(settings, used_conditions)
     if plan.schedule is not None:
         _add_schedule(plan, settings, machine_arn, parameters, conditions, roles, resources)
-    add_triggers(plan, settings, machine_arn, parameters, conditions, roles, resources)
+    if plan.triggers:
+        _add_triggers(plan, settings, machine_arn, parameters, conditions, roles, resources)
     resources.update(roles)
     document: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -255,3 +257,20 @@ def _add_schedule(plan: FlowPlan, settings: Settings, machine_arn: str, paramete
                    "Input": "{}"},
     })
     resources["Schedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": properties}
+
+
+def _add_triggers(plan: FlowPlan, settings: Settings, machine_arn: str, parameters: dict[str, Any],
+                  conditions: dict[str, Any], roles: dict[str, Any], resources: dict[str, Any]) -> None:
+    """@trigger / @trigger_on_finish: the EventBridge rules (``sfn_events``), the role they
+    start the machine with and the bus the events arrive on."""
+    own = settings.of(SfnSettings)
+    parameters["EventsRoleArn"] = _parameter("Role EventBridge assumes to start this state machine; "
+                                             "empty to create one", own.events_role_arn or "")
+    conditions["CreateEventsRole"] = _is_empty("EventsRoleArn")
+    roles["EventsRole"] = _role("CreateEventsRole", "events.amazonaws.com", "flowc-events", [
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
+    ])
+    if any(t.kind == "event" for t in plan.triggers):
+        parameters["EventBusName"] = _parameter("EventBridge bus the @trigger events arrive on", own.event_bus)
+    role = _role_or_parameter("CreateEventsRole", "EventsRole", "EventsRoleArn")
+    resources.update(sfn_events.rules(plan, settings, role))  # TriggerOn...: no other resource's prefix

@@ -148,42 +148,21 @@ def finish_input(upstream: str) -> dict[str, Any]:
             "InputTemplate": _placeholders({TRIGGER_KEY: event}, ())}
 
 
-def add_triggers(plan: FlowPlan, settings: Settings, machine_arn: str, parameters: dict[str, Any],
-                 conditions: dict[str, Any], roles: dict[str, Any], resources: dict[str, Any]) -> None:
-    """One rule per event and upstream flow, the bus parameter and the role EventBridge assumes."""
-    if not plan.triggers:
-        return
-    own = settings.of(SfnSettings)
-    parameters["EventsRoleArn"] = {
-        "Type": "String", "Default": own.events_role_arn or "",
-        "Description": "Role EventBridge assumes to start this state machine; empty to create one"}
-    conditions["CreateEventsRole"] = {"Fn::Equals": [{"Ref": "EventsRoleArn"}, ""]}
-    roles["EventsRole"] = {
-        "Type": "AWS::IAM::Role",
-        "Condition": "CreateEventsRole",
-        "Properties": {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                 "Action": "sts:AssumeRole"}]},
-            "Policies": [{"PolicyName": "flowc-events", "PolicyDocument": {
-                "Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": ["states:StartExecution"],
-                     "Resource": {"Fn::Sub": machine_arn}}]}}],
-        },
-    }
-    if any(t.kind == "event" for t in plan.triggers):
-        parameters["EventBusName"] = {"Type": "String", "Default": own.event_bus,
-                                      "Description": "EventBridge bus the @trigger events arrive on"}
+def rules(plan: FlowPlan, settings: Settings, role_arn: Any) -> dict[str, dict[str, Any]]:
+    """One rule per event and upstream flow, by logical id, each starting the machine with
+    ``role_arn``; the CloudFormation template adds the role and the bus parameter."""
+    out: dict[str, dict[str, Any]] = {}
     for trigger in plan.triggers:
         assert trigger.name is not None, "checked by check()"
         if trigger.kind == "event":
-            logical, rule = "TriggerOn" + camel(trigger.name), _event_rule(plan, trigger)
+            logical, rule = "TriggerOn" + camel(trigger.name), _event_rule(plan, trigger, role_arn)
         else:
             upstream = upstream_flow(plan.flow, settings, trigger.name)
-            logical, rule = "TriggerOnFinish" + camel(trigger.name), _finish_rule(plan, upstream)
-        while logical in resources:
+            logical, rule = "TriggerOnFinish" + camel(trigger.name), _finish_rule(plan, upstream, role_arn)
+        while logical in out:
             logical += "X"
-        resources[logical] = rule
+        out[logical] = rule
+    return out
 
 
 def camel(name: str) -> str:
@@ -191,31 +170,29 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
-def _target(transformer: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"Id": "state-machine", "Arn": {"Ref": "StateMachine"},
-             "RoleArn": {"Fn::If": ["CreateEventsRole", {"Fn::GetAtt": ["EventsRole", "Arn"]},
-                                    {"Ref": "EventsRoleArn"}]},
+def _target(transformer: dict[str, Any], role_arn: Any) -> list[dict[str, Any]]:
+    return [{"Id": "state-machine", "Arn": {"Ref": "StateMachine"}, "RoleArn": role_arn,
              "InputTransformer": transformer}]
 
 
-def _event_rule(plan: FlowPlan, trigger: Trigger) -> dict[str, Any]:
+def _event_rule(plan: FlowPlan, trigger: Trigger, role_arn: Any) -> dict[str, Any]:
     return {"Type": "AWS::Events::Rule", "Properties": {
         "Description": f"{plan.flow.name} on @trigger event {trigger.name}, compiled by flowc",
         "EventBusName": {"Ref": "EventBusName"},
         "EventPattern": {"source": [SOURCE], "detail-type": [trigger.name]},
         "State": "ENABLED",
-        "Targets": _target(event_input(trigger)),
+        "Targets": _target(event_input(trigger), role_arn),
     }}
 
 
-def _finish_rule(plan: FlowPlan, upstream: str) -> dict[str, Any]:
+def _finish_rule(plan: FlowPlan, upstream: str, role_arn: Any) -> dict[str, Any]:
     return {"Type": "AWS::Events::Rule", "Properties": {
         "Description": f"{plan.flow.name} on @trigger_on_finish {upstream}, compiled by flowc",
         "EventPattern": {"source": ["aws.states"], "detail-type": [STATUS_CHANGE],
                          "detail": {"status": ["SUCCEEDED"],
                                     "stateMachineArn": [{"Fn::Sub": _ARN_PREFIX + machine_name_of(upstream)}]}},
         "State": "ENABLED",
-        "Targets": _target(finish_input(upstream)),
+        "Targets": _target(finish_input(upstream), role_arn),
     }}
 
 
