@@ -22,6 +22,7 @@ from flowc.runtime_shim.ids import parse_index_path
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
 from flowc.runtime_shim.params import params_from_environment
 from flowc.runtime_shim.task import TaskRequest, run_task
+from flowc.runtime_shim.trigger import events_from_environment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,7 +125,8 @@ def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
                        run_id=args.run_id, datastore=datastore, index_path=index_path,
                        iteration=args.iteration, attempt=args.attempt, params=params,
                        side_channel_dir=args.side_channel_dir,
-                       origin_run_id=args.origin_run_id or resumed_from)
+                       origin_run_id=args.origin_run_id or resumed_from,
+                       trigger=events_from_environment(os.environ.get("FLOWC_PARAMS")))
 
 
 def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,

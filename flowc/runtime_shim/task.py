@@ -27,6 +27,7 @@ from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.runtime_shim.trigger import Trigger
 from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
@@ -47,6 +48,7 @@ class TaskRequest:
     params: Mapping[str, str] = field(default_factory=dict)  # start step only
     side_channel_dir: str | None = None
     origin_run_id: str | None = None
+    trigger: list[dict[str, Any]] | None = None  # start step only: the events that started the run
 
     @property
     def task_id(self) -> str:
@@ -139,7 +141,8 @@ def _run_facts(request: TaskRequest) -> dict[str, Any]:
     project = _project_fields(request)
     default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
     tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
-    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+    return {"tags": tags, "namespace": record.get("namespace", default),
+            "trigger": Trigger.from_record(record.get("trigger"))}
 
 
 def _item_at(items: Any, index: int) -> Any:
@@ -248,6 +251,8 @@ class _Task:
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
+        if self.request.trigger:
+            record["trigger"] = self.request.trigger
         self.ds.write_run(self.flow.name, self.request.run_id, record)
 
     # ------------------------------------------------------------------ transitions

@@ -23,6 +23,7 @@ from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
+from flowc.targets import sfn_events
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
 from flowc.targets.sfn_hooks import add_exit_hooks
 
@@ -33,9 +34,7 @@ Step Functions reads foreach indices and switch cases from the datastore with S3
 and Batch jobs share no disk: the datastore root must be s3://bucket[/prefix].""")
 NO_GANG = register("FLOW231", "@parallel / num_parallel on sfn", """
 Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
-NO_TRIGGER = register("FLOW232", "@trigger / @trigger_on_finish on sfn", """
-Event triggers are not generated for Step Functions; start executions from an EventBridge rule
-or another service instead.""")
+NO_TRIGGER = sfn_events.NEEDS_CFN  # @trigger / @trigger_on_finish in the ASL format (FLOW232)
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
 takes from one setting (sfn_job_definition). Steps that need their own must be compiled with
@@ -84,8 +83,10 @@ CAPABILITIES: dict[str, Capability] = {
     "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("EventBridge Scheduler with timezone (cloudformation)"),
-    "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
-    "trigger_on_finish": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
+    "trigger": supported("EventBridge rule on the sfn_event_bus, payload to parameters by the start "
+                         "task (cloudformation; FLOW232 in asl)"),
+    "trigger_on_finish": supported("EventBridge rule on the upstream machine's SUCCEEDED status change "
+                                   "(cloudformation; FLOW232 in asl)"),
     "project": supported("state machine name prefix (cloudformation)"),
     "exit_hook": supported("Catch on the top-level states to a hook job; the end step goes on to one"),
 }
@@ -118,7 +119,7 @@ def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
 def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
     """Values and settings Step Functions cannot carry, in one pass (the capability table covers
     the constructs)."""
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = sfn_events.check(plan, settings)
     cloudformation = settings.of(SfnSettings).format == "cloudformation"
     if S3Root.parse(settings.datastore) is None:
         out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore!r} is not an s3:// URL; "

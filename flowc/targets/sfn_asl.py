@@ -144,6 +144,10 @@ class SfnSettings(TargetSettings):
     batch_job_role_arn: str | None = setting(None, "role of the Batch job containers")
     execution_role_arn: str | None = setting(None, "Batch execution role (pulls the image, writes logs)")
     scheduler_role_arn: str | None = setting(None, "role EventBridge Scheduler assumes for @schedule")
+    event_bus: str = setting("flowc", "EventBridge bus of @trigger events (cloudformation; `flowc trigger` "
+                             "publishes to it)")
+    events_role_arn: str | None = setting(None, "role EventBridge assumes to start the machine for "
+                                          "@trigger / @trigger_on_finish (cloudformation creates one if unset)")
     manifest: str | None = setting(None, "where the asl format's tasks read the manifest (default: "
                                    "under the datastore root, by content hash)")
 
@@ -298,7 +302,7 @@ class AslBuilder:
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}
         environment = [{"Name": k, "Value": v} for k, v in (*self.options.environment, *planned.environment)]
-        if step.name == "start" and self.flow.parameters:
+        if step.name == "start" and (self.flow.parameters or self.plan.triggers):  # an event rides in the input
             environment.append(template(("Name", "FLOWC_PARAMS"),
                                         ("Value", call("JsonToString", context("Execution", "Input")))))
         if environment:
