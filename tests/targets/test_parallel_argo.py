@@ -15,7 +15,8 @@ from flowc.targets import argo_jobset
 from tests.conftest import ROOT
 from tests.harness.argo_expr import evaluate_expr, stringify
 from tests.targets.argo_checks import schema_errors, semantic_errors, workflow_schema_files
-from tests.targets.argo_helpers import documents, emit, emit_source
+from tests.harness.artifacts import run_locally, snapshot
+from tests.targets.argo_helpers import documents, emit, emit_source, failure_report, run_compiled
 from tests.targets.parallel_checks import jobset_errors
 
 FLOWS = ROOT / "tests" / "targets" / "parallel_flows"
@@ -196,3 +197,59 @@ def test_gang_warns_that_it_needs_the_jobset_controller() -> None:
     assert {d.code for d in emitted.diagnostics} == {"FLOW200"}
     assert all(d.severity == "warning" for d in emitted.diagnostics)
     assert argo_jobset.API_VERSION == "jobset.x-k8s.io/v1alpha2"
+
+
+# --------------------------------------------------------------------------- running the spec
+
+def _without_main(artifacts: dict) -> dict:
+    return {step: {tid: {k: v for k, v in values.items() if k != "main"} for tid, values in tasks.items()}
+            for step, tasks in artifacts.items()}
+
+
+@pytest.mark.parametrize("nodes", ["1", "3"])
+def test_interpreted_gang_matches_flowc_run(nodes: str, tmp_path: Path) -> None:
+    """The workflow runs in the test interpreter, whose JobSet model starts the gang's pods at
+    once with the controller's annotations: the artifacts are flowc run's."""
+    flow = FLOWS / "gang.py"
+    run, _ = run_compiled(flow, tmp_path / "argo", parameters={"nodes": nodes})
+    assert run.phase == "Succeeded", failure_report(run)
+    (gang,) = run.find("train")
+    assert gang.kind == "Resource" and len(gang.children) == int(nodes)
+    local = tmp_path / "local"
+    local_id = run_locally(flow, local, params={"nodes": nodes})
+    got = snapshot(tmp_path / "argo" / "datastore", "GangFlow", "argo-run")
+    assert _without_main(got) == _without_main(snapshot(local / "datastore", "GangFlow", local_id))
+    assert sorted(got["train"]) == [f"t_{i}" for i in range(int(nodes))]
+    # main_ip: the control pod's name on the JobSet's headless service, as every member sees it
+    (main,) = {v["main"] for v in got["train"].values()}
+    assert re.fullmatch(r"(gangflow-train-\w{5})-control-0-0\.\1", main), main
+
+
+def test_interpreted_gang_member_failure_fails_the_workflow(tmp_path: Path) -> None:
+    run, _ = run_compiled(FLOWS / "gang.py", tmp_path, parameters={"nodes": "3", "fail_rank": "2"})
+    assert run.phase == "Failed"
+    assert run.phases("train") == ["Failed"]
+    assert run.phases("join") in ([], ["Omitted"])
+    (gang,) = run.find("train")
+    assert [child.phase for child in gang.children] == ["Succeeded", "Succeeded", "Failed"]
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t["resource"].update(successCondition="status.succeeded > 0"), "successCondition"),
+    (lambda t: t["resource"].update(action="apply"), "action: create"),
+    (lambda t: t["resource"].update(manifest=t["resource"]["manifest"].replace(
+        "  successPolicy:", "  startupPolicy:\n    startupPolicyOrder: InOrder\n  successPolicy:")), "startupPolicy"),
+])
+def test_interpreter_refuses_jobsets_it_does_not_model(edit, message, tmp_path: Path) -> None:
+    """The JobSet model is strict: what it would not honour fails the run, never passes silently."""
+    from tests.harness.argo_interpreter import InterpreterError, run_spec
+
+    docs = documents(emit(Path("tests/targets/parallel_flows/gang.py"), datastore_root=str(tmp_path / "ds")))
+    edit(_template(docs, "train"))
+    try:
+        run = run_spec(docs[0], workdir=tmp_path / "pods", path_map={"/app": str(ROOT)}, shared_paths=[tmp_path])
+    except InterpreterError as exc:
+        assert message in str(exc)
+        return
+    assert run.phase != "Succeeded"
+    assert any(message in node.message for node in run.nodes), [n.message for n in run.nodes]
