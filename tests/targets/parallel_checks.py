@@ -93,3 +93,40 @@ def run_gang_like_an_engine(flow: Path, tmp: Path, nodes: int, member_env: Calla
         run("join")
         run("end")
     return finished, run_id
+
+
+def without_main_ip(artifacts: dict[str, Any]) -> dict[str, Any]:
+    """A run's snapshot without the ``main`` artifact (``current.parallel.main_ip``), which is
+    the engine's to choose; everything else must equal ``flowc run``'s."""
+    return {step: {tid: {k: v for k, v in values.items() if k != "main"} for tid, values in tasks.items()}
+            for step, tasks in artifacts.items()}
+
+
+# --------------------------------------------------------------------------- Step Functions on moto
+
+SFN_DATASTORE = "s3://flowc-test/datastore"
+MULTINODE_DEFINITION = "flowc-job-definition-multinode"
+GANG_FLOW = Path("tests/targets/parallel_flows/gang.py")
+
+
+def deploy_gang_flow(aws: Any) -> tuple[ir.Flow, str]:
+    """The gang flow's ASL for a ``MotoSfn`` harness, its manifest uploaded where tasks read it."""
+    from flowc.plan import build as build_plan
+    from flowc.targets import get_target, sfn
+    from tests.conftest import ROOT, target_settings
+
+    flow = compile_file(GANG_FLOW).flow
+    settings = target_settings(code_dir=str(ROOT), python=sys.executable, datastore_root=SFN_DATASTORE,
+                               sfn_job_queue=aws.job_queue, sfn_job_definition=aws.job_definition)
+    emitted = get_target("sfn").emit(build_plan(flow), settings)
+    assert emitted.ok, emitted.diagnostics
+    location = sfn.manifest_location(flow, settings)
+    aws.put_text(location.removeprefix(f"s3://{aws.bucket}/"), sfn.manifest_text(flow))
+    return flow, emitted.text
+
+
+def execution_report(result: Any) -> str:
+    lines = [f"execution {result.status}: {result.error} {result.cause}"]
+    lines += [f"- job {j['name']} exit {j['exit_code']}: " + Path(j["log"]).read_text(errors="replace")[-3000:]
+              for j in result.jobs if j["exit_code"]]
+    return "\n".join(lines)

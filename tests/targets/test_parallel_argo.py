@@ -17,7 +17,7 @@ from tests.harness.argo_expr import evaluate_expr, stringify
 from tests.targets.argo_checks import schema_errors, semantic_errors, workflow_schema_files
 from tests.harness.artifacts import run_locally, snapshot
 from tests.targets.argo_helpers import documents, emit, emit_source, failure_report, run_compiled
-from tests.targets.parallel_checks import jobset_errors
+from tests.targets.parallel_checks import jobset_errors, without_main_ip
 
 FLOWS = ROOT / "tests" / "targets" / "parallel_flows"
 BRACES = re.compile(r"\{\{(.*?)\}\}")
@@ -201,11 +201,6 @@ def test_gang_warns_that_it_needs_the_jobset_controller() -> None:
 
 # --------------------------------------------------------------------------- running the spec
 
-def _without_main(artifacts: dict) -> dict:
-    return {step: {tid: {k: v for k, v in values.items() if k != "main"} for tid, values in tasks.items()}
-            for step, tasks in artifacts.items()}
-
-
 @pytest.mark.parametrize("nodes", ["1", "3"])
 def test_interpreted_gang_matches_flowc_run(nodes: str, tmp_path: Path) -> None:
     """The workflow runs in the test interpreter, whose JobSet model starts the gang's pods at
@@ -218,7 +213,7 @@ def test_interpreted_gang_matches_flowc_run(nodes: str, tmp_path: Path) -> None:
     local = tmp_path / "local"
     local_id = run_locally(flow, local, params={"nodes": nodes})
     got = snapshot(tmp_path / "argo" / "datastore", "GangFlow", "argo-run")
-    assert _without_main(got) == _without_main(snapshot(local / "datastore", "GangFlow", local_id))
+    assert without_main_ip(got) == without_main_ip(snapshot(local / "datastore", "GangFlow", local_id))
     assert sorted(got["train"]) == [f"t_{i}" for i in range(int(nodes))]
     # main_ip: the control pod's name on the JobSet's headless service, as every member sees it
     (main,) = {v["main"] for v in got["train"].values()}

@@ -1,6 +1,8 @@
 """@parallel on Step Functions: the gang step is one AWS Batch multi-node parallel job, submitted
 with NodeOverrides; in the CloudFormation format its job definition is a multinode one that
-cfn-lint accepts; the definitions pass statelint and asl-validator."""
+cfn-lint accepts; the definitions pass statelint and asl-validator; and the ASL runs on moto (the
+harness runs a multi-node job's nodes as processes with Batch's environment), ending with the
+artifacts of flowc run."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.targets.parallel_checks import (MULTINODE_DEFINITION, SFN_DATASTORE, deploy_gang_flow,
+                                           execution_report, without_main_ip)
 from tests.targets.sfn_helpers import (asl_validator, cfn_definition, cfn_lint, emit, emit_source,
                                        statelint_problems)
 
@@ -146,3 +150,44 @@ def test_gang_is_a_warning_naming_the_compute_environment_it_needs() -> None:
     emitted = emit_source((ROOT / FLOW).read_text(), "g.py")
     assert {d.code for d in emitted.diagnostics} == {"FLOW231"}
     assert all(d.severity == "warning" for d in emitted.diagnostics)
+
+
+# --------------------------------------------------------------------------- executions on moto
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory: pytest.TempPathFactory):
+    from tests.harness.moto_sfn import MotoSfn
+
+    with MotoSfn(tmp_path_factory.mktemp("sfn-gang"), max_processes=2) as harness:
+        harness.register_multinode_job_definition(MULTINODE_DEFINITION)
+        yield harness
+
+
+def test_gang_runs_as_a_multinode_job_on_moto(aws, tmp_path: Path) -> None:
+    """The execution reads the run-time size back, submits one multi-node job whose nodes the
+    harness starts with Batch's environment, and ends with flowc run's artifacts."""
+    from tests.harness.artifacts import run_locally, snapshot
+    from tests.harness.moto_sfn import _environ
+
+    flow, text = deploy_gang_flow(aws)
+    result = aws.run(text, {"nodes": "3"}, timeout=240)
+    assert result.status == "SUCCEEDED", execution_report(result)
+    gang_jobs = [j for j in result.jobs if j["name"] == "GangFlow-train"]
+    assert len(gang_jobs) == 1  # one job for the whole gang
+    with _environ({"AWS_ENDPOINT_URL": aws.endpoint}):
+        remote = snapshot(SFN_DATASTORE, flow.name, result.name)
+    local_id = run_locally(ROOT / FLOW, tmp_path, params={"nodes": "3"})
+    local = snapshot(tmp_path / "datastore", flow.name, local_id)
+    assert sorted(remote["train"]) == ["t_0", "t_1", "t_2"]
+    assert without_main_ip(remote) == without_main_ip(local)
+    assert remote["train"]["t_1"]["main"] == "127.0.0.1"  # AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS
+
+
+def test_failed_gang_member_fails_the_execution_on_moto(aws) -> None:
+    _, text = deploy_gang_flow(aws)
+    result = aws.run(text, {"nodes": "2", "fail_rank": "1"}, timeout=240)
+    assert result.status == "FAILED"
+    (gang,) = [j for j in result.jobs if j["name"] == "GangFlow-train"]
+    log = Path(gang["log"]).read_text()
+    assert gang["exit_code"] == 1 and "gang member GangFlow/" in log and "/train/t_1 failed" in log
+    assert not [j for j in result.jobs if j["name"] == "GangFlow-join"]

@@ -11,7 +11,7 @@ import pytest
 from flowc.runtime_shim import gang
 from tests.conftest import ROOT
 from tests.harness.artifacts import run_locally, snapshot
-from tests.targets.parallel_checks import run_gang_like_an_engine
+from tests.targets.parallel_checks import run_gang_like_an_engine, without_main_ip
 
 FLOW = ROOT / "tests" / "targets" / "parallel_flows" / "gang.py"
 
@@ -31,11 +31,6 @@ def batch_env(node: int, nodes: int) -> dict[str, str]:
     return env
 
 
-def _without_main(artifacts: dict) -> dict:
-    return {step: {tid: {k: v for k, v in values.items() if k != "main"} for tid, values in tasks.items()}
-            for step, tasks in artifacts.items()}
-
-
 @pytest.mark.parametrize("engine,member_env,main_ips", [
     ("jobset", jobset_env, {"gangflow-x-control-0-0.gangflow-x"}),
     ("batch", batch_env, {"10.0.0.7", gang._own_address()}),
@@ -50,7 +45,7 @@ def test_engine_gang_writes_what_flowc_run_writes(engine, member_env, main_ips, 
     expected = snapshot(local / "datastore", "GangFlow", local_run)
     got = snapshot(engine_dir / "datastore", "GangFlow", run_id)
     assert sorted(got["train"]) == ["t_0", "t_1", "t_2"]
-    assert _without_main(got) == _without_main(expected)
+    assert without_main_ip(got) == without_main_ip(expected)
     assert got["join"]["t"]["ranks"] == [0, 1, 2] and got["join"]["t"]["sizes"] == [3]
     assert {values["main"] for values in got["train"].values()} <= main_ips
     assert {values["main"] for values in expected["train"].values()} == {"127.0.0.1"}
