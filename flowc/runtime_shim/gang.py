@@ -84,21 +84,27 @@ def gang_member(environ: Mapping[str, str]) -> GangMember | None:
 
 
 def wait_for_members(datastore: Datastore, key: TaskKey, index_path: tuple[int, ...], iteration: int,
-                     attempt: int, num_nodes: int, poll_seconds: float = 2.0,
-                     sleep: Callable[[float], None] = time.sleep) -> str | None:
+                     attempt: int, num_nodes: int, poll_seconds: float = 2.0, start_timeout: float = 600.0,
+                     sleep: Callable[[float], None] = time.sleep,
+                     clock: Callable[[], float] = time.monotonic) -> str | None:
     """Wait until every other member of node 0's gang has written DONE.json (None) or recorded
-    a failed attempt (its pathspec and error); the engine's timeout bounds the wait."""
+    a failed attempt (its pathspec and error). A member that started is waited for as long as it
+    runs (its @timeout and the engine's bound it); one that never recorded its attempt within
+    ``start_timeout`` seconds is reported, so node 0 does not outlive a node that failed to start."""
     parent = index_path[:-1]
     waiting = [TaskKey(key.flow, key.run_id, key.step, task_id(parent + (i,), iteration))
                for i in range(1, num_nodes)]
+    began = clock()
     while waiting:
         still = []
         for member in waiting:
             if datastore.read_done(member) is not None:
                 continue
-            record = datastore.read_attempt(member, attempt) or {}
-            if record.get("status") == "failed":
+            record = datastore.read_attempt(member, attempt)
+            if record is not None and record.get("status") == "failed":
                 return f"gang member {member.pathspec} failed: {record.get('error', '')}"
+            if record is None and clock() - began > start_timeout:
+                return f"gang member {member.pathspec} did not start within {start_timeout:.0f} s"
             still.append(member)
         waiting = still
         if waiting:

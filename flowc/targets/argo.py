@@ -44,8 +44,9 @@ MANIFEST_ENV = "FLOWC_MANIFEST"
 
 GANG_NEEDS_JOBSET = register("FLOW200", "@parallel / num_parallel on argo needs JobSet", """
 A @parallel step runs as a Kubernetes JobSet (jobset.x-k8s.io/v1alpha2) that the workflow creates
-and waits for: the cluster needs the JobSet controller (v0.5 or later), and the workflow's service
-account needs RBAC to create, get and watch jobsets.""")
+and waits for: the cluster needs the JobSet controller (v0.6 or later, which sets the pods'
+job-global-index and the JobSet's terminalState), and the workflow's service account needs RBAC to
+create, get and watch jobsets.""")
 STEP_NAMESPACE = register("FLOW202", "per-step namespace on argo", """
 All pods of an Argo workflow run in the workflow's namespace; @kubernetes(namespace=...) on a
 step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""")
@@ -235,9 +236,11 @@ class Lowering:
         return opener if opener is not None and isinstance(opener.transition, ir.Parallel) else None
 
     def gang_template(self, step: ir.Step, opener: ir.Step, pod: dict[str, Any], nested: bool) -> dict[str, Any]:
+        """``step``'s container template ``pod`` run by every member of a JobSet (``argo_jobset``)."""
         assert isinstance(opener.transition, ir.Parallel)
-        return argo_jobset.gang_template(pod["name"], self.flow, step.name, pod, container_defaults(self.plan, self.settings),
-                                         opener.transition, self.settings, labels(self.flow, self.settings), nested)
+        return argo_jobset.gang_template(pod["name"], self.flow, step.name, pod,
+                                         container_defaults(self.plan, self.settings), opener.transition,
+                                         self.settings, labels(self.flow, self.settings), nested)
 
     def fill(self, region: Region, opener: str | None) -> None:
         """Add the tasks of ``opener``'s region (None: the top level) and its DAG template."""
@@ -286,7 +289,8 @@ class Lowering:
         if region.depth:
             args.append({"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)})
         if step.transition.num_parallel is None:
-            args.append({"name": argo_jobset.NUM_NODES_INPUT, "value": syn.task_output(task_names[step.name], WIDTH_OUTPUT)})
+            args.append({"name": argo_jobset.NUM_NODES_INPUT,
+                         "value": syn.task_output(task_names[step.name], WIDTH_OUTPUT)})
         task: dict[str, Any] = {"name": name, "template": self.step_template[gang],
                                 "depends": syn.depends_all([task_names[step.name]])}
         if args:

@@ -83,3 +83,25 @@ def test_gang_member_from_the_environment(environ, expected) -> None:
 def test_bad_gang_environment_is_one_line_error(environ, message) -> None:
     with pytest.raises(ValueError, match=message):
         gang.gang_member(environ)
+
+
+def test_main_node_reports_a_member_that_never_started(tmp_path: Path) -> None:
+    """On Batch a node that dies before the shim records its attempt would leave node 0 waiting
+    forever: after the start timeout it fails instead (a fake clock: no real waiting)."""
+    from flowc.runtime_shim.datastore import TaskKey, open_datastore
+
+    store = open_datastore(str(tmp_path))
+    key = TaskKey("GangFlow", "r1", "train", "t_0")
+    store.write_attempt(TaskKey("GangFlow", "r1", "train", "t_1"), 0, {"status": "running"})
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    error = gang.wait_for_members(store, key, (0,), 0, 0, 3, poll_seconds=30, start_timeout=100,
+                                  sleep=sleep, clock=lambda: now[0])
+    assert error == "gang member GangFlow/r1/train/t_2 did not start within 100 s"
+    store.write_done(TaskKey("GangFlow", "r1", "train", "t_2"), {"artifacts": {}})
+    store.write_attempt(TaskKey("GangFlow", "r1", "train", "t_1"), 0, {"status": "failed", "error": "boom"})
+    assert gang.wait_for_members(store, key, (0,), 0, 0, 3, sleep=sleep, clock=lambda: now[0]) == \
+        "gang member GangFlow/r1/train/t_1 failed: boom"
