@@ -47,6 +47,7 @@ def test_engine_gang_writes_what_flowc_run_writes(engine, member_env, main_ips, 
     assert sorted(got["train"]) == ["t_0", "t_1", "t_2"]
     assert without_main_ip(got) == without_main_ip(expected)
     assert got["join"]["t"]["ranks"] == [0, 1, 2] and got["join"]["t"]["sizes"] == [3]
+    assert {values["control"] for values in got["train"].values()} == {"t_0"}  # node 0, as in Metaflow
     assert {values["main"] for values in got["train"].values()} <= main_ips
     assert {values["main"] for values in expected["train"].values()} == {"127.0.0.1"}
 

@@ -18,6 +18,7 @@ class GangFlow(FlowSpec):
         self.rank = current.parallel.node_index
         self.size = current.parallel.num_nodes
         self.main = current.parallel.main_ip
+        self.control = current.parallel.control_task_id
         if self.rank == self.fail_rank:
             raise RuntimeError(f"node {self.rank} fails")
         self.value = self.base + self.rank
