@@ -1,7 +1,7 @@
 """``@parallel`` on Argo: the gang step as a resource template that creates a Kubernetes JobSet
 (``jobset.x-k8s.io/v1alpha2``), which schedules the gang's pods together.
 
-The JobSet has two replicated jobs of one pod each: ``control`` (one job: node 0) and ``worker``
+The JobSet has two replicated jobs of Indexed one-pod jobs: ``control`` (one job: node 0) and ``worker``
 (``num_parallel - 1`` jobs: nodes 1..N-1). Every pod runs the shim exactly as the step's own
 container template would (the same command, image, resources and environment, plus what Argo's
 ``templateDefaults`` would have added), with the index path of the gang's parent; the shim ends
@@ -99,7 +99,9 @@ def _pod_spec(step_template: dict[str, Any], defaults: dict[str, Any], transitio
 
 def _replicated_job(name: str, replicas: int | str, pod: dict[str, Any], metadata: dict[str, Any],
                     deadline: int | None) -> dict[str, Any]:
-    job: dict[str, Any] = {"parallelism": 1, "completions": 1, "backoffLimit": 0}
+    # Indexed (the JobSet webhook's default too): the pod's host name is <job>-0, which the
+    # headless service resolves, so main_ip is <jobset>-control-0-0.<jobset>.
+    job: dict[str, Any] = {"completionMode": "Indexed", "parallelism": 1, "completions": 1, "backoffLimit": 0}
     if deadline is not None:
         job["activeDeadlineSeconds"] = deadline
     template: dict[str, Any] = {"metadata": metadata} if metadata else {}

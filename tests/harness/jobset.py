@@ -36,7 +36,7 @@ MODELLED: dict[str, set[str]] = {
     "jobset": {"apiVersion", "kind", "metadata", "spec"},
     "spec": {"replicatedJobs", "successPolicy", "failurePolicy", "network"},
     "replicatedJob": {"name", "replicas", "template"},
-    "job": {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "template"},
+    "job": {"completionMode", "parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "template"},
     "pod": {"restartPolicy", "containers"},
     "container": {"name", "image", "command", "args", "env", "workingDir"},
 }
@@ -91,6 +91,8 @@ def _checked(document: dict[str, Any]) -> list[dict[str, Any]]:
         _keys("job", job, f"{where}.template.spec")
         if (job.get("parallelism"), job.get("completions"), job.get("backoffLimit")) != (1, 1, 0):
             raise JobSetError(f"{where}: only jobs of one pod without retries are modelled")
+        if job.get("completionMode", "Indexed") != "Indexed":  # the webhook's default
+            raise JobSetError(f"{where}: only Indexed jobs (pod host names <job>-<index>) are modelled")
         pod = job["template"]["spec"]
         _keys("pod", pod, f"{where}.pod")
         if pod.get("restartPolicy") != "Never" or len(pod["containers"]) != 1:
