@@ -10,7 +10,7 @@ import difflib
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable, NoReturn, Sequence, TypeVar
 
 import click
 
@@ -227,7 +227,8 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         _fail("--check needs --output-dir DIR or -o FILE to compare with")
     overrides = {**_parse_sets(sets), **{k: v for k, v in overrides.items() if v is not None}}
     try:
-        result = build(paths, targets, overrides, flow_name=flow_name)
+        outputs_at = [output_dir] if output_dir is not None else [Path(output)] if output not in (None, "-") else []
+        result = build(paths, targets, overrides, flow_name=flow_name, outputs_at=outputs_at)
     except SettingsError as exc:
         _fail(str(exc))
     if result.diagnostics:
@@ -241,9 +242,11 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
             result = replace(result, outputs=(single,))
         elif output in (None, "-"):
             click.echo(single.text, nl=False)
+            _note_packages(result.outputs, None)
             return
         else:
             _write_or_fail(lambda: write_atomically(Path(output), single.text))
+            _note_packages(result.outputs, Path(output).parent)
             return
     if check:
         diff, missing = check_outputs(result.outputs, output_dir)
@@ -258,6 +261,37 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         return
     for path in _write_or_fail(lambda: write_outputs(result.outputs, output_dir)):
         click.echo(f"wrote {path}", err=True)
+    _note_packages(result.outputs, output_dir)
+
+
+def _note_packages(outputs: Sequence[Any], directory: Path | None) -> None:
+    """Write the code packages the specs name beside them (not to stdout) and say where the
+    tasks will look for them: nothing is uploaded by compiling."""
+    from flowc.build import write_packages
+    from flowc.targets.base import CODE_PACKAGE_FOLDER
+
+    if directory is not None:
+        for path in _write_or_fail(lambda: write_packages(outputs, directory / CODE_PACKAGE_FOLDER)):
+            click.echo(f"wrote {path}", err=True)
+    for url in sorted({o.package.url for o in outputs if o.package is not None}):
+        click.echo(f"flowc: note: the tasks fetch their code from {url}: `flowc deploy` uploads it, "
+                   f"as does `flowc package FLOW --upload`", err=True)
+
+
+def _upload_package(flow_file: Path, archive: Path) -> None:
+    from flowc.build import CodePackage
+    from flowc.deploy.base import DeployError, upload_package
+    from flowc.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(flow_file, {})
+        if settings.datastore_root is None and not settings.code_package_dir:
+            _fail("--upload needs datastore_root or code_package_dir in [tool.flowc] (or --set)")
+        url = settings.package_dir.rstrip("/") + "/" + archive.name
+        upload_package(CodePackage(url, archive.read_bytes()))
+    except (SettingsError, DeployError) as exc:
+        _fail(str(exc))
+    click.echo(f"uploaded {url}", err=True)
 
 
 def _write_or_fail(write: Callable[[], _Written]) -> _Written:
@@ -279,22 +313,32 @@ def _write_or_fail(write: Callable[[], _Written]) -> _Written:
 @click.option("--environments", "environments_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also build the flow's @pypi/@conda environments into this directory (run it "
                    "in the image build; tasks find them with FLOWC_ENV_CACHE=DIR).")
+@click.option("--runtime/--no-runtime", default=True, show_default=True,
+              help="Include flowc's runtime (under flowc/), so the image needs only Python.")
+@click.option("--upload", is_flag=True,
+              help="Also put the archive where compiled specs fetch it: code_package_dir "
+                   "(default <datastore_root>/flowc-code).")
 def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
-                    exclude: tuple[str, ...], environments_dir: Path | None) -> None:
+                    exclude: tuple[str, ...], environments_dir: Path | None, runtime: bool,
+                    upload: bool) -> None:
     """Build a reproducible code package of FLOW_FILE's directory.
 
     The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
     the same files. Hidden files, __pycache__, the output directory and whatever .gitignore
     ignores are left out; a package the flow imports from beside its directory (same project) is
-    included; a symlinked file is packaged only if it points inside the directory. Upload it,
-    then compile with --code-package URL: each task verifies the hash before running.
+    included; a symlinked file is packaged only if it points inside the directory; flowc's own
+    runtime goes in under flowc/. `flowc compile` names this same archive in the specs it writes
+    (with code = "package", the default); --upload puts it where their tasks fetch it, and each
+    task verifies the hash before running anything.
     """
     from flowc.package import PackageError, build_package
 
     try:
-        built = build_package(flow_file, output_dir, include, exclude)
+        built = build_package(flow_file, output_dir, include, exclude, runtime)
     except PackageError as exc:
         _fail(str(exc))
+    if upload:
+        _upload_package(flow_file, built.path)
     for link in built.skipped_links:
         click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
     for name in built.siblings:

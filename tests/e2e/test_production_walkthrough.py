@@ -124,3 +124,96 @@ def test_an_image_with_only_python_and_the_flowc_package_runs_every_task(tmp_pat
     assert Path(data.flowc_file).is_relative_to(site)
     assert data.has_deps == []
     assert Run("ImageFlow/image-run", datastore=str(tmp_path / "datastore"))["join"].task.data.total == 6
+
+
+DEFAULTS_FLOW = '''from metaflow import FlowSpec, Parameter, step
+
+from common.scoring import score
+
+
+class DefaultsFlow(FlowSpec):
+    """Compiled with nothing but a datastore root."""
+
+    factor = Parameter("factor", default=3)
+
+    @step
+    def start(self):
+        import importlib.util
+        self.flowc_importable_as_installed = importlib.util.find_spec("libcst") is not None
+        self.items = ["a", "bb", "ccc"]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.score = score(self.input, self.factor)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.scores = sorted(i.score for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.total = sum(self.scores)
+'''
+
+
+def _artifacts(flow: str, run_id: str, datastore: str) -> list[tuple[str, dict]]:
+    from flowc.client import Run
+
+    run = Run(f"{flow}/{run_id}", datastore=datastore)
+    found = [(step.id, {a.id: a.data for a in task if not a.id.startswith("_")})
+             for step in run for task in step]
+    return sorted(found, key=repr)
+
+
+def test_a_spec_compiled_with_only_a_datastore_root_runs_where_flowc_is_not_installed(tmp_path: Path):
+    """The walkthrough of issue 16: a project whose only setting is its datastore root compiles
+    for Argo; its pods run in a Python where flowc is not installed (a bare venv: no flowc, no
+    pip, no libcst), fetching everything from the code package the spec names; and the run's
+    artifacts equal `flowc run`'s."""
+    from tests.conftest import ROOT
+    from tests.harness.argo_interpreter import run_spec
+
+    project = tmp_path / "project"
+    datastore = tmp_path / "datastore"
+    (project / "flows").mkdir(parents=True)
+    (project / "common").mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.flowc]\ndatastore_root = "{datastore}"\n', encoding="utf-8")
+    (project / "flows" / "defaults.py").write_text(DEFAULTS_FLOW, encoding="utf-8")
+    (project / "common" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "common" / "scoring.py").write_text(
+        "def score(word, factor):\n    return len(word) * factor\n", encoding="utf-8")
+
+    compiled = flowc("compile", "flows/defaults.py", "--target", "argo", "--output-dir", "out", cwd=project)
+    assert compiled.returncode == 0, compiled.stderr
+    (archive,) = (project / "out" / "flowc-code").glob("defaults-*.tar.gz")
+    spec = (project / "out" / "argo" / "defaults.yaml").read_text(encoding="utf-8")
+    url = f"{datastore}/flowc-code/{archive.name}"
+    assert url in spec and "- flowc.runtime_shim\n" not in spec  # no task runs an installed flowc
+    assert f"the tasks fetch their code from {url}" in compiled.stderr
+
+    uploaded = flowc("package", "flows/defaults.py", "--upload", "-d", str(tmp_path / "dist"), cwd=project)
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert Path(url).read_bytes() == archive.read_bytes()  # compile and package build the same bytes
+
+    image = tmp_path / "image"  # the pod's Python: nothing installed
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(image)], check=True, timeout=120)
+    env = {"FLOWC_CODE_CACHE": str(tmp_path / "code-cache"), "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"}
+    run = run_spec(spec, workflow_name="defaults-argo", workdir=tmp_path / "pods", shared_paths=[tmp_path],
+                   pod_python=str(image / "bin" / "python"), env=env, max_parallel=2)
+    assert run.phase == "Succeeded", [(n.name, n.message, n.stderr[-2000:]) for n in run.nodes if n.stderr]
+    assert not (ROOT / "flowc").is_relative_to(image)
+
+    local = flowc("run", "flows/defaults.py", "--run-id-file", str(tmp_path / "run-id"),
+                  "--datastore", str(datastore), cwd=project)
+    assert local.returncode == 0, local.stderr
+    local_id = (tmp_path / "run-id").read_text(encoding="utf-8").strip()
+    engine = _artifacts("DefaultsFlow", "defaults-argo", str(datastore))
+    assert dict(engine)["start"]["flowc_importable_as_installed"] is False
+    installed = "flowc_importable_as_installed"  # flowc run has libcst, the pod has not
+    mine = [(step, {**data, installed: False} if installed in data else data)
+            for step, data in _artifacts("DefaultsFlow", local_id, str(datastore))]
+    assert engine == sorted(mine, key=repr)
+    assert dict(engine)["end"]["total"] == 18

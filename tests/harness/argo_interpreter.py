@@ -270,6 +270,7 @@ class Interpreter:
         max_parallel: int = 1,
         scheduled_time: str = "2026-01-01T00:00:00Z",
         workflow_templates: Iterable[dict[str, Any]] = (),
+        pod_python: str = sys.executable,
     ):
         kind = document.get("kind")
         check_schema(document)
@@ -301,6 +302,7 @@ class Interpreter:
         # >1 runs the expanded items of a loop concurrently (as Argo does); 1 keeps every run in
         # one deterministic order, which the seeded example tests rely on.
         self.max_parallel = max_parallel
+        self.pod_python = pod_python  # what `python` in a container's command is: the image's Python
         declared = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", ())}
         for key, value in (parameters or {}).items():
             declared[key] = value
@@ -488,7 +490,7 @@ class Interpreter:
         if not argv:
             raise InterpreterError(f"{node_name}: a container without command is not supported")
         if argv[0] in ("python", "python3"):
-            argv[0] = sys.executable
+            argv[0] = self.pod_python
         declared = []
         for var in spec.get("env") or ():
             if "valueFrom" in var:
