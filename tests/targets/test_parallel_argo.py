@@ -248,3 +248,20 @@ def test_interpreter_refuses_jobsets_it_does_not_model(edit, message, tmp_path: 
         return
     assert run.phase != "Succeeded"
     assert any(message in node.message for node in run.nodes), [n.message for n in run.nodes]
+
+
+def test_code_package_reaches_the_gang_pods() -> None:
+    """With a code package (the default for deployed specs) the pods start through the bootstrap,
+    which Argo's templateDefaults carry for its own pods and the JobSet's pods carry themselves."""
+    from flowc.targets.common import BOOTSTRAP_ENV
+
+    package = "s3://b/packages/gang-" + "0" * 64 + ".tar.gz"
+    docs = documents(emit_source(_gang_flow("2"), "g.py", code_package=package).text)
+    jobset = _substituted_jobset(_template(docs, "train"), {})
+    assert jobset_errors(jobset) == []
+    container = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]["containers"][0]
+    assert "workingDir" not in container
+    assert container["command"][:4] == ["python", "-c", "import os;exec(os.environ['FLOWC_BOOTSTRAP'])", package]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    defaults = {e["name"]: e["value"] for e in docs[0]["spec"]["templateDefaults"]["container"]["env"]}
+    assert env[BOOTSTRAP_ENV] == defaults[BOOTSTRAP_ENV]
