@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from flowc.exceptions import ParameterError
 from flowc.compiler import ir
@@ -18,6 +19,7 @@ from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
 from flowc.runtime_shim.datastore import Datastore, DatastoreError, open_datastore
 from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
+from flowc.runtime_shim.gang import GangMember, gang_member, wait_for_members
 from flowc.runtime_shim.ids import parse_index_path
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
 from flowc.runtime_shim.params import params_from_environment
@@ -129,28 +131,27 @@ def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
                        origin_run_id=args.origin_run_id or resumed_from)
 
 
+def _gang_member(manifest: ir.Flow, step: str) -> GangMember | None:
+    """For a @parallel step's task started by an engine with its gang's index path: its place in
+    the gang, from the environment the engine gives it (``gang``); else None."""
+    return gang_member(os.environ) if manifest.step(step).decorator(ir.ParallelDecorator) else None
+
+
+def _gang_index(manifest: ir.Flow, step: str) -> tuple[int, ...]:
+    """What ends an engine-started gang member's index path: its node index."""
+    member = _gang_member(manifest, step)
+    return (member.node_index,) if member is not None else ()
+
+
 def _after_gang(request: TaskRequest, result: TaskResult) -> TaskResult:
     """Node 0 of a Batch multi-node job outlives its gang (``gang.wait_for_members``): a failed
     member fails it, and with it the job."""
-    from dataclasses import replace
-
-    from flowc.runtime_shim.gang import gang_member, wait_for_members
-
-    member = gang_member(os.environ) if request.manifest.step(request.step).decorator(ir.ParallelDecorator) else None
+    member = _gang_member(request.manifest, request.step)
     if member is None or not member.waits_for_members:
         return result
     error = wait_for_members(request.datastore, request.key, request.index_path, request.iteration,
                              request.attempt, member.num_nodes)
     return result if error is None else replace(result, ok=False, error=error, error_type="GangMemberFailed")
-
-
-def _gang_index(manifest: ir.Flow, step: str) -> tuple[int, ...]:
-    """A gang member started by an engine with its gang's index path: its node index, from the
-    environment the engine gives it (``gang``), ends its own."""
-    from flowc.runtime_shim.gang import gang_member
-
-    member = gang_member(os.environ) if manifest.step(step).decorator(ir.ParallelDecorator) else None
-    return (member.node_index,) if member is not None else ()
 
 
 def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,

@@ -34,9 +34,10 @@ and Batch jobs share no disk: the datastore root must be s3://bucket[/prefix].""
 GANG_MULTINODE = register("FLOW231", "@parallel / num_parallel on sfn: a Batch multi-node job", """
 A @parallel step runs as one AWS Batch multi-node parallel job, which needs an EC2 compute
 environment (not Fargate) and a job queue that takes multi-node jobs. In the cloudformation format
-flowc creates its multi-node job definition; in the asl format the sfn_job_definition setting the
-steps share is used, and it must be a multi-node one (Type multinode, main node 0, one node range
-0: running the flow's image).""")
+flowc creates its multi-node job definition; in the asl format the job definition named by the
+sfn_multinode_job_definition setting (default: sfn_job_definition's name + '-multinode') is used,
+and it must be a multi-node one (Type multinode, main node 0, one node range 0: running the flow's
+image).""")
 NO_TRIGGER = register("FLOW232", "@trigger / @trigger_on_finish on sfn", """
 Event triggers are not generated for Step Functions; start executions from an EventBridge rule
 or another service instead.""")

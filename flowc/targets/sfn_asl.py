@@ -418,31 +418,36 @@ class AslBuilder:
         assert isinstance(step.transition, ir.Parallel)
         gang, join = step.transition.target, step.matching_join
         assert join is not None
-        size: int | str = step.transition.num_parallel or 0
-        if not size:
-            read = state_name(step.name, "gang-size")
-            task["Next"] = read
-            states[read] = {
-                "Type": "Task",
-                "Comment": "Read the gang size the task chose (the width of its foreach_indices.json).",
-                "Resource": S3_GET_OBJECT_SDK,
-                "Parameters": template(
-                    ("Bucket", self.root.bucket),
-                    ("Key", self.root.task_file(self.flow, step.name, "foreach_indices.json")),
-                ),
-                "ResultSelector": template(("nodes", call("ArrayLength", call("StringToJson", path("Body"))))),
-                "ResultPath": path(GANG_FIELD),
-                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3,
-                           "BackoffRate": 2.0}],
-                "Next": state_name(gang),
-            }
-            size = str(path(GANG_FIELD, "nodes"))
-        else:
+        size: int | str
+        if step.transition.num_parallel is not None:
+            size = step.transition.num_parallel
             task["Next"] = state_name(gang)
+        else:
+            task["Next"] = read = state_name(step.name, "gang-size")
+            states[read] = self._gang_size(step.name, next_state=state_name(gang))
+            size = str(path(GANG_FIELD, "nodes"))
         members = sfn_multinode.node_overrides(self._task(self.flow.step(gang), depth), size)
         states[state_name(gang)] = members
         self._goto(members, join, stop)
         return [join]
+
+    def _gang_size(self, step: str, next_state: str) -> dict[str, Any]:
+        """A Task reading the width the ``num_parallel`` step wrote (``foreach_indices.json``)
+        into ``$.gang.nodes``."""
+        return {
+            "Type": "Task",
+            "Comment": "Read the gang size the task chose (the width of its foreach_indices.json).",
+            "Resource": S3_GET_OBJECT_SDK,
+            "Parameters": template(
+                ("Bucket", self.root.bucket),
+                ("Key", self.root.task_file(self.flow, step, "foreach_indices.json")),
+            ),
+            "ResultSelector": template(("nodes", call("ArrayLength", call("StringToJson", path("Body"))))),
+            "ResultPath": path(GANG_FIELD),
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3,
+                       "BackoffRate": 2.0}],
+            "Next": next_state,
+        }
 
     def _count_pass(self, depth: int, reset: bool, step: str) -> dict[str, Any]:
         """The Pass before a recursive step: iteration 0 on entry, +1 on each loop back."""
