@@ -7,6 +7,7 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -577,11 +578,11 @@ def explain_command(code: str | None) -> None:
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
 
-def _engine_options(command: _Command) -> _Command:
+def _engine_options(command: _Command, flow_required: bool = True) -> _Command:
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
-        click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--target", "-t", required=True, metavar="TARGET",
+        click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path), required=flow_required),
+        click.option("--target", "-t", required=flow_required, metavar="TARGET",
                      help="The engine the flow is deployed to (argo, sfn, airflow)."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -660,18 +661,30 @@ def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
         click.echo(f"{target}: {action}")
 
 
-@main.command("trigger")
-@_engine_options
+@main.command("trigger", short_help="Start a run of a deployed flow, or publish an event (--event).")
+@functools.partial(_engine_options, flow_required=False)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
 @click.option("--wait", "wait_", is_flag=True, help="Follow the run; exit 0 only if it succeeds.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after SECONDS.")
+@click.option("--event", "event_name", metavar="NAME",
+              help="Publish the event NAME that @trigger flows wait for (no FLOW_FILE; --target default sfn).")
+@click.option("--payload", metavar="JSON", help="With --event: the event's payload, a JSON object.")
+@click.option("--bus", help="With --event: the EventBridge bus (default: the sfn_event_bus setting).")
 @_compile_time_options  # the flow is compiled to find its deployment: configs can name it
-def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
+def trigger_command(flow_file: Path | None, target: str | None, flow_name: str | None, sets: tuple[str, ...],
                     diag_format: str, params: tuple[str, ...], wait_: bool,
-                    timeout: float | None) -> None:
-    """Start a run of the deployed FLOW_FILE; prints its run id."""
+                    timeout: float | None, event_name: str | None, payload: str | None,
+                    bus: str | None) -> None:
+    """Start a run of the deployed FLOW_FILE and print its run id; or, with --event, publish an
+    event and print its id."""
     from flowc.deploy import trigger, wait
+
+    if event_name is not None or payload is not None or bus is not None:
+        _publish_event(event_name, payload, bus, target or "sfn", flow_file, sets)
+        return
+    if flow_file is None or target is None:
+        _fail("flowc trigger needs FLOW_FILE and --target (or --event NAME to publish an event)")
 
     run = _engine_call(trigger, flow_file, target, params, diag_format=diag_format, sets=sets,
                        flow_name=flow_name)
@@ -682,6 +695,20 @@ def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: t
                          flow_name=flow_name, timeout=timeout,
                          on_change=lambda info: click.echo(f"{info.run_id}: {info.status}", err=True))
     sys.exit(0 if final.successful else 1)
+
+
+def _publish_event(name: str | None, payload: str | None, bus: str | None, target: str,
+                   flow_file: Path | None, sets: tuple[str, ...]) -> None:
+    """``flowc trigger --event``: one event, published where the compiled rules listen."""
+    from flowc.deploy import DeployError
+    from flowc.deploy.events import publish
+
+    if name is None or flow_file is not None:
+        _fail("--event NAME publishes an event and takes no FLOW_FILE; --payload and --bus go with --event")
+    try:
+        click.echo(publish(target, name, payload, bus, _parse_sets(sets)))
+    except DeployError as exc:
+        _fail(str(exc))
 
 
 @main.command("status")
