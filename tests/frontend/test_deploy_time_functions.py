@@ -173,3 +173,18 @@ def test_a_lambda_default_has_the_modules_imports(monkeypatch) -> None:
     source = DEFAULTS.replace("from metaflow import", "import os\nfrom metaflow import").format(
         name="unused", body="pass", type="").replace("default=unused", 'default=lambda ctx: os.environ["REGION_FOR_TEST"]')
     assert compile_source(source, "flow.py").flow.parameters[0].default == "ap-south"
+
+
+def test_flowc_run_evaluates_a_callable_default_for_every_run(tmp_path, monkeypatch) -> None:
+    """The manifest cache never keeps a callable default's value: Metaflow calls it per run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flow.py").write_text(DEFAULTS.replace("from metaflow import", "from pathlib import Path\nfrom metaflow import")
+                                      .format(name="current_label", body="return Path('label.txt').read_text()", type="")
+                                      .replace("self.next(self.end)", "self.label = self.x\n        self.next(self.end)", 1))
+    seen = []
+    for label in ("first", "second"):
+        (tmp_path / "label.txt").write_text(label)
+        run_id = run_locally(tmp_path / "flow.py", tmp_path / "runs")
+        (start,) = snapshot(tmp_path / "runs" / "datastore", "F", run_id)["start"].values()
+        seen.append(start["label"])
+    assert seen == ["first", "second"]
