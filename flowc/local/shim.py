@@ -64,6 +64,7 @@ def start_run(store: ds.Datastore, flow: ir.Flow, flow_file: Path, run_id: str,
         "flow_file": str(flow_file.resolve()),
         "scheduler": "flowc run",
         **scheduler_identity(),  # so a reader can tell a killed run from a running one
+        **ds.endpoint_fields(flow.start_step, flow.end_step),
         **(extra or {}),
     })
 

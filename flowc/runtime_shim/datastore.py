@@ -513,6 +513,15 @@ class Datastore:
 # --------------------------------------------------------------------------- record shapes
 
 
+def endpoint_fields(start_step: str, end_step: str) -> dict[str, str]:
+    """A run record's ``start_step`` / ``end_step`` (Metaflow records both with every run), for a
+    flow whose first or last step has another name than ``start`` / ``end``; none otherwise.
+    Every writer of a first record adds them: the client finds the end task by them."""
+    if (start_step, end_step) == ("start", "end"):
+        return {}
+    return {"start_step": start_step, "end_step": end_step}
+
+
 def _optional(data: dict[str, Any], field: str, kinds: tuple[type, ...], what: str) -> None:
     value = data.get(field)
     if value is not None and (isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds)):

@@ -162,7 +162,7 @@ def prepare_run(store: ds.Datastore, flow: ir.Flow, run_id: str, point: ResumePo
         raise ResumeError(f"cannot find run {flow.name}/{point.origin_run_id} in datastore {store.root}")
     record = {"flow": flow.name, "run_id": run_id, "status": "running", "created_at": ds.now(),
               "origin_run_id": point.origin_run_id, "resume": point.to_json(),
-              "parameters": origin.get("parameters") or {}}
+              "parameters": origin.get("parameters") or {}, **ds.endpoint_fields(flow.start_step, flow.end_step)}
     store.write_run(flow.name, run_id, record)
     return record
 

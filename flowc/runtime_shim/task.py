@@ -24,7 +24,7 @@ from flowc.decorators import DecoratorSpec, flow_decorators
 from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, ParameterError
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
-from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
+from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, endpoint_fields, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
 from flowc.runtime_shim.trigger import Trigger
@@ -249,8 +249,7 @@ class _Task:
         record.setdefault("status", "running")
         record.setdefault("system_tags", system_tags(self.request))
         record["parameters"] = shown
-        if (self.flow.start_step, self.flow.end_step) != ("start", "end"):  # as Metaflow's run metadata
-            record.update(start_step=self.flow.start_step, end_step=self.flow.end_step)
+        record.update(endpoint_fields(self.flow.start_step, self.flow.end_step))
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
         if self.request.trigger:

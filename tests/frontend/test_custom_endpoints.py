@@ -236,3 +236,23 @@ def test_airflow_run_matches_flowc_run(tmp_path, monkeypatch) -> None:
     local_id = run_locally(path, tmp_path / "local")
     assert snapshot(tmp_path / "airflow", flow.name, run_id) == \
         snapshot(tmp_path / "local" / "datastore", flow.name, local_id)
+
+
+def test_a_resumed_run_knows_its_end_step(tmp_path, monkeypatch) -> None:
+    """The resumed run's record names the custom end step too (its start task is cloned, not run)."""
+    import io
+
+    from flowc.client import Run
+    from flowc.local.api import resume_flow
+
+    flow_file = tmp_path / "flow.py"
+    flow_file.write_text((SHAPES / "custom_endpoints.py").read_text().replace(
+        '        self.text = " ".join(self.words).upper()',
+        '        import os\n        assert os.environ.get("LET_UPPER_PASS"), "not yet"\n'
+        '        self.text = " ".join(self.words).upper()'))
+    origin = run_locally(flow_file, tmp_path, expect_success=False)
+    monkeypatch.setenv("LET_UPPER_PASS", "1")
+    result = resume_flow(flow_file, origin, datastore=str(tmp_path / "datastore"), stream=io.StringIO())
+    assert result.exit_code == 0
+    run = Run(f"CustomEndpointsFlow/{result.run_id}", str(tmp_path / "datastore"), _namespace_check=False)
+    assert run.successful and run.end_task.data.summary == "hello: 2"
