@@ -161,13 +161,14 @@ def graph_info(manifest: Any) -> dict[str, Any]:
     """Metaflow's ``_graph_info`` (``file``, ``name``, ``doc``, ``steps``) from a manifest."""
     steps = {}
     for node in manifest.steps:
-        kind = node.kind
+        kind = manifest.kind(node)
         if kind == "split" and type(node.transition).__name__ == "Parallel":
             kind = "split-parallel"
         steps[node.name] = {"name": node.name, "type": _KINDS.get(kind, kind), "line": node.span.line,
                             "doc": node.docstring or "", "next": list(node.transition.targets),
                             "decorators": [{"name": d.tag} for d in node.decorators]}
     return {"file": os.path.basename(manifest.path), "name": manifest.name,
+            "start_step": manifest.start_step, "end_step": manifest.end_step,
             "doc": manifest.docstring or "", "steps": steps,
             "parameters": [{"name": p.name, "type": p.type} for p in manifest.parameters]}
 
