@@ -677,7 +677,7 @@ class _FlowLowering:
         ``@step(start=True)`` / ``@step(end=True)``, else the one named ``start`` / ``end``; a
         lone step is both), known before any step is lowered: the end step has no transition."""
         marks: dict[str, tuple[bool, bool, ir.Span]] = {}
-        nexts: dict[str, bool] = {}  # whether the step calls self.next()
+        nodes: dict[str, cst.FunctionDef] = {}
         for cls, where in lineage:
             self.use(where)
             for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
@@ -689,9 +689,10 @@ class _FlowLowering:
                     marks.pop(name, None)  # a plain method hides an inherited step
                 else:
                     marks[name] = (_marked(marker, "start"), _marked(marker, "end"), self.span_of(statement.name))
-                    nexts[name] = bool(_next_calls(statement.body, self._self_name(statement)))
+                    nodes[name] = statement
         self.use(self.main)
-        if len(marks) == 1 and not nexts[next(iter(marks))]:  # a lone step calling next() is no end
+        lone = nodes[next(iter(marks))] if len(marks) == 1 else None
+        if lone is not None and not _next_calls(lone.body, self._self_name(lone)):  # calling next(): no end
             (only,) = marks
             plain = sorted({"start", "end"} - {only} & {n for c, _ in lineage for n in _method_names(c)})
             if plain:
@@ -712,8 +713,10 @@ class _FlowLowering:
                     AMBIGUOUS_ENDPOINT, f"step '{marked[0]}' is marked @step({role}=True) and a step named "
                     f"'{role}' exists too", marks[marked[0]][2],
                     hint=f"rename step '{role}' or remove the {role}=True mark"))
-            if len(marked) > 1 or (marked and marked[0] != role and role in marks):
-                self.invalid.add(marked[0])  # no graph to walk: unreachable steps would only echo this
+            else:
+                chosen.append(marked[0] if marked else role)
+                continue
+            self.invalid.add(marked[0])  # no graph to walk: unreachable steps would only echo this
             chosen.append(marked[0] if len(marked) == 1 else role)
         return chosen[0], chosen[1]
 
