@@ -256,3 +256,21 @@ def test_a_resumed_run_knows_its_end_step(tmp_path, monkeypatch) -> None:
     assert result.exit_code == 0
     run = Run(f"CustomEndpointsFlow/{result.run_id}", str(tmp_path / "datastore"), _namespace_check=False)
     assert run.successful and run.end_task.data.summary == "hello: 2"
+
+
+CORPUS_FLOWS = [  # corpus flows with custom start/end steps, run by Metaflow 2.19 and by flowc run
+    "netflix_metaflow/test/unit/graph_inference/flows/custom_branch_flow.py",
+    "netflix_metaflow/test/unit/graph_inference/flows/custom_named_card_flow.py",
+    "netflix_metaflow/test/unit/graph_inference/flows/single_step_with_flow_mutator_flow.py",
+    "netflix_metaflow/test/ux/core/flows/basic/hello_custom_steps.py",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CORPUS_FLOWS)
+def test_corpus_flows_with_custom_endpoints_match_metaflow(name: str) -> None:
+    from tests.conftest import require_metaflow
+    from tests.corpus.metaflow_compare import compare
+
+    require_metaflow()
+    assert compare(name) == "same"

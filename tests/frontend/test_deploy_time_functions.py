@@ -120,14 +120,17 @@ def test_trigger_and_status_compile_with_the_given_configs(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", ["deploy_time_defaults", "config_functions"])
-def test_artifacts_match_metaflow(stem, monkeypatch) -> None:
+@pytest.mark.parametrize("name", [  # paths as metaflow_compare takes them, relative to tests/corpus
+    "../frontend/modern_flows/deploy_time_defaults.py", "../frontend/modern_flows/config_functions.py",
+    "netflix_metaflow/test/ux/core/flows/config/config_simple.py",
+    "netflix_metaflow/test/ux/core/flows/config/config_corner_cases.py"])
+def test_artifacts_match_metaflow(name, monkeypatch) -> None:
     from tests.conftest import require_metaflow
     from tests.corpus.metaflow_compare import compare
 
     require_metaflow()  # never skipped: the comparison is the point
     monkeypatch.setenv("METAFLOW_USER", "tester")  # the user Metaflow's run has (metaflow_compare)
-    assert compare(f"../frontend/modern_flows/{stem}.py") == "same"
+    assert compare(name) == "same"
 
 
 CONFIG_DEFAULTS = '''
