@@ -13,6 +13,14 @@ The start task takes the mapped parameters from the payload (``parameters``: flo
 payload field; a field the payload lacks leaves the parameter's default, as in Metaflow) and
 records the event, without its payload, as run.json's ``trigger``; every task of the run then
 reads it back as ``current.trigger``.
+
+On Argo the Sensor maps the parameters itself and hands the start task the event through four
+reserved workflow arguments, read from the environment variables of ``ARGO_TRIGGER_ARGUMENTS``
+(``argo_event`` turns them into the same ``flowc:trigger`` entry): the trigger's description
+(``{"type": "event", "name": ...}`` or ``{"type": "run", "flow": ...}``), the event's payload (or
+the upstream run's id), and the event's context id and time. As on Metaflow's Argo, a payload's
+own ``id`` and ``timestamp`` (what Metaflow's and flowc's publishers put there) win over the
+event source's.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ from __future__ import annotations
 import datetime
 import importlib
 import json
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
 TRIGGER_KEY = "flowc:trigger"
+# Argo's reserved workflow arguments (description, data, id, time) and the start task's variables
+ARGO_TRIGGER_ARGUMENTS = ("flowc-trigger", "flowc-trigger-data", "flowc-trigger-id", "flowc-trigger-time")
+ARGO_TRIGGER_ENV = ("FLOWC_TRIGGER", "FLOWC_TRIGGER_DATA", "FLOWC_TRIGGER_ID", "FLOWC_TRIGGER_TIME")
 _RECORDED = ("type", "name", "id", "timestamp")
 
 
@@ -51,15 +62,43 @@ def split_input(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, An
     return values, [{k: event.get(k) for k in _RECORDED}]
 
 
-def events_from_environment(text: str | None) -> list[dict[str, Any]] | None:
-    """The events recorded for run.json from ``FLOWC_PARAMS`` (None when no event started the run)."""
-    if not text or not text.strip():
-        return None
+def events_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """The events recorded for run.json, from ``FLOWC_PARAMS`` or Argo's trigger variables
+    (None when no event started the run)."""
+    text = environ.get("FLOWC_PARAMS")
+    data: Any = None
+    if text and text.strip():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None  # params_from_environment reports it
+    if isinstance(data, dict) and TRIGGER_KEY in data:
+        return split_input(data)[1]
+    event = argo_event(*(environ.get(name, "") for name in ARGO_TRIGGER_ENV))
+    return split_input({TRIGGER_KEY: event})[1] if event else None
+
+
+def argo_event(described: str, data: str, event_id: str, time: str) -> dict[str, Any] | None:
+    """The ``flowc:trigger`` entry from Argo's reserved arguments (None when they are empty: a
+    run submitted by hand)."""
     try:
-        data = json.loads(text)
+        source = json.loads(described) if described.strip() else None
     except ValueError:
-        return None  # params_from_environment reports it
-    return split_input(data)[1] if isinstance(data, dict) else None
+        source = None
+    if not isinstance(source, dict):
+        return None
+    if source.get("type") == "run":
+        flow = str(source.get("flow"))
+        return {"type": "run", "name": f"metaflow.{flow}.end", "id": f"{flow}/{data}/end/t",
+                "timestamp": time or None}
+    try:
+        payload = json.loads(data) if data.strip() else {}
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    return {"type": "event", "name": source.get("name"), "id": payload.get("id") or event_id or None,
+            "timestamp": payload.get("timestamp") or time or None, "payload": payload}
 
 
 def _timestamp(value: Any) -> Any:

@@ -31,6 +31,7 @@ import yaml
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan
+from flowc.runtime_shim.trigger import ARGO_TRIGGER_ARGUMENTS
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
                            setting, supported, with_caveat)
 from flowc.targets import argo_syntax as syn
@@ -114,6 +115,8 @@ class ArgoSettings(TargetSettings):
     workflows_event_source: str = setting(DEFAULT_WORKFLOW_SOURCE, "Argo Events EventSource of workflow "
                                           "phase changes, for @trigger_on_finish")
     server: str | None = setting(None, "deploy: Argo Server URL (or ARGO_SERVER)")
+    webhook_url: str | None = setting(None, "flowc trigger --event: URL of the webhook endpoint of the "
+                                      "events_source EventSource the event is POSTed to")
 
 
 # --------------------------------------------------------------------------- checks
@@ -218,7 +221,7 @@ class Lowering:
         for step in self.flow.steps:
             inputs = PodInputs(index_path=self.depth(step) > 0, iteration=step.is_recursive)
             pods.append(step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
-                                      inputs, self.settings, self.exposed))
+                                      inputs, self.settings, self.exposed, bool(self.plan.triggers)))
         return self.dag_templates + pods
 
     def fill(self, region: Region, opener: str | None) -> None:
@@ -440,6 +443,8 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         if param.help:
             entry["description"] = param.help
         arguments.append(entry)
+    if plan.triggers:
+        arguments += [{"name": name, "value": ""} for name in ARGO_TRIGGER_ARGUMENTS]
     if arguments:
         spec["arguments"] = {"parameters": arguments}
     defaults: dict[str, Any] = {"image": settings.image}

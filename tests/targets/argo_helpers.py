@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -62,36 +63,69 @@ def with_settings(**changes: Any) -> Settings:
     return target_settings(**changes)
 
 
-def sensor_submission(sensor: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
-    """The Workflow a flowc Sensor submits for one event ``body`` (None when no dependency's
-    filters match), applying Argo Events' trigger parameters: each ``src.dataKey`` is read from
-    the event, ``src.value`` is the fallback, and the result lands at ``dest``."""
+SAMPLE_CONTEXT = {"id": "3a6f0c2e9b8d4f1aa7c5e2d1b0f9e8d7", "source": "flowc-events", "specversion": "1.0",
+                  "type": "webhook", "datacontenttype": "application/json", "subject": "flowc",
+                  "time": "2026-12-05T09:30:00Z"}
+
+
+def sensor_submission(sensor: dict[str, Any], body: dict[str, Any],
+                      context: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The Workflow a flowc Sensor submits for one event ``body`` with its CloudEvents
+    ``context`` (None when no dependency's filters match), applying Argo Events' trigger
+    semantics: a trigger fires when a dependency its ``conditions`` name matched; each
+    parameter's ``src.dataKey`` is read from the event's data (``{"body": body}``), its
+    ``src.contextKey`` from the context, ``src.value`` is the fallback (and the value of a source
+    with neither key), and the result lands at ``dest`` as a string (an object as its JSON)."""
     event = {"body": body}
-    matched = [d["name"] for d in sensor["spec"]["dependencies"]
-               if all(str(_lookup(event, f["path"])) in f["value"] for f in d["filters"]["data"])]
-    if not matched:
-        return None
-    trigger = sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]
-    resource = copy.deepcopy(trigger["source"]["resource"])
-    for param in trigger.get("parameters", ()):
-        src = param["src"]
-        value = _lookup(event, src["dataKey"]) if src["dependencyName"] in matched else None
-        if value is None:
-            value = src.get("value")
-        target: Any = resource
-        *parents, last = param["dest"].split(".")
-        for key in parents:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        target[int(last) if isinstance(target, list) else last] = str(value)
-    return resource
+    context = SAMPLE_CONTEXT if context is None else context
+    matched = {d["name"] for d in sensor["spec"]["dependencies"]
+               if all(str(_lookup(event, f["path"])) in f["value"] for f in d["filters"]["data"])}
+    for trigger in sensor["spec"]["triggers"]:
+        template = trigger["template"]
+        if not matched & {name.strip() for name in re.split(r"\|\|", template["conditions"])}:
+            continue
+        workflow = template["argoWorkflow"]
+        resource = copy.deepcopy(workflow["source"]["resource"])
+        for param in workflow.get("parameters", ()):
+            value = _resolve(param["src"], matched, event, context)
+            if value is None:
+                continue
+            target: Any = resource
+            *parents, last = param["dest"].split(".")
+            for key in parents:
+                target = target[int(key)] if isinstance(target, list) else target[key]
+            target[int(last) if isinstance(target, list) else last] = value
+        return resource
+    return None
 
 
-def _lookup(event: dict[str, Any], path: str) -> Any:
+def _resolve(src: dict[str, Any], matched: set[str], event: dict[str, Any],
+             context: dict[str, Any]) -> str | None:
+    """One trigger parameter's value, as Argo Events' ResolveParamValue gives it."""
+    if src["dependencyName"] not in matched:
+        return src.get("value")
+    if "dataKey" in src:
+        found = _lookup(event, src["dataKey"], missing=_MISSING)
+    elif "contextKey" in src:
+        found = _lookup(context, src["contextKey"], missing=_MISSING)
+    else:
+        return src.get("value")
+    if found is _MISSING:
+        return src.get("value")
+    if isinstance(found, str):
+        return found
+    return json.dumps(found, separators=(",", ":"))  # gjson: raw JSON of objects, numbers, booleans, null
+
+
+_MISSING = object()
+
+
+def _lookup(event: dict[str, Any], path: str, missing: Any = None) -> Any:
     """gjson-style path: ``.`` separates keys, ``\\.`` is a literal dot."""
     value: Any = event
     for key in re.split(r"(?<!\\)\.", path):
         key = key.replace("\\.", ".")
         if not isinstance(value, dict) or key not in value:
-            return None
+            return missing
         value = value[key]
     return value

@@ -1,0 +1,142 @@
+"""``current.trigger`` on Argo: the Sensor's trigger hands the run the event (or the upstream
+workflow), the start task records it, every task reads it back.
+
+The flows are the ones the Step Functions tests use (``tests/sched/trigger_flows``); the
+Sensor's submission is computed from a sample event with Argo Events' trigger-parameter
+semantics (``tests.targets.argo_helpers.sensor_submission``) and run in the Argo interpreter.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from flowc.runtime_shim.datastore import open_datastore
+from flowc.runtime_shim.trigger import Trigger, argo_event, events_from_environment
+from tests.conftest import ROOT
+from tests.harness.argo_interpreter import SUCCEEDED, Interpreter, load_documents
+from tests.harness.artifacts import snapshot
+from tests.targets.argo_helpers import CODE_DIR, SAMPLE_CONTEXT, emit, failure_report, sensor_submission
+from tests.targets.argo_checks import schema_errors, semantic_errors
+
+FLOWS = ROOT / "tests" / "sched" / "trigger_flows"
+ON_EVENT, ON_FINISH = FLOWS / "on_event.py", FLOWS / "on_finish.py"
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
+PHASE_LABEL = "workflows.argoproj.io/phase"
+
+
+def _documents(path: Path, tmp: Path) -> dict[str, dict[str, Any]]:
+    text = emit(path, datastore_root=str(tmp / "datastore"), code_dir=CODE_DIR)
+    docs = load_documents(text)
+    assert semantic_errors(docs) == []
+    return {doc["kind"]: doc for doc in docs}
+
+
+def _run(workflow: dict[str, Any] | None, template: dict[str, Any], run_id: str, tmp: Path) -> None:
+    assert workflow is not None, "no dependency of the sensor matched the event"
+    run = Interpreter(workflow, workflow_name=run_id, workdir=tmp / run_id, workflow_templates=[template],
+                      path_map={CODE_DIR: str(ROOT)}, shared_paths=[tmp]).run()
+    assert run.phase == SUCCEEDED, failure_report(run)
+
+
+def _upstream_workflow(name: str, template: str, phase: str = "Succeeded") -> dict[str, Any]:
+    """The Workflow object the resource event source reports (what the sensor filters on)."""
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": name, "labels": {TEMPLATE_LABEL: template, PHASE_LABEL: phase}},
+            "status": {"phase": phase}}
+
+
+def test_an_event_and_an_upstream_finish_reach_current_trigger(tmp_path: Path) -> None:
+    """The event's mapped fields arrive as parameters and its name, id and time as
+    ``current.trigger`` in start and end; the downstream flow's start reads the upstream run's
+    artifact through ``current.trigger.run``."""
+    upstream = _documents(ON_EVENT, tmp_path)
+    sensor = upstream["Sensor"]
+    assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
+    body = {"payload": {"name": "data_ready", "value": 2.5, "user": "ada", "extra": [1, {"a": "<b>"}]}}
+    _run(sensor_submission(sensor, body), upstream["WorkflowTemplate"], "oneventflow-x7k2p", tmp_path)
+
+    data = snapshot(tmp_path / "datastore", "OnEventFlow", "oneventflow-x7k2p")
+    start, end = data["start"]["t"], data["end"]["t"]
+    assert (start["alpha"], start["who"]) == (2.5, "ada")
+    assert start["event"] == ["data_ready", "event", True]
+    assert end["seen_in_end"] == "data_ready"
+    store = open_datastore(str(tmp_path / "datastore"))
+    record = store.read_run("OnEventFlow", "oneventflow-x7k2p")
+    assert record["trigger"] == [{"type": "event", "name": "data_ready", "id": SAMPLE_CONTEXT["id"],
+                                  "timestamp": SAMPLE_CONTEXT["time"]}]
+
+    downstream = _documents(ON_FINISH, tmp_path)
+    finish_sensor = downstream["Sensor"]
+    assert schema_errors(finish_sensor, "argo-events-v1.9.11.schema.json") == []
+    template = upstream["WorkflowTemplate"]["metadata"]["name"]
+    assert sensor_submission(finish_sensor, _upstream_workflow("oneventflow-x7k2p", template, "Failed")) is None
+    submitted = sensor_submission(finish_sensor, _upstream_workflow("oneventflow-x7k2p", template))
+    _run(submitted, downstream["WorkflowTemplate"], "oneventflow-downstream", tmp_path)
+    start = snapshot(tmp_path / "datastore", "OnFinishFlow", "oneventflow-downstream")["start"]["t"]
+    assert start["event"] == ["metaflow.OnEventFlow.end", "run"]
+    assert start["upstream"] == "OnEventFlow/oneventflow-x7k2p"
+    assert start["upstream_alpha"] == 2.5
+
+
+def test_a_run_submitted_by_hand_has_no_trigger(tmp_path: Path) -> None:
+    """Without the Sensor the reserved arguments are empty: ``current.trigger`` is None and the
+    parameters keep their defaults."""
+    docs = _documents(ON_EVENT, tmp_path)
+    _run(docs["WorkflowTemplate"], docs["WorkflowTemplate"], "by-hand", tmp_path)
+    start = snapshot(tmp_path / "datastore", "OnEventFlow", "by-hand")["start"]["t"]
+    assert (start["alpha"], start["who"], start["event"]) == (0.5, "nobody", None)
+    assert "trigger" not in open_datastore(str(tmp_path / "datastore")).read_run("OnEventFlow", "by-hand")
+
+
+def test_each_event_submits_with_its_own_values(tmp_path: Path) -> None:
+    """Two events mapping the same parameter: each has its own trigger, so the event that did
+    not arrive never overwrites the other's values with its fallbacks."""
+    source = tmp_path / "two.py"
+    source.write_text('''
+from flowc import FlowSpec, Parameter, step, trigger
+
+@trigger(events=[{"name": "a_ready", "parameters": {"size": "n"}}, {"name": "b_ready", "parameters": {"size": "m"}}])
+class TwoEvents(FlowSpec):
+    size = Parameter("size", default=1, type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+''')
+    sensor = _documents(source, tmp_path)["Sensor"]
+    assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
+
+    def arguments(body: dict[str, Any]) -> dict[str, str]:
+        submitted = sensor_submission(sensor, body)
+        assert submitted is not None
+        return {p["name"]: p["value"] for p in submitted["spec"]["arguments"]["parameters"]}
+
+    first = arguments({"payload": {"name": "a_ready", "n": 5, "m": 9}})
+    second = arguments({"payload": {"name": "b_ready", "n": 5, "m": 9}})
+    assert (first["size"], second["size"]) == ("5", "9")
+    assert (first["flowc-trigger"], second["flowc-trigger"]) == (
+        '{"type":"event","name":"a_ready"}', '{"type":"event","name":"b_ready"}')
+    assert arguments({"payload": {"name": "b_ready"}})["size"] == "1"
+
+
+def test_the_argo_arguments_become_the_recorded_event() -> None:
+    """A payload's own id and timestamp (Metaflow's publisher puts them there) win over the
+    event source's; a hand-made run, or a broken description, records nothing."""
+    described = '{"type":"event","name":"data_ready"}'
+    environ = {"FLOWC_TRIGGER": described, "FLOWC_TRIGGER_DATA": '{"name":"data_ready","id":"abc","timestamp":1700000000}',
+               "FLOWC_TRIGGER_ID": "ctx-id", "FLOWC_TRIGGER_TIME": "2026-12-05T09:30:00Z"}
+    (event,) = events_from_environment(environ) or []
+    assert event == {"type": "event", "name": "data_ready", "id": "abc", "timestamp": 1700000000}
+    assert Trigger([event]).event.timestamp == datetime.datetime(2023, 11, 14, 22, 13, 20,
+                                                                 tzinfo=datetime.timezone.utc)
+    assert argo_event(described, "", "ctx-id", "2026-12-05T09:30:00Z")["id"] == "ctx-id"
+    assert events_from_environment({"FLOWC_TRIGGER": "", "FLOWC_TRIGGER_DATA": ""}) is None
+    assert events_from_environment({"FLOWC_TRIGGER": "{not json"}) is None
+    assert argo_event('{"type":"run","flow":"Up"}', "up-abc", "", "2026-12-05T09:30:00Z") == {
+        "type": "run", "name": "metaflow.Up.end", "id": "Up/up-abc/end/t", "timestamp": "2026-12-05T09:30:00Z"}
