@@ -188,3 +188,10 @@ def _submit(plan: FlowPlan, template_name: str, dependency: _Dependency) -> dict
         "parameters": [{"src": {"dependencyName": dependency.name, **src},
                         "dest": f"spec.arguments.parameters.{index}.value"} for index, src in sources],
     }
+
+
+def webhook_body(name: str, payload: dict[str, Any], event_id: str, timestamp: int) -> dict[str, Any]:
+    """What ``flowc trigger --event --target argo`` POSTs to the webhook event source: the shape
+    the Sensor's filters match (``body.payload.name``), with the event's id and time in the
+    payload as Metaflow's publisher puts them (a payload's own ``id``/``timestamp`` win)."""
+    return {"name": name, "payload": {"id": event_id, "timestamp": timestamp, **payload, "name": name}}

@@ -9,8 +9,19 @@ semantics (``tests.targets.argo_helpers.sensor_submission``) and run in the Argo
 from __future__ import annotations
 
 import datetime
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from flowc.cli import main
+from flowc.deploy import DeployError
+from flowc.deploy.events import publish
 
 from flowc.runtime_shim.datastore import open_datastore
 from flowc.runtime_shim.trigger import Trigger, argo_event, events_from_environment
@@ -140,3 +151,99 @@ def test_the_argo_arguments_become_the_recorded_event() -> None:
     assert events_from_environment({"FLOWC_TRIGGER": "{not json"}) is None
     assert argo_event('{"type":"run","flow":"Up"}', "up-abc", "", "2026-12-05T09:30:00Z") == {
         "type": "run", "name": "metaflow.Up.end", "id": "Up/up-abc/end/t", "timestamp": "2026-12-05T09:30:00Z"}
+
+
+# --------------------------------------------------------------------------- flowc trigger --event --target argo
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    """An Argo Events webhook endpoint: ``/flowc`` takes a POST, anything else is 404; a
+    configured token must come as a bearer token."""
+
+    received: list[tuple[dict[str, str], Any]] = []
+    token: str | None = None
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length))
+        if self.path != "/flowc":
+            self.send_error(404)
+            return
+        if self.token and self.headers.get("Authorization") != f"Bearer {self.token}":
+            self.send_error(401)
+            return
+        type(self).received.append((dict(self.headers), body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"success")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    _Webhook.received, _Webhook.token = [], None
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_published_event_starts_the_flow_with_its_id(webhook: str, tmp_path: Path) -> None:
+    """``flowc trigger --event --target argo`` POSTs what the Sensor matches; the run it starts
+    records the id the command printed."""
+    done = CliRunner().invoke(main, ["trigger", "--event", "data_ready", "--payload", '{"value": 0.25}',
+                                     "--target", "argo", "--set", f"argo_webhook_url={webhook}/flowc"])
+    assert done.exit_code == 0, done.output
+    event_id = done.output.strip()
+    ((headers, body),) = _Webhook.received
+    assert headers["Content-Type"] == "application/json" and "Authorization" not in headers
+    assert body["name"] == body["payload"]["name"] == "data_ready"
+    assert body["payload"]["id"] == event_id and body["payload"]["value"] == 0.25
+
+    docs = _documents(ON_EVENT, tmp_path)
+    _run(sensor_submission(docs["Sensor"], body), docs["WorkflowTemplate"], "published", tmp_path)
+    assert snapshot(tmp_path / "datastore", "OnEventFlow", "published")["start"]["t"]["alpha"] == 0.25
+    (event,) = open_datastore(str(tmp_path / "datastore")).read_run("OnEventFlow", "published")["trigger"]
+    assert event["id"] == event_id and event["timestamp"] == body["payload"]["timestamp"]
+
+
+def test_a_webhook_token_is_sent_as_a_bearer_token(webhook: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _Webhook.token = "s3cret"
+    settings = {"argo_webhook_url": f"{webhook}/flowc"}
+    with pytest.raises(DeployError, match=r"HTTP 401 Unauthorized \(set FLOWC_ARGO_WEBHOOK_TOKEN\)$"):
+        publish("argo", "e", "{}", settings=settings)
+    monkeypatch.setenv("FLOWC_ARGO_WEBHOOK_TOKEN", "s3cret")
+    assert publish("argo", "e", '{"id": 7}', settings=settings) == "7"
+    assert _Webhook.received[0][1]["payload"] == {"id": 7, "timestamp": _Webhook.received[0][1]["payload"]["timestamp"],
+                                                  "name": "e"}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("url, payload, bus, message", [
+    (None, "{}", None, "needs the webhook URL of the Argo Events event source: --set argo_webhook_url="),
+    ("{webhook}/flowc", '{"name": "other"}', None, "--payload's 'name' is the event's name on Argo Events"),
+    ("{webhook}/flowc", "{}", "flowc", "--bus names an EventBridge bus"),
+    ("{webhook}/nowhere?token=hidden", "{}", None, r"to http://127\.0\.0\.1:\d+/nowhere: HTTP 404"),
+    ("http://user:pw@127.0.0.1:{closed}/flowc", "{}", None, r"cannot reach http://127\.0\.0\.1:\d+/flowc: "),
+    ("not a url", "{}", None, "cannot reach "),
+    ("http://127.0.0.1:port/flowc", "{}", None, "cannot reach the argo_webhook_url: nonnumeric port"),
+])
+def test_publish_errors_are_one_line_without_credentials(webhook: str, url: str | None, payload: str,
+                                                         bus: str | None, message: str) -> None:
+    settings = {} if url is None else {"argo_webhook_url": url.format(webhook=webhook, closed=_closed_port())}
+    with pytest.raises(DeployError, match=message) as caught:
+        publish("argo", "e", payload, bus, settings)
+    text = str(caught.value)
+    assert "\n" not in text and "hidden" not in text and "pw" not in text
+    assert _Webhook.received == []

@@ -230,9 +230,9 @@ def test_the_cli_reports_event_errors_in_one_line() -> None:
     assert done.exit_code == 1 and "needs FLOW_FILE and --target" in done.output
 
 
-def test_publish_is_for_step_functions_only() -> None:
-    with pytest.raises(DeployError, match="publishes to sfn only, not 'argo'"):
-        publish("argo", "e", "{}")
+def test_publish_is_for_step_functions_and_argo_only() -> None:
+    with pytest.raises(DeployError, match="publishes to sfn, argo only, not 'airflow'"):
+        publish("airflow", "e", "{}")
 
 
 # --------------------------------------------------------------------------- in moto
