@@ -511,11 +511,20 @@ def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool,
 
 
 def _parallel(instance: FlowSpec, task: _Task) -> Any:
+    """``current.parallel``: the gang's size and this member's index from its foreach frame, the
+    control task's id (node 0's, as in Metaflow) and its address from the engine (``gang``), else
+    this host."""
+    from flowc.runtime_shim.gang import gang_member
+
+    member = gang_member(os.environ)
+    main_ip = member.main_ip if member is not None else "127.0.0.1"
     frames = instance._flowc_frames()
     if not frames:
-        return Parallel("127.0.0.1", 1, 0, task.key.task_id)
+        return Parallel(main_ip, 1, 0, task.key.task_id)
     frame = frames[-1]
-    return Parallel("127.0.0.1", frame.num_splits, frame.index, task.key.task_id)
+    request = task.request  # the control task is node 0 of the same gang
+    control = make_task_id(request.index_path[:-1] + (0,), request.iteration)
+    return Parallel(main_ip, frame.num_splits, frame.index, control)
 
 
 def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:

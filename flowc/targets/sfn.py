@@ -32,8 +32,13 @@ OVERRIDES_LIMIT = 8192
 NOT_S3 = register("FLOW230", "sfn needs an S3 datastore", """
 Step Functions reads foreach indices and switch cases from the datastore with S3 integrations,
 and Batch jobs share no disk: the datastore root must be s3://bucket[/prefix].""")
-NO_GANG = register("FLOW231", "@parallel / num_parallel on sfn", """
-Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
+GANG_MULTINODE = register("FLOW231", "@parallel / num_parallel on sfn: a Batch multi-node job", """
+A @parallel step runs as one AWS Batch multi-node parallel job, which needs an EC2 compute
+environment (not Fargate) and a job queue that takes multi-node jobs. In the cloudformation format
+flowc creates its multi-node job definition; in the asl format the job definition named by the
+sfn_multinode_job_definition setting (default: sfn_job_definition's name + '-multinode') is used,
+and it must be a multi-node one (Type multinode, main node 0, one node range 0: running the flow's
+image).""")
 NO_TRIGGER = sfn_events.NEEDS_CFN  # @trigger / @trigger_on_finish in the ASL format (FLOW232)
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
@@ -68,7 +73,9 @@ CAPABILITIES: dict[str, Capability] = {
     "nested_foreach": supported("Distributed Map in a Distributed Map"),
     "switch": supported("s3:getObject of switch_case.json + Choice"),
     "recursion": supported("Choice looping back through a Pass counting with States.MathAdd"),
-    "parallel": refused(NO_GANG, "use a foreach over range(n), or --target argo"),
+    "parallel": with_caveat(GANG_MULTINODE, "AWS Batch multi-node parallel job (NodeOverrides.NumNodes; "
+                            "a multinode job definition in cloudformation)",
+                            "use an EC2 compute environment; in the asl format, a multinode sfn_job_definition"),
     "parameters": supported("execution input, passed to start as FLOWC_PARAMS; defaults by the shim"),
     "include_file": supported("execution input (a path or URL the start task can read)"),
     "retry": supported("Retry (States.ALL, float BackoffRate)"),
@@ -111,6 +118,14 @@ def manifest_location(flow: ir.Flow, settings: Settings) -> str:
 
 def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
     return settings.of(SfnSettings).job_definition or common.short_name(f"flowc-{flow.name}", 128)
+
+
+def asl_job_definitions(plan: FlowPlan, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """Each step's job definition in the asl format: the shared one, and for @parallel steps the
+    multi-node one (a multi-node job cannot run from a container job definition, nor the reverse)."""
+    shared = default_job_definition(plan.flow, settings)
+    multinode = settings.of(SfnSettings).multinode_job_definition or common.short_name(f"{shared}-multinode", 128)
+    return tuple((s.name, multinode if s.step.decorator(ir.ParallelDecorator) else shared) for s in plan.steps)
 
 
 # --------------------------------------------------------------------------- checks
@@ -192,9 +207,8 @@ class SfnTarget(Target):
 
             document, builder = sfn_cloudformation.template(plan, settings)
         else:
-            job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
-                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps),
+                                 job_definitions=asl_job_definitions(plan, settings),
                                  environment=tuple(common.spec_environment(plan, settings)))
             builder = AslBuilder(plan, settings, options)
             document = add_exit_hooks(builder)

@@ -22,7 +22,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.plan import FlowPlan, StepPlan
-from flowc.targets import Settings, common
+from flowc.targets import Settings, common, sfn_multinode
 from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
 from flowc.targets import sfn_events
 from flowc.targets.sfn_events import camel, machine_name_of
@@ -175,15 +175,28 @@ def _job_definitions(plan: FlowPlan, settings: Settings
     resources: dict[str, Any] = {}
     used_conditions: set[str] = set()
     for step in plan.steps:
-        key = _job_config(step, settings)
+        nodes = _gang_nodes(plan, step)
+        key = _job_config(step, settings) + ((("multinode", nodes),) if nodes else ())
         if key not in configs:
             logical = "JobDefinition" + camel(step.name)
             while logical in resources:
                 logical += "X"
             configs[key] = logical
             resources[logical] = _job_definition(dict(key), manifest, spec_env, used_conditions)
+            if nodes:
+                resources[logical] = sfn_multinode.job_definition(resources[logical], nodes)
         step_definitions.append((step.name, "${%s}" % configs[key]))
     return resources, tuple(step_definitions), used_conditions
+
+
+def _gang_nodes(plan: FlowPlan, step: StepPlan) -> int | None:
+    """For a @parallel step: its job definition's node count (the literal num_parallel, else a
+    default of 2 every submit overrides with the run-time size); None for other steps."""
+    stack = step.foreach_stack
+    opener = plan.flow.step(stack[-1]).transition if stack else None
+    if not isinstance(opener, ir.Parallel):
+        return None
+    return opener.num_parallel or 2
 
 
 def _roles(settings: Settings, name: str, machine_arn: str, used_conditions: set[str]) -> dict[str, Any]:
