@@ -75,7 +75,7 @@ def _events(plan: FlowPlan, bad: str) -> tuple[list[tuple[str, dict[str, str]]],
                 else "flow must be a flow name"
             problems.append(Diagnostic(bad, f"@{trigger.tag} {what} known at compile time", trigger.span, ERROR))
         elif trigger.kind == "event":
-            out.append((trigger.name, dict(trigger.parameters)))
+            out.append((trigger.name, dict(plan.payload_mapping(trigger))))
         else:
             out.append(("\0finished", {"flow": trigger.name}))
     return out, problems

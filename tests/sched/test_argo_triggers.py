@@ -136,6 +136,44 @@ class TwoEvents(FlowSpec):
     assert arguments({"payload": {"name": "b_ready"}})["size"] == "1"
 
 
+UNMAPPED = '''
+from flowc import FlowSpec, Parameter, step, {decorator}
+
+{usage}
+class Unmapped(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+    who = Parameter("who", default="nobody")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_one_event_without_a_mapping_maps_every_parameter_by_name(tmp_path: Path) -> None:
+    """As Metaflow's Argo target does: the flow's only event, with no mapping, passes each
+    parameter from the payload field of its name; with two events nothing is implied."""
+    def submitted(usage: str, body: dict[str, Any]) -> dict[str, str]:
+        path = tmp_path / f"unmapped{len(usage)}.py"
+        path.write_text(UNMAPPED.format(decorator="trigger", usage=usage))
+        sensor = _documents(path, tmp_path)["Sensor"]
+        workflow = sensor_submission(sensor, body)
+        assert workflow is not None
+        return {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]
+                if not p["name"].startswith("flowc-")}
+
+    one = '@trigger(event="data_ready")'
+    assert submitted(one, {"payload": {"name": "data_ready", "alpha": 7, "who": "ada"}}) == {
+        "alpha": "7", "who": "ada"}
+    assert submitted(one, {"payload": {"name": "data_ready"}}) == {"alpha": "1", "who": "nobody"}
+    two = '@trigger(events=["data_ready", "other"])'
+    assert submitted(two, {"payload": {"name": "data_ready", "alpha": 7}}) == {}
+
+
 def test_the_argo_arguments_become_the_recorded_event() -> None:
     """A payload's own id and timestamp (Metaflow's publisher puts them there) win over the
     event source's; a hand-made run, or a broken description, records nothing."""
