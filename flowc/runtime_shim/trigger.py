@@ -14,13 +14,15 @@ payload field; a field the payload lacks leaves the parameter's default, as in M
 records the event, without its payload, as run.json's ``trigger``; every task of the run then
 reads it back as ``current.trigger``.
 
-On Argo the Sensor maps the parameters itself and hands the start task the event through four
-reserved workflow arguments, read from the environment variables of ``ARGO_TRIGGER_ARGUMENTS``
-(``argo_event`` turns them into the same ``flowc:trigger`` entry): the trigger's description
-(``{"type": "event", "name": ...}`` or ``{"type": "run", "flow": ...}``), the event's payload (or
-the upstream run's id), and the event's context id and time. As on Metaflow's Argo, a payload's
-own ``id`` and ``timestamp`` (what Metaflow's and flowc's publishers put there) win over the
-event source's.
+On Argo the Sensor maps the parameters itself and submits the run once every event it waits
+for has arrived (Metaflow's semantics); it hands the start task the events through reserved
+workflow arguments, which the start task reads from environment variables of the same names
+(``flowc-trigger-data-0`` is ``FLOWC_TRIGGER_DATA_0``): ``flowc-trigger``, the JSON list of what
+the Sensor waits for (``{"type": "event", "name": ...}`` or ``{"type": "run", "flow": ...}``), and
+for the i-th of them ``argo_arguments(i)``: the event's payload (or the upstream run's id) and
+the event's context id and time. ``argo_event`` turns each into the same ``flowc:trigger`` entry.
+As on Metaflow's Argo, a payload's own ``id`` and ``timestamp`` (what Metaflow's and flowc's
+publishers put there) win over the event source's.
 """
 
 from __future__ import annotations
@@ -31,9 +33,7 @@ import json
 from typing import Any, Iterator, Mapping, NamedTuple
 
 TRIGGER_KEY = "flowc:trigger"
-# Argo's reserved workflow arguments (description, data, id, time) and the start task's variables
-ARGO_TRIGGER_ARGUMENTS = ("flowc-trigger", "flowc-trigger-data", "flowc-trigger-id", "flowc-trigger-time")
-ARGO_TRIGGER_ENV = ("FLOWC_TRIGGER", "FLOWC_TRIGGER_DATA", "FLOWC_TRIGGER_ID", "FLOWC_TRIGGER_TIME")
+ARGO_TRIGGER = "flowc-trigger"  # Argo's reserved workflow argument: what the Sensor waits for
 _RECORDED = ("type", "name", "id", "timestamp")
 
 
@@ -62,6 +62,16 @@ def split_input(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, An
     return values, [{k: event.get(k) for k in _RECORDED}]
 
 
+def argo_arguments(index: int) -> tuple[str, str, str]:
+    """Argo's reserved workflow arguments of the ``index``-th event: its data, id and time."""
+    return f"{ARGO_TRIGGER}-data-{index}", f"{ARGO_TRIGGER}-id-{index}", f"{ARGO_TRIGGER}-time-{index}"
+
+
+def argo_environment_name(argument: str) -> str:
+    """The start task's environment variable carrying a reserved Argo argument."""
+    return argument.upper().replace("-", "_")
+
+
 def events_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]] | None:
     """The events recorded for run.json, from ``FLOWC_PARAMS`` or Argo's trigger variables
     (None when no event started the run)."""
@@ -74,17 +84,23 @@ def events_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]] 
             return None  # params_from_environment reports it
     if isinstance(data, dict) and TRIGGER_KEY in data:
         return split_input(data)[1]
-    event = argo_event(*(environ.get(name, "") for name in ARGO_TRIGGER_ENV))
-    return split_input({TRIGGER_KEY: event})[1] if event else None
-
-
-def argo_event(described: str, data: str, event_id: str, time: str) -> dict[str, Any] | None:
-    """The ``flowc:trigger`` entry from Argo's reserved arguments (None when they are empty: a
-    run submitted by hand)."""
     try:
-        source = json.loads(described) if described.strip() else None
+        sources = json.loads(environ.get(argo_environment_name(ARGO_TRIGGER)) or "null")
     except ValueError:
-        source = None
+        return None
+    if not isinstance(sources, list):
+        return None  # a run submitted by hand
+    recorded: list[dict[str, Any]] = []
+    for index, source in enumerate(sources):
+        event = argo_event(source, *(environ.get(argo_environment_name(a), "") for a in argo_arguments(index)))
+        if event:
+            recorded += split_input({TRIGGER_KEY: event})[1] or []
+    return recorded or None
+
+
+def argo_event(source: Any, data: str, event_id: str, time: str) -> dict[str, Any] | None:
+    """The ``flowc:trigger`` entry of one event the Sensor waited for, from its description and
+    reserved arguments (None for a description that is not one)."""
     if not isinstance(source, dict):
         return None
     if source.get("type") == "run":

@@ -29,12 +29,12 @@ from typing import Any
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan
-from flowc.runtime_shim.trigger import ARGO_TRIGGER_ARGUMENTS
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, register_target,
                            setting, supported, with_caveat)
 from flowc.targets import argo_jobset
 from flowc.targets import argo_syntax as syn
-from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
+from flowc.targets.argo_events import (DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors,
+                                      trigger_arguments)
 from flowc.targets.argo_hooks import add_exit_handler
 from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
@@ -103,7 +103,7 @@ CAPABILITIES: dict[str, Capability] = {
     "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
-    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
+    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate once all its events arrived"),
     "trigger_on_finish": supported("Argo Events Sensor on the upstream workflow reaching Succeeded"),
     "project": supported("resource names and labels"),
     "exit_hook": supported("onExit handler running the hooks with {{workflow.status}}"),
@@ -226,7 +226,7 @@ class Lowering:
             depth = self.depth(step) - (opener is not None)  # a gang's pods get their parent's path
             inputs = PodInputs(index_path=depth > 0, iteration=step.is_recursive)
             pod = step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
-                                inputs, self.settings, self.exposed, bool(self.plan.triggers))
+                                inputs, self.settings, self.exposed, trigger_arguments(self.plan))
             if opener is not None:
                 pod = self.gang_template(step, opener, pod, nested=depth > 0)
             pods.append(pod)
@@ -497,8 +497,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         if param.help:
             entry["description"] = param.help
         arguments.append(entry)
-    if plan.triggers:
-        arguments += [{"name": name, "value": ""} for name in ARGO_TRIGGER_ARGUMENTS]
+    arguments += [{"name": name, "value": ""} for name in trigger_arguments(plan)]
     if arguments:
         spec["arguments"] = {"parameters": arguments}
     spec["templateDefaults"] = {"container": container_defaults(plan, settings)}

@@ -8,12 +8,12 @@ event source watching Workflow objects (``argo_workflows_event_source``, default
 ``flowc-workflows``, event name ``workflows``) reports the upstream workflow, which the sensor
 matches by the labels Argo's controller sets (the WorkflowTemplate it came from, phase Succeeded).
 
-What started the run reaches ``current.trigger`` through the WorkflowTemplate's reserved
-arguments ``flowc-trigger``, ``flowc-trigger-data``, ``flowc-trigger-id`` and
-``flowc-trigger-time`` (empty when the run is submitted by hand), which the start task reads
-(``flowc.runtime_shim.trigger.argo_event``): the Sensor's trigger fills them with the
-dependency's description, the event's payload (or the upstream workflow's name, its run id) and
-the event's context id and time.
+The Sensor's one trigger waits for all of its dependencies, as Metaflow does, and hands the run
+what started it through the WorkflowTemplate's reserved arguments (empty when the run is
+submitted by hand), which the start task reads (``flowc.runtime_shim.trigger``):
+``flowc-trigger``, the dependencies' descriptions, and for the i-th dependency
+``flowc-trigger-data-i`` (the event's payload, or the upstream workflow's name: its run id),
+``flowc-trigger-id-i`` and ``flowc-trigger-time-i`` (the event's context id and time).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from flowc.compiler.diagnostics import ERROR, Diagnostic
 from flowc.plan import FlowPlan, Schedule
-from flowc.runtime_shim.trigger import ARGO_TRIGGER_ARGUMENTS
+from flowc.runtime_shim.trigger import ARGO_TRIGGER, argo_arguments
 from flowc.targets import Settings
 from flowc.targets import argo_syntax as syn
 from flowc.targets.argo_pod import parameter_default_text
@@ -81,11 +81,18 @@ def _events(plan: FlowPlan, bad: str) -> tuple[list[tuple[str, dict[str, str]]],
     return out, problems
 
 
+def trigger_arguments(plan: FlowPlan) -> tuple[str, ...]:
+    """The reserved workflow arguments of a triggered flow (none for any other)."""
+    if not plan.triggers:
+        return ()
+    return (ARGO_TRIGGER, *(name for index in range(len(plan.triggers)) for name in argo_arguments(index)))
+
+
 @dataclass(frozen=True, slots=True)
 class _Dependency:
-    """One dependency of the sensor and what its trigger hands the run: the constant description
-    of the trigger (``flowc-trigger``), where its data lies in the event (``flowc-trigger-data``)
-    and the parameters it maps, (flow parameter, payload field)."""
+    """One dependency of the sensor and what it hands the run: its description (an entry of
+    ``flowc-trigger``), where its data lies in the event and the parameters it maps,
+    (flow parameter, payload field)."""
 
     spec: dict[str, Any]
     described: dict[str, str]
@@ -101,9 +108,9 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
             labels: dict[str, str], bad: str,
             upstream_template: Callable[[str], str]) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     """The Sensor; ``sources`` are the event sources of events and of workflow phases;
-    ``upstream_template`` names the WorkflowTemplate of an upstream flow. Each dependency has its
-    own trigger, so a submission carries only its own event's values (one trigger on ``a || b``
-    would let the other dependency's fallbacks overwrite them)."""
+    ``upstream_template`` names the WorkflowTemplate of an upstream flow. Its one trigger waits
+    for every dependency, as Metaflow starts a flow once all of its events (or upstream flows)
+    have arrived."""
     events, problems = _events(plan, bad)
     if not events or problems:
         return [], problems
@@ -117,10 +124,10 @@ def sensors(plan: FlowPlan, settings: Settings, sources: tuple[str, str], templa
         spec["template"] = {"serviceAccountName": settings.service_account}
     spec["dependencies"] = [d.spec for d in dependencies]
     spec["triggers"] = [{"template": {
-        "name": d.name,
-        "conditions": d.name,
-        "argoWorkflow": _submit(plan, template_name, d),
-    }} for d in dependencies]
+        "name": template_name,
+        "conditions": " && ".join(d.name for d in dependencies),
+        "argoWorkflow": _submit(plan, template_name, dependencies),
+    }}]
     return [{"apiVersion": API_VERSION, "kind": "Sensor", "metadata": meta, "spec": spec}], []
 
 
@@ -156,27 +163,35 @@ def _dependencies(plan: FlowPlan, events: list[tuple[str, dict[str, str]]], sour
     return out
 
 
-def _submit(plan: FlowPlan, template_name: str, dependency: _Dependency) -> dict[str, Any]:
-    """The workflow submission of one dependency's trigger. Each mapped parameter is passed
-    explicitly; an event without the field falls back to the parameter's default, so it is never
-    blanked. The reserved ``flowc-trigger*`` arguments tell the start task what started the run
-    (``flowc.runtime_shim.trigger``): the dependency's description, then the event's data, id
-    and time."""
+def _submit(plan: FlowPlan, template_name: str, dependencies: list[_Dependency]) -> dict[str, Any]:
+    """The trigger's workflow submission. Each mapped parameter is passed explicitly; an event
+    without the field falls back to the parameter's default, so it is never blanked (a parameter
+    several events map takes the last one's). The reserved arguments tell the start task what
+    started the run (``flowc.runtime_shim.trigger``): the dependencies' descriptions, then each
+    one's event data, id and time."""
     defaults = {p.name: parameter_default_text(p) for p in plan.flow.parameters}
-    arguments: list[dict[str, str]] = [{"name": param, "value": defaults[param] or ""}
-                                       for param, _ in dependency.mapped]
-    sources: list[tuple[int, dict[str, Any]]] = []
-    for index, (param, payload_field) in enumerate(dependency.mapped):
-        src: dict[str, Any] = {"dataKey": f"body.payload.{payload_field}"}
-        if defaults[param] is not None:
-            src["value"] = defaults[param]
-        sources.append((index, src))
-    described, data, event_id, time = ARGO_TRIGGER_ARGUMENTS
-    arguments.append({"name": described, "value": json.dumps(dependency.described, separators=(",", ":"))})
-    for name, src in ((data, {"dataKey": dependency.data_key}), (event_id, {"contextKey": "id"}),
-                      (time, {"contextKey": "time"})):
-        sources.append((len(arguments), src))
-        arguments.append({"name": name, "value": ""})
+    arguments: list[dict[str, str]] = []
+    sources: list[tuple[str, int, dict[str, Any]]] = []  # (dependency, argument, src)
+
+    def argument(name: str, value: str) -> int:
+        for index, existing in enumerate(arguments):
+            if existing["name"] == name:
+                return index
+        arguments.append({"name": name, "value": value})
+        return len(arguments) - 1
+
+    for dependency in dependencies:
+        for param, payload_field in dependency.mapped:
+            src: dict[str, Any] = {"dataKey": f"body.payload.{payload_field}"}
+            if defaults[param] is not None:
+                src["value"] = defaults[param]
+            sources.append((dependency.name, argument(param, defaults[param] or ""), src))
+    argument(ARGO_TRIGGER, json.dumps([d.described for d in dependencies], separators=(",", ":")))
+    for position, dependency in enumerate(dependencies):
+        data, event_id, time = argo_arguments(position)
+        for name, src in ((data, {"dataKey": dependency.data_key}), (event_id, {"contextKey": "id"}),
+                          (time, {"contextKey": "time"})):
+            sources.append((dependency.name, argument(name, ""), src))
     return {
         "operation": "submit",
         "source": {"resource": {
@@ -185,8 +200,8 @@ def _submit(plan: FlowPlan, template_name: str, dependency: _Dependency) -> dict
             "metadata": {"generateName": template_name + "-"},
             "spec": {"workflowTemplateRef": {"name": template_name}, "arguments": {"parameters": arguments}},
         }},
-        "parameters": [{"src": {"dependencyName": dependency.name, **src},
-                        "dest": f"spec.arguments.parameters.{index}.value"} for index, src in sources],
+        "parameters": [{"src": {"dependencyName": name, **src}, "dest": f"spec.arguments.parameters.{index}.value"}
+                       for name, index, src in sources],
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.plan import Pod, StepPlan
-from flowc.runtime_shim.trigger import ARGO_TRIGGER_ARGUMENTS, ARGO_TRIGGER_ENV
+from flowc.runtime_shim.trigger import argo_environment_name
 from flowc.targets import Settings, common
 from flowc.targets import argo_syntax as syn
 
@@ -68,9 +68,9 @@ def _json(value: Any) -> str:
 
 def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
                   settings: Settings, exposed_params: tuple[ir.Parameter, ...],
-                  triggered: bool = False) -> dict[str, Any]:
-    """The container template that runs ``step`` once; the start step of a ``triggered`` flow
-    reads what started the run from the reserved workflow arguments."""
+                  trigger_arguments: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The container template that runs ``step`` once; the start step reads what started the run
+    from the reserved ``trigger_arguments`` of a triggered flow."""
     params: list[tuple[str, str]] = []
     if step.name == "start":
         params = [(p.name, syn.container_workflow_parameter(p.name)) for p in exposed_params]
@@ -118,9 +118,9 @@ def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
         container["imagePullPolicy"] = pod.image_pull_policy
     container["command"] = [syn.container_text(a) for a in argv]
     env = [{"name": k, "value": syn.container_text(v)} for k, v in step.environment]
-    if triggered and step.name == "start":
-        env += [{"name": var, "value": syn.container_workflow_parameter(argument)}
-                for var, argument in zip(ARGO_TRIGGER_ENV, ARGO_TRIGGER_ARGUMENTS)]
+    if step.name == "start":
+        env += [{"name": argo_environment_name(argument), "value": syn.container_workflow_parameter(argument)}
+                for argument in trigger_arguments]
     if env:
         container["env"] = env
     if pod is not None and pod.secrets:

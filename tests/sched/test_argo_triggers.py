@@ -101,39 +101,46 @@ def test_a_run_submitted_by_hand_has_no_trigger(tmp_path: Path) -> None:
     assert "trigger" not in open_datastore(str(tmp_path / "datastore")).read_run("OnEventFlow", "by-hand")
 
 
-def test_each_event_submits_with_its_own_values(tmp_path: Path) -> None:
-    """Two events mapping the same parameter: each has its own trigger, so the event that did
-    not arrive never overwrites the other's values with its fallbacks."""
-    source = tmp_path / "two.py"
-    source.write_text('''
-from flowc import FlowSpec, Parameter, step, trigger
+TWO_EVENTS = '''
+from flowc import FlowSpec, Parameter, current, step, trigger
 
-@trigger(events=[{"name": "a_ready", "parameters": {"size": "n"}}, {"name": "b_ready", "parameters": {"size": "m"}}])
+@trigger(events=[{"name": "a_ready", "parameters": {"size": "n"}}, {"name": "b_ready", "parameters": {"who": "user"}}])
 class TwoEvents(FlowSpec):
     size = Parameter("size", default=1, type=int)
+    who = Parameter("who", default="nobody")
 
     @step
     def start(self):
+        self.names = sorted(e.name for e in current.trigger.events)
         self.next(self.end)
 
     @step
     def end(self):
-        pass
-''')
-    sensor = _documents(source, tmp_path)["Sensor"]
+        self.ids = sorted(e.id for e in current.trigger.events)
+'''
+
+
+def test_several_events_start_one_run_once_all_have_arrived(tmp_path: Path) -> None:
+    """As Metaflow: the Sensor's one trigger waits for every event; the run gets each event's
+    mapped parameters and sees all the events in ``current.trigger.events``."""
+    source = tmp_path / "code" / "two_events.py"
+    source.parent.mkdir()
+    source.write_text(TWO_EVENTS)
+    docs = _documents(source, tmp_path)
+    sensor = docs["Sensor"]
     assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
-
-    def arguments(body: dict[str, Any]) -> dict[str, str]:
-        submitted = sensor_submission(sensor, body)
-        assert submitted is not None
-        return {p["name"]: p["value"] for p in submitted["spec"]["arguments"]["parameters"]}
-
-    first = arguments({"payload": {"name": "a_ready", "n": 5, "m": 9}})
-    second = arguments({"payload": {"name": "b_ready", "n": 5, "m": 9}})
-    assert (first["size"], second["size"]) == ("5", "9")
-    assert (first["flowc-trigger"], second["flowc-trigger"]) == (
-        '{"type":"event","name":"a_ready"}', '{"type":"event","name":"b_ready"}')
-    assert arguments({"payload": {"name": "b_ready"}})["size"] == "1"
+    (trigger,) = sensor["spec"]["triggers"]
+    assert trigger["template"]["conditions"] == "a-ready && b-ready"
+    a, b = {"payload": {"name": "a_ready", "n": 5}}, {"payload": {"name": "b_ready", "user": "ada"}}
+    assert sensor_submission(sensor, a) is None and sensor_submission(sensor, b) is None
+    submitted = sensor_submission(sensor, a, b)
+    run = Interpreter(submitted, workflow_name="two", workdir=tmp_path / "two", workflow_templates=[docs["WorkflowTemplate"]],
+                      path_map={CODE_DIR: str(source.parent)}, shared_paths=[tmp_path]).run()
+    assert run.phase == SUCCEEDED, failure_report(run)
+    data = snapshot(tmp_path / "datastore", "TwoEvents", "two")
+    start, end = data["start"]["t"], data["end"]["t"]
+    assert (start["size"], start["who"], start["names"]) == (5, "ada", ["a_ready", "b_ready"])
+    assert end["ids"] == sorted([SAMPLE_CONTEXT["id"], SAMPLE_CONTEXT["id"] + "-1"])
 
 
 UNMAPPED = '''
@@ -157,11 +164,11 @@ class Unmapped(FlowSpec):
 def test_one_event_without_a_mapping_maps_every_parameter_by_name(tmp_path: Path) -> None:
     """As Metaflow's Argo target does: the flow's only event, with no mapping, passes each
     parameter from the payload field of its name; with two events nothing is implied."""
-    def submitted(usage: str, body: dict[str, Any]) -> dict[str, str]:
+    def submitted(usage: str, *bodies: dict[str, Any]) -> dict[str, str]:
         path = tmp_path / f"unmapped{len(usage)}.py"
         path.write_text(UNMAPPED.format(decorator="trigger", usage=usage))
         sensor = _documents(path, tmp_path)["Sensor"]
-        workflow = sensor_submission(sensor, body)
+        workflow = sensor_submission(sensor, *bodies)
         assert workflow is not None
         return {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]
                 if not p["name"].startswith("flowc-")}
@@ -171,24 +178,26 @@ def test_one_event_without_a_mapping_maps_every_parameter_by_name(tmp_path: Path
         "alpha": "7", "who": "ada"}
     assert submitted(one, {"payload": {"name": "data_ready"}}) == {"alpha": "1", "who": "nobody"}
     two = '@trigger(events=["data_ready", "other"])'
-    assert submitted(two, {"payload": {"name": "data_ready", "alpha": 7}}) == {}
+    assert submitted(two, {"payload": {"name": "data_ready", "alpha": 7}}, {"payload": {"name": "other"}}) == {}
 
 
-def test_the_argo_arguments_become_the_recorded_event() -> None:
+def test_the_argo_arguments_become_the_recorded_events() -> None:
     """A payload's own id and timestamp (Metaflow's publisher puts them there) win over the
     event source's; a hand-made run, or a broken description, records nothing."""
-    described = '{"type":"event","name":"data_ready"}'
-    environ = {"FLOWC_TRIGGER": described, "FLOWC_TRIGGER_DATA": '{"name":"data_ready","id":"abc","timestamp":1700000000}',
-               "FLOWC_TRIGGER_ID": "ctx-id", "FLOWC_TRIGGER_TIME": "2026-12-05T09:30:00Z"}
-    (event,) = events_from_environment(environ) or []
+    described = '[{"type":"event","name":"data_ready"},{"type":"run","flow":"Up"}]'
+    environ = {"FLOWC_TRIGGER": described,
+               "FLOWC_TRIGGER_DATA_0": '{"name":"data_ready","id":"abc","timestamp":1700000000}',
+               "FLOWC_TRIGGER_ID_0": "ctx-id", "FLOWC_TRIGGER_TIME_0": "2026-12-05T09:30:00Z",
+               "FLOWC_TRIGGER_DATA_1": "up-abc", "FLOWC_TRIGGER_ID_1": "ctx-2", "FLOWC_TRIGGER_TIME_1": "2026-12-05T09:31:00Z"}
+    event, run = events_from_environment(environ) or []
     assert event == {"type": "event", "name": "data_ready", "id": "abc", "timestamp": 1700000000}
+    assert run == {"type": "run", "name": "metaflow.Up.end", "id": "Up/up-abc/end/t", "timestamp": "2026-12-05T09:31:00Z"}
     assert Trigger([event]).event.timestamp == datetime.datetime(2023, 11, 14, 22, 13, 20,
                                                                  tzinfo=datetime.timezone.utc)
-    assert argo_event(described, "", "ctx-id", "2026-12-05T09:30:00Z")["id"] == "ctx-id"
-    assert events_from_environment({"FLOWC_TRIGGER": "", "FLOWC_TRIGGER_DATA": ""}) is None
+    assert argo_event({"type": "event", "name": "e"}, "", "ctx-id", "2026-12-05T09:30:00Z")["id"] == "ctx-id"
+    assert events_from_environment({"FLOWC_TRIGGER": "", "FLOWC_TRIGGER_DATA_0": ""}) is None
     assert events_from_environment({"FLOWC_TRIGGER": "{not json"}) is None
-    assert argo_event('{"type":"run","flow":"Up"}', "up-abc", "", "2026-12-05T09:30:00Z") == {
-        "type": "run", "name": "metaflow.Up.end", "id": "Up/up-abc/end/t", "timestamp": "2026-12-05T09:30:00Z"}
+    assert events_from_environment({"FLOWC_TRIGGER": '{"type":"event"}'}) is None
 
 
 # --------------------------------------------------------------------------- flowc trigger --event --target argo

@@ -68,26 +68,34 @@ SAMPLE_CONTEXT = {"id": "3a6f0c2e9b8d4f1aa7c5e2d1b0f9e8d7", "source": "flowc-eve
                   "time": "2026-12-05T09:30:00Z"}
 
 
-def sensor_submission(sensor: dict[str, Any], body: dict[str, Any],
-                      context: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The Workflow a flowc Sensor submits for one event ``body`` with its CloudEvents
-    ``context`` (None when no dependency's filters match), applying Argo Events' trigger
-    semantics: a trigger fires when a dependency its ``conditions`` name matched; each
-    parameter's ``src.dataKey`` is read from the event's data (``{"body": body}``), its
-    ``src.contextKey`` from the context, ``src.value`` is the fallback (and the value of a source
-    with neither key), and the result lands at ``dest`` as a string (an object as its JSON)."""
-    event = {"body": body}
-    context = SAMPLE_CONTEXT if context is None else context
-    matched = {d["name"] for d in sensor["spec"]["dependencies"]
-               if all(str(_lookup(event, f["path"])) in f["value"] for f in d["filters"]["data"])}
+def sensor_submission(sensor: dict[str, Any], *bodies: dict[str, Any],
+                      contexts: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The Workflow a flowc Sensor submits once the events ``bodies`` have arrived, in order, each
+    with its CloudEvents context (default: ``SAMPLE_CONTEXT``, the id numbered after the first);
+    None when no trigger's conditions are met. Argo Events' semantics: each dependency keeps the
+    latest event its filters match; a trigger fires when its ``conditions`` (names joined by
+    ``&&`` and ``||``, ``&&`` binding tighter) hold; each parameter's ``src.dataKey`` is read from
+    that event's data (``{"body": body}``), its ``src.contextKey`` from its context, ``src.value``
+    is the fallback (and the value of a source with neither key), and the result lands at ``dest``
+    as a string (an object as its JSON)."""
+    if contexts is None:
+        contexts = [SAMPLE_CONTEXT if i == 0 else {**SAMPLE_CONTEXT, "id": f"{SAMPLE_CONTEXT['id']}-{i}"}
+                    for i in range(len(bodies))]
+    arrived: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for body, context in zip(bodies, contexts):
+        event = {"body": body}
+        for dependency in sensor["spec"]["dependencies"]:
+            if all(str(_lookup(event, f["path"])) in f["value"] for f in dependency["filters"]["data"]):
+                arrived[dependency["name"]] = (event, context)
     for trigger in sensor["spec"]["triggers"]:
         template = trigger["template"]
-        if not matched & {name.strip() for name in re.split(r"\|\|", template["conditions"])}:
+        if not any(all(name.strip() in arrived for name in group.split("&&"))
+                   for group in template["conditions"].split("||")):
             continue
         workflow = template["argoWorkflow"]
         resource = copy.deepcopy(workflow["source"]["resource"])
         for param in workflow.get("parameters", ()):
-            value = _resolve(param["src"], matched, event, context)
+            value = _resolve(param["src"], arrived)
             if value is None:
                 continue
             target: Any = resource
@@ -99,11 +107,11 @@ def sensor_submission(sensor: dict[str, Any], body: dict[str, Any],
     return None
 
 
-def _resolve(src: dict[str, Any], matched: set[str], event: dict[str, Any],
-             context: dict[str, Any]) -> str | None:
+def _resolve(src: dict[str, Any], arrived: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> str | None:
     """One trigger parameter's value, as Argo Events' ResolveParamValue gives it."""
-    if src["dependencyName"] not in matched:
+    if src["dependencyName"] not in arrived:
         return src.get("value")
+    event, context = arrived[src["dependencyName"]]
     if "dataKey" in src:
         found = _lookup(event, src["dataKey"], missing=_MISSING)
     elif "contextKey" in src:

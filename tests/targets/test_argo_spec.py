@@ -279,10 +279,10 @@ def test_trigger_becomes_a_sensor() -> None:
     submitted = trigger["argoWorkflow"]
     assert submitted["source"]["resource"]["spec"]["arguments"]["parameters"] == [
         {"name": "alpha", "value": "1"},
-        {"name": "flowc-trigger", "value": '{"type":"event","name":"data_ready"}'},
-        {"name": "flowc-trigger-data", "value": ""},
-        {"name": "flowc-trigger-id", "value": ""},
-        {"name": "flowc-trigger-time", "value": ""},
+        {"name": "flowc-trigger", "value": '[{"type":"event","name":"data_ready"}]'},
+        {"name": "flowc-trigger-data-0", "value": ""},
+        {"name": "flowc-trigger-id-0", "value": ""},
+        {"name": "flowc-trigger-time-0", "value": ""},
     ]
     assert [(p["src"], p["dest"]) for p in submitted["parameters"]] == [
         ({"dependencyName": dep["name"], "dataKey": "body.payload.size", "value": "1"},
@@ -294,7 +294,7 @@ def test_trigger_becomes_a_sensor() -> None:
     # the WorkflowTemplate declares the reserved arguments, and only its start step reads them
     template = docs[0]
     assert [a["name"] for a in template["spec"]["arguments"]["parameters"]] == [
-        "alpha", "flowc-trigger", "flowc-trigger-data", "flowc-trigger-id", "flowc-trigger-time"]
+        "alpha", "flowc-trigger", "flowc-trigger-data-0", "flowc-trigger-id-0", "flowc-trigger-time-0"]
     readers = {t["name"] for t in template["spec"]["templates"]
                if "flowc-trigger" in str((t.get("container") or {}).get("env"))}
     assert readers == {"start"}
