@@ -260,6 +260,12 @@ def test_a_published_event_starts_the_flow_with_its_id(webhook: str, tmp_path: P
     assert event["id"] == event_id and event["timestamp"] == body["payload"]["timestamp"]
 
 
+def test_the_cli_reports_a_missing_webhook_url_in_one_line() -> None:
+    done = CliRunner().invoke(main, ["trigger", "--event", "data_ready", "--target", "argo"])
+    assert done.exit_code == 1 and done.output.count("\n") == 1
+    assert done.output.startswith("flowc: error: flowc trigger --event --target argo needs the webhook URL")
+
+
 def test_a_webhook_token_is_sent_as_a_bearer_token(webhook: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _Webhook.token = "s3cret"
     settings = {"argo_webhook_url": f"{webhook}/flowc"}
