@@ -28,6 +28,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
+from flowc.runtime_shim.argo_events import URL_ENV as WEBHOOK_URL_ENV
 from flowc.plan import FlowPlan
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, register_target,
                            setting, supported, with_caveat)
@@ -118,8 +119,8 @@ class ArgoSettings(TargetSettings):
     workflows_event_source: str = setting(DEFAULT_WORKFLOW_SOURCE, "Argo Events EventSource of workflow "
                                           "phase changes, for @trigger_on_finish")
     server: str | None = setting(None, "deploy: Argo Server URL (or ARGO_SERVER)")
-    webhook_url: str | None = setting(None, "flowc trigger --event: URL of the webhook endpoint of the "
-                                      "events_source EventSource the event is POSTed to")
+    webhook_url: str | None = setting(None, "URL of the webhook endpoint of the events_source EventSource, "
+                                      "where flowc trigger --event and ArgoEvent in a step post events")
 
 
 # --------------------------------------------------------------------------- checks
@@ -476,6 +477,9 @@ def container_defaults(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
     env = [(MANIFEST_ENV, common.inline_manifest(plan.flow)), *common.spec_environment(plan, settings)]
+    webhook = settings.of(ArgoSettings).webhook_url
+    if webhook:  # where ArgoEvent(...).publish() in a step posts (flowc.runtime_shim.argo_events)
+        env.append((WEBHOOK_URL_ENV, webhook))
     defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     return defaults
 

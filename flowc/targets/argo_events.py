@@ -204,9 +204,3 @@ def _submit(plan: FlowPlan, template_name: str, dependencies: list[_Dependency])
                        for name, index, src in sources],
     }
 
-
-def webhook_body(name: str, payload: dict[str, Any], event_id: str, timestamp: int) -> dict[str, Any]:
-    """What ``flowc trigger --event --target argo`` POSTs to the webhook event source: the shape
-    the Sensor's filters match (``body.payload.name``), with the event's id and time in the
-    payload as Metaflow's publisher puts them (a payload's own ``id``/``timestamp`` win)."""
-    return {"name": name, "payload": {"id": event_id, "timestamp": timestamp, **payload, "name": name}}

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from flowc.cli import main
 from flowc.deploy import DeployError
 from flowc.deploy.events import publish
+from flowc.integrations import ArgoEvent, ArgoEventException
 
 from flowc.runtime_shim.datastore import open_datastore
 from flowc.runtime_shim.trigger import Trigger, argo_event, events_from_environment
@@ -290,7 +291,7 @@ def _closed_port() -> int:
     ("{webhook}/nowhere?token=hidden", "{}", None, r"to http://127\.0\.0\.1:\d+/nowhere: HTTP 404"),
     ("http://user:pw@127.0.0.1:{closed}/flowc", "{}", None, r"cannot reach http://127\.0\.0\.1:\d+/flowc: "),
     ("not a url", "{}", None, "cannot reach "),
-    ("http://127.0.0.1:port/flowc", "{}", None, "cannot reach the argo_webhook_url: nonnumeric port"),
+    ("http://127.0.0.1:port/flowc", "{}", None, "cannot reach the webhook URL: nonnumeric port"),
 ])
 def test_publish_errors_are_one_line_without_credentials(webhook: str, url: str | None, payload: str,
                                                          bus: str | None, message: str) -> None:
@@ -300,3 +301,65 @@ def test_publish_errors_are_one_line_without_credentials(webhook: str, url: str 
     text = str(caught.value)
     assert "\n" not in text and "hidden" not in text and "pw" not in text
     assert _Webhook.received == []
+
+
+# --------------------------------------------------------------------------- ArgoEvent in a step
+
+PUBLISHER = '''
+from metaflow import FlowSpec, Parameter, step
+from metaflow.integrations import ArgoEvent
+
+
+class Publisher(FlowSpec):
+    value = Parameter("value", default=0.75, type=float)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.event_id = ArgoEvent(name="data_ready").add_to_payload("user", "grace").safe_publish(
+            payload={"value": self.value})
+'''
+
+
+def test_a_step_publishes_an_event_that_starts_the_downstream_flow(webhook: str, tmp_path: Path) -> None:
+    """``ArgoEvent(...).safe_publish`` in a deployed step posts to the spec's webhook URL; the
+    event starts the flow waiting for it, with the payload as its parameters."""
+    source = tmp_path / "code" / "publisher.py"
+    source.parent.mkdir()
+    source.write_text(PUBLISHER)
+    text = emit(source, datastore_root=str(tmp_path / "datastore"), code_dir=CODE_DIR,
+                argo_webhook_url=f"{webhook}/flowc")
+    (template,) = load_documents(text)
+    run = Interpreter(template, workflow_name="publisher", workdir=tmp_path / "publisher",
+                      path_map={CODE_DIR: str(source.parent)}, shared_paths=[tmp_path]).run()
+    assert run.phase == SUCCEEDED, failure_report(run)
+    ((_, body),) = _Webhook.received
+    assert body["payload"]["value"] == 0.75 and body["payload"]["user"] == "grace"
+    published = snapshot(tmp_path / "datastore", "Publisher", "publisher")["end"]["t"]["event_id"]
+    assert published == body["payload"]["id"]
+
+    docs = _documents(ON_EVENT, tmp_path)
+    _run(sensor_submission(docs["Sensor"], body), docs["WorkflowTemplate"], "downstream", tmp_path)
+    start = snapshot(tmp_path / "datastore", "OnEventFlow", "downstream")["start"]["t"]
+    assert (start["alpha"], start["who"], start["event"]) == (0.75, "grace", ["data_ready", "event", True])
+
+
+def test_argo_event_outside_argo_and_its_errors(webhook: str, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Metaflow's semantics: ``safe_publish`` is a no-op outside a deployed run, ``publish``
+    always posts, errors are printed unless ``ignore_errors=False``."""
+    monkeypatch.delenv("FLOWC_ARGO_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("METAFLOW_ARGO_EVENTS_WEBHOOK_URL", raising=False)
+    event = ArgoEvent(lambda: "data_ready", url=f"{webhook}/flowc")
+    assert event.safe_publish() is None and _Webhook.received == []
+    assert "was not published outside a deployed Argo run" in capsys.readouterr().err
+    assert event.publish({"value": 1}) == _Webhook.received[0][1]["payload"]["id"]
+    with pytest.raises(ArgoEventException, match=r"to http://127\.0\.0\.1:\d+/nowhere: HTTP 404"):
+        ArgoEvent("e", url=f"{webhook}/nowhere").publish(ignore_errors=False)
+    assert ArgoEvent("e").publish() is None  # no URL anywhere: printed, not raised
+    assert "no Argo Events webhook URL" in capsys.readouterr().err
+    monkeypatch.setenv("METAFLOW_ARGO_EVENTS_WEBHOOK_URL", f"{webhook}/flowc")
+    assert ArgoEvent("e").publish() is not None and len(_Webhook.received) == 2
