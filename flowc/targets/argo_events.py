@@ -19,6 +19,7 @@ submitted by hand), which the start task reads (``flowc.runtime_shim.trigger``):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -57,6 +58,13 @@ def cron_workflow(settings: Settings, version: str, schedule: Schedule, template
     spec["concurrencyPolicy"] = "Allow"
     spec["workflowSpec"] = {"workflowTemplateRef": {"name": template_name}}
     return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": meta, "spec": spec}, []
+
+
+def _gjson_key(key: str) -> str:
+    """``key`` as one component of a gjson path: every character but letters, digits, ``_``,
+    ``-`` and ``:`` escaped with ``\\`` (gjson's own escaping), so a payload field such as
+    ``size.kb`` or ``a*b`` is read as it is named."""
+    return re.sub(r"([^A-Za-z0-9_:\-])", r"\\\1", key)
 
 
 def _label_path(label: str) -> str:
@@ -182,7 +190,7 @@ def _submit(plan: FlowPlan, template_name: str, dependencies: list[_Dependency])
 
     for dependency in dependencies:
         for param, payload_field in dependency.mapped:
-            src: dict[str, Any] = {"dataKey": f"body.payload.{payload_field}"}
+            src: dict[str, Any] = {"dataKey": "body.payload." + _gjson_key(payload_field)}
             if defaults[param] is not None:
                 src["value"] = defaults[param]
             sources.append((dependency.name, argument(param, defaults[param] or ""), src))

@@ -182,6 +182,20 @@ def test_one_event_without_a_mapping_maps_every_parameter_by_name(tmp_path: Path
     assert submitted(two, {"payload": {"name": "data_ready", "alpha": 7}}, {"payload": {"name": "other"}}) == {}
 
 
+def test_payload_fields_with_path_characters_are_read_as_named(tmp_path: Path) -> None:
+    """gjson reads ``.``, ``*`` and ``?`` in a dataKey as path syntax: the Sensor escapes them."""
+    path = tmp_path / "odd.py"
+    path.write_text(UNMAPPED.format(decorator="trigger",
+                                    usage='@trigger(event={"name": "e", "parameters": {"alpha": "size.kb", "who": "a*b?"}})'))
+    sensor = _documents(path, tmp_path)["Sensor"]
+    keys = [p["src"].get("dataKey") for p in sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]["parameters"]]
+    assert keys[:2] == ["body.payload.size\\.kb", "body.payload.a\\*b\\?"]
+    workflow = sensor_submission(sensor, {"payload": {"name": "e", "size.kb": 3, "size": {"kb": 9}, "a*b?": "x"}})
+    assert workflow is not None
+    values = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert (values["alpha"], values["who"]) == ("3", "x")
+
+
 def test_the_argo_arguments_become_the_recorded_events() -> None:
     """A payload's own id and timestamp (Metaflow's publisher puts them there) win over the
     event source's; a hand-made run, or a broken description, records nothing."""

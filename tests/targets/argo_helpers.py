@@ -129,10 +129,10 @@ _MISSING = object()
 
 
 def _lookup(event: dict[str, Any], path: str, missing: Any = None) -> Any:
-    """gjson-style path: ``.`` separates keys, ``\\.`` is a literal dot."""
+    """gjson-style path: ``.`` separates keys, ``\\`` makes the next character literal."""
     value: Any = event
-    for key in re.split(r"(?<!\\)\.", path):
-        key = key.replace("\\.", ".")
+    for key in re.findall(r"(?:\\.|[^.\\])+", path):
+        key = re.sub(r"\\(.)", r"\1", key)
         if not isinstance(value, dict) or key not in value:
             return missing
         value = value[key]
