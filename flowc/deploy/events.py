@@ -4,8 +4,9 @@ On Step Functions it is one EventBridge ``PutEvents`` entry on the ``sfn_event_b
 shape the compiled rules match (``flowc.targets.sfn_events``: source ``flowc``, detail type the
 event's name, detail the payload). On Argo it is a POST to the webhook endpoint of the Argo
 Events event source the Sensors listen to (the ``argo_webhook_url`` setting), in the shape their
-filters match (``flowc.runtime_shim.argo_events``, which ``ArgoEvent`` in a step uses too); a bearer token for a webhook with an
-``authSecret`` is read from ``FLOWC_ARGO_WEBHOOK_TOKEN``. Airflow has no events to publish to.
+filters match (``flowc.runtime_shim.argo_events``, which ``ArgoEvent`` in a step uses too); a
+bearer token for a webhook with an ``authSecret`` is read from ``FLOWC_ARGO_WEBHOOK_TOKEN``.
+Airflow has no events to publish to.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import json
 from typing import Any, Mapping
 
 from flowc.deploy.base import DeployError, aws_errors
-from flowc.settings import from_values
 from flowc.runtime_shim.argo_events import WebhookError, post_event
+from flowc.settings import from_values
 from flowc.targets.argo import ArgoSettings
 from flowc.targets.sfn_asl import SfnSettings
 from flowc.targets.sfn_events import event_entry

@@ -28,8 +28,8 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
-from flowc.runtime_shim.argo_events import URL_ENV as WEBHOOK_URL_ENV
 from flowc.plan import FlowPlan
+from flowc.runtime_shim.argo_events import URL_ENV as WEBHOOK_URL_ENV
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, register_target,
                            setting, supported, with_caveat)
 from flowc.targets import argo_jobset
