@@ -20,6 +20,8 @@ SHAPES = ROOT / "tests" / "flows"
 UPSTREAM = ROOT / "tests" / "upstream"  # third-party files the tests read, see its README
 # The datastore root the repository's pyproject.toml gives its examples; goldens carry it.
 TEST_DATASTORE = "s3://flowc-datastore/flowc"
+# The Metaflow 2.19 interpreter the side-by-side tests run (CI builds .venvs/metaflow).
+METAFLOW_PYTHON = Path(os.environ.get("FLOWC_METAFLOW_PYTHON", ROOT / ".venvs/metaflow/bin/python"))
 
 
 def target_settings(**values: Any) -> Any:
