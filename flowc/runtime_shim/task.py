@@ -25,6 +25,7 @@ from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, 
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
+from flowc.runtime_shim.ids import parse_task_id
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
 from flowc.user_decorators import auto_next_for, call_step
@@ -138,7 +139,7 @@ def _run_facts(request: TaskRequest) -> dict[str, Any]:
     record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
     project = _project_fields(request)
     default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
-    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
+    tags = set(record.get("tags") or ())  # Metaflow's current.tags: the run's user tags only
     return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
 
 
@@ -510,7 +511,9 @@ def _parallel(instance: FlowSpec, task: _Task) -> Any:
     if not frames:
         return Parallel("127.0.0.1", 1, 0, task.key.task_id)
     frame = frames[-1]
-    return Parallel("127.0.0.1", frame.num_splits, frame.index, task.key.task_id)
+    index_path, iteration = parse_task_id(task.key.task_id)
+    control = make_task_id(index_path[:-1] + (0,), iteration)  # node 0's task, as Metaflow's control task
+    return Parallel("127.0.0.1", frame.num_splits, frame.index, control)
 
 
 def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:
