@@ -44,8 +44,11 @@ class _CardView:
         self.components.clear()
 
     def refresh(self, *args: Any, **kwargs: Any) -> None:
-        """Metaflow redraws live cards here; flowc renders every card once, when the task ends."""
-        return None
+        """Re-render this card while the task runs (at most once per its ``refresh_interval``;
+        the render after the step replaces it). Metaflow's ``data`` argument is not used."""
+        live = getattr(self._spec, "live", None)
+        if live is not None:
+            live.request()
 
 
 class CardCollector(_CardView):
