@@ -136,10 +136,15 @@ class Current:
     def __dir__(self) -> list[str]:
         names = list(self._CORE)
         if self._values:
-            names += [name for name in self._ADDED if getattr(self, name) is not None]
+            names += [name for name in self._ADDED if self._is_set(name)]
         if self._values.get("_cards"):
             names.append("card")
         return sorted(names)
+
+    def _is_set(self, name: str) -> bool:
+        if name == "graph_info":  # without building the graph
+            return self._values.get("_manifest") is not None
+        return getattr(self, name) is not None
 
     @property
     def card(self) -> Any:
@@ -218,8 +223,11 @@ class Current:
         return self.graph
 
     def get(self, name: str, default: Any = None) -> Any:
-        value = self._values.get(name) if not name.startswith("_") else None
-        return default if value is None else value
+        """Metaflow's ``getattr(current, name, default)``: ``default`` only for a name that is
+        not an attribute here (see ``dir``); an attribute that is None gives None."""
+        if name.startswith("_") or name not in dir(self):
+            return default
+        return getattr(self, name)
 
     def __repr__(self) -> str:
         return f"current({self.pathspec or 'not running'})"

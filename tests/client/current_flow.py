@@ -30,7 +30,7 @@ def facts() -> dict:
                                                   current.task_id)),
         "task": [type(current.task).__name__, current.task.pathspec == current.pathspec],
         "run": [type(current.run).__name__, current.run.pathspec == f"{current.flow_name}/{current.run_id}"],
-        "get": [current.get("project_name"), current.get("no_such_field", 5)],
+        "get": [current.get("project_name"), current.get("no_such_field", 5), current.get("origin_run_id", 7)],
         "graph": {key: graph[key] for key in GRAPH_KEYS},
         "graph_steps": {name: {key: info[key] for key in STEP_KEYS if key in info}
                         for name, info in graph["steps"].items()},
