@@ -367,8 +367,9 @@ def render_card(card: CardSpec, facts: TaskFacts) -> str:
     subtitle = f"{facts.pathspec} (attempt {facts.attempt})"
     if card.type == "default":
         return page(title, subtitle, _default_body(card, facts))
-    if card.type == "blank":
-        return page(title, subtitle, _components(card.components))
+    if card.type == "blank":  # Metaflow's option: a title over the components
+        heading = f"<h2>{escape(card.options['title'])}</h2>" if card.options.get("title") else ""
+        return page(title, subtitle, heading + _components(card.components))
     if card.type == "html":
         return _html_card(card, facts, title, subtitle)
     if card.type == "error":  # Metaflow's error card asked for by type: no error to show

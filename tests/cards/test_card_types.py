@@ -5,6 +5,10 @@ final render, and kept by a task that fails."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 from flowc.cards import get_cards
@@ -55,7 +59,7 @@ FLOW = WAIT + """
             self.picture = bytes.fromhex("%s")
             self.next(self.live)
 
-        @card(type="blank", refresh_interval=1)
+        @card(type="blank", refresh_interval=1, options={"title": "Live <title>"})
         @step
         def live(self):
             bar = ProgressBar(max=3, value=0)
@@ -140,6 +144,7 @@ def test_a_live_card_is_readable_while_the_task_runs_and_the_final_render_wins(t
     [card] = get_cards(task)
     final = card.get()
     assert 'value="3"' in final and "FINAL" in final
+    assert "<h2>Live &lt;title&gt;</h2>" in final  # the blank card's title option
 
 
 def test_a_failed_task_keeps_its_last_live_card(tmp_path):
@@ -149,3 +154,57 @@ def test_a_failed_task_keeps_its_last_live_card(tmp_path):
     [card] = get_cards(Task("FailFlow/r1/start/t", root))
     page = card.get()
     assert "before the failure" in page and "half way" in page  # the artifacts set so far
+
+
+GATED = """
+    import os
+    import time
+    from metaflow import FlowSpec, card, current, step
+    from metaflow.cards import Markdown
+
+    class GateFlow(FlowSpec):
+        @card(type="blank", refresh_interval=1)
+        @step
+        def start(self):
+            current.card.append(Markdown("waiting at the gate"))
+            current.card.refresh()
+            deadline = time.monotonic() + 60
+            while not os.path.exists("open-gate") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            current.card.append(Markdown("through the gate"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+"""
+
+
+def test_flowc_card_get_reads_a_live_card_during_the_run(tmp_path):
+    """``flowc run`` in the background; ``flowc card get`` shows the live card while the step
+    waits, and the final one after the run."""
+    write_flow(tmp_path, GATED, "gate.py")
+    run = subprocess.Popen([sys.executable, "-m", "flowc.cli", "run", "gate.py", "--datastore", "ds", "--no-logs"],
+                           cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        live = _poll_card(tmp_path, "GateFlow", lambda page: "waiting at the gate" in page)
+        assert "through the gate" not in live and run.poll() is None  # still running
+    finally:
+        (tmp_path / "open-gate").write_text("")
+        output, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, output
+    final = _poll_card(tmp_path, "GateFlow", lambda page: True)
+    assert "through the gate" in final
+
+
+def _poll_card(cwd, flow: str, ready, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        runs = sorted((cwd / "ds" / flow / "runs").glob("*")) if (cwd / "ds" / flow / "runs").is_dir() else []
+        if runs:
+            got = subprocess.run([sys.executable, "-m", "flowc.cli", "card", "get", f"{flow}/{runs[0].name}/start",
+                                  "--datastore", "ds"], cwd=cwd, capture_output=True, text=True, timeout=60)
+            if got.returncode == 0 and ready(got.stdout):
+                return got.stdout
+        time.sleep(0.2)
+    raise AssertionError(f"no card of {flow}'s start step became ready in {seconds} s")
