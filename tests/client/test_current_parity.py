@@ -56,7 +56,8 @@ def test_current_shows_what_it_showed_under_metaflow(tmp_path):
                                                          "gang_join", "end"]
 
 
-@pytest.mark.skipif(not METAFLOW_PYTHON.exists(), reason=f"no Metaflow venv at {METAFLOW_PYTHON} (FLOWC_METAFLOW_PYTHON)")
+@pytest.mark.skipif(not METAFLOW_PYTHON.exists(),
+                    reason=f"no Metaflow venv at {METAFLOW_PYTHON} (FLOWC_METAFLOW_PYTHON)")
 def test_current_matches_a_live_metaflow_run(tmp_path):
     # Metaflow's local @parallel starts its other nodes with the ``python`` found on PATH
     path = f"{METAFLOW_PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -11,6 +11,7 @@ extra), it never skips it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -48,9 +49,7 @@ def _env() -> dict[str, str]:
 
 
 def _flowc_side(tutorials: Path, tmp_path: Path) -> list[str]:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pandas") is None:
         pytest.fail("the tutorials need pandas: pip install -e '.[test]'")
     work = tmp_path / "flowc"
     _copy(tutorials, work)
