@@ -25,9 +25,9 @@ from flowc.exceptions import CaughtException, FlowcException, InvalidNextError, 
 from flowc.flowspec import FOREACH_STACK, STATE_ATTR, FlowSpec, ForeachFrame, Inputs, TaskState
 from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
-from flowc.runtime_shim.ids import parse_task_id
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.runtime_shim.trigger import Trigger
 from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
@@ -48,6 +48,7 @@ class TaskRequest:
     params: Mapping[str, str] = field(default_factory=dict)  # start step only
     side_channel_dir: str | None = None
     origin_run_id: str | None = None
+    trigger: list[dict[str, Any]] | None = None  # start step only: the events that started the run
 
     @property
     def task_id(self) -> str:
@@ -140,7 +141,8 @@ def _run_facts(request: TaskRequest) -> dict[str, Any]:
     project = _project_fields(request)
     default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
     tags = set(record.get("tags") or ())  # Metaflow's current.tags: the run's user tags only
-    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+    return {"tags": tags, "namespace": record.get("namespace", default),
+            "trigger": Trigger.from_record(record.get("trigger"))}
 
 
 def _item_at(items: Any, index: int) -> Any:
@@ -249,6 +251,8 @@ class _Task:
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
+        if self.request.trigger:
+            record["trigger"] = self.request.trigger
         self.ds.write_run(self.flow.name, self.request.run_id, record)
 
     # ------------------------------------------------------------------ transitions
@@ -539,13 +543,20 @@ def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool,
 
 
 def _parallel(instance: FlowSpec, task: _Task) -> Any:
+    """``current.parallel``: the gang's size and this member's index from its foreach frame, the
+    control task's id (node 0's, as in Metaflow) and its address from the engine (``gang``), else
+    this host."""
+    from flowc.runtime_shim.gang import gang_member
+
+    member = gang_member(os.environ)
+    main_ip = member.main_ip if member is not None else "127.0.0.1"
     frames = instance._flowc_frames()
     if not frames:
-        return Parallel("127.0.0.1", 1, 0, task.key.task_id)
+        return Parallel(main_ip, 1, 0, task.key.task_id)
     frame = frames[-1]
-    index_path, iteration = parse_task_id(task.key.task_id)
-    control = make_task_id(index_path[:-1] + (0,), iteration)  # node 0's task, as Metaflow's control task
-    return Parallel("127.0.0.1", frame.num_splits, frame.index, control)
+    request = task.request  # the control task is node 0 of the same gang
+    control = make_task_id(request.index_path[:-1] + (0,), request.iteration)
+    return Parallel(main_ip, frame.num_splits, frame.index, control)
 
 
 def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:

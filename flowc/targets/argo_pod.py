@@ -38,7 +38,8 @@ class PodInputs:
 
 def output_parameters(step: ir.Step) -> list[dict[str, Any]]:
     """The side-channel files the orchestrator reads back (docs/contracts.md section 4)."""
-    if isinstance(step.transition, ir.Foreach):
+    if isinstance(step.transition, ir.Foreach) or (
+            isinstance(step.transition, ir.Parallel) and step.transition.num_parallel is None):
         return [{"name": WIDTH_OUTPUT, "valueFrom": {"path": f"{SIDE_CHANNEL_DIR}/foreach_width"}}]
     if isinstance(step.transition, ir.Switch):
         return [{"name": CASE_OUTPUT, "valueFrom": {"path": f"{SIDE_CHANNEL_DIR}/switch_case"}}]
