@@ -15,9 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import METAFLOW_PYTHON
+from tests.conftest import require_metaflow
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "metaflow_2_19_current.json"
@@ -56,12 +54,11 @@ def test_current_shows_what_it_showed_under_metaflow(tmp_path):
                                                          "gang_join", "end"]
 
 
-@pytest.mark.skipif(not METAFLOW_PYTHON.exists(),
-                    reason=f"no Metaflow venv at {METAFLOW_PYTHON} (FLOWC_METAFLOW_PYTHON)")
 def test_current_matches_a_live_metaflow_run(tmp_path):
+    metaflow_python = require_metaflow()
     # Metaflow's local @parallel starts its other nodes with the ``python`` found on PATH
-    path = f"{METAFLOW_PYTHON.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    theirs = _facts([str(METAFLOW_PYTHON), "current_flow.py", "--no-pylint", "run", "--tag", "exp-1"],
+    path = f"{metaflow_python.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    theirs = _facts([str(metaflow_python), "current_flow.py", "--no-pylint", "run", "--tag", "exp-1"],
                     tmp_path / "metaflow", PATH=path, METAFLOW_DEFAULT_DATASTORE="local",
                     METAFLOW_DEFAULT_METADATA="local")
     assert _flowc(tmp_path) == theirs

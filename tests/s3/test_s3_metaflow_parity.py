@@ -2,7 +2,7 @@
 with Metaflow 2.19's, against moto's S3 server.
 
 ``metaflow_2_19_s3_output.txt`` is what the script printed with Metaflow 2.19.39's S3. The second
-test runs Metaflow's side live when a Metaflow venv is at hand (``tests.conftest.METAFLOW_PYTHON``,
+test runs Metaflow's side live with the reference Metaflow (``tests.conftest.require_metaflow``,
 with boto3 installed).
 """
 
@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import boto3
-import pytest
 
-from tests.conftest import METAFLOW_PYTHON
+from tests.conftest import require_metaflow
 
 HERE = Path(__file__).resolve().parent
 _UNDER_FLOWC = ("from flowc.runtime_shim.loader import install_metaflow_alias; install_metaflow_alias(); "
@@ -39,9 +38,9 @@ def test_s3_calls_print_what_they_printed_under_metaflow(bucket, s3_env, tmp_pat
     assert _flowc(bucket, s3_env, tmp_path) == recorded
 
 
-@pytest.mark.skipif(not METAFLOW_PYTHON.exists(), reason=f"no Metaflow venv at {METAFLOW_PYTHON} (FLOWC_METAFLOW_PYTHON)")
 def test_s3_calls_match_a_live_metaflow(bucket, s3_env, tmp_path):
+    metaflow_python = str(require_metaflow())
     env = {**os.environ, **s3_env, "METAFLOW_S3_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"]}
-    theirs = _run([str(METAFLOW_PYTHON), str(HERE / "s3_script.py"), f"s3://{bucket}/metaflow"], env, tmp_path)
+    theirs = _run([metaflow_python, str(HERE / "s3_script.py"), f"s3://{bucket}/metaflow"], env, tmp_path)
     assert _flowc(bucket, s3_env, tmp_path) == theirs
     assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="metaflow/")["KeyCount"] == 4  # it really ran there
