@@ -424,6 +424,10 @@ def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[s
 
         values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
                   for name, ref in artifacts.items() if not name.startswith("_")}
+        # an html card's page may be an artifact the step inherited without touching it
+        pages = {str(card.options.get("attribute", "html")) for card in cards if card.type == "html"}
+        values.update({name: getattr(instance, name) for name in pages & set(artifacts)
+                       if name not in instance.__dict__})
         sizes = {name: ref.size for name, ref in artifacts.items()}
         facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values, sizes)
         save_cards(request.datastore, request.key, render_all(cards, facts))

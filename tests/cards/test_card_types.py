@@ -52,6 +52,7 @@ FLOW = WAIT + """
 
         @card(id="repr")
         @card(id="full", options={"only_repr": False, "max_artifact_size": 1000})
+        @card(type="html", id="inherited")
         @step
         def options(self):
             self.nested = {"k": list(range(150))}
@@ -133,6 +134,8 @@ def test_default_card_options_images_and_size_limit(types_run):
     # max_artifact_size: stored larger than 1,000 bytes is not shown
     assert "&lt;artifact too large:" in full and "max: 1000 bytes&gt;" in full
     assert "&lt;artifact too large:" not in shortened
+    # an html card shows the html artifact the step inherited from start
+    assert cards["inherited"] == "<html><body><h1 id='mine'>Mine</h1></body></html>"
     # a PNG artifact is shown as an image
     assert "<h2>Images</h2>" in shortened and 'src="data:image/png;base64,' in shortened
 
