@@ -3,7 +3,9 @@
 
 ``current_flow.py`` writes what it sees per step (with ``@card``, ``@project``, a parameter, a
 foreach, ``@parallel``, ``--tag``). ``metaflow_2_19_current.json`` is what it wrote under Metaflow
-2.19.39 (local datastore and metadata, USER=flowc-tester); the second test runs Metaflow live.
+2.19.39 (local datastore and metadata, USER=flowc-tester, ``run --tag exp-1``, the five step
+files gathered into one object by step name); the second test runs Metaflow live. Editing
+``current_flow.py`` moves its line numbers: record the file again from a Metaflow run.
 """
 
 from __future__ import annotations
