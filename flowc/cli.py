@@ -668,7 +668,8 @@ def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
 @click.option("--wait", "wait_", is_flag=True, help="Follow the run; exit 0 only if it succeeds.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after SECONDS.")
 @click.option("--event", "event_name", metavar="NAME",
-              help="Publish the event NAME that @trigger flows wait for (no FLOW_FILE; --target default sfn).")
+              help="Publish the event NAME that @trigger flows wait for (no FLOW_FILE; --target sfn, the "
+                   "default, or argo with the argo_webhook_url setting).")
 @click.option("--payload", metavar="JSON", help="With --event: the event's payload, a JSON object.")
 @click.option("--bus", help="With --event: the EventBridge bus (default: the sfn_event_bus setting).")
 @_compile_time_options  # the flow is compiled to find its deployment: configs can name it

@@ -2,7 +2,11 @@
 
 On Step Functions it is one EventBridge ``PutEvents`` entry on the ``sfn_event_bus`` bus in the
 shape the compiled rules match (``flowc.targets.sfn_events``: source ``flowc``, detail type the
-event's name, detail the payload). No other engine publishes events through flowc yet.
+event's name, detail the payload). On Argo it is a POST to the webhook endpoint of the Argo
+Events event source the Sensors listen to (the ``argo_webhook_url`` setting), in the shape their
+filters match (``flowc.runtime_shim.argo_events``, which ``ArgoEvent`` in a step uses too); a
+bearer token for a webhook with an ``authSecret`` is read from ``FLOWC_ARGO_WEBHOOK_TOKEN``.
+Airflow has no events to publish to.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import json
 from typing import Any, Mapping
 
 from flowc.deploy.base import DeployError, aws_errors
+from flowc.runtime_shim.argo_events import WebhookError, post_event
 from flowc.settings import from_values
+from flowc.targets.argo import ArgoSettings
 from flowc.targets.sfn_asl import SfnSettings
 from flowc.targets.sfn_events import event_entry
 
-PUBLISHERS = ("sfn",)
+PUBLISHERS = ("sfn", "argo")
 
 
 def parse_payload(text: str | None) -> dict[str, Any]:
@@ -40,6 +46,10 @@ def publish(target: str, name: str, payload_text: str | None, bus: str | None = 
         raise DeployError("--event needs an event name")
     payload = parse_payload(payload_text)
     resolved = from_values(**settings)
+    if target == "argo":
+        if bus is not None:
+            raise DeployError("--bus names an EventBridge bus (sfn); on argo set argo_webhook_url")
+        return _post_to_webhook(resolved.of(ArgoSettings).webhook_url, name, payload)
     bus = bus or resolved.of(SfnSettings).event_bus
     try:
         import boto3
@@ -53,3 +63,14 @@ def publish(target: str, name: str, payload_text: str | None, bus: str | None = 
         raise DeployError(f"publish event {name!r} on EventBridge bus {bus!r}: "
                           f"{entry.get('ErrorCode', 'failed')}: {entry.get('ErrorMessage', 'no event id')}")
     return str(entry["EventId"])
+
+
+def _post_to_webhook(url: str | None, name: str, payload: dict[str, Any]) -> str:
+    """POST the event to the Argo Events webhook at ``url``; returns the event's id."""
+    if not url:
+        raise DeployError("flowc trigger --event --target argo needs the webhook URL of the Argo Events "
+                          "event source: --set argo_webhook_url=http://HOST:12000/ENDPOINT (or [tool.flowc])")
+    try:
+        return post_event(url, name, payload)
+    except WebhookError as exc:
+        raise DeployError(str(exc).replace("a payload's 'name'", "--payload's 'name'")) from None

@@ -130,7 +130,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
                        iteration=args.iteration, attempt=args.attempt, params=params,
                        side_channel_dir=args.side_channel_dir,
                        origin_run_id=args.origin_run_id or resumed_from,
-                       trigger=events_from_environment(os.environ.get("FLOWC_PARAMS")))
+                       trigger=events_from_environment(os.environ))
 
 
 def _gang_member(manifest: ir.Flow, step: str) -> GangMember | None:

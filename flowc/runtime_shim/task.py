@@ -140,7 +140,7 @@ def _run_facts(request: TaskRequest) -> dict[str, Any]:
     record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
     project = _project_fields(request)
     default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
-    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
+    tags = set(record.get("tags") or ())  # Metaflow's current.tags: the run's user tags only
     return {"tags": tags, "namespace": record.get("namespace", default),
             "trigger": Trigger.from_record(record.get("trigger"))}
 
@@ -358,8 +358,10 @@ def run_task(request: TaskRequest) -> TaskResult:
         facts, caught = _run_step(prepared, last_attempt)
     except _StepFailed as failure:
         current._clear()
+        _close_live_cards(prepared.cards)
         return _failed(request, started, failure.cause, last_attempt)
     current._clear()
+    _close_live_cards(prepared.cards)
     try:
         _record_success(prepared, facts, caught, started)
     except Exception as exc:  # noqa: BLE001 - a failed save is a failed attempt
@@ -381,7 +383,35 @@ def _card_specs(node: ir.Step, func: Any) -> list[Any]:
     from flowc.runtime_shim.cards import CardSpec
 
     return [CardSpec(type=str(k.get("type") or "default"), id=k.get("id"), options=dict(k.get("options") or {}),
-                     timeout=float(k.get("timeout") or 45)) for k in given]
+                     timeout=float(k.get("timeout") or 45), refresh_interval=float(k.get("refresh_interval") or 5))
+            for k in given]
+
+
+def _live_cards(request: TaskRequest, instance: FlowSpec, cards: list[Any]) -> None:
+    """Let ``current.card.refresh()`` re-render the step's live cards while it runs, from the
+    artifacts the step has set so far (runtime_shim.cards.LiveCards)."""
+    from flowc.runtime_shim.cards import LIVE_TYPES, LiveCards, TaskFacts, save_cards
+
+    live = [card for card in cards if card.type in LIVE_TYPES]
+    if not live:
+        return
+
+    def facts() -> TaskFacts:
+        values = {name: value for name, value in list(instance.__dict__.items()) if not name.startswith("_")}
+        return TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values, final=False)
+
+    renderer = LiveCards(live, facts, lambda pages: save_cards(request.datastore, request.key, pages),
+                         min(card.refresh_interval for card in live))
+    for card in live:
+        card.live = renderer
+
+
+def _close_live_cards(cards: list[Any]) -> None:
+    """No live render is stored after this: the final cards (or, for a failed task, the last
+    live ones) stay."""
+    for card in cards:
+        if card.live is not None:
+            card.live.close()
 
 
 def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[str, ArtifactRef],
@@ -395,7 +425,12 @@ def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[s
 
         values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
                   for name, ref in artifacts.items() if not name.startswith("_")}
-        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values)
+        # an html card's page may be an artifact the step inherited without touching it
+        pages = {str(card.options.get("attribute", "html")) for card in cards if card.type == "html"}
+        values.update({name: getattr(instance, name) for name in pages & set(artifacts)
+                       if name not in instance.__dict__})
+        sizes = {name: ref.size for name, ref in artifacts.items()}
+        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values, sizes)
         save_cards(request.datastore, request.key, render_all(cards, facts))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         print(f"warning: the cards of {request.key.pathspec} were not saved: {exc}", file=sys.stderr)
@@ -443,6 +478,7 @@ def _prepare(request: TaskRequest, started: float) -> _Prepared:
     env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
     secrets = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
     cards = _card_specs(task.node, func)
+    _live_cards(request, instance, cards)
     state: TaskState = instance.__dict__[STATE_ATTR]
     gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
     current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,

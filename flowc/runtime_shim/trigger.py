@@ -13,6 +13,16 @@ The start task takes the mapped parameters from the payload (``parameters``: flo
 payload field; a field the payload lacks leaves the parameter's default, as in Metaflow) and
 records the event, without its payload, as run.json's ``trigger``; every task of the run then
 reads it back as ``current.trigger``.
+
+On Argo the Sensor maps the parameters itself and submits the run once every event it waits
+for has arrived (Metaflow's semantics); it hands the start task the events through reserved
+workflow arguments, which the start task reads from environment variables of the same names
+(``flowc-trigger-data-0`` is ``FLOWC_TRIGGER_DATA_0``): ``flowc-trigger``, the JSON list of what
+the Sensor waits for (``{"type": "event", "name": ...}`` or ``{"type": "run", "flow": ...}``), and
+for the i-th of them ``argo_arguments(i)``: the event's payload (or the upstream run's id) and
+the event's context id and time. ``argo_event`` turns each into the same ``flowc:trigger`` entry.
+As on Metaflow's Argo, a payload's own ``id`` and ``timestamp`` (what Metaflow's and flowc's
+publishers put there) win over the event source's.
 """
 
 from __future__ import annotations
@@ -20,9 +30,10 @@ from __future__ import annotations
 import datetime
 import importlib
 import json
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
 TRIGGER_KEY = "flowc:trigger"
+ARGO_TRIGGER = "flowc-trigger"  # Argo's reserved workflow argument: what the Sensor waits for
 _RECORDED = ("type", "name", "id", "timestamp")
 
 
@@ -51,15 +62,59 @@ def split_input(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, An
     return values, [{k: event.get(k) for k in _RECORDED}]
 
 
-def events_from_environment(text: str | None) -> list[dict[str, Any]] | None:
-    """The events recorded for run.json from ``FLOWC_PARAMS`` (None when no event started the run)."""
-    if not text or not text.strip():
-        return None
+def argo_arguments(index: int) -> tuple[str, str, str]:
+    """Argo's reserved workflow arguments of the ``index``-th event: its data, id and time."""
+    return f"{ARGO_TRIGGER}-data-{index}", f"{ARGO_TRIGGER}-id-{index}", f"{ARGO_TRIGGER}-time-{index}"
+
+
+def argo_environment_name(argument: str) -> str:
+    """The start task's environment variable carrying a reserved Argo argument."""
+    return argument.upper().replace("-", "_")
+
+
+def events_from_environment(environ: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """The events recorded for run.json, from ``FLOWC_PARAMS`` or Argo's trigger variables
+    (None when no event started the run)."""
+    text = environ.get("FLOWC_PARAMS")
+    data: Any = None
+    if text and text.strip():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None  # params_from_environment reports it
+    if isinstance(data, dict) and TRIGGER_KEY in data:
+        return split_input(data)[1]
     try:
-        data = json.loads(text)
+        sources = json.loads(environ.get(argo_environment_name(ARGO_TRIGGER)) or "null")
     except ValueError:
-        return None  # params_from_environment reports it
-    return split_input(data)[1] if isinstance(data, dict) else None
+        return None
+    if not isinstance(sources, list):
+        return None  # a run submitted by hand
+    recorded: list[dict[str, Any]] = []
+    for index, source in enumerate(sources):
+        event = argo_event(source, *(environ.get(argo_environment_name(a), "") for a in argo_arguments(index)))
+        if event:
+            recorded += split_input({TRIGGER_KEY: event})[1] or []
+    return recorded or None
+
+
+def argo_event(source: Any, data: str, event_id: str, time: str) -> dict[str, Any] | None:
+    """The ``flowc:trigger`` entry of one event the Sensor waited for, from its description and
+    reserved arguments (None for a description that is not one)."""
+    if not isinstance(source, dict):
+        return None
+    if source.get("type") == "run":
+        flow = str(source.get("flow"))
+        return {"type": "run", "name": f"metaflow.{flow}.end", "id": f"{flow}/{data}/end/t",
+                "timestamp": time or None}
+    try:
+        payload = json.loads(data) if data.strip() else {}
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    return {"type": "event", "name": source.get("name"), "id": payload.get("id") or event_id or None,
+            "timestamp": payload.get("timestamp") or time or None, "payload": payload}
 
 
 def _timestamp(value: Any) -> Any:

@@ -29,11 +29,13 @@ from typing import Any
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan
+from flowc.runtime_shim.argo_events import URL_ENV as WEBHOOK_URL_ENV
 from flowc.targets import (Capability, Settings, Target, TargetSettings, common, register_target,
                            setting, supported, with_caveat)
 from flowc.targets import argo_jobset
 from flowc.targets import argo_syntax as syn
-from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
+from flowc.targets.argo_events import (DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors,
+                                      trigger_arguments)
 from flowc.targets.argo_hooks import add_exit_handler
 from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
@@ -102,7 +104,7 @@ CAPABILITIES: dict[str, Capability] = {
     "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
-    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
+    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate once all its events arrived"),
     "trigger_on_finish": supported("Argo Events Sensor on the upstream workflow reaching Succeeded"),
     "project": supported("resource names and labels"),
     "exit_hook": supported("onExit handler running the hooks with {{workflow.status}}"),
@@ -117,6 +119,8 @@ class ArgoSettings(TargetSettings):
     workflows_event_source: str = setting(DEFAULT_WORKFLOW_SOURCE, "Argo Events EventSource of workflow "
                                           "phase changes, for @trigger_on_finish")
     server: str | None = setting(None, "deploy: Argo Server URL (or ARGO_SERVER)")
+    webhook_url: str | None = setting(None, "URL of the webhook endpoint of the events_source EventSource, "
+                                      "where flowc trigger --event and ArgoEvent in a step post events")
 
 
 # --------------------------------------------------------------------------- checks
@@ -223,7 +227,7 @@ class Lowering:
             depth = self.depth(step) - (opener is not None)  # a gang's pods get their parent's path
             inputs = PodInputs(index_path=depth > 0, iteration=step.is_recursive)
             pod = step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
-                                inputs, self.settings, self.exposed)
+                                inputs, self.settings, self.exposed, trigger_arguments(self.plan))
             if opener is not None:
                 pod = self.gang_template(step, opener, pod, nested=depth > 0)
             pods.append(pod)
@@ -473,6 +477,9 @@ def container_defaults(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         # to the flow) resolve as they do when the flow runs from its directory.
         defaults["workingDir"] = settings.code_dir
     env = [(MANIFEST_ENV, common.inline_manifest(plan.flow)), *common.spec_environment(plan, settings)]
+    webhook = settings.of(ArgoSettings).webhook_url
+    if webhook:  # where ArgoEvent(...).publish() in a step posts (flowc.runtime_shim.argo_events)
+        env.append((WEBHOOK_URL_ENV, webhook))
     defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
     return defaults
 
@@ -494,6 +501,7 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         if param.help:
             entry["description"] = param.help
         arguments.append(entry)
+    arguments += [{"name": name, "value": ""} for name in trigger_arguments(plan)]
     if arguments:
         spec["arguments"] = {"parameters": arguments}
     spec["templateDefaults"] = {"container": container_defaults(plan, settings)}

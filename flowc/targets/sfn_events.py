@@ -130,10 +130,11 @@ def _placeholders(document: dict[str, Any], raw: tuple[str, ...]) -> str:
     return text
 
 
-def event_input(trigger: Trigger) -> dict[str, Any]:
-    """The input transformer of a rule on an event: the event and its payload, under the shim's key."""
+def event_input(trigger: Trigger, mapping: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """The input transformer of a rule on an event: the event, its payload and the parameters
+    it maps (``FlowPlan.payload_mapping``), under the shim's key."""
     event = {"type": "event", "name": trigger.name, "id": "<id>", "timestamp": "<time>",
-             "payload": "<payload>", "parameters": dict(trigger.parameters)}
+             "payload": "<payload>", "parameters": dict(mapping)}
     return {"InputPathsMap": {"id": "$.id", "time": "$.time", "payload": "$.detail"},
             "InputTemplate": _placeholders({TRIGGER_KEY: event}, ("payload",))}
 
@@ -181,7 +182,7 @@ def _event_rule(plan: FlowPlan, trigger: Trigger, role_arn: Any) -> dict[str, An
         "EventBusName": {"Ref": "EventBusName"},
         "EventPattern": {"source": [SOURCE], "detail-type": [trigger.name]},
         "State": "ENABLED",
-        "Targets": _target(event_input(trigger), role_arn),
+        "Targets": _target(event_input(trigger, plan.payload_mapping(trigger)), role_arn),
     }}
 
 

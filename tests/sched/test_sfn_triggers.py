@@ -166,6 +166,34 @@ class F(FlowSpec):
     assert expected in errors[0].message
 
 
+def test_one_event_without_a_mapping_maps_every_parameter_by_name() -> None:
+    """As Metaflow's Argo target does; with two events nothing is implied."""
+    source = '''
+from flowc import FlowSpec, Parameter, step, trigger
+
+{usage}
+class Unmapped(FlowSpec):
+    alpha = Parameter("alpha", default=1, type=int)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+    def mappings(usage: str) -> list[dict[str, str]]:
+        emitted = emit_source(source.format(usage=usage), **CFN)
+        template = json.loads(emitted.text)
+        return [json.loads(r["Targets"][0]["InputTransformer"]["InputTemplate"].replace("<payload>", "{}")
+                           )[TRIGGER_KEY]["parameters"] for r in rules(template).values()]
+
+    assert mappings('@trigger(event="data_ready")') == [{"alpha": "alpha"}]
+    assert mappings('@trigger(events=["data_ready", "other"])') == [{}, {}]
+
+
 def test_several_events_are_a_rule_each_with_a_warning() -> None:
     source = ON_EVENT.read_text().replace(
         '@trigger(event={"name": "data_ready", "parameters": {"alpha": "value", "who": "user"}})',
@@ -230,9 +258,9 @@ def test_the_cli_reports_event_errors_in_one_line() -> None:
     assert done.exit_code == 1 and "needs FLOW_FILE and --target" in done.output
 
 
-def test_publish_is_for_step_functions_only() -> None:
-    with pytest.raises(DeployError, match="publishes to sfn only, not 'argo'"):
-        publish("argo", "e", "{}")
+def test_publish_is_for_step_functions_and_argo_only() -> None:
+    with pytest.raises(DeployError, match="publishes to sfn, argo only, not 'airflow'"):
+        publish("airflow", "e", "{}")
 
 
 # --------------------------------------------------------------------------- in moto

@@ -274,10 +274,30 @@ def test_trigger_becomes_a_sensor() -> None:
     assert schema_errors(sensor, "argo-events-v1.9.11.schema.json") == []
     dep = sensor["spec"]["dependencies"][0]
     assert dep["filters"]["data"][0]["value"] == ["data_ready"]
-    trigger = sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]
-    assert trigger["parameters"] == [{"src": {"dependencyName": dep["name"], "dataKey": "body.payload.size",
-                                              "value": "1"},
-                                      "dest": "spec.arguments.parameters.0.value"}]
+    trigger = sensor["spec"]["triggers"][0]["template"]
+    assert trigger["conditions"] == dep["name"]
+    submitted = trigger["argoWorkflow"]
+    assert submitted["source"]["resource"]["spec"]["arguments"]["parameters"] == [
+        {"name": "alpha", "value": "1"},
+        {"name": "flowc-trigger", "value": '[{"type":"event","name":"data_ready"}]'},
+        {"name": "flowc-trigger-data-0", "value": ""},
+        {"name": "flowc-trigger-id-0", "value": ""},
+        {"name": "flowc-trigger-time-0", "value": ""},
+    ]
+    assert [(p["src"], p["dest"]) for p in submitted["parameters"]] == [
+        ({"dependencyName": dep["name"], "dataKey": "body.payload.size", "value": "1"},
+         "spec.arguments.parameters.0.value"),
+        ({"dependencyName": dep["name"], "dataKey": "body.payload"}, "spec.arguments.parameters.2.value"),
+        ({"dependencyName": dep["name"], "contextKey": "id"}, "spec.arguments.parameters.3.value"),
+        ({"dependencyName": dep["name"], "contextKey": "time"}, "spec.arguments.parameters.4.value"),
+    ]
+    # the WorkflowTemplate declares the reserved arguments, and only its start step reads them
+    template = docs[0]
+    assert [a["name"] for a in template["spec"]["arguments"]["parameters"]] == [
+        "alpha", "flowc-trigger", "flowc-trigger-data-0", "flowc-trigger-id-0", "flowc-trigger-time-0"]
+    readers = {t["name"] for t in template["spec"]["templates"]
+               if "flowc-trigger" in str((t.get("container") or {}).get("env"))}
+    assert readers == {"start"}
     assert semantic_errors(docs) == []
 
 
