@@ -347,7 +347,8 @@ def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
     if upload:
         _upload_package(flow_file, built.path)
     for link in built.skipped_links:
-        click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
+        click.echo(f"flowc: warning: {link} not packaged (a symlinked directory, or not a regular file)",
+                   err=True)
     for name in built.siblings:
         click.echo(f"flowc: note: {name} (imported by the flow, beside its directory) included", err=True)
     click.echo(f"{built.path}  ({len(built.files)} files, sha256 {built.sha256})", err=True)

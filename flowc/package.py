@@ -80,8 +80,8 @@ def _gitignore_specs(root: Path) -> list[tuple[PurePosixPath, GitIgnoreSpec]]:
 
 def select_files(root: Path, include: Sequence[str] = (), exclude: Sequence[str] = (),
                  leave_out: Collection[Path] = ()) -> tuple[list[str], list[str]]:
-    """Relative POSIX paths of the files to package (sorted) and of symlinked directories
-    skipped; ``leave_out`` (resolved paths: the output directory or file) is never packaged."""
+    """Relative POSIX paths of the files to package (sorted) and of what was skipped (symlinked
+    directories, files that are not regular files); ``leave_out`` (resolved paths: the output directory or file) is never packaged."""
     import pathspec
 
     ignored = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDED, *exclude])
@@ -109,6 +109,9 @@ def select_files(root: Path, include: Sequence[str] = (), exclude: Sequence[str]
             if wanted is not None and not wanted.match_file(rel):
                 continue
             _check_link(root, Path(directory) / name, rel)
+            if not (Path(directory) / name).is_file():  # a FIFO, socket or device: never read
+                skipped.append(rel)
+                continue
             files.append(rel)
     return sorted(files), sorted(skipped)
 

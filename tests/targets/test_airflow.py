@@ -52,11 +52,16 @@ def test_golden_local(path: Path, golden) -> None:
     golden.check(f"airflow/local/{path.stem}.py", text)
 
 
+# Airflow goldens besides one per example and shape: the default code-package shape
+# (tests/package/test_packaged_goldens.py).
+OTHER_GOLDENS = ("packaged/train.py",)
+
+
 def test_every_golden_imports_in_a_dagbag() -> None:
     """Airflow itself imports every golden DAG file (each alone: the variants share DAG ids)."""
     golden = ROOT / "golden" / "airflow"
     files = sorted(golden.rglob("*.py"))
-    assert len(files) == len(ALL) + len(SHAPES)
+    assert len(files) == len(ALL) + len(SHAPES) + len(OTHER_GOLDENS)
     for path in files:
         imported = airflow_env.import_dags(path)
         assert imported.errors == {}, path
@@ -485,7 +490,7 @@ def test_goldens_import_on_airflow_2_10() -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["version"].startswith("2.10")
     assert report["errors"] == {}
-    assert len(report["dags"]) == len(ALL) + len(SHAPES)
+    assert len(report["dags"]) == len(ALL) + len(SHAPES) + len(OTHER_GOLDENS)
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -532,8 +537,9 @@ def test_code_package_tasks_start_the_bootstrap() -> None:
     text = emit_source(FOREACH, "flows/foreach_flow.py", code_package=package).text
     shim = next(n.value for n in _module(text).body
                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SHIM")
-    assert ast.literal_eval(shim) == ["python", "-m", "flowc.runtime_shim.code_package", "--package",
-                                      package, "--", "--flow-file", "foreach_flow.py"]
+    assert ast.literal_eval(shim) == ["python", "-c", "import os;exec(os.environ['FLOWC_BOOTSTRAP'])",
+                                      package, "--flow-file", "foreach_flow.py"]
+    assert "def fetch(url: str) -> bytes:" in text  # the bootstrap itself, once in the DAG file
 
 
 SHADOWING = textwrap.dedent('''
