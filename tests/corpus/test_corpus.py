@@ -1,5 +1,9 @@
 """Real public Metaflow flows (tests/corpus/SOURCES.md), each compiled for all three targets.
 
+Flows from repositories other than Netflix/metaflow are not committed: ``python -m
+tests.corpus.materialize`` brings them (pinned in external.json); their cases are skipped, naming
+that command, while they are absent.
+
 ``expected.json`` holds, per flow, either the diagnostic codes it is rejected with (each one
 explained in docs/metaflow.md) or the error codes each target reports (``[]``: compiles), plus
 any compile options the flow's own tests pass (``--config-value``). A change in either direction
@@ -15,11 +19,14 @@ import pytest
 
 from flowc.compiler import CompileError, compile_file
 from flowc.compiler.options import CompileOptions, using
+from tests.corpus.materialize import EXTERNAL, external_flows, missing
 from tests.frontend.helpers import emit
 
 CORPUS = Path(__file__).resolve().parent
 EXPECTED: dict[str, dict] = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 TARGETS = ("argo", "sfn", "airflow")
+EXTERNAL_FLOWS = external_flows()
+PERMISSIVE = {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause"}
 # Target defects reported to the target owner, asserted as strict expected failures.
 KNOWN_TARGET_CRASHES: dict[tuple[str, str], str] = {}  # (flow, target) -> why, as strict xfails
 
@@ -30,16 +37,29 @@ def _options(entry: dict) -> CompileOptions:
 
 
 def _compile(name: str):
+    if name in EXTERNAL_FLOWS and not (CORPUS / name).is_file():
+        pytest.skip(f"{EXTERNAL_FLOWS[name]} is not materialized: python -m tests.corpus.materialize")
     with using(_options(EXPECTED[name])):
         return compile_file(CORPUS / name)
 
 
 def test_the_corpus_is_large_enough_and_sourced():
     sources = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
-    assert len(EXPECTED) >= 50
-    assert sum("targets" in e for e in EXPECTED.values()) >= 50
-    missing = [name for name in EXPECTED if f"`{name}`" not in sources]
-    assert missing == []
+    assert len(EXPECTED) >= 169
+    assert sum("targets" in e for e in EXPECTED.values()) >= 134
+    assert len(EXTERNAL_FLOWS) >= 85 and set(EXTERNAL_FLOWS) <= set(EXPECTED)
+    assert len({repo for repo in EXTERNAL_FLOWS.values()}) >= 4
+    assert {entry["licence"] for entry in EXTERNAL.values()} <= PERMISSIVE
+    unsourced = [name for name in EXPECTED if f"`{name}`" not in sources]
+    assert unsourced == []
+
+
+def test_materialized_external_files_are_the_pinned_ones():
+    """A materialized copy that differs from external.json (edited, or from another commit) would
+    make the expectations meaningless; absent copies are reported by the skips."""
+    present = [f"{entry['dir']}/{path}" for entry in EXTERNAL.values() for path in [*entry["files"], *entry["links"]]
+               if (CORPUS / entry["dir"] / path).exists() or (CORPUS / entry["dir"] / path).is_symlink()]
+    assert sorted(set(missing()) & set(present)) == []
 
 
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "rejected" in e))
