@@ -1,0 +1,67 @@
+"""What the outerbounds corpus flows found, reduced to flows of our own (so they are checked
+whether or not the external corpus is materialized)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from flowc.compiler import compile_file, ir
+from tests.harness import run_locally, snapshot
+
+FLOW = '''
+import tomllib
+from metaflow import FlowSpec, StepMutator, Config, card, step
+
+DEPS = {"duckdb": "1.3.2"}
+
+
+class with_deps(StepMutator):
+    def mutate(self, mutable_step):
+        mutable_step.add_decorator("pypi", deco_kwargs={"packages": DEPS})
+
+
+class DepsFlow(FlowSpec):
+    settings = Config("settings", default="settings.toml", parser=tomllib.loads)
+
+    @card(refresh_interval=1)
+    @with_deps
+    @step
+    def start(self):
+        self.depth = self.settings.x.y
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def _flow(tmp_path: Path) -> Path:
+    (tmp_path / "settings.toml").write_text("[x]\ny = 1\n", encoding="utf-8")
+    path = tmp_path / "deps_flow.py"
+    path.write_text(textwrap.dedent(FLOW), encoding="utf-8")
+    return path
+
+
+def test_mutator_constants_imported_parsers_and_card_arguments_compile(tmp_path):
+    flow = compile_file(_flow(tmp_path)).flow
+    start = next(s for s in flow.steps if s.name == "start")
+    decorators = {type(d).tag: d for d in start.decorators}
+    assert decorators["pypi"].packages == (("duckdb", "1.3.2"),)  # a dict constant of the mutator's module
+    assert decorators["card"].refresh_interval == 1
+    assert json.loads(flow.configs[0].value) == {"x": {"y": 1}}  # parser=tomllib.loads, not a string
+
+
+def test_a_card_step_survives_the_manifest(tmp_path):
+    """@card's own ``type`` field must not hide the decorator's tag in the manifest."""
+    flow = compile_file(_flow(tmp_path)).flow
+    assert ir.from_manifest(json.loads(ir.dump_manifest(flow))) == flow
+
+
+def test_a_card_step_with_a_mutator_runs(tmp_path):
+    path = _flow(tmp_path)
+    run_id = run_locally(path, tmp_path / "run")
+    steps = snapshot(tmp_path / "run" / "datastore", "DepsFlow", run_id)
+    assert [task["depth"] for task in steps["start"].values()] == [1]
