@@ -121,8 +121,8 @@ def _resolve(attribute: str, call: cst.Call, ctx: ConfigContext) -> Resolved:
     evaluated: list[ir.Evaluated] = []
     parser = _parser(name, bound.get("parser"), ctx)  # checked even when there is no text to parse
     text, value, origin = _source(name, bound, ctx, evaluated)
-    if text is not None and not text.strip() and origin == "default_value":
-        text, origin = None, "none"  # default_value="": no value until one is given
+    if text is not None and not text.strip() and origin == "default_value" and "parser" not in bound:
+        text, origin = None, "none"  # default_value="": no value until one is given (a parser gets "")
     if text is not None and flags.get("plain") and "parser" not in bound:
         value = text  # plain=True without a parser: the text itself, as Metaflow gives it
     elif text is not None:

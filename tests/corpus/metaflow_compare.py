@@ -43,28 +43,54 @@ def _normal(steps: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
             for step, tasks in steps.items()}
 
 
+def _commit(work: Path) -> None:
+    """Make the copy a git repository with one commit: flows whose configs read ``git rev-parse``
+    then see the same commit under both runs."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="corpus", GIT_AUTHOR_EMAIL="corpus@example.invalid",
+               GIT_COMMITTER_NAME="corpus", GIT_COMMITTER_EMAIL="corpus@example.invalid",
+               GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "corpus flow"]):
+        subprocess.run(["git", *command], cwd=work, env=env, check=True, capture_output=True)
+
+
+def _config_values(name: str) -> tuple[tuple[str, str], ...]:
+    """The ``--config-value`` pairs the corpus compiles the flow with (expected.json)."""
+    entry = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8")).get(name, {})
+    return tuple((n, v) for n, v in entry.get("options", {}).get("config_values", ()))
+
+
 def compare(name: str) -> str:
-    """``same``, ``DIFF <step>: ...`` or ``metaflow run failed: <last line>``."""
+    """``same``, ``DIFF <step>: ...``, ``metaflow run failed: <last line>`` or ``FLOWC RUN FAILED: ...``."""
     from flowc.compiler import compile_file
+    from flowc.compiler.options import CompileOptions, using
     from tests.harness import run_locally, snapshot
 
     path = CORPUS / name
-    flow = compile_file(path).flow
+    options = CompileOptions(config_values=_config_values(name))
+    with using(options):
+        flow = compile_file(path).flow
     tmp = Path(tempfile.mkdtemp(prefix="mfcompare"))
     try:
         work = tmp / "src"
         shutil.copytree(path.parent, work)
+        _commit(work)
         env = dict(os.environ, METAFLOW_DEFAULT_DATASTORE="local", METAFLOW_DEFAULT_METADATA="local",
                    METAFLOW_DATASTORE_SYSROOT_LOCAL=str(tmp / "mf"), USERNAME="tester", METAFLOW_USER="tester",
                    PYTHONPATH="")
-        done = subprocess.run([str(METAFLOW_PYTHON), path.name, "--no-pylint", "run"], cwd=work, env=env,
+        configs = [word for pair in options.config_values for word in ("--config-value", *pair)]
+        done = subprocess.run([str(METAFLOW_PYTHON), path.name, "--no-pylint", *configs, "run"], cwd=work, env=env,
                               capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             return "metaflow run failed: " + (done.stderr.strip().splitlines() or ["?"])[-1].strip()[:200]
         subprocess.run([str(METAFLOW_PYTHON), "-c", _DUMP, flow.name, str(tmp / "mf.pkl")], cwd=work, env=env,
                        check=True, capture_output=True, timeout=600)
         theirs = _normal(pickle.loads((tmp / "mf.pkl").read_bytes()))
-        run_id = run_locally(work / path.name, tmp / "flowc")
+        try:
+            with using(options):
+                run_id = run_locally(work / path.name, tmp / "flowc")
+        except AssertionError as failed:
+            errors = [line for line in str(failed).splitlines() if "Error" in line] or ["?"]
+            return "FLOWC RUN FAILED: " + errors[-1].strip()[:200]
         ours = _normal({step: list(tasks.values())
                         for step, tasks in snapshot(tmp / "flowc" / "datastore", flow.name, run_id).items()})
         if ours == theirs:
@@ -77,7 +103,7 @@ def compare(name: str) -> str:
 
 def main(argv: list[str]) -> int:
     expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
-    names = argv or sorted(n for n, e in expected.items() if "targets" in e and "options" not in e)
+    names = argv or sorted(n for n, e in expected.items() if "targets" in e)
     for name in names:
         print(f"{name}: {compare(name)}", flush=True)
     return 0

@@ -7,6 +7,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from flowc.compiler import compile_file, ir
 from tests.harness import run_locally, snapshot
 
@@ -65,3 +67,64 @@ def test_a_card_step_with_a_mutator_runs(tmp_path):
     run_id = run_locally(path, tmp_path / "run")
     steps = snapshot(tmp_path / "run" / "datastore", "DepsFlow", run_id)
     assert [task["depth"] for task in steps["start"].values()] == [1]
+
+
+REPLACED = '''
+from metaflow import FlowSpec, step, user_step_decorator
+
+
+@user_step_decorator
+def fallback(step_name, flow, inputs=None, attributes=None):
+    def instead(self):
+        self.fell_back = True
+        return attributes.get("result")
+    yield instead
+
+
+class ReplacedFlow(FlowSpec):
+    @fallback(result=RESULT)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+@pytest.mark.parametrize("result,runs", [("True", True), ("{}", True), ("None", False)])
+def test_a_replacement_that_does_not_ask_for_self_next_fails_the_step(tmp_path, result, runs):
+    """Metaflow's contract: a yielded replacement returns True (or next's arguments) to get the
+    step's own self.next; returning None means it called self.next itself, or the step fails."""
+    path = tmp_path / "replaced_flow.py"
+    path.write_text(REPLACED.replace("RESULT", result), encoding="utf-8")
+    run_id = run_locally(path, tmp_path / "run", expect_success=False)
+    steps = snapshot(tmp_path / "run" / "datastore", "ReplacedFlow", run_id)
+    assert ("end" in steps) is runs
+
+
+def test_an_empty_default_value_goes_through_the_parser(tmp_path):
+    """Metaflow 2.19 calls a config's parser on ``default_value=""`` (config-examples' git_info
+    parser ignores its text); without a parser the config has no value until one is given."""
+    path = tmp_path / "empty_default.py"
+    path.write_text(textwrap.dedent('''
+        from metaflow import FlowSpec, Config, step
+
+        def stamp(text):
+            return {"text": text}
+
+        class EmptyDefault(FlowSpec):
+            parsed = Config("parsed", default_value="", parser=stamp)
+            unparsed = Config("unparsed", default_value="")
+
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    '''), encoding="utf-8")
+    values = {c.name: json.loads(c.value) for c in compile_file(path).flow.configs}
+    assert values == {"parsed": {"text": ""}, "unparsed": None}
