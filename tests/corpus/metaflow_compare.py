@@ -36,10 +36,20 @@ pickle.dump(out, open(sys.argv[2], "wb"))
 """
 
 
+def _caught(value: Any) -> Any:
+    """@catch's exception wrapper (as ``comparable`` gives it) reduced to the last line of its
+    text, ``ZeroDivisionError: division by zero``: the stack trace above names each engine's own
+    files and lines."""
+    if isinstance(value, dict) and value.get("__exception__") == "MetaflowExceptionWrapper":
+        lines = [line for line in str(value.get("message")).splitlines() if line.strip()]
+        return {**value, "message": lines[-1].strip() if lines else ""}
+    return value
+
+
 def _normal(steps: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
     from tests.harness.artifacts import comparable
 
-    return {step: sorted(repr(sorted(comparable(task).items())) for task in tasks)
+    return {step: sorted(repr(sorted((k, _caught(v)) for k, v in comparable(task).items())) for task in tasks)
             for step, tasks in steps.items()}
 
 
@@ -63,6 +73,7 @@ def compare(name: str) -> str:
     """``same``, ``DIFF <step>: ...``, ``metaflow run failed: <last line>`` or ``FLOWC RUN FAILED: ...``."""
     from flowc.compiler import compile_file
     from flowc.compiler.options import CompileOptions, using
+    from flowc.runtime_shim.loader import install_metaflow_alias
     from tests.harness import run_locally, snapshot
 
     path = CORPUS / name
@@ -84,6 +95,7 @@ def compare(name: str) -> str:
             return "metaflow run failed: " + (done.stderr.strip().splitlines() or ["?"])[-1].strip()[:200]
         subprocess.run([str(METAFLOW_PYTHON), "-c", _DUMP, flow.name, str(tmp / "mf.pkl")], cwd=work, env=env,
                        check=True, capture_output=True, timeout=600)
+        install_metaflow_alias()  # Metaflow's pickled objects (@catch's exception) load as flowc's
         theirs = _normal(pickle.loads((tmp / "mf.pkl").read_bytes()))
         try:
             with using(options):

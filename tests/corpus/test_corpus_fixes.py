@@ -128,3 +128,40 @@ def test_an_empty_default_value_goes_through_the_parser(tmp_path):
     '''), encoding="utf-8")
     values = {c.name: json.loads(c.value) for c in compile_file(path).flow.configs}
     assert values == {"parsed": {"text": ""}, "unparsed": None}
+
+
+CAUGHT = '''
+from metaflow import FlowSpec, step, catch
+
+
+class CaughtFlow(FlowSpec):
+    @step
+    def start(self):
+        self.divisors = [0, 2]
+        self.next(self.divide, foreach="divisors")
+
+    @catch(var="divide_failed", print_exception=False)
+    @step
+    def divide(self):
+        self.res = 10 / self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.results = [inp.res for inp in inputs if not inp.divide_failed]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_catch_var_is_none_where_the_step_succeeded(tmp_path):
+    """Metaflow sets @catch's var on every task (None on success), so a join can read it from
+    each input, as the full-stack tutorial's catch.py does."""
+    path = tmp_path / "caught_flow.py"
+    path.write_text(CAUGHT, encoding="utf-8")
+    steps = snapshot(tmp_path / "run" / "datastore", "CaughtFlow", run_locally(path, tmp_path / "run"))
+    assert sorted(t["divide_failed"] is None for t in steps["divide"].values()) == [False, True]
+    assert [t["results"] for t in steps["join"].values()] == [[5.0]]
