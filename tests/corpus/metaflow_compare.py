@@ -10,6 +10,7 @@ are left out, as ``flowc run``'s are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 CORPUS = Path(__file__).resolve().parent
 METAFLOW_PYTHON = Path(os.environ.get("FLOWC_METAFLOW_VENV", "/tmp/mf")) / "bin" / "python"
@@ -51,6 +52,21 @@ def _normal(steps: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
 
     return {step: sorted(repr(sorted((k, _caught(v)) for k, v in comparable(task).items())) for task in tasks)
             for step, tasks in steps.items()}
+
+
+@contextlib.contextmanager
+def _user(name: str) -> Iterator[None]:
+    """The user both runs see (``@project``'s user branch, ``current.username``)."""
+    saved = {var: os.environ.get(var) for var in ("METAFLOW_USER", "USERNAME")}
+    os.environ.update(METAFLOW_USER=name, USERNAME=name)
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _commit(work: Path) -> None:
@@ -98,7 +114,7 @@ def compare(name: str) -> str:
         install_metaflow_alias()  # Metaflow's pickled objects (@catch's exception) load as flowc's
         theirs = _normal(pickle.loads((tmp / "mf.pkl").read_bytes()))
         try:
-            with using(options):
+            with using(options), _user("tester"):
                 run_id = run_locally(work / path.name, tmp / "flowc")
         except AssertionError as failed:
             errors = [line for line in str(failed).splitlines() if "Error" in line] or ["?"]
