@@ -2,12 +2,15 @@
 
 Measured, each in a fresh child process per side (so neither side warms the other's caches):
 ``put_many`` then ``get_many`` of 1,000 small objects, and ``put_files`` then ``get`` of one
-large object (1 GiB by default). moto's server runs in a process of its own. Metaflow's side
-needs an interpreter with metaflow and boto3 (``--metaflow-python``; by default ``/tmp/mf`` if
-present, else ``.venvs/bench-metaflow``, created on first use). Goal from issue 11: flowc at
-least as fast (ratio Metaflow / flowc >= 1).
+large object (1 GiB by default). moto's server runs in a process of its own. The sides take turns
+``--repeat`` times (who goes first alternates) and the median of each operation is compared: on a
+shared machine one run of each is mostly noise. Metaflow's side needs an interpreter with metaflow
+and boto3 (``--metaflow-python``; by default ``FLOWC_METAFLOW_PYTHON``, else ``.venvs/metaflow``,
+else ``/tmp/mf``, else ``.venvs/bench-metaflow``, created on first use). Goal from issue 11: flowc
+at least as fast (ratio Metaflow / flowc >= 1).
 
-    python benchmarks/s3_bench.py [--count 1000] [--object-kib 1] [--big-mib 1024] [--skip-metaflow]
+    python benchmarks/s3_bench.py [--count 1000] [--object-kib 1] [--big-mib 1024] [--repeat 3]
+                                  [--skip-metaflow]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +44,10 @@ def child(impl: str, s3root: str, count: int, object_kib: int, big_mib: int, wor
         with open(big, "wb") as handle:
             for _ in range(big_mib):
                 handle.write(block)
+            # on disk before the clock starts: else the side that reaches put_big sooner (flowc,
+            # whose small-object rounds are faster) uploads while the kernel is still writing it
+            handle.flush()
+            os.fsync(handle.fileno())
     times: dict[str, float] = {}
     with S3(s3root=f"{s3root}/{impl}", tmproot=work) as s3:
         started = time.perf_counter()
@@ -57,7 +65,19 @@ def child(impl: str, s3root: str, count: int, object_kib: int, big_mib: int, wor
             obj = s3.get("big")
             times["get_big"] = time.perf_counter() - started
             assert obj.size == big_mib << 20
+    _delete_prefix(f"{s3root}/{impl}")  # moto keeps every object; the next round starts empty
     return times
+
+
+def _delete_prefix(url: str) -> None:
+    import boto3
+
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
 def free_port() -> int:
@@ -82,10 +102,10 @@ def start_moto() -> tuple[subprocess.Popen, str]:
 
 
 def metaflow_python(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    if os.path.exists("/tmp/mf/bin/python"):
-        return "/tmp/mf/bin/python"
+    for candidate in (explicit, os.environ.get("FLOWC_METAFLOW_PYTHON"), ROOT / ".venvs/metaflow/bin/python",
+                      "/tmp/mf/bin/python"):
+        if candidate and os.path.exists(candidate):
+            return str(candidate)
     venv = ROOT / ".venvs" / "bench-metaflow"
     python = venv / "bin" / "python"
     probe = [str(python), "-c", "import metaflow, boto3"]
@@ -94,6 +114,10 @@ def metaflow_python(explicit: str | None) -> str:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "metaflow", "boto3"], check=True)
     return str(python)
+
+
+def _medians(rounds: list[dict]) -> dict:
+    return {name: statistics.median(times[name] for times in rounds) for name in rounds[0]}
 
 
 def run_side(python: str, impl: str, endpoint: str, s3root: str, args: argparse.Namespace) -> dict:
@@ -114,6 +138,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--object-kib", type=int, default=1)
     parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-metaflow", action="store_true")
     parser.add_argument("--metaflow-python")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -129,13 +154,20 @@ def main() -> int:
 
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
                      aws_secret_access_key="bench").create_bucket(Bucket="bench")
-        ours = run_side(sys.executable, "flowc", endpoint, "s3://bench/run", args)
-        theirs = None if args.skip_metaflow else run_side(metaflow_python(args.metaflow_python),
-                                                          "metaflow", endpoint, "s3://bench/run", args)
+        sides = {"flowc": sys.executable}
+        if not args.skip_metaflow:
+            sides["metaflow"] = metaflow_python(args.metaflow_python)
+        rounds: dict[str, list[dict]] = {impl: [] for impl in sides}
+        for turn in range(args.repeat):
+            for impl in sorted(sides, reverse=turn % 2 == 1):
+                rounds[impl].append(run_side(sides[impl], impl, endpoint, f"s3://bench/run{turn}", args))
     finally:
         server.terminate()
         server.wait()
-    print(f"{args.count} objects of {args.object_kib} KiB, one object of {args.big_mib} MiB, moto on loopback")
+    ours = _medians(rounds["flowc"])
+    theirs = _medians(rounds["metaflow"]) if "metaflow" in rounds else None
+    print(f"{args.count} objects of {args.object_kib} KiB, one object of {args.big_mib} MiB, moto on loopback, "
+          f"median of {args.repeat} alternating rounds")
     print(f"{'operation':<10} {'flowc s':>9} {'metaflow s':>11} {'ratio':>7}")
     missed = False
     for name, seconds in ours.items():

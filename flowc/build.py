@@ -9,6 +9,7 @@ with one ``flow.py`` per folder compile in one command.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import errno
 import os
@@ -19,7 +20,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
 from flowc.compiler.ir import Span
-from flowc.targets import target_names
+from flowc.package import PackageError, assemble
+from flowc.targets import Settings, target_names
 
 NO_FLOW_FILES = register(
     "FLOW300", "no flow files",
@@ -34,6 +36,14 @@ OUTPUT_CLASH = register(
     same stem would overwrite each other: compile their common directory instead, or compile them
     into different output directories.""",
 )
+NO_CODE_PACKAGE = register(
+    "FLOW303", "code package cannot be built",
+    """With `code = "package"` (the default) every spec names the flow's code package: its directory,
+    the project modules it imports and flowc's runtime, archived and named by content. Building it
+    failed (a file that cannot be read, a symbolic link leaving the project, a project module named
+    `flowc`). Fix what the message names, or set `code = "image"` and bake the code into the
+    image.""",
+)
 MISSING_OUTPUT = register(
     "FLOW302", "committed spec missing",
     """`flowc compile --check` found no committed spec where one is expected. Run the same command
@@ -42,11 +52,24 @@ MISSING_OUTPUT = register(
 
 
 @dataclass(frozen=True, slots=True)
+class CodePackage:
+    """The archive a spec's tasks fetch: where they fetch it, and its bytes."""
+
+    url: str
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
 class Output:
     flow_file: Path
     target: str
     relative: Path  # <target>/<stem><ext>
     text: str
+    package: CodePackage | None = None  # the flow's code package, which the spec names
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +131,9 @@ def _may_be_flow(path: Path) -> bool:
 
 
 def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str, Any],
-          flow_name: str | None = None) -> BuildResult:
-    """Compile every flow file once and emit it for every target."""
+          flow_name: str | None = None, outputs_at: Sequence[Path] = ()) -> BuildResult:
+    """Compile every flow file once and emit it for every target. ``outputs_at`` (the output
+    directory or file) never goes into a code package: specs must not depend on earlier specs."""
     from flowc.compiler import compile_file
     from flowc.plan import build as build_plan
     from flowc.runtime_shim.environment import lock_hash
@@ -128,6 +152,11 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
             continue
         diagnostics.extend(result.diagnostics)
         settings = load_settings(flow_file, overrides)
+        try:
+            settings, package = code_package_for(flow_file, settings, outputs_at)
+        except PackageError as error:
+            diagnostics.append(Diagnostic(NO_CODE_PACKAGE, f"code package: {error}", _file_span(flow_file)))
+            continue
         relocations = project_paths(flow_file, ir.source_paths(result.flow))
         plan = build_plan(ir.relocate(result.flow, relocations), lock_sha256=lock_hash(str(flow_file)))
         back = {relocated: given for given, relocated in relocations.items()}
@@ -142,8 +171,34 @@ def build(paths: Sequence[Path], targets: Sequence[str], overrides: Mapping[str,
                 diagnostics.append(_clash(flow_file, owners[relative], relative))
                 continue
             owners[relative] = flow_file
-            outputs.append(Output(flow_file, target, relative, emitted.text))
+            outputs.append(Output(flow_file, target, relative, emitted.text, package))
     return BuildResult(tuple(outputs), tuple(diagnostics))
+
+
+def code_package_for(flow_file: Path, settings: Settings, leave_out: Sequence[Path] = ()
+                     ) -> tuple[Settings, CodePackage | None]:
+    """With code 'package' and no ``code_package`` URL given: the flow's own package, named by
+    its content in ``code_package_dir``, and the settings naming it. Raises ``PackageError``."""
+    if settings.code != "package" or settings.code_package or settings.datastore_root is None:
+        return settings, None
+    data, built = assemble(flow_file, leave_out={p.resolve() for p in leave_out})
+    url = settings.package_dir.rstrip("/") + "/" + built.path.name
+    return dataclasses.replace(settings, code_package=url), CodePackage(url, data)
+
+
+def write_packages(outputs: Iterable[Output], directory: Path) -> list[Path]:
+    """Write each distinct code package the outputs name into ``directory`` (kept when already
+    there: the name is the content)."""
+    written = []
+    for package in {o.package.name: o.package for o in outputs if o.package is not None}.values():
+        path = directory / package.name
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(package.data)
+            tmp.replace(path)
+        written.append(path)
+    return written
 
 
 def in_project(flow_file: Path, flow: ir.Flow) -> ir.Flow:

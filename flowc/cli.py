@@ -7,10 +7,11 @@ Heavy modules (libcst, jinja2, the targets) are imported inside the commands tha
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable, NoReturn, Sequence, TypeVar
 
 import click
 
@@ -227,7 +228,8 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         _fail("--check needs --output-dir DIR or -o FILE to compare with")
     overrides = {**_parse_sets(sets), **{k: v for k, v in overrides.items() if v is not None}}
     try:
-        result = build(paths, targets, overrides, flow_name=flow_name)
+        outputs_at = [output_dir] if output_dir is not None else [Path(output)] if output not in (None, "-") else []
+        result = build(paths, targets, overrides, flow_name=flow_name, outputs_at=outputs_at)
     except SettingsError as exc:
         _fail(str(exc))
     if result.diagnostics:
@@ -241,9 +243,11 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
             result = replace(result, outputs=(single,))
         elif output in (None, "-"):
             click.echo(single.text, nl=False)
+            _note_packages(result.outputs, None)
             return
         else:
             _write_or_fail(lambda: write_atomically(Path(output), single.text))
+            _note_packages(result.outputs, Path(output).parent)
             return
     if check:
         diff, missing = check_outputs(result.outputs, output_dir)
@@ -258,6 +262,37 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
         return
     for path in _write_or_fail(lambda: write_outputs(result.outputs, output_dir)):
         click.echo(f"wrote {path}", err=True)
+    _note_packages(result.outputs, output_dir)
+
+
+def _note_packages(outputs: Sequence[Any], directory: Path | None) -> None:
+    """Write the code packages the specs name beside them (not to stdout) and say where the
+    tasks will look for them: nothing is uploaded by compiling."""
+    from flowc.build import write_packages
+    from flowc.targets.base import CODE_PACKAGE_FOLDER
+
+    if directory is not None:
+        for path in _write_or_fail(lambda: write_packages(outputs, directory / CODE_PACKAGE_FOLDER)):
+            click.echo(f"wrote {path}", err=True)
+    for url in sorted({o.package.url for o in outputs if o.package is not None}):
+        click.echo(f"flowc: note: the tasks fetch their code from {url}: `flowc deploy` uploads it, "
+                   f"as does `flowc package FLOW --upload`", err=True)
+
+
+def _upload_package(flow_file: Path, archive: Path) -> None:
+    from flowc.build import CodePackage
+    from flowc.deploy.base import DeployError, upload_package
+    from flowc.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(flow_file, {})
+        if settings.datastore_root is None and not settings.code_package_dir:
+            _fail("--upload needs datastore_root or code_package_dir in [tool.flowc] (or --set)")
+        url = settings.package_dir.rstrip("/") + "/" + archive.name
+        upload_package(CodePackage(url, archive.read_bytes()))
+    except (SettingsError, DeployError) as exc:
+        _fail(str(exc))
+    click.echo(f"uploaded {url}", err=True)
 
 
 def _write_or_fail(write: Callable[[], _Written]) -> _Written:
@@ -279,22 +314,32 @@ def _write_or_fail(write: Callable[[], _Written]) -> _Written:
 @click.option("--environments", "environments_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also build the flow's @pypi/@conda environments into this directory (run it "
                    "in the image build; tasks find them with FLOWC_ENV_CACHE=DIR).")
+@click.option("--runtime/--no-runtime", default=True, show_default=True,
+              help="Include flowc's runtime (under flowc/), so the image needs only Python.")
+@click.option("--upload", is_flag=True,
+              help="Also put the archive where compiled specs fetch it: code_package_dir "
+                   "(default <datastore_root>/flowc-code).")
 def package_command(flow_file: Path, output_dir: Path, include: tuple[str, ...],
-                    exclude: tuple[str, ...], environments_dir: Path | None) -> None:
+                    exclude: tuple[str, ...], environments_dir: Path | None, runtime: bool,
+                    upload: bool) -> None:
     """Build a reproducible code package of FLOW_FILE's directory.
 
     The archive is named <flow stem>-<sha256>.tar.gz and is byte-identical when built twice from
     the same files. Hidden files, __pycache__, the output directory and whatever .gitignore
     ignores are left out; a package the flow imports from beside its directory (same project) is
-    included; a symlinked file is packaged only if it points inside the directory. Upload it,
-    then compile with --code-package URL: each task verifies the hash before running.
+    included; a symlinked file is packaged only if it points inside the directory; flowc's own
+    runtime goes in under flowc/. `flowc compile` names this same archive in the specs it writes
+    (with code = "package", the default); --upload puts it where their tasks fetch it, and each
+    task verifies the hash before running anything.
     """
     from flowc.package import PackageError, build_package
 
     try:
-        built = build_package(flow_file, output_dir, include, exclude)
+        built = build_package(flow_file, output_dir, include, exclude, runtime)
     except PackageError as exc:
         _fail(str(exc))
+    if upload:
+        _upload_package(flow_file, built.path)
     for link in built.skipped_links:
         click.echo(f"flowc: warning: symlinked directory {link} not followed", err=True)
     for name in built.siblings:
@@ -527,11 +572,11 @@ def explain_command(code: str | None) -> None:
     click.echo(f"{entry.code}: {entry.title}\n\n{entry.explanation}")
 
 
-def _engine_options(command: _Command) -> _Command:
+def _engine_options(command: _Command, flow_required: bool = True) -> _Command:
     """The options deploy, trigger and status share: the engine, the flow, settings overrides."""
     for option in reversed((
-        click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path)),
-        click.option("--target", "-t", required=True, metavar="TARGET",
+        click.argument("flow_file", type=click.Path(dir_okay=False, path_type=Path), required=flow_required),
+        click.option("--target", "-t", required=flow_required, metavar="TARGET",
                      help="The engine the flow is deployed to (argo, sfn, airflow)."),
         click.option("--flow", "flow_name", help="The FlowSpec subclass when the file has several."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -610,17 +655,30 @@ def deploy_command(flow_file: Path, target: str, flow_name: str | None, sets: tu
         click.echo(f"{target}: {action}")
 
 
-@main.command("trigger")
-@_engine_options
+@main.command("trigger", short_help="Start a run of a deployed flow, or publish an event (--event).")
+@functools.partial(_engine_options, flow_required=False)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value for the run (repeatable).")
 @click.option("--wait", "wait_", is_flag=True, help="Follow the run; exit 0 only if it succeeds.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after SECONDS.")
-def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: tuple[str, ...],
+@click.option("--event", "event_name", metavar="NAME",
+              help="Publish the event NAME that @trigger flows wait for (no FLOW_FILE; --target sfn, the "
+                   "default, or argo with the argo_webhook_url setting).")
+@click.option("--payload", metavar="JSON", help="With --event: the event's payload, a JSON object.")
+@click.option("--bus", help="With --event: the EventBridge bus (default: the sfn_event_bus setting).")
+def trigger_command(flow_file: Path | None, target: str | None, flow_name: str | None, sets: tuple[str, ...],
                     diag_format: str, params: tuple[str, ...], wait_: bool,
-                    timeout: float | None) -> None:
-    """Start a run of the deployed FLOW_FILE; prints its run id."""
+                    timeout: float | None, event_name: str | None, payload: str | None,
+                    bus: str | None) -> None:
+    """Start a run of the deployed FLOW_FILE and print its run id; or, with --event, publish an
+    event and print its id."""
     from flowc.deploy import trigger, wait
+
+    if event_name is not None or payload is not None or bus is not None:
+        _publish_event(event_name, payload, bus, target or "sfn", flow_file, sets)
+        return
+    if flow_file is None or target is None:
+        _fail("flowc trigger needs FLOW_FILE and --target (or --event NAME to publish an event)")
 
     run = _engine_call(trigger, flow_file, target, params, diag_format=diag_format, sets=sets,
                        flow_name=flow_name)
@@ -631,6 +689,20 @@ def trigger_command(flow_file: Path, target: str, flow_name: str | None, sets: t
                          flow_name=flow_name, timeout=timeout,
                          on_change=lambda info: click.echo(f"{info.run_id}: {info.status}", err=True))
     sys.exit(0 if final.successful else 1)
+
+
+def _publish_event(name: str | None, payload: str | None, bus: str | None, target: str,
+                   flow_file: Path | None, sets: tuple[str, ...]) -> None:
+    """``flowc trigger --event``: one event, published where the compiled rules listen."""
+    from flowc.deploy import DeployError
+    from flowc.deploy.events import publish
+
+    if name is None or flow_file is not None:
+        _fail("--event NAME publishes an event and takes no FLOW_FILE; --payload and --bus go with --event")
+    try:
+        click.echo(publish(target, name, payload, bus, _parse_sets(sets)))
+    except DeployError as exc:
+        _fail(str(exc))
 
 
 @main.command("status")

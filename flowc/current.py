@@ -44,8 +44,11 @@ class _CardView:
         self.components.clear()
 
     def refresh(self, *args: Any, **kwargs: Any) -> None:
-        """Metaflow redraws live cards here; flowc renders every card once, when the task ends."""
-        return None
+        """Re-render this card while the task runs (at most once per its ``refresh_interval``;
+        the render after the step replaces it). Metaflow's ``data`` argument is not used."""
+        live = getattr(self._spec, "live", None)
+        if live is not None:
+            live.request()
 
 
 class CardCollector(_CardView):
@@ -85,13 +88,22 @@ class Current:
 
     Outside a task every field is None and ``is_running_flow`` is False, as in Metaflow.
     ``_manifest``, ``_datastore`` and ``_cards`` are private: the graph, the task's datastore and
-    its ``@card`` decorators.
+    its ``@card`` decorators. ``dir(current)`` lists what Metaflow's lists in the same step: its
+    core attributes always, the ones its plugins add (``card``, the ``@project`` fields,
+    ``trigger``, ``parallel``) only where that plugin applies. docs/metaflow.md lists what is
+    refused.
     """
 
     _FIELDS = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id",
                "parameter_names", "namespace", "username", "project_name", "branch_name",
                "is_production", "project_flow_name", "parallel", "tags", "trigger")
     _PRIVATE = ("_manifest", "_datastore", "_cards")
+    # Metaflow's Current has these whatever the step (its class properties and ``get``).
+    _CORE = ("flow_name", "run_id", "step_name", "task_id", "retry_count", "origin_run_id", "pathspec",
+             "task", "run", "namespace", "username", "tags", "tempdir", "graph", "get", "is_running_flow")
+    # Added by Metaflow's task and plugins only where they apply: listed when set.
+    _ADDED = ("parameter_names", "graph_info", "project_name", "branch_name", "is_user_branch",
+              "is_production", "project_flow_name", "trigger", "parallel", "is_parallel")
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
@@ -116,14 +128,73 @@ class Current:
         raise AttributeError(f"current has no attribute {name!r}")
 
     def __contains__(self, name: str) -> bool:
-        return self._values.get(name) is not None or (name in ("card", "graph", "tempdir")
-                                                      and self.is_running_flow)
+        """Metaflow's rule: the attribute exists and is not None."""
+        if name.startswith("_") or name not in dir(self):
+            return False
+        return getattr(self, name, None) is not None
+
+    def __dir__(self) -> list[str]:
+        names = list(self._CORE)
+        if self._values:
+            names += [name for name in self._ADDED if self._is_set(name)]
+        if self._values.get("_cards"):
+            names.append("card")
+        return sorted(names)
+
+    def _is_set(self, name: str) -> bool:
+        if name == "graph_info":  # without building the graph
+            return self._values.get("_manifest") is not None
+        return getattr(self, name) is not None
 
     @property
     def card(self) -> Any:
+        """The step's cards. Metaflow has no ``current.card`` without ``@card``; flowc accepts the
+        components there and drops them (``dir`` and ``in`` follow Metaflow)."""
         if self._card is None:
             self._card = CardCollector(self._values.get("_cards"))
         return self._card
+
+    @property
+    def is_user_branch(self) -> bool | None:
+        """With ``@project``: True on the ``user.NAME`` branch (no ``--branch``, not production)."""
+        branch = self._values.get("branch_name")
+        return branch.startswith("user.") if isinstance(branch, str) else None
+
+    @property
+    def parallel(self) -> Parallel | None:
+        """In a ``@parallel`` step, this node of the gang. Elsewhere in a flow with a
+        ``@parallel`` step, Metaflow's single-node default (from the ``MF_PARALLEL_*`` variables);
+        in other flows None (Metaflow has no attribute)."""
+        gang = self._values.get("parallel")
+        if gang is not None:
+            return gang
+        manifest = self._values.get("_manifest")
+        if manifest is None or not any(type(node.transition).__name__ == "Parallel" for node in manifest.steps):
+            return None
+        return Parallel(os.environ.get("MF_PARALLEL_MAIN_IP", "127.0.0.1"),
+                        int(os.environ.get("MF_PARALLEL_NUM_NODES", "1")),
+                        int(os.environ.get("MF_PARALLEL_NODE_INDEX", "0")),
+                        os.environ.get("MF_PARALLEL_CONTROL_TASK_ID"))
+
+    @property
+    def is_parallel(self) -> bool | None:
+        """True in a ``@parallel`` step (Metaflow sets it there only)."""
+        return True if self._values.get("parallel") is not None else None
+
+    @property
+    def task(self) -> Any:
+        """The running task as a client ``Task`` (no namespace check, as in Metaflow)."""
+        pathspec = self.pathspec
+        if pathspec is None:
+            return None
+        return _client().Task(pathspec, _namespace_check=False)
+
+    @property
+    def run(self) -> Any:
+        """The running run as a client ``Run``."""
+        if not self._values:
+            return None
+        return _client().Run(f"{self.flow_name}/{self.run_id}", _namespace_check=False)
 
     @property
     def is_running_flow(self) -> bool:
@@ -146,30 +217,100 @@ class Current:
         manifest = self._values.get("_manifest")
         return graph_info(manifest) if manifest is not None else None
 
+    @property
+    def graph_info(self) -> dict[str, Any] | None:
+        """Metaflow's task sets this next to ``graph``; the same dictionary."""
+        return self.graph
+
     def get(self, name: str, default: Any = None) -> Any:
-        value = self._values.get(name) if not name.startswith("_") else None
-        return default if value is None else value
+        """Metaflow's ``getattr(current, name, default)``: ``default`` only for a name that is
+        not an attribute here (see ``dir``); an attribute that is None gives None."""
+        if name.startswith("_") or name not in dir(self):
+            return default
+        return getattr(self, name)
 
     def __repr__(self) -> str:
         return f"current({self.pathspec or 'not running'})"
 
 
+def _client() -> Any:
+    """flowc.client, loaded when a step asks for ``current.task``/``run`` and not before: the client
+    sits above ``current`` (it reads ``current`` to find the running task's datastore), so this is
+    the one import that goes upwards, deferred like ``flowc``'s own PEP 562 ``flowc.Task``."""
+    import importlib
+
+    return importlib.import_module("flowc.client")
+
+
 _KINDS = {"foreach": "split-foreach", "split": "split-static", "switch": "split-switch"}
 
 
-def graph_info(manifest: Any) -> dict[str, Any]:
-    """Metaflow's ``_graph_info`` (``file``, ``name``, ``doc``, ``steps``) from a manifest."""
-    steps = {}
-    for node in manifest.steps:
-        kind = node.kind
-        if kind == "split" and type(node.transition).__name__ == "Parallel":
-            kind = "split-parallel"
-        steps[node.name] = {"name": node.name, "type": _KINDS.get(kind, kind), "line": node.span.line,
+def _node_type(node: Any) -> str:
+    kind = node.kind
+    if kind == "split" and type(node.transition).__name__ == "Parallel":
+        return "split-parallel"
+    return _KINDS.get(kind, kind)
+
+
+def _node_info(node: Any) -> dict[str, Any]:
+    """One entry of ``_graph_info["steps"]``, with the keys Metaflow gives each type."""
+    info: dict[str, Any] = {"name": node.name, "type": _node_type(node), "line": node.span.line,
                             "doc": node.docstring or "", "next": list(node.transition.targets),
                             "decorators": [{"name": d.tag} for d in node.decorators]}
-    return {"file": os.path.basename(manifest.path), "name": manifest.name,
-            "doc": manifest.docstring or "", "steps": steps,
-            "parameters": [{"name": p.name, "type": p.type} for p in manifest.parameters]}
+    transition = node.transition
+    if info["type"] == "split-foreach":
+        info["foreach_artifact"] = transition.items
+    elif info["type"] == "split-parallel":
+        info["num_parallel"] = transition.num_parallel
+    elif info["type"] == "split-switch":
+        info["condition"] = transition.condition
+        info["switch_cases"] = dict(transition.cases)
+    if node.matching_join:
+        info["matching_join"] = node.matching_join
+    return info
+
+
+def _structure(manifest: Any, first: str, stop: str) -> list[Any]:
+    """Metaflow's ``graph_structure``: step names in order, a split as a list of its branches
+    (each a list), up to ``stop`` (a split's join, or the end step)."""
+    block: list[Any] = []
+    name: str | None = first
+    while name is not None and name != stop:
+        node = manifest.step(name)
+        block.append(name)
+        kind = _node_type(node)
+        if kind in ("split-static", "split-foreach"):
+            block.append([_structure(manifest, branch, node.matching_join)
+                          for branch in node.transition.targets])
+            name = node.matching_join
+        elif kind == "split-switch":
+            block.append([_structure(manifest, case, stop)
+                          for case in node.transition.targets if case != name])
+            name = None
+        else:
+            name = node.transition.targets[0] if node.transition.targets else None
+    return block
+
+
+def graph_info(manifest: Any) -> dict[str, Any]:
+    """Metaflow's ``_graph_info`` (``file``, ``start_step``, ``end_step``, ``parameters``,
+    ``steps``, ``graph_structure``, ``doc``) from a manifest. Metaflow's ``constants``,
+    flow-level ``decorators``, ``extensions`` and per-step ``source_file``/``node_info`` and
+    decorator attributes are not carried."""
+    end = next(node.name for node in manifest.steps if node.kind == "end")
+    structure = _structure(manifest, "start", end) + [end] if end != "start" else [end]
+    steps = {name: _node_info(manifest.step(name)) for name in _flatten(structure)}
+    steps.update({node.name: _node_info(node) for node in manifest.steps if node.name not in steps})
+    return {"file": os.path.basename(manifest.path), "start_step": "start", "end_step": end,
+            "parameters": [{"name": p.name, "type": p.type} for p in manifest.parameters],
+            "steps": steps, "graph_structure": structure, "doc": manifest.docstring or ""}
+
+
+def _flatten(structure: list[Any]) -> list[str]:
+    names: list[str] = []
+    for item in structure:
+        names.extend(_flatten(item) if isinstance(item, list) else [item])
+    return names
 
 
 current = Current()

@@ -247,6 +247,14 @@ class FlowPlan:
     def exit_hook(self) -> ir.ExitHook | None:
         return self.flow.decorator(ir.ExitHook)
 
+    def payload_mapping(self, trigger: Trigger) -> tuple[tuple[str, str], ...]:
+        """(parameter, payload field) pairs an event trigger maps. As on Metaflow's Argo, a flow
+        whose only trigger is one event without a mapping takes every parameter from the payload
+        field of its name (the engines with event payloads use this; Airflow has none)."""
+        if trigger.parameters or trigger.kind != "event" or len(self.triggers) != 1:
+            return trigger.parameters
+        return tuple((p.name, p.name) for p in self.flow.parameters)
+
 
 # --------------------------------------------------------------------------- lowering
 

@@ -27,6 +27,7 @@ MODULES: dict[str, str] = {
     "metaflow.plugins.cards": "flowc.cards",
     "metaflow.plugins.datatools": "flowc.s3",
     "metaflow.plugins.datatools.s3": "flowc.s3",
+    "metaflow.integrations": "flowc.integrations",
     "metaflow.user_configs.config_parameters": "flowc.config",
     "metaflow.user_decorators.mutable_flow": "flowc.mutators",
     "metaflow.user_decorators.mutable_step": "flowc.mutators",

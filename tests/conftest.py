@@ -20,13 +20,25 @@ SHAPES = ROOT / "tests" / "flows"
 UPSTREAM = ROOT / "tests" / "upstream"  # third-party files the tests read, see its README
 # The datastore root the repository's pyproject.toml gives its examples; goldens carry it.
 TEST_DATASTORE = "s3://flowc-datastore/flowc"
+# The reference Metaflow 2.19 the comparison tests run flows under (.ci/run installs it from
+# tests/harness/metaflow-requirements.txt). Missing, those tests fail: they never skip.
+METAFLOW_PYTHON = Path(os.environ.get("FLOWC_METAFLOW_PYTHON", ROOT / ".venvs" / "metaflow" / "bin" / "python"))
+
+
+def require_metaflow() -> Path:
+    """The reference interpreter, or a failure saying how to install it."""
+    if not METAFLOW_PYTHON.exists():
+        pytest.fail(f"no Metaflow 2.19 at {METAFLOW_PYTHON}: run .ci/run, or python3 -m venv .venvs/metaflow && "
+                    ".venvs/metaflow/bin/pip install -r tests/harness/metaflow-requirements.txt", pytrace=False)
+    return METAFLOW_PYTHON
 
 
 def target_settings(**values: Any) -> Any:
-    """Settings from flat keys, with the repository's datastore root unless given."""
+    """Settings from flat keys, with the repository's datastore root and code 'image' (as its
+    pyproject.toml gives the examples) unless given."""
     from flowc.settings import from_values
 
-    return from_values(**{"datastore_root": TEST_DATASTORE, **values})
+    return from_values(**{"datastore_root": TEST_DATASTORE, "code": "image", **values})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -239,7 +239,7 @@ class Card:
     options: tuple[tuple[str, Value], ...] = ()
     timeout: int = 45
     save_errors: bool = True
-    refresh_interval: int = 5  # how often a viewer re-reads a live card; no target reads it
+    refresh_interval: int = 5  # seconds between live renders (current.card.refresh())
     span: Span = NO_SPAN
     tag: ClassVar[str] = "card"
     scope: ClassVar[str] = "step"

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowc.build import build, in_project
+from flowc.build import CodePackage, build, in_project
 from flowc.compiler import compile_file, ir
 from flowc.compiler.diagnostics import ERROR, CompileError
 from flowc.exceptions import ParameterError
-from flowc.package import PackageError, build_package
 from flowc.runtime_shim.params import check_assignments
 from flowc.settings import SettingsError, load_settings, value_of
 from flowc.targets import Settings
@@ -188,56 +185,50 @@ def check_no_secrets(values: Mapping[str, Any], origin: str) -> None:
 def prepare(flow_file: Path, target: str, overrides: Mapping[str, Any], *,
             flow_name: str | None = None, with_package: bool = True,
             handled: Collection[str] = ()) -> Prepared:
-    """Compile ``flow_file`` for ``target``; with ``code_package_dir`` set (and ``with_package``),
-    build the code package, upload it there and compile the spec against it. Warnings whose code
-    is in ``handled`` are dropped: the engine's deploy step takes care of what they warn about.
+    """Compile ``flow_file`` for ``target``; when the spec names the flow's code package (code
+    'package', the default), upload it where the tasks fetch it (unless ``with_package`` is
+    false: commands that only read names). Warnings whose code is in ``handled`` are dropped:
+    the engine's deploy step takes care of what they warn about.
 
     Raises ``CompileError`` for flow errors and ``DeployError`` for everything else.
     """
     check_no_secrets(overrides, "--set")
     flow = in_project(flow_file, compile_file(flow_file, flow_name=flow_name).flow)  # as the spec names it
-    overrides = dict(overrides)
     try:
         settings = load_settings(flow_file, overrides)
-    except SettingsError as exc:
-        raise DeployError(str(exc)) from None
-    package_url = None
-    package_dir = settings.code_package_dir
-    if with_package and package_dir:
-        package_url = upload_code_package(flow_file, str(package_dir))
-        overrides["code_package"] = package_url
-    try:
         result = build([flow_file], [target], overrides, flow_name=flow_name)
     except SettingsError as exc:
         raise DeployError(str(exc)) from None
     if not result.ok:
         raise CompileError([d for d in result.diagnostics if d.severity == ERROR])
     (output,) = result.outputs
-    if package_url is not None:
+    package_url = None
+    if output.package is not None:
+        package_url = output.package.url
         settings = dataclasses.replace(settings, code_package=package_url)
+        if with_package:
+            upload_package(output.package)
     warnings = tuple(f"{d.code}: {d.message}" for d in result.diagnostics if d.code not in handled)
     return Prepared(flow_file, target, flow, settings, output.text, output.relative.name,
                     package_url, warnings)
 
 
-def upload_code_package(flow_file: Path, destination: str) -> str:
-    """Build the flow's code package and copy it to ``destination`` (a directory or ``s3://``
-    prefix) unless an object of that name (hence that content) is already there; returns its URL."""
-    with tempfile.TemporaryDirectory(prefix="flowc-package-") as tmp:
+def upload_package(package: CodePackage) -> str:
+    """Put a code package at its URL (a path or ``s3://``) unless an object of that name, hence
+    that content, is already there; returns the URL."""
+    if package.url.startswith("s3://"):
+        put_s3(package.url, package.data, keep="existing", action=f"upload code package to {package.url}")
+        return package.url
+    target = Path(package.url.removeprefix("file://"))
+    if not target.exists():
         try:
-            built = build_package(flow_file, Path(tmp))
-        except PackageError as exc:
-            raise DeployError(f"code package: {exc}") from None
-        if destination.startswith("s3://"):
-            url = join_url(destination, built.path.name)
-            put_s3(url, built.path, keep="existing", action=f"upload code package to {url}")
-            return url
-        target = Path(destination) / built.path.name
-        if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(built.path, target.with_name(f".{target.name}.tmp"))
-            target.with_name(f".{target.name}.tmp").replace(target)
-        return str(target)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(package.data)
+            tmp.replace(target)
+        except OSError as exc:
+            raise DeployError(f"cannot write code package {target}: {exc.strerror}") from None
+    return package.url
 
 
 def join_url(prefix: str, name: str) -> str:

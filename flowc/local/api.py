@@ -53,9 +53,16 @@ def compile_flow(flow_file: Path, flow_name: str | None = None, stream: TextIO |
     return flow, remember
 
 
-def _write_run_id(run_id_file: Path | None, run_id: str) -> None:
-    if run_id_file is not None:
+def _run_id_writer(run_id_file: Path | None) -> Callable[[str], None] | None:
+    """What announces the run id (``--run-id-file``): called by the scheduler once the run's
+    record exists, so whoever reads the id can read the run, and stop it."""
+    if run_id_file is None:
+        return None
+
+    def announce(run_id: str) -> None:
         run_id_file.write_text(run_id, encoding="utf-8")
+
+    return announce
 
 
 def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | None = None,
@@ -70,10 +77,9 @@ def run_flow(flow_file: Path, params: tuple[str, ...] = (), *, datastore: str | 
     values = shim.check_params(flow, params)
     remember()
     run_id = run_id or _unused_run_id(shim.open_datastore(_root(datastore)), flow.name)
-    _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, _root(datastore), run_id, values,
                           max_workers=max_workers, stream=stream, live=live, echo_logs=echo_logs,
-                          run_record=run_record(tags, namespace))
+                          run_record=run_record(tags, namespace), on_started=_run_id_writer(run_id_file))
     return scheduler.run()
 
 
@@ -114,9 +120,9 @@ def resume_flow(flow_file: Path | None = None, origin: str | None = None, *,
     values = origin_params(flow, record)
     remember()
     run_id = run_id or _unused_run_id(store, flow.name)
-    _write_run_id(run_id_file, run_id)
     scheduler = Scheduler(flow, flow_file, store.root, run_id, values, max_workers=max_workers,
-                          stream=stream, live=live, clone=clone, echo_logs=echo_logs)
+                          stream=stream, live=live, clone=clone, echo_logs=echo_logs,
+                          on_started=_run_id_writer(run_id_file))
     return scheduler.run()
 
 

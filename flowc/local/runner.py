@@ -77,8 +77,11 @@ class Scheduler:
                  params: dict[str, str], max_workers: int = DEFAULT_MAX_WORKERS,
                  stream: TextIO | None = None, live: bool | None = None,
                  clone: CloneSource | None = None, echo_logs: bool = True,
-                 run_record: dict[str, Any] | None = None):
+                 run_record: dict[str, Any] | None = None,
+                 on_started: Callable[[str], None] | None = None):
         self.flow = flow
+        # told the run id once the run is readable and a Ctrl-C would record it as stopped
+        self.on_started = on_started
         self.run_record = run_record
         self.echo_logs = echo_logs
         self.flow_file = flow_file
@@ -115,6 +118,8 @@ class Scheduler:
         origin = f" (resuming {self.clone.origin_run_id})" if self.clone else ""
         self.progress.message(f"run {self.flow.name}/{self.run_id} started{origin}")
         try:
+            if self.on_started is not None:
+                self.on_started(self.run_id)
             planner = Planner(self.flow)
             state.ready.extend(_Pending(key) for key in planner.first())
             status = self._loop(planner, pool, state, flow_class, workdir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 from flowc.exceptions import ParameterError
 from flowc.compiler import ir
@@ -18,10 +19,12 @@ from flowc.runtime_shim import environment, ids, manifest_source
 from flowc.runtime_shim.capture import capture_output
 from flowc.runtime_shim.datastore import Datastore, DatastoreError, open_datastore
 from flowc.runtime_shim.environment import EnvironmentBuildError, StepEnvironmentError
+from flowc.runtime_shim.gang import GangMember, gang_member, wait_for_members
 from flowc.runtime_shim.ids import parse_index_path
 from flowc.runtime_shim.loader import FlowLoadError, load_flow_class, resolve_flow_file
 from flowc.runtime_shim.params import params_from_environment
-from flowc.runtime_shim.task import TaskRequest, run_task
+from flowc.runtime_shim.task import TaskRequest, TaskResult, run_task
+from flowc.runtime_shim.trigger import events_from_environment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     datastore = request.datastore
     with capture_output(fd_level=True) as captured:
         result = run_task(request)
+        if result.ok:
+            result = _after_gang(request, result)
         if not result.ok:
             print(f"flowc shim: task {result.pathspec} attempt {result.attempt} failed: "
                   f"{result.error}", file=sys.stderr)
@@ -100,7 +105,7 @@ def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
     manifest = manifest_source.load(args.manifest or "")
     ids.check_flow_name(manifest.name)
     manifest.step(args.step)
-    index_path = parse_index_path(args.index_path)
+    index_path = parse_index_path(args.index_path) + _gang_index(manifest, args.step)
     datastore = open_datastore(args.datastore)
     resumed_from, cloned = resumed_task(datastore, manifest, args, index_path)
     if cloned:
@@ -124,7 +129,31 @@ def _request(args: argparse.Namespace, argv: list[str]) -> TaskRequest | None:
                        run_id=args.run_id, datastore=datastore, index_path=index_path,
                        iteration=args.iteration, attempt=args.attempt, params=params,
                        side_channel_dir=args.side_channel_dir,
-                       origin_run_id=args.origin_run_id or resumed_from)
+                       origin_run_id=args.origin_run_id or resumed_from,
+                       trigger=events_from_environment(os.environ))
+
+
+def _gang_member(manifest: ir.Flow, step: str) -> GangMember | None:
+    """For a @parallel step's task started by an engine with its gang's index path: its place in
+    the gang, from the environment the engine gives it (``gang``); else None."""
+    return gang_member(os.environ) if manifest.step(step).decorator(ir.ParallelDecorator) else None
+
+
+def _gang_index(manifest: ir.Flow, step: str) -> tuple[int, ...]:
+    """What ends an engine-started gang member's index path: its node index."""
+    member = _gang_member(manifest, step)
+    return (member.node_index,) if member is not None else ()
+
+
+def _after_gang(request: TaskRequest, result: TaskResult) -> TaskResult:
+    """Node 0 of a Batch multi-node job outlives its gang (``gang.wait_for_members``): a failed
+    member fails it, and with it the job."""
+    member = _gang_member(request.manifest, request.step)
+    if member is None or not member.waits_for_members:
+        return result
+    error = wait_for_members(request.datastore, request.key, request.index_path, request.iteration,
+                             request.attempt, member.num_nodes)
+    return result if error is None else replace(result, ok=False, error=error, error_type="GangMemberFailed")
 
 
 def resumed_task(datastore: Datastore, manifest: ir.Flow, args: argparse.Namespace,

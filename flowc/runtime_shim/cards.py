@@ -10,6 +10,13 @@ from ``FLOWC_VEGA_JS`` (a ``node_modules`` directory holding ``vega``, ``vega-li
 ``vega-embed``, or a directory with their ``*.min.js``) or from the ``altair_viewer`` package;
 without either, a chart shows its spec and says why it is not drawn.
 
+Card types: Metaflow 2.19's ``default``, ``blank``, ``error`` and ``taskspec_card``, and the
+``html`` card of the metaflow-card-html extension (the page is the ``html`` artifact, or the one
+``options={"attribute": ...}`` names). ``current.card.refresh()`` re-renders the step's
+``default``, ``blank`` and ``html`` cards while the task runs (``LiveCards``: a background thread,
+at most once per ``refresh_interval``); the final render, after the step, replaces them. A failed
+task keeps its last live render, as in Metaflow (final cards are rendered for tasks that succeed).
+
 Files: ``<task>/cards/<n>.html`` and ``<task>/cards/index.json`` (``type``, ``id``, ``file``,
 ``hash`` of each), written before the task's ``DONE.json``. Rendering never fails the task: a
 card that cannot be rendered (or takes longer than its ``timeout``) becomes an error card.
@@ -28,10 +35,17 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import html
+import pprint
+import reprlib
+import time
 import traceback
 
-BUILTIN_TYPES = ("default", "blank")
-EDITABLE_TYPES = ("default", "blank")
+BUILTIN_TYPES = ("default", "blank", "html", "error", "taskspec_card")
+LIVE_TYPES = ("default", "blank", "html")  # re-rendered by current.card.refresh()
+# Metaflow's default card leaves out artifacts stored larger than this (option max_artifact_size)
+MAX_ARTIFACT_SIZE = 256 << 20
+# how often a live card may be re-rendered, whatever refresh_interval says (seconds)
+MIN_REFRESH_INTERVAL = 0.5
 
 
 def escape(value: Any) -> str:
@@ -47,6 +61,8 @@ class CardSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 45
     components: list[Any] = field(default_factory=list)
+    refresh_interval: float = 5
+    live: "LiveCards | None" = None  # set while the task runs, for current.card.refresh()
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,8 @@ class TaskFacts:
     manifest: Any
     step: str
     artifacts: Mapping[str, Any]  # name -> value, or a text stand-in for values not loaded
+    sizes: Mapping[str, int] = field(default_factory=dict)  # stored sizes, once saved
+    final: bool = True  # False for a live render while the step runs
 
 
 # --------------------------------------------------------------------------- page
@@ -240,11 +258,69 @@ def error_html(error: Any, title: str | None = None) -> str:
 
 
 def _default_body(card: CardSpec, facts: TaskFacts) -> str:
-    rows = [[name, type(value).__name__ if not isinstance(value, _NotLoaded) else value.type_name,
-             _short(value)] for name, value in sorted(facts.artifacts.items())]
-    artifacts = f'<div class="component table">{table_html(rows, ["name", "type", "value"])}</div>'
-    return (f"{_components(card.components)}<h2>Artifacts</h2>{artifacts}"
-            f"<h2>Flow</h2>{dag_svg(facts.manifest, facts.step)}")
+    """The components, then the artifacts (Metaflow's options ``only_repr``, default True, and
+    ``max_artifact_size``), image artifacts as images, DataFrames as tables, and the flow."""
+    only_repr = bool(card.options.get("only_repr", True))
+    limit = int(card.options.get("max_artifact_size") or MAX_ARTIFACT_SIZE)
+    rows, images, tables = [], [], []
+    for name, value in sorted(facts.artifacts.items()):
+        size = facts.sizes.get(name)
+        if size is not None and size > limit:
+            rows.append([name, "skipped", f"<artifact too large: {size} bytes, max: {limit} bytes>"])
+            continue
+        kind = value.type_name if isinstance(value, _NotLoaded) else type(value).__name__
+        rows.append([name, kind, _shown(value, only_repr)])
+        if _image_type(value):
+            images.append(_image_html(name, value))
+        elif _is_dataframe(value):
+            tables.append(_dataframe_html(name, value))
+    body = [_components(card.components), "<h2>Artifacts</h2>",
+            f'<div class="component table">{table_html(rows, ["name", "type", "value"])}</div>']
+    if images:
+        body += ["<h2>Images</h2>", *images]
+    body += tables
+    body += [f"<h2>Flow</h2>{dag_svg(facts.manifest, facts.step)}"]
+    return "".join(body)
+
+
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
+                (b"GIF89a", "gif"))
+
+
+def _image_type(value: Any) -> str | None:
+    """png, jpeg, gif or webp for bytes holding such an image (the formats Metaflow shows)."""
+    if not isinstance(value, bytes):
+        return None
+    if value[:4] == b"RIFF" and value[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in _IMAGE_MAGIC if value.startswith(magic)), None)
+
+
+def _image_html(name: str, value: bytes) -> str:
+    import base64
+
+    uri = f"data:image/{_image_type(value)};base64,{base64.b64encode(value).decode('ascii')}"
+    return (f'<div class="component image"><figure><img src="{uri}" alt="{escape(name)}">'
+            f"<figcaption>{escape(name)}</figcaption></figure></div>")
+
+
+def _is_dataframe(value: Any) -> bool:
+    kind = type(value)
+    return kind.__name__ == "DataFrame" and kind.__module__.split(".")[0] == "pandas"
+
+
+def _dataframe_html(name: str, frame: Any, shown: int = 5) -> str:
+    """A DataFrame's first rows under its index, as Metaflow's default card shows one."""
+    rows_total, columns = frame.shape
+    head = frame.head(shown)
+    rows = [[index, *values] for index, values in zip(head.index.tolist(), head.values.tolist())]
+    title = f"Artifact Name: {name}"
+    note = ""
+    if rows_total > len(rows):
+        title += f" ({columns} columns and {rows_total} rows)"
+        note = f"<p><em>Truncated - {rows_total - len(rows)} rows not shown</em></p>"
+    table = table_html(rows, ["", *[str(c) for c in frame.columns]])
+    return f'<h2>{escape(title)}</h2><div class="component table">{table}</div>{note}'
 
 
 @dataclass(frozen=True)
@@ -262,12 +338,27 @@ def not_loaded(size: int) -> _NotLoaded:
     return _NotLoaded("(inherited)", size)
 
 
-def _short(value: Any, limit: int = 200) -> str:
+def _repr() -> reprlib.Repr:
+    """Metaflow's default card shortens values with these limits."""
+    shortener = reprlib.Repr()
+    shortener.maxarray = shortener.maxstring = shortener.maxother = 100
+    shortener.maxtuple = shortener.maxlist = 100
+    shortener.maxlevel = 3
+    return shortener
+
+
+def _shown(value: Any, only_repr: bool = True) -> str:
+    """An artifact's text on the default card: shortened, pretty-printed when it was not
+    (``only_repr``, Metaflow's default); without ``only_repr`` pretty-printed in full."""
+    if isinstance(value, _NotLoaded):
+        return repr(value)
     try:
-        text = repr(value)
+        if not only_repr:
+            return pprint.pformat(value, indent=2, width=50, compact=True)
+        text = _repr().repr(value)
+        return text if "..." in text else pprint.pformat(value, indent=2, width=50, compact=True)
     except Exception as exc:  # noqa: BLE001 - a repr that fails is shown as such
-        text = f"<repr failed: {exc}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return f"<repr failed: {exc}>"
 
 
 def render_card(card: CardSpec, facts: TaskFacts) -> str:
@@ -276,10 +367,29 @@ def render_card(card: CardSpec, facts: TaskFacts) -> str:
     subtitle = f"{facts.pathspec} (attempt {facts.attempt})"
     if card.type == "default":
         return page(title, subtitle, _default_body(card, facts))
-    if card.type == "blank":
-        return page(title, subtitle, _components(card.components))
+    if card.type == "blank":  # Metaflow's option: a title over the components
+        heading = f"<h2>{escape(card.options['title'])}</h2>" if card.options.get("title") else ""
+        return page(title, subtitle, heading + _components(card.components))
+    if card.type == "html":
+        return _html_card(card, facts, title, subtitle)
+    if card.type == "error":  # Metaflow's error card asked for by type: no error to show
+        return page("Error Card", facts.pathspec,
+                    f'<h2>Card Render Failed With Error</h2><pre>{escape(None)}</pre>')
+    if card.type == "taskspec_card":
+        return facts.pathspec
     return error_page(card, facts, f"card type {card.type!r} is not available in flowc "
                                    f"(built in: {', '.join(BUILTIN_TYPES)})")
+
+
+def _html_card(card: CardSpec, facts: TaskFacts, title: str, subtitle: str) -> str:
+    """metaflow-card-html: the artifact named by ``options["attribute"]`` (``html``) is the page,
+    as given; until the step sets it, a page saying so."""
+    name = str(card.options.get("attribute", "html"))
+    value = facts.artifacts.get(name)
+    if value is not None and not isinstance(value, _NotLoaded):
+        return str(value)
+    return page(title, subtitle, f"<p>no html specified: the step has not set self.{escape(name)}</p>"
+                                 f"{_components(card.components)}")
 
 
 def error_page(card: CardSpec, facts: TaskFacts, error: Any) -> str:
@@ -313,12 +423,72 @@ def render_all(cards: list[CardSpec], facts: TaskFacts) -> list[tuple[CardSpec, 
     """Every card's page; a failing card becomes its error card, so this never raises."""
     pages = []
     for card in cards:
+        if not facts.final:  # a live render draws from a copy: the step goes on appending
+            card = CardSpec(card.type, card.id, card.options, card.timeout, list(card.components))
         try:
             text = _with_timeout(functools.partial(render_card, card, facts), float(card.timeout or 0))
         except Exception as exc:  # noqa: BLE001 - an error card instead of a failed task
             text = error_page(card, facts, exc)
         pages.append((card, text))
     return pages
+
+
+class LiveCards:
+    """Re-renders a running task's cards when the step calls ``current.card.refresh()``.
+
+    ``request()`` only marks the cards stale; a daemon thread (started on the first request)
+    renders them at most once per ``interval`` seconds, from ``facts()`` (what the step has set
+    so far), and stores them where the final cards go. ``close()`` stops it before the final
+    render: no live page is written after that, so the final render wins.
+    """
+
+    def __init__(self, cards: list[CardSpec], facts: Callable[[], TaskFacts], save: Callable[[list[Any]], Any],
+                 interval: float):
+        self.cards, self._facts, self._save = cards, facts, save
+        self.interval = max(float(interval), MIN_REFRESH_INTERVAL)
+        self.renders = 0
+        self._stale = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, daemon=True, name="flowc-live-cards")
+                self._thread.start()
+        self._stale.set()
+
+    def _loop(self) -> None:
+        last = 0.0
+        while self._stale.wait():
+            pause = last + self.interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            self._stale.clear()
+            with self._lock:
+                if self._closed:
+                    return
+            self._render_once()
+            last = time.monotonic()
+
+    def _render_once(self) -> None:
+        try:
+            pages = render_all(self.cards, self._facts())
+        except Exception:  # noqa: BLE001 - a live card is best effort; the final render follows
+            return
+        with self._lock:
+            if not self._closed:
+                self._save(pages)
+                self.renders += 1
+
+    def close(self) -> None:
+        """Stop rendering; waits for a save under way (never for a render)."""
+        with self._lock:
+            self._closed = True
+        self._stale.set()
 
 
 # --------------------------------------------------------------------------- storage
@@ -354,5 +524,5 @@ def read_card(store: Any, task: Any, name: str) -> str | None:
     return raw.decode("utf-8") if raw is not None else None
 
 
-__all__ = ["CardSpec", "TaskFacts", "render_all", "save_cards", "read_index", "read_card", "dag_svg",
-           "page", "vega_scripts", "not_loaded"]
+__all__ = ["CardSpec", "TaskFacts", "LiveCards", "render_all", "save_cards", "read_index", "read_card",
+           "dag_svg", "page", "vega_scripts", "not_loaded"]

@@ -24,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 _NAME = re.compile(r"-(?P<sha>[0-9a-f]{64})\.tar\.gz$")
 READY_MARKER = ".flowc-extracted"
@@ -156,17 +157,12 @@ def extract(data: bytes, sha256: str, cache: Path) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flowc.runtime_shim.code_package",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--package", required=True, help="path, file:// or s3:// URL of the archive")
-    parser.add_argument("shim_args", nargs=argparse.REMAINDER, help="-- then the shim's arguments")
-    args = parser.parse_args(argv)
-    shim_args = args.shim_args[1:] if args.shim_args[:1] == ["--"] else args.shim_args
+def run(data: bytes, url: str, shim_args: list[str]) -> NoReturn:
+    """Verify ``data`` (the archive read from ``url``), extract it into the code cache and replace
+    this process with the shim running from there; one-line errors, exit status 2."""
     try:
-        sha256 = expected_sha256(args.package)
-        data = fetch(args.package)
-        verify(data, sha256, args.package)
+        sha256 = expected_sha256(url)
+        verify(data, sha256, url)
         code_dir = extract(data, sha256, Path(os.environ.get("FLOWC_CODE_CACHE", "/tmp/flowc-code")))
     except OSError as exc:
         print(f"flowc: error: code cache: {exc.strerror}: {exc.filename}", file=sys.stderr)
@@ -177,6 +173,23 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(code_dir)
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # an extraction stays exactly the archive
     os.execv(sys.executable, [sys.executable, "-m", "flowc.runtime_shim", *shim_args])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry of specs compiled before the bootstrap (``python -m ...code_package``): the
+    same steps, with flowc from the image."""
+    parser = argparse.ArgumentParser(prog="python -m flowc.runtime_shim.code_package",
+                                     description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--package", required=True, help="path, file:// or s3:// URL of the archive")
+    parser.add_argument("shim_args", nargs=argparse.REMAINDER, help="-- then the shim's arguments")
+    args = parser.parse_args(argv)
+    shim_args = args.shim_args[1:] if args.shim_args[:1] == ["--"] else args.shim_args
+    try:
+        data = fetch(args.package)
+    except CodePackageError as exc:
+        print(f"flowc: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    run(data, args.package, shim_args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from flowc.compiler import ir
 from flowc.exceptions import ParameterError
 from flowc.parameters import (Parameter, convert, convert_with_separator, read_include_file,
                               type_name)
+from flowc.runtime_shim.trigger import split_input
 
 
 # Set by every target for an @project flow: the branch the spec was compiled for (the pod's own
@@ -110,6 +111,7 @@ def params_from_environment(text: str | None) -> dict[str, str]:
         raise ParameterError(f"FLOWC_PARAMS is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParameterError("FLOWC_PARAMS must be a JSON object of parameter values")
+    data, _ = split_input(data)  # an event's mapped payload fields; the event itself is not a parameter
     return {str(name): value if isinstance(value, str) else json.dumps(value)
             for name, value in data.items() if value is not None}
 

@@ -27,6 +27,7 @@ from flowc.runtime_shim import graph, params
 from flowc.runtime_shim.datastore import ArtifactRef, Datastore, TaskKey, now
 from flowc.runtime_shim.ids import task_id as make_task_id
 from flowc.runtime_shim.step_env import enforce_timeout, resolve_secrets, task_environment
+from flowc.runtime_shim.trigger import Trigger
 from flowc.user_decorators import auto_next_for, call_step
 
 _IMMUTABLE = (bytes, str, int, float, bool, complex, type(None), frozenset)
@@ -47,6 +48,7 @@ class TaskRequest:
     params: Mapping[str, str] = field(default_factory=dict)  # start step only
     side_channel_dir: str | None = None
     origin_run_id: str | None = None
+    trigger: list[dict[str, Any]] | None = None  # start step only: the events that started the run
 
     @property
     def task_id(self) -> str:
@@ -138,8 +140,9 @@ def _run_facts(request: TaskRequest) -> dict[str, Any]:
     record = request.datastore.read_run(request.manifest.name, request.run_id) or {}
     project = _project_fields(request)
     default = production_namespace(project) if project.get("is_production") else f"user:{params.username()}"
-    tags = frozenset(record.get("tags") or ()) | frozenset(record.get("system_tags") or ())
-    return {"tags": tags, "namespace": record.get("namespace", default), "trigger": record.get("trigger")}
+    tags = set(record.get("tags") or ())  # Metaflow's current.tags: the run's user tags only
+    return {"tags": tags, "namespace": record.get("namespace", default),
+            "trigger": Trigger.from_record(record.get("trigger"))}
 
 
 def _item_at(items: Any, index: int) -> Any:
@@ -248,6 +251,8 @@ class _Task:
         record["parameters"] = shown
         if self.request.origin_run_id:
             record["origin_run_id"] = self.request.origin_run_id
+        if self.request.trigger:
+            record["trigger"] = self.request.trigger
         self.ds.write_run(self.flow.name, self.request.run_id, record)
 
     # ------------------------------------------------------------------ transitions
@@ -352,8 +357,10 @@ def run_task(request: TaskRequest) -> TaskResult:
         facts, caught = _run_step(prepared, last_attempt)
     except _StepFailed as failure:
         current._clear()
+        _close_live_cards(prepared.cards)
         return _failed(request, started, failure.cause, last_attempt)
     current._clear()
+    _close_live_cards(prepared.cards)
     try:
         _record_success(prepared, facts, caught, started)
     except Exception as exc:  # noqa: BLE001 - a failed save is a failed attempt
@@ -375,7 +382,35 @@ def _card_specs(node: ir.Step, func: Any) -> list[Any]:
     from flowc.runtime_shim.cards import CardSpec
 
     return [CardSpec(type=str(k.get("type") or "default"), id=k.get("id"), options=dict(k.get("options") or {}),
-                     timeout=float(k.get("timeout") or 45)) for k in given]
+                     timeout=float(k.get("timeout") or 45), refresh_interval=float(k.get("refresh_interval") or 5))
+            for k in given]
+
+
+def _live_cards(request: TaskRequest, instance: FlowSpec, cards: list[Any]) -> None:
+    """Let ``current.card.refresh()`` re-render the step's live cards while it runs, from the
+    artifacts the step has set so far (runtime_shim.cards.LiveCards)."""
+    from flowc.runtime_shim.cards import LIVE_TYPES, LiveCards, TaskFacts, save_cards
+
+    live = [card for card in cards if card.type in LIVE_TYPES]
+    if not live:
+        return
+
+    def facts() -> TaskFacts:
+        values = {name: value for name, value in list(instance.__dict__.items()) if not name.startswith("_")}
+        return TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values, final=False)
+
+    renderer = LiveCards(live, facts, lambda pages: save_cards(request.datastore, request.key, pages),
+                         min(card.refresh_interval for card in live))
+    for card in live:
+        card.live = renderer
+
+
+def _close_live_cards(cards: list[Any]) -> None:
+    """No live render is stored after this: the final cards (or, for a failed task, the last
+    live ones) stay."""
+    for card in cards:
+        if card.live is not None:
+            card.live.close()
 
 
 def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[str, ArtifactRef],
@@ -389,7 +424,12 @@ def _render_cards(request: TaskRequest, instance: FlowSpec, artifacts: Mapping[s
 
         values = {name: instance.__dict__[name] if name in instance.__dict__ else not_loaded(ref.size)
                   for name, ref in artifacts.items() if not name.startswith("_")}
-        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values)
+        # an html card's page may be an artifact the step inherited without touching it
+        pages = {str(card.options.get("attribute", "html")) for card in cards if card.type == "html"}
+        values.update({name: getattr(instance, name) for name in pages & set(artifacts)
+                       if name not in instance.__dict__})
+        sizes = {name: ref.size for name, ref in artifacts.items()}
+        facts = TaskFacts(request.key.pathspec, request.attempt, request.manifest, request.step, values, sizes)
         save_cards(request.datastore, request.key, render_all(cards, facts))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         print(f"warning: the cards of {request.key.pathspec} were not saved: {exc}", file=sys.stderr)
@@ -437,6 +477,7 @@ def _prepare(request: TaskRequest, started: float) -> _Prepared:
     env = {str(k): str(v) for k, v in dict(env_kwargs.get("vars") or {}).items()}
     secrets = _decorator_kwargs(task.node, func, ir.Secrets, "secrets")
     cards = _card_specs(task.node, func)
+    _live_cards(request, instance, cards)
     state: TaskState = instance.__dict__[STATE_ATTR]
     gang = {"parallel": _parallel(instance, task)} if task.node.decorator(ir.ParallelDecorator) else {}
     current._set(flow_name=task.flow.name, run_id=request.run_id, step_name=task.node.name,
@@ -508,11 +549,20 @@ def _record_success(prepared: _Prepared, facts: Mapping[str, Any], caught: bool,
 
 
 def _parallel(instance: FlowSpec, task: _Task) -> Any:
+    """``current.parallel``: the gang's size and this member's index from its foreach frame, the
+    control task's id (node 0's, as in Metaflow) and its address from the engine (``gang``), else
+    this host."""
+    from flowc.runtime_shim.gang import gang_member
+
+    member = gang_member(os.environ)
+    main_ip = member.main_ip if member is not None else "127.0.0.1"
     frames = instance._flowc_frames()
     if not frames:
-        return Parallel("127.0.0.1", 1, 0, task.key.task_id)
+        return Parallel(main_ip, 1, 0, task.key.task_id)
     frame = frames[-1]
-    return Parallel("127.0.0.1", frame.num_splits, frame.index, task.key.task_id)
+    request = task.request  # the control task is node 0 of the same gang
+    control = make_task_id(request.index_path[:-1] + (0,), request.iteration)
+    return Parallel(main_ip, frame.num_splits, frame.index, control)
 
 
 def _failed(request: TaskRequest, started: float, exc: BaseException, last_attempt: bool) -> TaskResult:

@@ -26,15 +26,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan
-from flowc.targets import (Capability, Settings, Target, TargetSettings, common, refused, register_target,
+from flowc.runtime_shim.argo_events import URL_ENV as WEBHOOK_URL_ENV
+from flowc.targets import (Capability, Settings, Target, TargetSettings, common, register_target,
                            setting, supported, with_caveat)
+from flowc.targets import argo_jobset
 from flowc.targets import argo_syntax as syn
-from flowc.targets.argo_events import DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors
+from flowc.targets.argo_events import (DEFAULT_EVENT_SOURCE, DEFAULT_WORKFLOW_SOURCE, cron_workflow, sensors,
+                                      trigger_arguments)
 from flowc.targets.argo_hooks import add_exit_handler
 from flowc.targets.argo_pod import (CASE_OUTPUT, INDEX_INPUT, ITERATION_INPUT,
                                     WIDTH_OUTPUT, PodInputs, parameter_default_text, step_template)
@@ -43,9 +44,11 @@ API_VERSION = "argoproj.io/v1alpha1"
 ENTRYPOINT = "main"
 MANIFEST_ENV = "FLOWC_MANIFEST"
 
-NO_PARALLEL = register("FLOW200", "@parallel / num_parallel on argo", """
-Argo Workflows has no gang scheduling of a step's tasks with a shared rendezvous, which
-@parallel needs. Use a foreach, or run the flow on a target that supports gangs.""")
+GANG_NEEDS_JOBSET = register("FLOW200", "@parallel / num_parallel on argo needs JobSet", """
+A @parallel step runs as a Kubernetes JobSet (jobset.x-k8s.io/v1alpha2) that the workflow creates
+and waits for: the cluster needs the JobSet controller (v0.6 or later, which sets the pods'
+job-global-index and the JobSet's terminalState), and the workflow's service account needs RBAC to
+create, get and watch jobsets.""")
 STEP_NAMESPACE = register("FLOW202", "per-step namespace on argo", """
 All pods of an Argo workflow run in the workflow's namespace; @kubernetes(namespace=...) on a
 step is ignored. Set the namespace with --namespace or [tool.flowc] namespace.""")
@@ -85,7 +88,9 @@ CAPABILITIES: dict[str, Capability] = {
     "nested_foreach": supported("nested DAG templates, index path built from {{item}}"),
     "switch": supported("when on the switch-case output; reconvergence depends on any branch"),
     "recursion": supported("recursive DAG template with an iteration input"),
-    "parallel": refused(NO_PARALLEL, "use a foreach instead"),
+    "parallel": with_caveat(GANG_NEEDS_JOBSET, "resource template creating a JobSet (control + workers, "
+                            "gang-scheduled, headless-service DNS for main_ip)",
+                            "install the JobSet controller and let the workflow's service account create jobsets"),
     "parameters": supported("workflow arguments with their defaults"),
     "include_file": supported("workflow argument holding the path in the image"),
     "retry": supported("retryStrategy (limit, backoff)"),
@@ -99,7 +104,7 @@ CAPABILITIES: dict[str, Capability] = {
     "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("CronWorkflow referencing the WorkflowTemplate"),
-    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate"),
+    "trigger": supported("Argo Events Sensor submitting the WorkflowTemplate once all its events arrived"),
     "trigger_on_finish": supported("Argo Events Sensor on the upstream workflow reaching Succeeded"),
     "project": supported("resource names and labels"),
     "exit_hook": supported("onExit handler running the hooks with {{workflow.status}}"),
@@ -114,6 +119,8 @@ class ArgoSettings(TargetSettings):
     workflows_event_source: str = setting(DEFAULT_WORKFLOW_SOURCE, "Argo Events EventSource of workflow "
                                           "phase changes, for @trigger_on_finish")
     server: str | None = setting(None, "deploy: Argo Server URL (or ARGO_SERVER)")
+    webhook_url: str | None = setting(None, "URL of the webhook endpoint of the events_source EventSource, "
+                                      "where flowc trigger --event and ArgoEvent in a step post events")
 
 
 # --------------------------------------------------------------------------- checks
@@ -216,10 +223,28 @@ class Lowering:
         self.fill(main, None)
         pods = []
         for step in self.flow.steps:
-            inputs = PodInputs(index_path=self.depth(step) > 0, iteration=step.is_recursive)
-            pods.append(step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
-                                      inputs, self.settings, self.exposed))
+            opener = self.gang_opener(step)
+            depth = self.depth(step) - (opener is not None)  # a gang's pods get their parent's path
+            inputs = PodInputs(index_path=depth > 0, iteration=step.is_recursive)
+            pod = step_template(self.flow, self.plan.step(step.name), self.step_template[step.name],
+                                inputs, self.settings, self.exposed, trigger_arguments(self.plan))
+            if opener is not None:
+                pod = self.gang_template(step, opener, pod, nested=depth > 0)
+            pods.append(pod)
         return self.dag_templates + pods
+
+    def gang_opener(self, step: ir.Step) -> ir.Step | None:
+        """The step whose ``num_parallel`` makes ``step`` a gang, or None."""
+        stack = self.plan.step(step.name).foreach_stack
+        opener = self.flow.step(stack[-1]) if stack else None
+        return opener if opener is not None and isinstance(opener.transition, ir.Parallel) else None
+
+    def gang_template(self, step: ir.Step, opener: ir.Step, pod: dict[str, Any], nested: bool) -> dict[str, Any]:
+        """``step``'s container template ``pod`` run by every member of a JobSet (``argo_jobset``)."""
+        assert isinstance(opener.transition, ir.Parallel)
+        return argo_jobset.gang_template(pod["name"], self.flow, step.name, pod,
+                                         container_defaults(self.plan, self.settings), opener.transition,
+                                         self.settings, labels(self.flow, self.settings), nested)
 
     def fill(self, region: Region, opener: str | None) -> None:
         """Add the tasks of ``opener``'s region (None: the top level) and its DAG template."""
@@ -245,6 +270,8 @@ class Lowering:
                 })
                 task_names[name + "\0body"] = body_task
                 nested.append((body_region, name))
+            elif isinstance(step.transition, ir.Parallel):
+                region.tasks.append(self.gang_task(step, region, task_names))
         template: dict[str, Any] = {"name": region.template}
         if region.depth:
             template["inputs"] = {"parameters": [{"name": INDEX_INPUT}]}
@@ -255,6 +282,24 @@ class Lowering:
         for name in members:
             if self.flow.step(name).is_recursive:
                 self.loop_template(self.flow.step(name), region.depth)
+
+    def gang_task(self, step: ir.Step, region: Region, task_names: dict[str, str]) -> dict[str, Any]:
+        """The task running the JobSet of ``step``'s gang, after ``step``; the join waits for it."""
+        assert isinstance(step.transition, ir.Parallel)
+        gang = step.transition.target
+        name = region.names.allocate(gang, "body:" + step.name)
+        task_names[step.name + "\0body"] = name
+        args = []
+        if region.depth:
+            args.append({"name": INDEX_INPUT, "value": syn.input_parameter(INDEX_INPUT)})
+        if step.transition.num_parallel is None:
+            args.append({"name": argo_jobset.NUM_NODES_INPUT,
+                         "value": syn.task_output(task_names[step.name], WIDTH_OUTPUT)})
+        task: dict[str, Any] = {"name": name, "template": self.step_template[gang],
+                                "depends": syn.depends_all([task_names[step.name]])}
+        if args:
+            task["arguments"] = {"parameters": args}
+        return task
 
     def task_for(self, step: ir.Step, region: Region, task_name: str, opener: str | None,
                  task_names: dict[str, str]) -> dict[str, Any]:
@@ -423,6 +468,22 @@ def metadata(name: str, flow: ir.Flow, settings: Settings) -> dict[str, Any]:
     return meta
 
 
+def container_defaults(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
+    """What every step's container gets (``templateDefaults``): the image, the code directory,
+    the manifest and the spec's environment."""
+    defaults: dict[str, Any] = {"image": settings.image}
+    if not settings.code_package:
+        # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
+        # to the flow) resolve as they do when the flow runs from its directory.
+        defaults["workingDir"] = settings.code_dir
+    env = [(MANIFEST_ENV, common.inline_manifest(plan.flow)), *common.spec_environment(plan, settings)]
+    webhook = settings.of(ArgoSettings).webhook_url
+    if webhook:  # where ArgoEvent(...).publish() in a step posts (flowc.runtime_shim.argo_events)
+        env.append((WEBHOOK_URL_ENV, webhook))
+    defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
+    return defaults
+
+
 def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
     flow = plan.flow
     lowering = Lowering(plan, settings)
@@ -440,16 +501,10 @@ def workflow_template(plan: FlowPlan, settings: Settings) -> dict[str, Any]:
         if param.help:
             entry["description"] = param.help
         arguments.append(entry)
+    arguments += [{"name": name, "value": ""} for name in trigger_arguments(plan)]
     if arguments:
         spec["arguments"] = {"parameters": arguments}
-    defaults: dict[str, Any] = {"image": settings.image}
-    if not settings.code_package:
-        # Steps run where their code is, so relative paths (IncludeFile defaults, data files next
-        # to the flow) resolve as they do when the flow runs from its directory.
-        defaults["workingDir"] = settings.code_dir
-    env = [(MANIFEST_ENV, common.inline_manifest(flow)), *common.spec_environment(plan, settings)]
-    defaults["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in env]
-    spec["templateDefaults"] = {"container": defaults}
+    spec["templateDefaults"] = {"container": container_defaults(plan, settings)}
     spec["templates"] = templates
     add_exit_handler(spec, plan, settings, lowering.templates)
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
@@ -478,24 +533,8 @@ def documents(plan: FlowPlan, settings: Settings) -> tuple[list[dict[str, Any]],
     return docs, diagnostics
 
 
-class _Dumper(yaml.SafeDumper):
-    """yaml.safe_dump's dumper, writing multi-line strings as ``|`` blocks and never anchors."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def render(docs: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=1 << 16, explicit_start=True)
+    return syn.dump_yaml(docs, explicit_start=True)
 
 
 @register_target

@@ -17,6 +17,7 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.plan import Pod, StepPlan
+from flowc.runtime_shim.trigger import argo_environment_name
 from flowc.targets import Settings, common
 from flowc.targets import argo_syntax as syn
 
@@ -38,7 +39,8 @@ class PodInputs:
 
 def output_parameters(step: ir.Step) -> list[dict[str, Any]]:
     """The side-channel files the orchestrator reads back (docs/contracts.md section 4)."""
-    if isinstance(step.transition, ir.Foreach):
+    if isinstance(step.transition, ir.Foreach) or (
+            isinstance(step.transition, ir.Parallel) and step.transition.num_parallel is None):
         return [{"name": WIDTH_OUTPUT, "valueFrom": {"path": f"{SIDE_CHANNEL_DIR}/foreach_width"}}]
     if isinstance(step.transition, ir.Switch):
         return [{"name": CASE_OUTPUT, "valueFrom": {"path": f"{SIDE_CHANNEL_DIR}/switch_case"}}]
@@ -65,8 +67,10 @@ def _json(value: Any) -> str:
 
 
 def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
-                  settings: Settings, exposed_params: tuple[ir.Parameter, ...]) -> dict[str, Any]:
-    """The container template that runs ``step`` once."""
+                  settings: Settings, exposed_params: tuple[ir.Parameter, ...],
+                  trigger_arguments: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The container template that runs ``step`` once; the start step reads what started the run
+    from the reserved ``trigger_arguments`` of a triggered flow."""
     params: list[tuple[str, str]] = []
     if step.name == "start":
         params = [(p.name, syn.container_workflow_parameter(p.name)) for p in exposed_params]
@@ -113,8 +117,12 @@ def step_template(flow: ir.Flow, step: StepPlan, name: str, inputs: PodInputs,
     if pod is not None and pod.image_pull_policy:
         container["imagePullPolicy"] = pod.image_pull_policy
     container["command"] = [syn.container_text(a) for a in argv]
-    if step.environment:
-        container["env"] = [{"name": k, "value": syn.container_text(v)} for k, v in step.environment]
+    env = [{"name": k, "value": syn.container_text(v)} for k, v in step.environment]
+    if step.name == "start":
+        env += [{"name": argo_environment_name(argument), "value": syn.container_workflow_parameter(argument)}
+                for argument in trigger_arguments]
+    if env:
+        container["env"] = env
     if pod is not None and pod.secrets:
         container["envFrom"] = [{"secretRef": {"name": name}} for name in pod.secrets]
     container["resources"] = common.kubernetes_resources(step.resources)

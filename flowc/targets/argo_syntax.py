@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
+
+import yaml
 
 from flowc.targets.common import short_name
 
@@ -156,3 +159,28 @@ def depends_one_path(tasks: list[str]) -> str:
         return f"{tasks[0]}.Succeeded"
     done = " && ".join(f"({t}.Succeeded || {t}.Skipped || {t}.Omitted)" for t in tasks)
     return f"({depends_any(tasks)}) && {done}"
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Dumper(yaml.SafeDumper):
+    """yaml.safe_dump's dumper, writing multi-line strings as ``|`` blocks and never anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(docs: list[Any], explicit_start: bool = False) -> str:
+    """Documents as flowc writes every Kubernetes object: keys in the order built, multi-line
+    strings as ``|`` blocks, no anchors, no line wrapping."""
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=1 << 16, explicit_start=explicit_start)

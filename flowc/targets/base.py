@@ -21,6 +21,8 @@ from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import CONSTRUCT_NAMES, FlowPlan
 
 T = TypeVar("T", bound="TargetSettings")
+# The folder of code packages under a datastore root: no flow can be named so (not an identifier).
+CODE_PACKAGE_FOLDER = "flowc-code"
 
 
 def setting(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
@@ -38,21 +40,35 @@ class TargetSettings:
 class Settings:
     """The settings every target shares, plus each target's own (``of``)."""
 
-    image: str = setting("python:3.11-slim", "container image that holds the flow's code and flowc")
+    image: str = setting("python:3.11-slim", "container image of the tasks: any with Python 3.10+ "
+                         "(and pip, or boto3, for an s3:// datastore) when code is 'package'")
     namespace: str | None = setting(None, "Kubernetes namespace (argo, airflow's kubernetes operator)")
     service_account: str | None = setting(None, "Kubernetes service account of the pods")
     datastore_root: str | None = setting(None, "datastore root the tasks use, e.g. s3://bucket/prefix "
                                          "(required: flowc never picks a bucket for you)")
     max_workers: int = setting(100, "most tasks running at once")
-    code_dir: str = setting("/app", "directory of the flow's code inside the image")
+    code: str = setting("package", "how tasks get the flow's code and flowc's runtime: 'package' (a "
+                        "code package they fetch from code_package_dir and verify), 'image' (baked into "
+                        "the image at code_dir, flowc installed)", ("package", "image"))
+    code_dir: str = setting("/app", "code 'image': directory of the flow's code inside the image")
     python: str = setting("python", "the Python that runs the shim inside the image")
-    code_package: str | None = setting(None, "URL of a `flowc package` archive the tasks fetch and verify")
-    code_package_dir: str | None = setting(None, "deploy: where `flowc deploy` uploads code packages (a directory or s3:// prefix)")
+    code_package: str | None = setting(None, "URL of a `flowc package` archive the tasks fetch and "
+                                       "verify (default: the flow's, in code_package_dir)")
+    code_package_dir: str | None = setting(None, "where code packages live and `flowc deploy` uploads "
+                                           "them (a directory or s3:// prefix; default: "
+                                           "<datastore_root>/flowc-code)")
     aws_region: str | None = setting(None, "deploy: AWS region of the engine's API and uploads")
     branch: str | None = setting(None, "@project branch to deploy to (test.<branch>; prod.<branch> with "
                                  "production); default: the deployer's user.<name>")
     production: bool = setting(False, "deploy an @project flow to its production branch")
     targets: tuple[TargetSettings, ...] = ()
+
+    @property
+    def package_dir(self) -> str:
+        """Where code packages live: ``code_package_dir``, else beside the datastore's runs."""
+        if self.code_package_dir:
+            return self.code_package_dir
+        return self.datastore.rstrip("/") + "/" + CODE_PACKAGE_FOLDER
 
     @property
     def datastore(self) -> str:

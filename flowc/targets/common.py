@@ -15,7 +15,8 @@ import hashlib
 import json
 import posixpath
 from dataclasses import dataclass
-from pathlib import PurePath, PurePosixPath
+from functools import cache
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any, Sequence
 
 from flowc.compiler import ir
@@ -27,7 +28,10 @@ from flowc.targets.base import Settings
 SHIM_MODULE = "flowc.runtime_shim"
 # How every target carries @pypi / @conda: the shim does it, the same way everywhere.
 PYTHON_ENVIRONMENT = "built at task start by the shim with uv (docs/environments.md)"
-CODE_PACKAGE_MODULE = "flowc.runtime_shim.code_package"
+# Code packages: every task starts with the bootstrap (flowc/runtime_shim/bootstrap.py), which
+# the spec carries once as an environment variable, so an image needs nothing but Python.
+BOOTSTRAP_ENV = "FLOWC_BOOTSTRAP"
+BOOTSTRAP_COMMAND = "import os;exec(os.environ['FLOWC_BOOTSTRAP'])"
 # The shim enforces @timeout itself (so @catch can record the timeout); an engine's own deadline
 # (an Argo pod's activeDeadlineSeconds, a Step Functions Task's TimeoutSeconds) is the backstop
 # for a step stuck where the shim cannot interrupt it, so it fires a little later.
@@ -84,17 +88,30 @@ def task_argv(flow: ir.Flow, settings: Settings, **engine_values: Any) -> list[s
     """The full command of one task under ``settings``: what every target should call.
 
     ``engine_values`` are ``shim_argv``'s keyword arguments (step, run_id, index_path, attempt,
-    iteration, side_channel_dir, params, manifest). With ``settings.code_package`` the shim is
-    started through the code-package bootstrap, which downloads the archive, verifies its sha256
-    and runs the shim from the extracted directory; otherwise the code is baked into the image.
+    iteration, side_channel_dir, params, manifest). With a code package (``settings.code_package``,
+    which ``flowc.build`` sets to the flow's own package by default) the bootstrap fetches the
+    archive, verifies its sha256 and runs the shim from it; with code 'image' the image holds the
+    flow and flowc.
     """
     engine_values.setdefault("datastore", settings.datastore)
     if settings.code_package:
-        # `flowc package` archives the flow file's directory, so the file sits at the top.
+        # The archive holds the flow file's directory, so the file sits at its top.
         shim = shim_argv(settings.python, PurePath(flow.path).name, **engine_values)
-        return [settings.python, "-m", CODE_PACKAGE_MODULE, "--package", settings.code_package,
-                "--", *shim[3:]]
+        return [settings.python, "-c", BOOTSTRAP_COMMAND, settings.code_package, *shim[3:]]
+    if settings.code == "package":
+        raise AssertionError("flowc.build resolves the code package before a target renders")
     return shim_argv(settings.python, flow_file_in_image(flow, settings.code_dir), **engine_values)
+
+
+@cache
+def bootstrap_source() -> str:
+    """The bootstrap's code as specs carry it: its module without the docstring, blank lines and
+    comment lines."""
+    from flowc.runtime_shim import bootstrap
+
+    text = Path(bootstrap.__file__).read_text(encoding="utf-8")
+    code = text[text.index('"""', 3) + 3:].splitlines()
+    return "\n".join(line for line in code if line.strip() and not line.lstrip().startswith("#")) + "\n"
 
 
 def inline_manifest(flow: ir.Flow) -> str:
@@ -156,9 +173,12 @@ def project_identity(flow: ir.Flow, settings: Settings) -> ProjectIdentity | Non
 def spec_environment(plan: FlowPlan, settings: Settings) -> list[tuple[str, str]]:
     """Variables every task of a spec gets besides the manifest: the @project branch the spec was
     compiled for (the shim's ``current.branch_name``; the pod's own user is not the deployer),
-    and the hash of the lock file its step environments must be installed from."""
+    the code package's bootstrap, and the hash of the lock file its step environments must be
+    installed from."""
     identity = project_identity(plan.flow, settings)
     out = [(BRANCH_ENV, identity.branch)] if identity is not None else []
+    if settings.code_package:
+        out.append((BOOTSTRAP_ENV, bootstrap_source()))
     if plan.lock_sha256 is not None:
         out.append((LOCK_ENV, plan.lock_sha256))
     return out

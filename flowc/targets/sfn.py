@@ -23,6 +23,7 @@ from flowc.compiler.diagnostics import ERROR, WARNING, Diagnostic, register
 from flowc.plan import FlowPlan, StepPlan
 from flowc.targets import (Capability, Settings, Target, common, refused, register_target, supported,
                            unsupported, with_caveat)
+from flowc.targets import sfn_events
 from flowc.targets.sfn_asl import FORMATS, JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings, job_name
 from flowc.targets.sfn_hooks import add_exit_hooks
 
@@ -31,11 +32,14 @@ OVERRIDES_LIMIT = 8192
 NOT_S3 = register("FLOW230", "sfn needs an S3 datastore", """
 Step Functions reads foreach indices and switch cases from the datastore with S3 integrations,
 and Batch jobs share no disk: the datastore root must be s3://bucket[/prefix].""")
-NO_GANG = register("FLOW231", "@parallel / num_parallel on sfn", """
-Gangs of tasks (Batch multi-node jobs) are not generated for Step Functions.""")
-NO_TRIGGER = register("FLOW232", "@trigger / @trigger_on_finish on sfn", """
-Event triggers are not generated for Step Functions; start executions from an EventBridge rule
-or another service instead.""")
+GANG_MULTINODE = register("FLOW231", "@parallel / num_parallel on sfn: a Batch multi-node job", """
+A @parallel step runs as one AWS Batch multi-node parallel job, which needs an EC2 compute
+environment (not Fargate) and a job queue that takes multi-node jobs. In the cloudformation format
+flowc creates its multi-node job definition; in the asl format the job definition named by the
+sfn_multinode_job_definition setting (default: sfn_job_definition's name + '-multinode') is used,
+and it must be a multi-node one (Type multinode, main node 0, one node range 0: running the flow's
+image).""")
+NO_TRIGGER = sfn_events.NEEDS_CFN  # @trigger / @trigger_on_finish in the ASL format (FLOW232)
 NEEDS_JOB_DEFINITION = register("FLOW234", "per-step job definition in the ASL format", """
 A Batch job's image, roles and Linux parameters live in its job definition, which the ASL format
 takes from one setting (sfn_job_definition). Steps that need their own must be compiled with
@@ -69,7 +73,9 @@ CAPABILITIES: dict[str, Capability] = {
     "nested_foreach": supported("Distributed Map in a Distributed Map"),
     "switch": supported("s3:getObject of switch_case.json + Choice"),
     "recursion": supported("Choice looping back through a Pass counting with States.MathAdd"),
-    "parallel": refused(NO_GANG, "use a foreach over range(n), or --target argo"),
+    "parallel": with_caveat(GANG_MULTINODE, "AWS Batch multi-node parallel job (NodeOverrides.NumNodes; "
+                            "a multinode job definition in cloudformation)",
+                            "use an EC2 compute environment; in the asl format, a multinode sfn_job_definition"),
     "parameters": supported("execution input, passed to start as FLOWC_PARAMS; defaults by the shim"),
     "include_file": supported("execution input (a path or URL the start task can read)"),
     "retry": supported("Retry (States.ALL, float BackoffRate)"),
@@ -84,8 +90,10 @@ CAPABILITIES: dict[str, Capability] = {
     "python_environment": supported(common.PYTHON_ENVIRONMENT),
     "card": supported("handled by the shim inside the task"),
     "schedule": supported("EventBridge Scheduler with timezone (cloudformation)"),
-    "trigger": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
-    "trigger_on_finish": refused(NO_TRIGGER, "start executions from an EventBridge rule, or use --target argo"),
+    "trigger": supported("EventBridge rule on the sfn_event_bus, payload to parameters by the start "
+                         "task (cloudformation; FLOW232 in asl)"),
+    "trigger_on_finish": supported("EventBridge rule on the upstream machine's SUCCEEDED status change "
+                                   "(cloudformation; FLOW232 in asl)"),
     "project": supported("state machine name prefix (cloudformation)"),
     "exit_hook": supported("Catch on the top-level states to a hook job; the end step goes on to one"),
 }
@@ -112,13 +120,21 @@ def default_job_definition(flow: ir.Flow, settings: Settings) -> str:
     return settings.of(SfnSettings).job_definition or common.short_name(f"flowc-{flow.name}", 128)
 
 
+def asl_job_definitions(plan: FlowPlan, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """Each step's job definition in the asl format: the shared one, and for @parallel steps the
+    multi-node one (a multi-node job cannot run from a container job definition, nor the reverse)."""
+    shared = default_job_definition(plan.flow, settings)
+    multinode = settings.of(SfnSettings).multinode_job_definition or common.short_name(f"{shared}-multinode", 128)
+    return tuple((s.name, multinode if s.step.decorator(ir.ParallelDecorator) else shared) for s in plan.steps)
+
+
 # --------------------------------------------------------------------------- checks
 
 
 def check(plan: FlowPlan, settings: Settings) -> list[Diagnostic]:
     """Values and settings Step Functions cannot carry, in one pass (the capability table covers
     the constructs)."""
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = sfn_events.check(plan, settings)
     cloudformation = settings.of(SfnSettings).format == "cloudformation"
     if S3Root.parse(settings.datastore) is None:
         out.append(Diagnostic(NOT_S3, f"datastore root {settings.datastore!r} is not an s3:// URL; "
@@ -191,9 +207,8 @@ class SfnTarget(Target):
 
             document, builder = sfn_cloudformation.template(plan, settings)
         else:
-            job_definition = default_job_definition(flow, settings)
             options = AslOptions(manifest=manifest_location(flow, settings),
-                                 job_definitions=tuple((s.name, job_definition) for s in flow.steps),
+                                 job_definitions=asl_job_definitions(plan, settings),
                                  environment=tuple(common.spec_environment(plan, settings)))
             builder = AslBuilder(plan, settings, options)
             document = add_exit_hooks(builder)

@@ -28,13 +28,14 @@ from typing import Any
 
 from flowc.compiler import ir
 from flowc.plan import FlowPlan, StepPlan
-from flowc.targets import Settings, TargetSettings, common, setting
+from flowc.targets import Settings, TargetSettings, common, setting, sfn_multinode
 
 BATCH_SUBMIT_SYNC = "arn:aws:states:::batch:submitJob.sync"
 S3_GET_OBJECT_SDK = "arn:aws:states:::aws-sdk:s3:getObject"
 S3_GET_OBJECT_READER = "arn:aws:states:::s3:getObject"
 STATE_NAME_LIMIT = 80
 INIT_STATE = "flowc-init"
+GANG_FIELD = "gang"  # the context field holding a run-time gang size
 
 # --------------------------------------------------------------------------- ASL syntax helpers
 
@@ -140,10 +141,17 @@ class SfnSettings(TargetSettings):
                           FORMATS)
     job_queue: str = setting("flowc-job-queue", "AWS Batch job queue of the steps")
     job_definition: str | None = setting(None, "AWS Batch job definition of every step (asl format)")
+    multinode_job_definition: str | None = setting(None, "AWS Batch multi-node job definition of @parallel "
+                                                   "steps (asl format; default: the job definition's name "
+                                                   "+ '-multinode')")
     role_arn: str | None = setting(None, "role the state machine assumes (cloudformation creates one if unset)")
     batch_job_role_arn: str | None = setting(None, "role of the Batch job containers")
     execution_role_arn: str | None = setting(None, "Batch execution role (pulls the image, writes logs)")
     scheduler_role_arn: str | None = setting(None, "role EventBridge Scheduler assumes for @schedule")
+    event_bus: str = setting("flowc", "EventBridge bus of @trigger events (cloudformation; `flowc trigger` "
+                             "publishes to it)")
+    events_role_arn: str | None = setting(None, "role EventBridge assumes to start the machine for "
+                                          "@trigger / @trigger_on_finish (cloudformation creates one if unset)")
     manifest: str | None = setting(None, "where the asl format's tasks read the manifest (default: "
                                    "under the datastore root, by content hash)")
 
@@ -275,6 +283,8 @@ class AslBuilder:
             return [join]
         if isinstance(transition, ir.Switch):
             return self._switch(step, task, stop, depth, states)
+        if isinstance(transition, ir.Parallel):
+            return self._gang(step, task, stop, depth, states)
         raise AssertionError(f"{type(transition).__name__} is refused by sfn.check()")
 
     # -- states
@@ -298,7 +308,7 @@ class AslBuilder:
         )
         overrides: dict[str, Any] = {"Command.$": call("Array", *argv)}
         environment = [{"Name": k, "Value": v} for k, v in (*self.options.environment, *planned.environment)]
-        if step.name == "start" and self.flow.parameters:
+        if step.name == "start" and (self.flow.parameters or self.plan.triggers):  # an event rides in the input
             environment.append(template(("Name", "FLOWC_PARAMS"),
                                         ("Value", call("JsonToString", context("Execution", "Input")))))
         if environment:
@@ -404,6 +414,44 @@ class AslBuilder:
                             "Next": next_state})
         states[choose] = {"Type": "Choice", "Choices": choices}
         return follow
+
+    def _gang(self, step: ir.Step, task: dict[str, Any], stop: str | None, depth: int,
+              states: dict[str, Any]) -> list[str]:
+        """``step``'s gang as one multi-node Batch job (``sfn_multinode``) submitted with the
+        parent's index path; a size known only at run time is read back from the datastore."""
+        assert isinstance(step.transition, ir.Parallel)
+        gang, join = step.transition.target, step.matching_join
+        assert join is not None
+        size: int | str
+        if step.transition.num_parallel is not None:
+            size = step.transition.num_parallel
+            task["Next"] = state_name(gang)
+        else:
+            task["Next"] = read = state_name(step.name, "gang-size")
+            states[read] = self._gang_size(step.name, next_state=state_name(gang))
+            size = str(path(GANG_FIELD, "nodes"))
+        members = sfn_multinode.node_overrides(self._task(self.flow.step(gang), depth), size)
+        states[state_name(gang)] = members
+        self._goto(members, join, stop)
+        return [join]
+
+    def _gang_size(self, step: str, next_state: str) -> dict[str, Any]:
+        """A Task reading the width the ``num_parallel`` step wrote (``foreach_indices.json``)
+        into ``$.gang.nodes``."""
+        return {
+            "Type": "Task",
+            "Comment": "Read the gang size the task chose (the width of its foreach_indices.json).",
+            "Resource": S3_GET_OBJECT_SDK,
+            "Parameters": template(
+                ("Bucket", self.root.bucket),
+                ("Key", self.root.task_file(self.flow, step, "foreach_indices.json")),
+            ),
+            "ResultSelector": template(("nodes", call("ArrayLength", call("StringToJson", path("Body"))))),
+            "ResultPath": path(GANG_FIELD),
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3,
+                       "BackoffRate": 2.0}],
+            "Next": next_state,
+        }
 
     def _count_pass(self, depth: int, reset: bool, step: str) -> dict[str, Any]:
         """The Pass before a recursive step: iteration 0 on entry, +1 on each loop back."""

@@ -9,6 +9,7 @@ in one template, so a flow deploys with ``aws cloudformation deploy`` and nothin
   the job queue, through ``DefinitionSubstitutions``.
 - ``@schedule`` becomes an ``AWS::Scheduler::Schedule`` (EventBridge Scheduler), which, unlike an
   EventBridge rule, takes a timezone.
+- ``@trigger`` / ``@trigger_on_finish`` become ``AWS::Events::Rule`` resources (``sfn_events``).
 - The roles (state machine, job containers, scheduler) are created with least-privilege policies
   on the datastore and this machine, unless their ARN parameter is given (defaults from the
   settings); the job queue is a parameter too.
@@ -17,18 +18,15 @@ in one template, so a flow deploys with ``aws cloudformation deploy`` and nothin
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flowc.compiler import ir
 from flowc.plan import FlowPlan, StepPlan
-from flowc.targets import Settings, common
+from flowc.targets import Settings, common, sfn_multinode
 from flowc.targets.sfn_asl import JOB_DEFINITION_FIELDS, AslBuilder, AslOptions, S3Root, SfnSettings
+from flowc.targets import sfn_events
+from flowc.targets.sfn_events import camel, machine_name_of
 from flowc.targets.sfn_hooks import add_exit_hooks
-
-def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
-
 
 def _job_config(step: StepPlan, settings: Settings) -> tuple[tuple[str, Any], ...]:
     """What distinguishes one job definition from another (sorted pairs, hashable)."""
@@ -122,8 +120,7 @@ def machine_name(flow: ir.Flow, settings: Settings) -> str:
     """The state machine's (and the schedule's) name: ``project.branch.Flow`` with @project,
     with the characters Step Functions refuses made ``-``."""
     identity = common.project_identity(flow, settings)
-    name = identity.flow_name if identity is not None else flow.name
-    return common.short_name(re.sub(r"[^A-Za-z0-9_-]", "-", name), 80)
+    return machine_name_of(identity.flow_name if identity is not None else flow.name)
 
 
 def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBuilder]:
@@ -153,6 +150,8 @@ def template(plan: FlowPlan, settings: Settings) -> tuple[dict[str, Any], AslBui
     parameters, conditions = _parameters(settings, used_conditions)
     if plan.schedule is not None:
         _add_schedule(plan, settings, machine_arn, parameters, conditions, roles, resources)
+    if plan.triggers:
+        _add_triggers(plan, settings, machine_arn, parameters, conditions, roles, resources)
     resources.update(roles)
     document: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -176,15 +175,28 @@ def _job_definitions(plan: FlowPlan, settings: Settings
     resources: dict[str, Any] = {}
     used_conditions: set[str] = set()
     for step in plan.steps:
-        key = _job_config(step, settings)
+        nodes = _gang_nodes(plan, step)
+        key = _job_config(step, settings) + ((("multinode", nodes),) if nodes else ())
         if key not in configs:
-            logical = "JobDefinition" + _camel(step.name)
+            logical = "JobDefinition" + camel(step.name)
             while logical in resources:
                 logical += "X"
             configs[key] = logical
             resources[logical] = _job_definition(dict(key), manifest, spec_env, used_conditions)
+            if nodes:
+                resources[logical] = sfn_multinode.job_definition(resources[logical], nodes)
         step_definitions.append((step.name, "${%s}" % configs[key]))
     return resources, tuple(step_definitions), used_conditions
+
+
+def _gang_nodes(plan: FlowPlan, step: StepPlan) -> int | None:
+    """For a @parallel step: its job definition's node count (the literal num_parallel, else a
+    default of 2 every submit overrides with the run-time size); None for other steps."""
+    stack = step.foreach_stack
+    opener = plan.flow.step(stack[-1]).transition if stack else None
+    if not isinstance(opener, ir.Parallel):
+        return None
+    return opener.num_parallel or 2
 
 
 def _roles(settings: Settings, name: str, machine_arn: str, used_conditions: set[str]) -> dict[str, Any]:
@@ -258,3 +270,20 @@ def _add_schedule(plan: FlowPlan, settings: Settings, machine_arn: str, paramete
                    "Input": "{}"},
     })
     resources["Schedule"] = {"Type": "AWS::Scheduler::Schedule", "Properties": properties}
+
+
+def _add_triggers(plan: FlowPlan, settings: Settings, machine_arn: str, parameters: dict[str, Any],
+                  conditions: dict[str, Any], roles: dict[str, Any], resources: dict[str, Any]) -> None:
+    """@trigger / @trigger_on_finish: the EventBridge rules (``sfn_events``), the role they
+    start the machine with and the bus the events arrive on."""
+    own = settings.of(SfnSettings)
+    parameters["EventsRoleArn"] = _parameter("Role EventBridge assumes to start this state machine; "
+                                             "empty to create one", own.events_role_arn or "")
+    conditions["CreateEventsRole"] = _is_empty("EventsRoleArn")
+    roles["EventsRole"] = _role("CreateEventsRole", "events.amazonaws.com", "flowc-events", [
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": _arn(machine_arn)},
+    ])
+    if any(t.kind == "event" for t in plan.triggers):
+        parameters["EventBusName"] = _parameter("EventBridge bus the @trigger events arrive on", own.event_bus)
+    role = _role_or_parameter("CreateEventsRole", "EventsRole", "EventsRoleArn")
+    resources.update(sfn_events.rules(plan, settings, role))  # TriggerOn...: no other resource's prefix

@@ -157,7 +157,10 @@ def test_image_from_matplotlib_takes_a_figure_or_axes():
 
 
 def test_image_from_a_real_matplotlib_figure():
-    matplotlib = pytest.importorskip("matplotlib")
+    try:
+        import matplotlib
+    except ImportError:
+        pytest.fail("Image.from_matplotlib's test needs matplotlib: pip install -e '.[test]'")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -6,7 +6,7 @@ remote resources proves the proxy sees them)."""
 from __future__ import annotations
 
 import http.server
-import os
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -145,3 +145,54 @@ def test_the_proxy_does_see_a_page_that_fetches(tmp_path, proxy):
     _Recorder.seen.clear()
     _chromium("file://" + str(page), proxy.server_port, tmp_path, "--dump-dom")
     assert any("flowc-test.invalid/x.png" in line for line in _page_requests()), _Recorder.seen
+
+
+TYPES_FLOW = """
+    import pandas
+    from metaflow import FlowSpec, card, current, step
+    from metaflow.cards import Markdown
+
+    PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d4944415478da63f8cfc0f01f0005000201e2d1f2f60000000049454e44ae426082")
+
+    class TypesFlow(FlowSpec):
+        @card(type="html", id="html")
+        @card(type="error", id="error")
+        @card(id="default", options={"only_repr": False})
+        @step
+        def start(self):
+            self.html = "<html><body><h1 id='own'>Own page</h1><p>made by the step</p></body></html>"
+            self.pixel = PNG
+            self.frame = pandas.DataFrame({"a": range(8), "b": list("abcdefgh")})
+            current.card["default"].append(Markdown("# Options card"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+"""
+
+
+def test_html_error_and_default_card_contents_draw_in_chromium_without_network(tmp_path, proxy):
+    if importlib.util.find_spec("pandas") is None:
+        pytest.fail("the card browser test needs pandas: pip install -e '.[test]'")
+    root = str(tmp_path / "ds")
+    drive(write_flow(tmp_path, TYPES_FLOW), root, run_id="r1")
+    cards = {card.id: card for card in get_cards(Task("TypesFlow/r1/start/t", root))}
+    doms = {}
+    _Recorder.seen.clear()
+    for name, card in cards.items():
+        doms[name] = _chromium("file://" + card.path, proxy.server_port, tmp_path, "--dump-dom").stdout
+        shot = tmp_path / f"{name}.png"
+        _chromium("file://" + card.path, proxy.server_port, tmp_path, f"--screenshot={shot}")
+        assert shot.is_file() and shot.stat().st_size > 1_000, name
+    assert _page_requests() == []
+
+    assert '<h1 id="own">Own page</h1>' in doms["html"] and "made by the step" in doms["html"]
+    assert "Card Render Failed With Error" in doms["error"]
+    default = doms["default"]
+    assert "<h1>Options card</h1>" in default
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="pixel">', default)  # an image artifact
+    assert "Artifact Name: frame (2 columns and 8 rows)" in default and "<th>b</th>" in default
+    assert "<td>e</td>" in default and "<td>f</td>" not in default  # the first five rows
+    assert "Truncated - 3 rows not shown" in default

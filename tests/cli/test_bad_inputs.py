@@ -69,8 +69,8 @@ def test_check_against_a_file_that_is_not_utf8(tmp_path):
 def test_broken_symlink_in_a_compiled_directory(tmp_path):
     shutil.copy(FLOW, tmp_path / "linear.py")
     (tmp_path / "broken.py").symlink_to(tmp_path / "nowhere.py")
-    result = CliRunner().invoke(main, ["compile", str(tmp_path), "-t", "argo", *STORE, "--output-dir",
-                                       str(tmp_path / "out")])
+    result = CliRunner().invoke(main, ["compile", str(tmp_path), "-t", "argo", *STORE, "--set", "code=image",
+                                       "--output-dir", str(tmp_path / "out")])
     assert_one_line(result, f"broken symbolic link: {tmp_path / 'broken.py'} [FLOW001]")
 
 

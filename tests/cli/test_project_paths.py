@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -20,10 +22,11 @@ def compile_from(cwd: Path, flow: Path, out: Path, *extra: str) -> subprocess.Co
                           cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def test_the_same_flow_compiles_to_the_same_bytes_from_any_directory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("code", ["package", "image"])
+def test_the_same_flow_compiles_to_the_same_bytes_from_any_directory(tmp_path: Path, code: str) -> None:
     project = tmp_path / "project"
     (project / "flows").mkdir(parents=True)
-    (project / "pyproject.toml").write_text('[tool.flowc]\ndatastore_root = "s3://team/flowc"\n')
+    (project / "pyproject.toml").write_text(f'[tool.flowc]\ndatastore_root = "s3://team/flowc"\ncode = "{code}"\n')
     flow = project / "flows" / "nightly.py"
     shutil.copy(ROOT / "examples" / "train.py", flow)
     outputs = []
@@ -33,8 +36,13 @@ def test_the_same_flow_compiles_to_the_same_bytes_from_any_directory(tmp_path: P
         assert done.returncode == 0, done.stderr
         outputs.append({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.*"))})
     assert outputs[0] == outputs[1] == outputs[2]
-    assert len(outputs[0]) == 3
-    assert b"/app/flows/nightly.py" in outputs[0]["argo/nightly.yaml"]
+    if code == "image":
+        assert len(outputs[0]) == 3
+        assert b"/app/flows/nightly.py" in outputs[0]["argo/nightly.yaml"]
+    else:  # the three specs and the code package they name, the same bytes too
+        (archive,) = [name for name in outputs[0] if name.startswith("flowc-code/nightly-")]
+        assert len(outputs[0]) == 4
+        assert f"s3://team/flowc/{archive}".encode() in outputs[0]["argo/nightly.yaml"]
 
 
 def test_diagnostics_name_the_file_as_it_was_given(tmp_path: Path) -> None:

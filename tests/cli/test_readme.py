@@ -27,8 +27,10 @@ def test_quickstart_flow_runs_and_compiles_for_every_target(tmp_path):
                              "--datastore-root", "s3://my-bucket/flowc", "--output-dir", str(tmp_path / "out")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
-        "airflow/flow.py", "argo/flow.yaml", "sfn/flow.json"]
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*"))
+    assert written[:2] + written[3:] == ["airflow/flow.py", "argo/flow.yaml", "sfn/flow.json"]
+    assert re.fullmatch(r"flowc-code/flow-[0-9a-f]{64}\.tar\.gz", written[2])  # the code package they name
+    assert "s3://my-bucket/flowc/flowc-code/flow-" in result.stderr  # where the tasks will fetch it
 
 
 def test_setup_command_compiles_and_runs_the_bundled_example():

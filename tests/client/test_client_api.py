@@ -61,7 +61,7 @@ def test_tags_and_namespace_of_a_flowc_run(flow_file):
     assert run.tags == run.user_tags | run.system_tags and isinstance(run.tags, frozenset)
     start = run["start"].task
     assert start.data.ns == "user:ana" and start.data.client_ns == "user:ana"
-    assert "exp-1" in start.data.tags and "user:ana" in start.data.tags
+    assert start.data.tags == ["exp-1", "nightly"]  # Metaflow's current.tags: the user tags only
     assert start.data.trigger is None
     assert start.data.facts == ("shop", "user.ana", False, "shop.user.ana.TagFlow", "ana")
     assert [r.id for r in Flow("TagFlow", "ds").runs("nightly", "exp-1")] == [run.id]

@@ -3,8 +3,8 @@ as on a Metaflow 2.19 run of the same flow.
 
 ``metaflow_2_19_output.txt`` is what ``client_script.py`` printed against a Metaflow 2.19.39 run
 of ``docs_flow.py`` (local datastore and metadata, USER=flowc-tester). The second test makes that
-Metaflow run again when a Metaflow venv is at hand (``FLOWC_METAFLOW_PYTHON``, default
-``/tmp/mf/bin/python``) and compares the two live.
+Metaflow run again with the reference Metaflow (``tests.conftest.require_metaflow``) and compares
+the two live.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.conftest import require_metaflow
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "metaflow_2_19_output.txt"
-METAFLOW_PYTHON = os.environ.get("FLOWC_METAFLOW_PYTHON", "/tmp/mf/bin/python")
 
 # Runs the script with ``import metaflow`` meaning flowc, as inside flowc's runtime.
 _UNDER_FLOWC = ("from flowc.runtime_shim.loader import install_metaflow_alias; install_metaflow_alias(); "
@@ -49,18 +48,16 @@ def test_client_script_prints_what_it_printed_under_metaflow(tmp_path):
     assert _flowc_output(tmp_path).splitlines() == RECORDED.read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.skipif(not os.path.exists(METAFLOW_PYTHON),
-                    reason=f"no Metaflow venv at {METAFLOW_PYTHON} (python3 -m venv /tmp/mf && "
-                    "/tmp/mf/bin/pip install metaflow==2.19.39)")
 def test_client_script_matches_a_live_metaflow_run(tmp_path):
+    metaflow_python = str(require_metaflow())
     work = tmp_path / "metaflow"
     work.mkdir()
     shutil.copy(HERE / "docs_flow.py", work / "docs_flow.py")
     env = _env(METAFLOW_DEFAULT_DATASTORE="local", METAFLOW_DEFAULT_METADATA="local")
-    run = subprocess.run([METAFLOW_PYTHON, "docs_flow.py", "run"], cwd=work, env=env,
+    run = subprocess.run([metaflow_python, "docs_flow.py", "run"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    theirs = subprocess.run([METAFLOW_PYTHON, str(HERE / "client_script.py")], cwd=work, env=env,
+    theirs = subprocess.run([metaflow_python, str(HERE / "client_script.py")], cwd=work, env=env,
                             capture_output=True, text=True, timeout=120)
     assert theirs.returncode == 0, theirs.stderr
     ours_dir = tmp_path / "flowc"

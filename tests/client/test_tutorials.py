@@ -2,14 +2,16 @@
 results through the client inside a step) run unchanged under ``flowc run`` and leave the same
 artifacts as under Metaflow 2.19.
 
-The tutorials are read from an installed Metaflow package (never copied here): the Metaflow venv
-at ``FLOWC_METAFLOW_PYTHON`` (default ``/tmp/mf/bin/python``). ``tutorials/compare.py`` prints the
+The tutorials are read from an installed Metaflow package (never copied here): the reference
+Metaflow venv (``tests.conftest.require_metaflow()``). ``tutorials/compare.py`` prints the
 artifacts; ``tutorials/metaflow_2_19_output.txt`` is what it printed after Metaflow 2.19.39 ran the
-two flows. They need pandas.
+two flows. They need pandas, on both sides: a missing pandas fails the test (it is in the ``test``
+extra), it never skips it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,20 +20,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_metaflow
+
 HERE = Path(__file__).resolve().parent / "tutorials"
-METAFLOW_PYTHON = os.environ.get("FLOWC_METAFLOW_PYTHON", "/tmp/mf/bin/python")
 _UNDER_FLOWC = ("from flowc.runtime_shim.loader import install_metaflow_alias; install_metaflow_alias(); "
                 "import runpy; runpy.run_path(%r, run_name='__main__')")
 
 
 def _tutorials() -> Path:
-    if not os.path.exists(METAFLOW_PYTHON):
-        pytest.skip(f"no Metaflow venv at {METAFLOW_PYTHON} to read its tutorials from")
-    found = subprocess.run([METAFLOW_PYTHON, "-c", "import metaflow, os; print(os.path.dirname(metaflow.__file__))"],
+    metaflow_python = require_metaflow()
+    found = subprocess.run([metaflow_python, "-c", "import metaflow, os; print(os.path.dirname(metaflow.__file__))"],
                            capture_output=True, text=True)
     path = Path(found.stdout.strip()) / "tutorials"
-    if found.returncode != 0 or not path.is_dir():
-        pytest.skip("the Metaflow package has no tutorials directory")
+    assert found.returncode == 0 and path.is_dir(), f"{metaflow_python}: no metaflow/tutorials\n{found.stderr}"
     return path
 
 
@@ -47,7 +48,8 @@ def _env() -> dict[str, str]:
 
 
 def _flowc_side(tutorials: Path, tmp_path: Path) -> list[str]:
-    pytest.importorskip("pandas")
+    if importlib.util.find_spec("pandas") is None:
+        pytest.fail("the tutorials need pandas: pip install -e '.[test]'")
     work = tmp_path / "flowc"
     _copy(tutorials, work)
     for flow in ("stats.py", "playlist.py"):
@@ -68,17 +70,18 @@ def test_tutorials_leave_the_artifacts_metaflow_left(tmp_path):
 @pytest.mark.slow
 def test_tutorials_match_a_live_metaflow_run(tmp_path):
     tutorials = _tutorials()
-    probe = subprocess.run([METAFLOW_PYTHON, "-c", "import pandas"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("the Metaflow venv has no pandas")
+    metaflow_python = require_metaflow()
+    probe = subprocess.run([metaflow_python, "-c", "import pandas"], capture_output=True)
+    assert probe.returncode == 0, (f"the Metaflow venv {metaflow_python} has no pandas: "
+                                   f"{metaflow_python} -m pip install pandas")
     work = tmp_path / "metaflow"
     _copy(tutorials, work)
     env = {**_env(), "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local"}
     for flow in ("stats.py", "playlist.py"):
-        done = subprocess.run([METAFLOW_PYTHON, flow, "run"], cwd=work, env=env, capture_output=True, text=True,
+        done = subprocess.run([metaflow_python, flow, "run"], cwd=work, env=env, capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, done.stderr
-    theirs = subprocess.run([METAFLOW_PYTHON, str(HERE / "compare.py")], cwd=work, env=env,
+    theirs = subprocess.run([metaflow_python, str(HERE / "compare.py")], cwd=work, env=env,
                             capture_output=True, text=True, timeout=120)
     assert theirs.returncode == 0, theirs.stderr
     assert _flowc_side(tutorials, tmp_path) == theirs.stdout.splitlines()

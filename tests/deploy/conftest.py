@@ -72,7 +72,9 @@ def make_project(root: Path, flow: str, settings: dict[str, object], name: str =
         (root / name).write_text(textwrap.dedent(flow), encoding="utf-8")
     else:
         shutil.copyfile(SHAPES / f"{flow}.py", root / name)
-    settings = {"datastore_root": TEST_DATASTORE, **settings}  # a project names its datastore
+    # a project names its datastore; code "image" as the repository's examples (tests choosing
+    # code packages say so)
+    settings = {"datastore_root": TEST_DATASTORE, "code": "image", **settings}
     lines = ["[tool.flowc]"] + [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     (root / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root / name

@@ -122,8 +122,8 @@ def project(airflow, tmp_path, monkeypatch):
 
 def test_deploy_trigger_wait_status_end_to_end(project, tmp_path, airflow):
     """The tasks run from the code package deploy uploaded (not from the project directory)."""
-    flow = project("parameters", "parameters_flow.py", code_package_dir=str(tmp_path / "packages"),
-                   code_dir="/nonexistent")
+    flow = project("parameters", "parameters_flow.py", code="package",
+                   code_package_dir=str(tmp_path / "packages"), code_dir="/nonexistent")
     deployment, prepared = facade.deploy(flow, "airflow")
     dag_file = airflow["dags"] / "parameters_flow.py"
     assert [str(a) for a in deployment.actions] == [f"placed DAG file {dag_file}", "unpaused DAG ParametersFlow"]
@@ -157,12 +157,15 @@ def test_deploy_trigger_wait_status_end_to_end(project, tmp_path, airflow):
 
 
 def _package_argument(dag_source):
-    """The value after ``--package`` in the DAG file's command lists (read as Python, not text)."""
+    """The code package URL after the bootstrap in the DAG file's command lists (read as Python,
+    not text)."""
+    from flowc.targets.common import BOOTSTRAP_COMMAND
+
     for node in ast.walk(ast.parse(dag_source)):
         if isinstance(node, ast.List) and all(isinstance(e, ast.Constant) for e in node.elts):
             values = [e.value for e in node.elts]
-            if "--package" in values:
-                return values[values.index("--package") + 1]
+            if BOOTSTRAP_COMMAND in values:
+                return values[values.index(BOOTSTRAP_COMMAND) + 1]
     return None
 
 

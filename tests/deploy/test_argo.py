@@ -219,3 +219,53 @@ def test_a_missing_namespace_is_an_error_not_a_creation(argo, tmp_path):
     assert str(info.value) == ('create WorkflowTemplate flows/linearflow: HTTP 404: '
                                'namespaces "flows" not found')
 
+
+
+def test_the_client_is_heras_workflows_service_with_the_argo_cli_settings(tmp_path, monkeypatch):
+    """hera's WorkflowsService gets the host (with the base href, which hera's URL joining would
+    drop without the final '/'), TLS verification and the token, read when the call is made."""
+    from flowc.deploy import _prepare
+    from flowc.deploy.argo import ArgoServer
+
+    monkeypatch.setenv("ARGO_SERVER", "argo.example.com:2746")
+    monkeypatch.setenv("ARGO_BASE_HREF", "/argo/")
+    monkeypatch.setenv("ARGO_INSECURE_SKIP_VERIFY", "true")
+    monkeypatch.setenv("ARGO_TOKEN", "Bearer abc")
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    _, prepared = _prepare(flow, "argo", {}, None, with_package=False)
+    server = ArgoServer.from_settings(prepared)
+    seen = {}
+
+    def probe(api, models):
+        seen.update(service=type(api).__module__, host=api.host, verify=api.verify_ssl, token=api.token,
+                    models=models.__name__)
+
+    assert server.call("probe", probe) is None  # nothing was answered
+    assert seen == {"service": "hera.workflows.service", "host": "https://argo.example.com:2746/argo/",
+                    "verify": False, "token": "Bearer abc", "models": "hera.workflows.models"}
+
+
+def test_the_base_href_prefixes_every_request(argo, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARGO_BASE_HREF", "argo")
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    with pytest.raises(DeployError):  # the fake serves /api/v1 only
+        facade.deploy(flow, "argo")
+    assert argo.requests[0]["path"] == "/argo/api/v1/workflow-templates/flows/linearflow"
+
+
+def test_without_hera_the_error_names_the_extra(argo, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hera.workflows.service", None)
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    result = CliRunner().invoke(main, ["deploy", str(flow), "-t", "argo"])
+    assert result.exit_code == 1
+    assert result.output == "flowc: error: hera is not installed: pip install 'flowc[argo]'\n"
+    assert argo.requests == []
+
+
+def test_a_run_id_that_is_no_object_name_is_refused_before_any_request(argo, tmp_path):
+    flow = make_project(tmp_path / "p", "linear", SETTINGS)
+    with pytest.raises(DeployError, match=r"run id '\.\./x' is not a Kubernetes object name"):
+        facade.get_run(flow, "argo", "../x")
+    assert argo.requests == []

@@ -1,4 +1,4 @@
-"""flowc deploy --code-package-dir: the package is built, uploaded once, and the spec uses it."""
+"""flowc deploy with code packages: the package is built, uploaded once, and the spec uses it."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from flowc import deploy as facade
 from flowc.cli import main
 from flowc.package import build_package
+from flowc.targets.common import BOOTSTRAP_COMMAND
 from tests.deploy.argo_fake import FakeArgo
 from tests.deploy.conftest import BUCKET, make_project
 
 
 def test_package_uploaded_to_s3_and_referenced_by_the_deployed_spec(aws, tmp_path, monkeypatch):
-    flow = make_project(tmp_path / "p", "linear", {"namespace": "flows"})
+    flow = make_project(tmp_path / "p", "linear", {"namespace": "flows", "code": "package"})
     (tmp_path / "p" / "helpers.py").write_text("VALUE = 1\n")
     expected = build_package(flow, tmp_path / "local")
     with FakeArgo() as argo:
@@ -26,8 +27,7 @@ def test_package_uploaded_to_s3_and_referenced_by_the_deployed_spec(aws, tmp_pat
         url = f"s3://{BUCKET}/code/{expected.path.name}"
         template = argo.objects[("workflow-templates", "flows", "linearflow")]
         commands = [t["container"]["command"] for t in template["spec"]["templates"] if "container" in t]
-        assert commands and all(c[c.index("--package") + 1] == url for c in commands)
-        assert all(c[:3] == ["python", "-m", "flowc.runtime_shim.code_package"] for c in commands)
+        assert commands and all(c[:4] == ["python", "-c", BOOTSTRAP_COMMAND, url] for c in commands)
 
         s3 = boto3.client("s3")
         body = s3.get_object(Bucket=BUCKET, Key=f"code/{expected.path.name}")["Body"].read()
@@ -45,7 +45,7 @@ def test_package_uploaded_to_s3_and_referenced_by_the_deployed_spec(aws, tmp_pat
 
 
 def test_package_copied_to_a_directory(tmp_path, monkeypatch):
-    flow = make_project(tmp_path / "p", "linear", {"namespace": "flows"})
+    flow = make_project(tmp_path / "p", "linear", {"namespace": "flows", "code": "package"})
     expected = build_package(flow, tmp_path / "local")
     with FakeArgo() as argo:
         monkeypatch.setenv("ARGO_SERVER", argo.url)
@@ -53,4 +53,4 @@ def test_package_copied_to_a_directory(tmp_path, monkeypatch):
     copied = tmp_path / "pkgs" / expected.path.name
     assert deployment.code_package == str(copied)
     assert copied.read_bytes() == expected.path.read_bytes()
-    assert f"--package\n      - {copied}\n" in prepared.spec
+    assert f"- {BOOTSTRAP_COMMAND}\n      - {copied}\n" in prepared.spec

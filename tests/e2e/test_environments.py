@@ -252,7 +252,7 @@ def test_a_pypi_step_runs_in_its_environment_under_the_step_functions_harness(wr
     flow = compile_file(path).flow
     datastore = "s3://flowc-test/datastore"
     with MotoSfn(tmp_path / "moto", extra_env={"FLOWC_ENV_CACHE": str(tmp_path / "envs")}) as aws:
-        settings = from_values(code_dir=str(tmp_path), python=sys.executable, datastore_root=datastore,
+        settings = from_values(code="image", code_dir=str(tmp_path), python=sys.executable, datastore_root=datastore,
                                sfn_job_queue=aws.job_queue, sfn_job_definition=aws.job_definition)
         emitted = get_target("sfn").emit(build_plan(flow), settings)
         location = sfn.manifest_location(flow, settings)

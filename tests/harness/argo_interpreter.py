@@ -24,13 +24,16 @@ Semantics implemented, after Argo's controller and docs:
   ``expression``; ``outputs.result`` is a pod's stdout;
 - ``spec.templateDefaults`` merged into each template (lists of named items merged by name).
 
+- ``resource`` templates creating a JobSet (``@parallel``), run by the model in ``jobset``: its
+  pods all start at once, with the downward-API facts the JobSet controller gives them;
 - ``spec.onExit``: the exit handler runs after the entrypoint with ``{{workflow.status}}``; a
   failed handler fails a workflow that had succeeded (as Argo's controller does).
 
 Every other field of the spec is either modelled, ignored for a stated reason (it changes where or
 how fast a pod runs, never the outcome), or refused with an ``InterpreterError`` before anything
 runs (``MODELLED`` / ``IGNORED`` below: lifecycle hooks, ``continueOn`` in DAGs,
-``failFast``, ``retryStrategy.expression``, artifacts, volumes, suspend/resource/http templates,
+``failFast``, ``retryStrategy.expression``, artifacts, volumes, suspend/http templates, resources
+other than a JobSet,
 a misspelt key such as ``dependss``). The document must also pass Argo's published JSON schema,
 made strict (``tests/targets/argo_checks.py``).
 """
@@ -53,7 +56,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from tests.harness import k8s
+from tests.harness import jobset, k8s
 from tests.harness.argo_expr import ExprError, Undefined, evaluate_expr, evaluate_when, stringify
 
 SUCCEEDED, FAILED, ERROR, SKIPPED, OMITTED = "Succeeded", "Failed", "Error", "Skipped", "Omitted"
@@ -77,7 +80,7 @@ MODELLED: dict[str, frozenset[str]] = {
     "arguments": frozenset({"parameters"}),
     "argument": frozenset({"name", "value"}),
     "template": frozenset({"name", "container", "script", "dag", "steps", "inputs", "outputs",
-                           "retryStrategy", "activeDeadlineSeconds", "timeout"}),
+                           "retryStrategy", "activeDeadlineSeconds", "timeout", "resource"}),
     "templateDefaults": frozenset({"container", "script", "retryStrategy", "activeDeadlineSeconds",
                                    "timeout"}),
     "container": frozenset({"image", "command", "args", "env", "workingDir"}),
@@ -165,6 +168,11 @@ def check_modelled(document: dict[str, Any]) -> None:
             keys("valueFrom", param.get("valueFrom"), f"{where}.outputs.parameters[{i}].valueFrom")
         keys("retryStrategy", tmpl.get("retryStrategy"), f"{where}.retryStrategy")
         keys("backoff", (tmpl.get("retryStrategy") or {}).get("backoff"), f"{where}.retryStrategy.backoff")
+        if "resource" in tmpl:
+            try:
+                jobset.check_resource(tmpl["resource"], f"{where}.resource")
+            except jobset.JobSetError as exc:
+                raise InterpreterError(str(exc)) from None
         keys("dag", tmpl.get("dag"), f"{where}.dag")
         for i, node in enumerate((tmpl.get("dag") or {}).get("tasks") or ()):
             task("task", node, f"{where}.dag.tasks[{i}]")
@@ -262,6 +270,7 @@ class Interpreter:
         max_parallel: int = 1,
         scheduled_time: str = "2026-01-01T00:00:00Z",
         workflow_templates: Iterable[dict[str, Any]] = (),
+        pod_python: str = sys.executable,
     ):
         kind = document.get("kind")
         check_schema(document)
@@ -293,6 +302,7 @@ class Interpreter:
         # >1 runs the expanded items of a loop concurrently (as Argo does); 1 keeps every run in
         # one deterministic order, which the seeded example tests rely on.
         self.max_parallel = max_parallel
+        self.pod_python = pod_python  # what `python` in a container's command is: the image's Python
         declared = {p["name"]: p.get("value") for p in (spec.get("arguments") or {}).get("parameters", ())}
         for key, value in (parameters or {}).items():
             declared[key] = value
@@ -442,11 +452,13 @@ class Interpreter:
                 return self._dag(tmpl, env, node_name, depth)
             if "steps" in tmpl:
                 return self._steps(tmpl, env, node_name, depth)
+            if "resource" in tmpl:
+                return self._resource(tmpl, env, node_name)
         except InterpreterError as exc:
             node = Node(node_name, tmpl["name"], "Pod", ERROR, str(exc))
             self.nodes.append(node)
             return node
-        raise InterpreterError(f"template {tmpl['name']!r}: only container, script, dag and steps are supported")
+        raise InterpreterError(f"template {tmpl['name']!r}: only container, script, dag, steps and JobSet resource templates are supported")
 
     # ------------------------------------------------------------------ pods
 
@@ -478,7 +490,7 @@ class Interpreter:
         if not argv:
             raise InterpreterError(f"{node_name}: a container without command is not supported")
         if argv[0] in ("python", "python3"):
-            argv[0] = sys.executable
+            argv[0] = self.pod_python
         declared = []
         for var in spec.get("env") or ():
             if "valueFrom" in var:
@@ -525,6 +537,29 @@ class Interpreter:
                 node.phase, node.message = ERROR, f"output parameter {param['name']!r}: no file {source['path']}"
                 return node
         node.phase, node.outputs = SUCCEEDED, outputs
+        return node
+
+    def _resource(self, tmpl: dict[str, Any], env: dict[str, Any], node_name: str) -> Node:
+        """A JobSet created and waited for (``jobset.run_jobset``); its pods run as this
+        template's containers would, one child node each."""
+        manifest = self.substitute(tmpl["resource"]["manifest"], env)
+        with self._lock:
+            self._pods += 1
+            suffix = f"{self._pods:05d}"[-5:]
+
+        def run_pod(container: dict[str, Any], pod_name: str, deadline: int | None) -> Node:
+            pod_tmpl: dict[str, Any] = {"name": tmpl["name"], "container": container}
+            if deadline is not None:
+                pod_tmpl["activeDeadlineSeconds"] = deadline
+            return self._pod(pod_tmpl, env, f"{node_name}.{pod_name}")
+
+        try:
+            state, message, pods = jobset.run_jobset(manifest, suffix, run_pod)
+        except jobset.JobSetError as exc:
+            raise InterpreterError(f"{node_name}: {exc}") from None
+        node = Node(node_name, tmpl["name"], "Resource", SUCCEEDED if state == "Completed" else FAILED,
+                    message, {"parameters": {}}, children=pods)
+        self.nodes.append(node)
         return node
 
     # ------------------------------------------------------------------ DAGs

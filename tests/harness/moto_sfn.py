@@ -12,6 +12,7 @@ tests/targets/test_sfn_moto_patches.py that fails without it (``patched(without=
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import datetime
@@ -333,6 +334,54 @@ class JobRunner:
         thread = threading.Thread(target=self._run, args=(job, command, env, started, log), daemon=True)
         thread.start()
 
+    def start_multinode(self, job: Any, overrides: dict[str, Any]) -> None:
+        """A multi-node parallel job: ``numNodes`` (the submit's ``nodeOverrides``, else the
+        definition's) processes started together, each with its node range's container, the
+        overrides for its range and Batch's ``AWS_BATCH_JOB_NODE_INDEX`` / ``NUM_NODES`` /
+        ``MAIN_NODE_INDEX`` / ``MAIN_NODE_PRIVATE_IPV4_ADDRESS`` (the last on child nodes only).
+        The job ends with the main node (node 0), with its exit code, as on AWS. A gang bypasses
+        the process limit: its members start together or node 0 would wait forever."""
+        self._done[job.job_id] = threading.Event()
+        properties = job.job_definition.node_properties or {}
+        nodes = int(overrides.get("numNodes") or properties["numNodes"])
+        started = time.monotonic()
+        members = []
+        for node in range(nodes):
+            container: dict[str, Any] = {}
+            for node_range in properties["nodeRangeProperties"]:
+                if _in_range(node, node_range["targetNodes"], nodes):
+                    container = dict(node_range.get("container") or {})
+            env = dict(self.base_env)
+            for item in container.get("environment", []):
+                env[item["name"]] = item["value"]
+            command = list(container.get("command") or [])
+            for override in overrides.get("nodePropertyOverrides", []):
+                if _in_range(node, override["targetNodes"], nodes):
+                    given = override.get("containerOverrides") or {}
+                    command = list(given.get("command") or command)
+                    for item in given.get("environment", []):
+                        env[item["name"]] = item["value"]
+            env.update({"AWS_BATCH_JOB_ID": f"{job.job_id}#{node}", "AWS_BATCH_JOB_ATTEMPT": "1",
+                        "AWS_BATCH_JOB_NODE_INDEX": str(node), "AWS_BATCH_JOB_NUM_NODES": str(nodes),
+                        "AWS_BATCH_JOB_MAIN_NODE_INDEX": "0"})
+            if node:
+                env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = "127.0.0.1"
+            members.append((command, env, self.workdir / "jobs" / f"{job.job_id}.node{node}.log"))
+        threading.Thread(target=self._run_gang, args=(job, members, started), daemon=True).start()
+
+    def _run_gang(self, job: Any, members: list[tuple[list[str], dict[str, str], Path]], started: float) -> None:
+        def run(command: list[str], env: dict[str, str], log: Path) -> int:
+            with log.open("wb") as out:
+                return subprocess.call(command, env=env, cwd=self.workdir, stdout=out,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(members)) as pool:
+            codes = list(pool.map(lambda m: run(*m), members))
+        log = self.workdir / "jobs" / f"{job.job_id}.log"
+        log.write_text("".join(f"--- node {i}: exit {code}\n{path.read_text(errors='replace')}"
+                               for i, ((_, _, path), code) in enumerate(zip(members, codes))))
+        self._finish(job, members[0][0], codes[0], started, log)
+
     def start_array(self, job: Any) -> None:
         """An array job's parent: done when every child has run, failed when one failed. moto
         marks the parent SUCCEEDED at submit time, before (and whatever) its children do; a
@@ -535,11 +584,58 @@ def _patch_batch_runs_jobs() -> Callable[[], None]:
         job.status = batch_models.JobStatus.RUNNING.value
         if job.array_properties.get("size"):
             _RUNNER.start_array(job)
+        elif job.job_definition.type == "multinode":
+            _RUNNER.start_multinode(job, getattr(_SUBMITTING, "node_overrides", None) or {})
         else:
             _RUNNER.start(job)
 
     cls._mark_job_as_finished = mark_job
     return lambda: setattr(cls, "_mark_job_as_finished", original)
+
+
+_SUBMITTING = threading.local()  # the nodeOverrides of the submit this thread is handling
+
+
+def _patch_node_overrides() -> Callable[[], None]:
+    """Symptom: a multi-node job runs with its definition's node count and commands. moto's Step
+    Functions keeps only the ``submitJob`` fields of an old list of the Batch integration's
+    parameters (no ``NodeOverrides``; AWS's page now refers to the whole SubmitJob API), and
+    moto's ``submit_job`` drops ``nodeOverrides``: the field is let through, and kept for the
+    runner, which moto calls from the same submit (``batch_simple`` starts jobs synchronously).
+    Covered by tests/targets/test_parallel_sfn_moto_patch.py."""
+    from moto.batch.responses import BatchResponse
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_batch as mod,
+    )
+
+    original = BatchResponse.submit_job
+    fields = mod._SUPPORTED_API_PARAM_BINDINGS["submitjob"]
+    added = "NodeOverrides" not in fields
+
+    def submit_job(self):
+        _SUBMITTING.node_overrides = self._get_param("nodeOverrides")
+        try:
+            return original(self)
+        finally:
+            _SUBMITTING.node_overrides = None
+
+    BatchResponse.submit_job = submit_job
+    fields.add("NodeOverrides")
+
+    def undo() -> None:
+        BatchResponse.submit_job = original
+        if added:
+            fields.discard("NodeOverrides")
+
+    return undo
+
+
+def _in_range(node: int, target: str, nodes: int) -> bool:
+    """Whether Batch's ``targetNodes`` (``2``, ``0:``, ``:3``, ``1:4``) covers ``node``."""
+    start, sep, end = target.partition(":")
+    if not sep:
+        return node == int(start)
+    return int(start or 0) <= node <= (int(end) if end else nodes - 1)
 
 
 PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
@@ -551,6 +647,7 @@ PATCHES: dict[str, Callable[[], Callable[[], None]]] = {
     "map_failures": _patch_map_failures,
     "cfn_state_machine": _patch_cfn_state_machine,
     "describe_jobs_race": _patch_describe_jobs_race,
+    "node_overrides": _patch_node_overrides,
 }
 
 
@@ -691,6 +788,17 @@ class MotoSfn:
                                          {"type": "MEMORY", "value": "512"}],
                 "environment": [{"name": k, "value": v} for k, v in sorted((environment or {}).items())],
             })
+
+    def register_multinode_job_definition(self, name: str, nodes: int = 2) -> None:
+        """A multi-node job definition: every node (range ``0:``) runs the submit's command."""
+        self.client("batch").register_job_definition(
+            jobDefinitionName=name, type="multinode",
+            nodeProperties={"numNodes": nodes, "mainNode": 0, "nodeRangeProperties": [{
+                "targetNodes": "0:",
+                "container": {"image": "flowc-local", "command": ["false"],
+                              "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                       {"type": "MEMORY", "value": "512"}]},
+            }]})
 
     # -- running machines
 

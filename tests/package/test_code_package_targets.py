@@ -19,7 +19,8 @@ def test_tasks_fetch_and_verify_the_code_package(target):
     baked = get_target(target).emit(build_plan(flow), target_settings(airflow_operator="local")).text
     packaged = get_target(target).emit(
         build_plan(flow), target_settings(airflow_operator="local", code_package=PACKAGE)).text
-    assert "flowc.runtime_shim.code_package" not in baked
+    assert "FLOWC_BOOTSTRAP" not in baked
     assert "/app/" in baked
-    assert "flowc.runtime_shim.code_package" in packaged and PACKAGE in packaged
+    assert "exec(os.environ[" in packaged and PACKAGE in packaged
+    assert "def fetch(url: str) -> bytes:" in packaged  # the bootstrap's code rides in the spec
     assert "/app/" not in packaged  # the flow file is found inside the extracted package

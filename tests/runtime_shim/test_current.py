@@ -45,10 +45,11 @@ def test_current_inside_a_task(tmp_path, monkeypatch):
     seen = driven.artifact("start", "seen")
     graph = seen.pop("graph")
     assert seen == dict(trigger=None, running=True, pathspec="CurrentFlow/r5/start/t", tempdir=".", has_flow=True,
-                        has_trigger=False, tags="frozenset", default="none", ns="user:cur", user="cur")
-    assert graph["name"] == "CurrentFlow" and graph["doc"] == "Doc of the flow."
+                        has_trigger=False, tags="set", default="none", ns="user:cur", user="cur")
+    assert graph["start_step"] == "start" and graph["doc"] == "Doc of the flow."
     assert graph["steps"]["start"] == {"name": "start", "type": "split-parallel", "line": 8,
-                                       "doc": "First.", "next": ["gang"], "decorators": []}
+                                       "doc": "First.", "next": ["gang"], "decorators": [],
+                                       "num_parallel": 2, "matching_join": "join"}
     assert graph["steps"]["join"]["type"] == "join" and graph["steps"]["end"]["next"] == []
     assert graph["steps"]["gang"]["decorators"] == [{"name": "parallel"}]
     assert driven.artifact("end", "nodes") == [(2, 0), (2, 1)]

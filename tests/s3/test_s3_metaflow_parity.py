@@ -2,8 +2,8 @@
 with Metaflow 2.19's, against moto's S3 server.
 
 ``metaflow_2_19_s3_output.txt`` is what the script printed with Metaflow 2.19.39's S3. The second
-test runs Metaflow's side live when a Metaflow venv is at hand (``FLOWC_METAFLOW_PYTHON``, default
-``/tmp/mf/bin/python``, with boto3 installed).
+test runs Metaflow's side live with the reference Metaflow (``tests.conftest.require_metaflow``,
+with boto3 installed).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import boto3
-import pytest
+
+from tests.conftest import require_metaflow
 
 HERE = Path(__file__).resolve().parent
-METAFLOW_PYTHON = os.environ.get("FLOWC_METAFLOW_PYTHON", "/tmp/mf/bin/python")
 _UNDER_FLOWC = ("from flowc.runtime_shim.loader import install_metaflow_alias; install_metaflow_alias(); "
                 "import runpy, sys; sys.argv = ['s3_script.py', %r]; runpy.run_path(%r, run_name='__main__')")
 
@@ -38,9 +38,9 @@ def test_s3_calls_print_what_they_printed_under_metaflow(bucket, s3_env, tmp_pat
     assert _flowc(bucket, s3_env, tmp_path) == recorded
 
 
-@pytest.mark.skipif(not os.path.exists(METAFLOW_PYTHON), reason=f"no Metaflow venv at {METAFLOW_PYTHON}")
 def test_s3_calls_match_a_live_metaflow(bucket, s3_env, tmp_path):
+    metaflow_python = str(require_metaflow())
     env = {**os.environ, **s3_env, "METAFLOW_S3_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"]}
-    theirs = _run([METAFLOW_PYTHON, str(HERE / "s3_script.py"), f"s3://{bucket}/metaflow"], env, tmp_path)
+    theirs = _run([metaflow_python, str(HERE / "s3_script.py"), f"s3://{bucket}/metaflow"], env, tmp_path)
     assert _flowc(bucket, s3_env, tmp_path) == theirs
     assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="metaflow/")["KeyCount"] == 4  # it really ran there

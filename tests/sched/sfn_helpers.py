@@ -20,7 +20,7 @@ def deploy(aws: MotoSfn, path: Path, **changes: Any) -> tuple[ir.Flow, str]:
     """The ASL of ``path`` (the image's code directory is the file's own) with its manifest
     uploaded where the definition reads it."""
     flow = compile_file(path).flow
-    settings = from_values(**{"code_dir": str(path.parent), "python": sys.executable,
+    settings = from_values(**{"code": "image", "code_dir": str(path.parent), "python": sys.executable,
                               "datastore_root": DATASTORE, "sfn_job_queue": aws.job_queue,
                               "sfn_job_definition": aws.job_definition, **changes})
     emitted = get_target("sfn").emit(build_plan(flow), settings)

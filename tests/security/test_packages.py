@@ -25,8 +25,9 @@ def _project(root: Path, flow: str = FLOW) -> Path:
 
 
 def _names(path: Path) -> list[str]:
+    """The project's files in an archive (flowc's runtime, under flowc/, left aside)."""
     with tarfile.open(path) as tar:
-        return sorted(tar.getnames())
+        return sorted(n for n in tar.getnames() if not n.startswith("flowc/"))
 
 
 def test_a_file_link_to_outside_the_project_is_refused(tmp_path):
@@ -99,7 +100,7 @@ def test_a_precreated_extraction_is_checked_against_the_archive(tmp_path):
     (planted / code_package.READY_MARKER).write_text(sha)
     target = code_package.extract(data, sha, cache)
     assert (target / "flow.py").read_text() == FLOW
-    assert sorted(p.name for p in target.iterdir()) == [code_package.READY_MARKER, "flow.py", "helpers.py"]
+    assert sorted(p.name for p in target.iterdir()) == [code_package.READY_MARKER, "flow.py", "flowc", "helpers.py"]
 
 
 def test_a_cache_someone_else_can_write_is_refused(tmp_path):

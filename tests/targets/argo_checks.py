@@ -144,7 +144,7 @@ def _template_errors(wt: dict[str, Any]) -> Iterator[str]:
     for t in templates:
         if not LABEL.match(t["name"]) or len(t["name"]) > 63:
             yield f"template name {t['name']!r} is not a DNS-1123 label"
-        kinds = [k for k in ("container", "script", "dag", "steps") if k in t]
+        kinds = [k for k in ("container", "script", "dag", "steps", "resource") if k in t]
         if len(kinds) != 1:
             yield f"template {t['name']!r} has types {kinds}"
         declared = {p["name"] for p in (t.get("inputs") or {}).get("parameters", ())}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -62,36 +63,77 @@ def with_settings(**changes: Any) -> Settings:
     return target_settings(**changes)
 
 
-def sensor_submission(sensor: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
-    """The Workflow a flowc Sensor submits for one event ``body`` (None when no dependency's
-    filters match), applying Argo Events' trigger parameters: each ``src.dataKey`` is read from
-    the event, ``src.value`` is the fallback, and the result lands at ``dest``."""
-    event = {"body": body}
-    matched = [d["name"] for d in sensor["spec"]["dependencies"]
-               if all(str(_lookup(event, f["path"])) in f["value"] for f in d["filters"]["data"])]
-    if not matched:
-        return None
-    trigger = sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]
-    resource = copy.deepcopy(trigger["source"]["resource"])
-    for param in trigger.get("parameters", ()):
-        src = param["src"]
-        value = _lookup(event, src["dataKey"]) if src["dependencyName"] in matched else None
-        if value is None:
-            value = src.get("value")
-        target: Any = resource
-        *parents, last = param["dest"].split(".")
-        for key in parents:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        target[int(last) if isinstance(target, list) else last] = str(value)
-    return resource
+SAMPLE_CONTEXT = {"id": "3a6f0c2e9b8d4f1aa7c5e2d1b0f9e8d7", "source": "flowc-events", "specversion": "1.0",
+                  "type": "webhook", "datacontenttype": "application/json", "subject": "flowc",
+                  "time": "2026-12-05T09:30:00Z"}
 
 
-def _lookup(event: dict[str, Any], path: str) -> Any:
-    """gjson-style path: ``.`` separates keys, ``\\.`` is a literal dot."""
+def sensor_submission(sensor: dict[str, Any], *bodies: dict[str, Any],
+                      contexts: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The Workflow a flowc Sensor submits once the events ``bodies`` have arrived, in order, each
+    with its CloudEvents context (default: ``SAMPLE_CONTEXT``, the id numbered after the first);
+    None when no trigger's conditions are met. Argo Events' semantics: each dependency keeps the
+    latest event its filters match; a trigger fires when its ``conditions`` (names joined by
+    ``&&`` and ``||``, ``&&`` binding tighter) hold; each parameter's ``src.dataKey`` is read from
+    that event's data (``{"body": body}``), its ``src.contextKey`` from its context, ``src.value``
+    is the fallback (and the value of a source with neither key), and the result lands at ``dest``
+    as a string (an object as its JSON)."""
+    if contexts is None:
+        contexts = [SAMPLE_CONTEXT if i == 0 else {**SAMPLE_CONTEXT, "id": f"{SAMPLE_CONTEXT['id']}-{i}"}
+                    for i in range(len(bodies))]
+    arrived: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for body, context in zip(bodies, contexts):
+        event = {"body": body}
+        for dependency in sensor["spec"]["dependencies"]:
+            if all(str(_lookup(event, f["path"])) in f["value"] for f in dependency["filters"]["data"]):
+                arrived[dependency["name"]] = (event, context)
+    for trigger in sensor["spec"]["triggers"]:
+        template = trigger["template"]
+        if not any(all(name.strip() in arrived for name in group.split("&&"))
+                   for group in template["conditions"].split("||")):
+            continue
+        workflow = template["argoWorkflow"]
+        resource = copy.deepcopy(workflow["source"]["resource"])
+        for param in workflow.get("parameters", ()):
+            value = _resolve(param["src"], arrived)
+            if value is None:
+                continue
+            target: Any = resource
+            *parents, last = param["dest"].split(".")
+            for key in parents:
+                target = target[int(key)] if isinstance(target, list) else target[key]
+            target[int(last) if isinstance(target, list) else last] = value
+        return resource
+    return None
+
+
+def _resolve(src: dict[str, Any], arrived: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> str | None:
+    """One trigger parameter's value, as Argo Events' ResolveParamValue gives it."""
+    if src["dependencyName"] not in arrived:
+        return src.get("value")
+    event, context = arrived[src["dependencyName"]]
+    if "dataKey" in src:
+        found = _lookup(event, src["dataKey"], missing=_MISSING)
+    elif "contextKey" in src:
+        found = _lookup(context, src["contextKey"], missing=_MISSING)
+    else:
+        return src.get("value")
+    if found is _MISSING:
+        return src.get("value")
+    if isinstance(found, str):
+        return found
+    return json.dumps(found, separators=(",", ":"))  # gjson: raw JSON of objects, numbers, booleans, null
+
+
+_MISSING = object()
+
+
+def _lookup(event: dict[str, Any], path: str, missing: Any = None) -> Any:
+    """gjson-style path: ``.`` separates keys, ``\\`` makes the next character literal."""
     value: Any = event
-    for key in re.split(r"(?<!\\)\.", path):
-        key = key.replace("\\.", ".")
+    for key in re.findall(r"(?:\\.|[^.\\])+", path):
+        key = re.sub(r"\\(.)", r"\1", key)
         if not isinstance(value, dict) or key not in value:
-            return None
+            return missing
         value = value[key]
     return value

@@ -59,7 +59,7 @@ def emitted(decorators: str) -> dict[str, str]:
     plan = build_plan(compile_source(source, "combo.py").flow)
     out = {}
     for name in ("argo", "sfn", "airflow"):
-        result = get_target(name).emit(plan, from_values(**SETTINGS))
+        result = get_target(name).emit(plan, from_values(code="image", **SETTINGS))
         assert result.ok, result.diagnostics
         out[name] = result.text
     return out

@@ -23,7 +23,7 @@ def linear_flow(steps: int, name_length: int = 60) -> str:
 
 def emit(target: str, source: str, **settings):
     plan = build_plan(compile_source(source, "big.py").flow)
-    return get_target(target).emit(plan, from_values(datastore_root="s3://b/p", **settings))
+    return get_target(target).emit(plan, from_values(code="image", datastore_root="s3://b/p", **settings))
 
 
 def test_a_state_machine_over_one_mebibyte_is_refused_with_its_size() -> None:

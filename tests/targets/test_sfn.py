@@ -412,7 +412,7 @@ class G(FlowSpec):
     emitted = emit_source(source)
     assert emitted.text == ""
     got = sorted((d.code, d.span.line) for d in emitted.diagnostics)
-    assert got == [(sfn.NO_GANG, 8), (sfn.NO_GANG, 10), (sfn.NO_TRIGGER, 4)]
+    assert got == [(sfn.GANG_MULTINODE, 8), (sfn.GANG_MULTINODE, 10), (sfn.NO_TRIGGER, 4)]
     assert all("AWS Step Functions" in d.message and d.hint for d in emitted.diagnostics)
 
 
@@ -466,7 +466,7 @@ class K(FlowSpec):
 
 
 def test_every_code_is_registered_in_the_sfn_range() -> None:
-    codes = [sfn.NOT_S3, sfn.NO_GANG, sfn.NO_TRIGGER, sfn.NEEDS_JOB_DEFINITION,
+    codes = [sfn.NOT_S3, sfn.GANG_MULTINODE, sfn.NO_TRIGGER, sfn.NEEDS_JOB_DEFINITION,
              sfn.OVERRIDES_TOO_LARGE, sfn.KUBERNETES_IGNORED, sfn.SCHEDULE_NEEDS_CFN,
              sfn.CRON_NOT_AWS]
     assert all(230 <= int(code[4:]) <= 259 and code in REGISTRY for code in codes)

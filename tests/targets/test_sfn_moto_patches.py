@@ -42,7 +42,8 @@ def _machine(state: dict) -> dict:
 
 def test_every_patch_has_a_test():
     tested = {"batch_case", "batch_runs_jobs", "retry_token", "sdk_body", "env_growth", "map_failures",
-              "cfn_state_machine", "describe_jobs_race"}
+              "cfn_state_machine", "describe_jobs_race",
+              "node_overrides"}  # tests/targets/test_parallel_sfn_moto_patch.py
     assert set(PATCHES) == tested
 
 

@@ -58,7 +58,7 @@ def execute(aws: MotoSfn, source: str, tmp_path: Path):
     path.parent.mkdir()
     path.write_text(source, encoding="utf-8")
     flow = compile_file(path).flow
-    settings = from_values(code_dir=str(path.parent), python=sys.executable, datastore_root=DATASTORE,
+    settings = from_values(code="image", code_dir=str(path.parent), python=sys.executable, datastore_root=DATASTORE,
                            sfn_job_queue=aws.job_queue, sfn_job_definition=aws.job_definition)
     emitted = get_target("sfn").emit(build_plan(flow), settings)
     assert not [d for d in emitted.diagnostics if d.severity == "error"], emitted.diagnostics
