@@ -187,9 +187,10 @@ def call_step(func: Callable[..., Any], flow: Any, step_name: str, inputs: Any,
                 auto_next(skip if isinstance(skip, dict) else {})
             elif callable(replacement):
                 result = plain(replacement)
-                # True or a dict asks for the compiled self.next; a replacement that neither
-                # called it nor returned anything gets it too (it cannot change the graph)
-                auto_next(result if isinstance(result, dict) else {})
+                # True or a dict asks for the compiled self.next; None or False means the
+                # replacement called self.next itself (if it did not, the step fails, as in Metaflow)
+                if result is True or isinstance(result, dict):
+                    auto_next(result if isinstance(result, dict) else {})
             else:
                 run(level + 1, target)
         except Exception as exc:  # noqa: BLE001 - handed to post_step, as in Metaflow

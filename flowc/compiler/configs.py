@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 import libcst as cst
 
 from flowc import config as parsers
-from flowc.compiler import ir, isolated
+from flowc.compiler import evaluation, ir, isolated
 from flowc.compiler.diagnostics import Diagnostic, register
 from flowc.compiler.options import CompileOptions
 from flowc.compiler.values import NotStatic, evaluate, to_python
@@ -122,8 +122,8 @@ def _resolve(attribute: str, call: cst.Call, ctx: ConfigContext) -> Resolved:
     evaluated: list[ir.Evaluated] = []
     parser = _parser(name, bound.get("parser"), ctx)  # checked even when there is no text to parse
     text, value, origin = _source(name, bound, ctx, evaluated)
-    if text is not None and not text.strip() and origin == "default_value":
-        text, origin = None, "none"  # default_value="": no value until one is given
+    if text is not None and not text.strip() and origin == "default_value" and "parser" not in bound:
+        text, origin = None, "none"  # default_value="": no value until one is given (a parser gets "")
     if text is not None and flags.get("plain") and "parser" not in bound:
         value = text  # plain=True without a parser: the text itself, as Metaflow gives it
     elif text is not None:
@@ -234,6 +234,9 @@ def _parser(name: str, parser: cst.BaseExpression | None, ctx: ConfigContext
     api = ctx.api(parser)
     if api in NAMED_PARSERS:
         return api, NAMED_PARSERS[api]
+    imported = _imported_origin(parser, ctx.module)  # parser=tomllib.loads after import tomllib
+    if imported in NAMED_PARSERS:
+        return imported, NAMED_PARSERS[imported]
     if isinstance(parser, cst.Name) and parser.value in ctx.functions:
         return f"parser function {parser.value!r}", None
     try:
@@ -246,6 +249,18 @@ def _parser(name: str, parser: cst.BaseExpression | None, ctx: ConfigContext
         return f"parser {value!r}", None
     raise _Failure(CONFIG_ARGUMENT, f"config {name!r}: parser= must be a string naming a function, "
                    "one of Metaflow's parsers, or a function defined at the module's top level", parser)
+
+
+def _imported_origin(node: cst.BaseExpression, module: cst.Module) -> str | None:
+    """``tomllib.loads`` for ``tomllib.loads`` / ``loads`` bound by the module's imports."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    head = evaluation.import_aliases(module).get(node.value)
+    return ".".join([head, *reversed(parts)]) if head is not None else None
 
 
 def _run_parser(name: str, label: str, parser: cst.BaseExpression, text: str, ctx: ConfigContext,

@@ -577,8 +577,9 @@ class Flow:
 #
 # The manifest is the IR as JSON: ``{"manifest_version": 1, "flow": {...}}``. Dataclasses become
 # objects with their fields in declaration order; members of a union (transitions, decorators)
-# carry a ``"type"`` key with their tag; tuples become lists; spans become [path, line, column,
-# end_line, end_column]. docs/contracts.md documents it.
+# carry a ``"type"`` key with their tag (a ``"tag"`` key if they have a field ``type``, as @card
+# does); tuples become lists; spans become [path, line, column, end_line, end_column].
+# docs/contracts.md documents it.
 
 _TAGGED: dict[str, type] = {getattr(cls, "tag"): cls for cls in TRANSITIONS}
 _TAGGED_DECORATORS: dict[str, type] = {**STEP_DECORATORS, **FLOW_DECORATORS, "unknown": UnknownDecorator}
@@ -590,8 +591,8 @@ def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         out: dict[str, Any] = {}
         tag = getattr(type(value), "tag", None)
-        if tag is not None:
-            out["type"] = tag
+        if tag is not None:  # under "tag" when a field is named "type" (@card's type)
+            out["tag" if "type" in {f.name for f in dataclasses.fields(value)} else "type"] = tag
         for f in dataclasses.fields(value):
             if f.init and not (f.metadata.get("omit_empty") and not getattr(value, f.name)) \
                     and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default):
@@ -686,7 +687,7 @@ def _decode(cls: type, raw: dict[str, Any]) -> Any:
         elif f.name == "transition":
             kwargs[f.name] = _decode(_TAGGED[value["type"]], value)
         elif f.name == "decorators":
-            kwargs[f.name] = tuple(_decode(_TAGGED_DECORATORS[d["type"]], d) for d in value)
+            kwargs[f.name] = tuple(_decode(_TAGGED_DECORATORS[d.get("tag", d["type"])], d) for d in value)
         elif f.name == "steps":
             kwargs[f.name] = tuple(_decode(Step, s) for s in value)
         elif f.name == "parameters":

@@ -10,6 +10,7 @@ never runs. The request and the result travel as JSON.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -95,11 +96,32 @@ def extract(module: cst.Module, roots: Iterable[str], constants: dict[str, Any],
         needed |= refs
         queue.extend(r for r in refs if r in definitions and r not in wanted)
     lines = [cst.Module([]).code_for_node(s).rstrip() for s in imports if _bound_by_import(s) & needed]
-    lines += [f"{name} = {constants[name]!r}" for name in sorted(needed) if name in constants
-              and name not in definitions and isinstance(constants[name], (str, int, float, bool, type(None)))]
+    scalars = {name for name in needed if name in constants and name not in definitions
+               and isinstance(constants[name], (str, int, float, bool, type(None)))}
+    lines += [f"{name} = {constants[name]!r}" for name in sorted(scalars)]
+    lines += _literal_assignments(module, {n for n in needed - scalars if n in constants and n not in definitions})
     lines += [cst.Module([]).code_for_node(s).rstrip() for s in module.body
               if isinstance(s, (cst.FunctionDef, cst.ClassDef)) and s.name.value in wanted]
     return Extract("\n\n".join(lines) + "\n", tuple(sorted(wanted)))
+
+
+def _literal_assignments(module: cst.Module, names: set[str]) -> list[str]:
+    """``NAME = <literal>`` statements of the module for ``names`` (a dict or list constant, whose
+    frozen IR value no longer tells a dict from a list of pairs), kept only if a pure literal."""
+    out = []
+    for statement in module.body:
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            continue
+        assign = statement.body[0]
+        if isinstance(assign, cst.Assign) and len(assign.targets) == 1 \
+                and isinstance(assign.targets[0].target, cst.Name) and assign.targets[0].target.value in names:
+            code = cst.Module([]).code_for_node(statement).rstrip()
+            try:
+                ast.literal_eval(cst.Module([]).code_for_node(assign.value))
+            except (ValueError, SyntaxError):
+                continue
+            out.append(code)
+    return out
 
 
 _DRIVER = r"""

@@ -502,6 +502,8 @@ def _run_step(prepared: _Prepared, last_attempt: bool) -> tuple[dict[str, Any], 
             call_step(prepared.func, instance, prepared.task.node.name,
                       prepared.state.inputs if prepared.state.is_join else None,
                       auto_next_for(instance, prepared.task.node.transition))
+        if prepared.catch is not None and prepared.catch.get("var"):
+            instance.__dict__[prepared.catch["var"]] = None  # as Metaflow: the var exists, None on success
         return prepared.task.transition_facts(instance, called=True), False
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the step's own failure
         catch = prepared.catch

@@ -42,6 +42,7 @@ def skipper(step_name, flow, inputs=None):
 def replace_with(step_name, flow, inputs=None, attributes=None):
     def instead(self):
         self.replaced_by = attributes["label"]
+        return True  # the compiled self.next, as Metaflow's replacement contract says
     yield instead
 
 
