@@ -64,8 +64,8 @@ def __getattr__(name: str) -> Any:
         from flowc import api
 
         return getattr(api, name)
-    if name == "metaflow_version":
+    if name in ("metaflow_version", "metaflow_config"):  # ``from metaflow import metaflow_config``
         import importlib
 
-        return importlib.import_module("flowc.metaflow_version")
+        return importlib.import_module(f"flowc.{name}")
     raise AttributeError(f"module 'flowc' has no attribute {name!r}")

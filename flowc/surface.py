@@ -28,6 +28,8 @@ MODULES: dict[str, str] = {
     "metaflow.plugins.datatools": "flowc.s3",
     "metaflow.plugins.datatools.s3": "flowc.s3",
     "metaflow.integrations": "flowc.integrations",
+    "metaflow.metaflow_config": "flowc.metaflow_config",
+    "metaflow.util": "flowc.metaflow_util",
     "metaflow.user_configs.config_parameters": "flowc.config",
     "metaflow.user_decorators.mutable_flow": "flowc.mutators",
     "metaflow.user_decorators.mutable_step": "flowc.mutators",

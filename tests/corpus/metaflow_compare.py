@@ -95,7 +95,7 @@ def compare(name: str) -> str:
 
     path = CORPUS / name
     options = CompileOptions(config_values=_config_values(name))
-    with using(options):
+    with using(options), _user("tester"):  # a mutator may read the user when the flow compiles
         flow = compile_file(path).flow
     tmp = Path(tempfile.mkdtemp(prefix="mfcompare"))
     try:

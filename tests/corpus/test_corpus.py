@@ -31,6 +31,14 @@ PERMISSIVE = {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause"}
 KNOWN_TARGET_CRASHES: dict[tuple[str, str], str] = {}  # (flow, target) -> why, as strict xfails
 
 
+@pytest.fixture(autouse=True)
+def _known_user(monkeypatch):
+    """Mutators may read the user (``metaflow.util.get_username``, None for root or when unset, as
+    in Metaflow): name one, so what compiles does not depend on who runs the tests."""
+    monkeypatch.delenv("FLOWC_USER", raising=False)
+    monkeypatch.setenv("METAFLOW_USER", "corpus")
+
+
 def _options(entry: dict) -> CompileOptions:
     raw = entry.get("options", {})
     return CompileOptions(config_values=tuple(tuple(pair) for pair in raw.get("config_values", ())))
