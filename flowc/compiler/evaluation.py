@@ -207,12 +207,10 @@ class Extension:
             return False, None
         value = _thaw(self._call(node, constants))
         for key in reversed(keys):
-            if isinstance(value, dict) and key in value:
-                value = value[key]
-            elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
-                value = value[key]
-            else:
-                raise NotStatic(node, f"{_code(node)} has no key {key!r}")
+            try:
+                value = _item(value, key)
+            except KeyError:
+                raise NotStatic(node, f"{_code(node)} has no key {key!r}") from None
         return True, freeze(value)
 
     @staticmethod
@@ -260,12 +258,10 @@ class Extension:
         value = self.configs[node.value]
         walked = node.value
         for key in reversed(keys):
-            if isinstance(value, dict) and key in value:
-                value = value[key]
-            elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
-                value = value[key]
-            else:
-                raise NotStatic(node, f"config {walked} has no key {key!r}")
+            try:
+                value = _item(value, key)
+            except KeyError:
+                raise NotStatic(node, f"config {walked} has no key {key!r}") from None
             walked += f".{key}"
         return True, value
 
@@ -364,3 +360,13 @@ class _WithExtension(dict):
         super().__init__(constants)
         self.extension = extension
         self.nodes = getattr(constants, "nodes", {})
+
+
+def _item(value: Any, key: Any) -> Any:
+    """``value[key]`` for a config's dict key or list index, the only accesses Metaflow's config
+    values take; ``KeyError`` when there is no such item."""
+    if isinstance(value, dict) and key in value:
+        return value[key]
+    if isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+        return value[key]
+    raise KeyError(key)
