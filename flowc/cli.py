@@ -207,6 +207,11 @@ def compile_command(paths: tuple[Path, ...], target_spec: str, output: str | Non
     Settings come from [tool.flowc] in the nearest pyproject.toml; flags win. Nothing is written
     when any flow has errors; the exit code is then 1.
 
+    With code = "package" (the default) the specs' tasks fetch the flow's code package, which is
+    written beside them (<DIR>/flowc-code/) and named where they will look for it
+    (code_package_dir, default <datastore_root>/flowc-code/): `flowc deploy` or `flowc package
+    --upload` puts it there. Compiling uploads nothing.
+
     \b
     Examples:
       flowc compile flow.py --target argo -o flow.yaml
