@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from flowc.compiler import ir
 from flowc.compiler.diagnostics import ERROR, CompileError, Diagnostic, register
 from flowc.compiler.ir import Span
-from flowc.package import PackageError, assemble
+from flowc.package import PackageError, assemble, place_archive
 from flowc.targets import Settings, target_names
 
 NO_FLOW_FILES = register(
@@ -186,7 +186,7 @@ def code_package_for(flow_file: Path, settings: Settings, leave_out: Sequence[Pa
     if settings.code != "package" or settings.code_package or settings.datastore_root is None:
         return settings, None
     data, built = assemble(flow_file, leave_out={p.resolve() for p in leave_out})
-    url = settings.package_dir.rstrip("/") + "/" + built.path.name
+    url = settings.package_url(built.path.name)
     return dataclasses.replace(settings, code_package=url), CodePackage(url, data)
 
 
@@ -195,13 +195,7 @@ def write_packages(outputs: Iterable[Output], directory: Path) -> list[Path]:
     there: the name is the content)."""
     written = []
     for package in {o.package.name: o.package for o in outputs if o.package is not None}.values():
-        path = directory / package.name
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(package.data)
-            tmp.replace(path)
-        written.append(path)
+        written.append(place_archive(directory / package.name, package.data, keep_existing=True))
     return written
 
 

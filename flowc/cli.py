@@ -299,8 +299,7 @@ def _upload_package(flow_file: Path, archive: Path) -> None:
         settings = load_settings(flow_file, {})
         if settings.datastore_root is None and not settings.code_package_dir:
             _fail("--upload needs datastore_root or code_package_dir in [tool.flowc] (or --set)")
-        url = settings.package_dir.rstrip("/") + "/" + archive.name
-        upload_package(CodePackage(url, archive.read_bytes()))
+        url = upload_package(CodePackage(settings.package_url(archive.name), archive.read_bytes()))
     except (SettingsError, DeployError) as exc:
         _fail(str(exc))
     click.echo(f"uploaded {url}", err=True)

@@ -319,9 +319,16 @@ def build_package(flow_file: Path, output_dir: Path, include: Sequence[str] = ()
                   exclude: Sequence[str] = (), runtime: bool = True) -> Package:
     """Write the archive ``assemble`` makes into ``output_dir`` (left out of the archive)."""
     data, package = assemble(flow_file, include, exclude, {output_dir.resolve()}, runtime)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / package.path
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    path = place_archive(output_dir / package.path, data)
     return dataclasses.replace(package, path=path)
+
+
+def place_archive(path: Path, data: bytes, keep_existing: bool = False) -> Path:
+    """Write an archive at ``path`` atomically (never half a file); with ``keep_existing`` not
+    when a file of that name is already there (the name is the content). Raises ``OSError``."""
+    if not (keep_existing and path.is_file()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path

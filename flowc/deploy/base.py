@@ -23,6 +23,7 @@ from flowc.build import CodePackage, build, in_project
 from flowc.compiler import compile_file, ir
 from flowc.compiler.diagnostics import ERROR, CompileError
 from flowc.exceptions import ParameterError
+from flowc.package import place_archive
 from flowc.runtime_shim.params import check_assignments
 from flowc.settings import SettingsError, load_settings, value_of
 from flowc.targets import Settings
@@ -220,14 +221,10 @@ def upload_package(package: CodePackage) -> str:
         put_s3(package.url, package.data, keep="existing", action=f"upload code package to {package.url}")
         return package.url
     target = Path(package.url.removeprefix("file://"))
-    if not target.exists():
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(package.data)
-            tmp.replace(target)
-        except OSError as exc:
-            raise DeployError(f"cannot write code package {target}: {exc.strerror}") from None
+    try:
+        place_archive(target, package.data, keep_existing=True)
+    except OSError as exc:
+        raise DeployError(f"cannot write code package {target}: {exc.strerror}") from None
     return package.url
 
 

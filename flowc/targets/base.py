@@ -63,12 +63,11 @@ class Settings:
     production: bool = setting(False, "deploy an @project flow to its production branch")
     targets: tuple[TargetSettings, ...] = ()
 
-    @property
-    def package_dir(self) -> str:
-        """Where code packages live: ``code_package_dir``, else beside the datastore's runs."""
-        if self.code_package_dir:
-            return self.code_package_dir
-        return self.datastore.rstrip("/") + "/" + CODE_PACKAGE_FOLDER
+    def package_url(self, name: str) -> str:
+        """Where the code package ``name`` lives: in ``code_package_dir``, else beside the
+        datastore's runs."""
+        directory = self.code_package_dir or self.datastore.rstrip("/") + "/" + CODE_PACKAGE_FOLDER
+        return directory.rstrip("/") + "/" + name
 
     @property
     def datastore(self) -> str:
