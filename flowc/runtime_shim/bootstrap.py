@@ -40,9 +40,10 @@ def _boto3() -> Any:
     try:
         import boto3
     except ImportError:
-        site = os.path.join(_cache(), "boto3")
+        cache = _cache()
+        site = os.path.join(cache, "boto3")
         if not os.path.isdir(site):
-            staging = tempfile.mkdtemp(dir=_cache())
+            staging = tempfile.mkdtemp(dir=cache)
             pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
                    "--no-cache-dir", "--target", staging, "boto3"]
             if subprocess.run(pip, stdout=sys.stderr).returncode != 0:
